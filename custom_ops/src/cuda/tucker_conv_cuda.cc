@@ -1,0 +1,199 @@
+// CUDA TuckerConv adaptor: validates shapes, picks the execution config (analytical model, or the
+// opt-in exhaustive autotuner), and launches the fused kernel on ORT's compute stream.
+// Nothing is allocated and nothing synchronises in Compute, except the opt-in autotuner's first run
+// per shape (TUCKER_ONNX_TUNE=exhaustive), like cuDNN's EXHAUSTIVE search.
+#include "tucker_conv_cuda.h"
+
+#include <cuda_runtime.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <vector>
+
+#include "onnxruntime_lite_custom_op.h"
+#include "../tucker_conv_attrs.h"
+#include "../tucker_conv_shape.h"
+#include "tucker_conv_impl.cuh"
+#include "tucker_conv_spec.h"
+
+namespace Cuda {
+namespace {
+
+using Ort::Custom::Tensor;
+using tucker_cuda::Config;
+using tucker_cuda::Problem;
+
+struct DeviceInfo {
+  int sm_count = 0;
+  size_t smem_per_sm = 0, smem_per_block = 0;
+};
+
+std::mutex g_dev_mutex;
+std::map<int, DeviceInfo> g_devices;
+
+Ort::Status CudaError(cudaError_t e, const char* what) {
+  return Ort::Status((std::string("TuckerConv CUDA: ") + what + ": " + cudaGetErrorString(e)).c_str(), ORT_EP_FAIL);
+}
+
+// Device properties, queried (and the kernels prepared) once per device.
+Ort::Status GetDevice(DeviceInfo* out) {
+  int dev = 0;
+  cudaError_t e = cudaGetDevice(&dev);
+  if (e != cudaSuccess) return CudaError(e, "cudaGetDevice");
+  std::lock_guard<std::mutex> lock(g_dev_mutex);
+  auto it = g_devices.find(dev);
+  if (it == g_devices.end()) {
+    DeviceInfo d;
+    int v = 0;
+    cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, dev); d.sm_count = v;
+    cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerMultiprocessor, dev); d.smem_per_sm = v;
+    cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev); d.smem_per_block = v;
+    e = tucker_cuda::PrepareKernels(d.smem_per_block);
+    if (e != cudaSuccess) return CudaError(e, "cudaFuncSetAttribute");
+    it = g_devices.emplace(dev, d).first;
+  }
+  *out = it->second;
+  return Ort::Status{nullptr};
+}
+
+bool TuneExhaustive() {
+  const char* v = std::getenv("TUCKER_ONNX_TUNE");
+  return v != nullptr && std::string(v) == "exhaustive";
+}
+
+std::string ProblemKey(const Problem& p, bool half) {
+  char buf[256];
+  std::snprintf(buf, sizeof(buf), "%s b%d c%d h%d w%d r1=%d r2=%d k%dx%d n%d s%d,%d p%d,%d d%d,%d res%d",
+                half ? "fp16" : "fp32", p.batch, p.C, p.H, p.W, p.R1, p.R2, p.kh, p.kw, p.N, p.sh, p.sw, p.pt,
+                p.pl, p.dh, p.dw, 0);
+  return buf;
+}
+
+// Appends one JSON line per new shape to $TUCKER_ONNX_CONFIG_LOG (for benchmarks: model pick vs tuned best).
+void LogConfig(const Problem& p, bool half, const Config& model, const Config& chosen,
+               const std::vector<std::pair<Config, float>>& timings) {
+  const char* path = std::getenv("TUCKER_ONNX_CONFIG_LOG");
+  if (path == nullptr) return;
+  FILE* f = std::fopen(path, "a");
+  if (f == nullptr) return;
+  std::fprintf(f, "{\"key\": \"%s\", \"model\": [%d, %d, %d], \"chosen\": [%d, %d, %d], \"timings_ms\": [",
+               ProblemKey(p, half).c_str(), model.th, model.tw, model.threads, chosen.th, chosen.tw, chosen.threads);
+  for (size_t i = 0; i < timings.size(); ++i)
+    std::fprintf(f, "%s[%d, %d, %d, %.6f]", i ? ", " : "", timings[i].first.th, timings[i].first.tw,
+                 timings[i].first.threads, timings[i].second);
+  std::fprintf(f, "]}\n");
+  std::fclose(f);
+}
+
+template <typename T>
+struct TuckerConvCuda {
+  static constexpr bool kHalf = !std::is_same_v<T, float>;
+
+  TuckerConvCuda(const OrtApi* api, const OrtKernelInfo* info) : attrs_(tucker::ReadAttrs(api, info)) {}
+
+  Ort::Status Compute(OrtKernelContext* ctx, const Tensor<T>& X, const Tensor<T>& W_in, const Tensor<T>& W_core,
+                      const Tensor<T>& W_out, const Tensor<T>& B, std::optional<const Tensor<T>*> Z, Tensor<T>& Y) {
+    tucker::Dims d{};
+    const bool has_z = Z.has_value() && *Z != nullptr;
+    const std::vector<int64_t> zshape = has_z ? (*Z)->Shape() : std::vector<int64_t>{};
+    std::string err = tucker::ValidateShapes(X.Shape(), W_in.Shape(), W_core.Shape(), W_out.Shape(), B.Shape(),
+                                             has_z ? &zshape : nullptr, attrs_, &d);
+    if (!err.empty()) return Ort::Status(("TuckerConv: " + err).c_str(), ORT_INVALID_ARGUMENT);
+    T* y = Y.Allocate({d.batch, d.N, d.Ho, d.Wo});
+    if (d.batch == 0) return Ort::Status{nullptr};
+    auto stream = static_cast<cudaStream_t>(Ort::KernelContext(ctx).GetGPUComputeStream());
+    Problem p{static_cast<int>(d.batch), static_cast<int>(d.C), static_cast<int>(d.H), static_cast<int>(d.W),
+              static_cast<int>(d.R1), static_cast<int>(d.R2), static_cast<int>(d.kh), static_cast<int>(d.kw),
+              static_cast<int>(d.N), static_cast<int>(d.Ho), static_cast<int>(d.Wo), static_cast<int>(attrs_.stride_h),
+              static_cast<int>(attrs_.stride_w), static_cast<int>(attrs_.pad_t), static_cast<int>(attrs_.pad_l),
+              static_cast<int>(attrs_.dil_h), static_cast<int>(attrs_.dil_w), attrs_.relu};
+    Config cfg;
+    Ort::Status st = GetConfig(p, X.Data(), W_in.Data(), W_core.Data(), W_out.Data(), B.Data(),
+                               has_z ? (*Z)->Data() : nullptr, y, stream, &cfg);
+    if (!st.IsOK()) return st;
+    cudaError_t e = tucker_cuda::LaunchTuckerConv(kHalf, X.Data(), W_in.Data(), W_core.Data(), W_out.Data(), B.Data(),
+                                                  has_z ? (*Z)->Data() : nullptr, y, p, cfg, stream);
+    if (e != cudaSuccess) return CudaError(e, "kernel launch");
+    return Ort::Status{nullptr};
+  }
+
+  static Ort::Status InferOutputShape(Ort::ShapeInferContext& ctx) { return tucker::InferTuckerShape(ctx); }
+
+ private:
+  // Config per shape, decided at the first run of that shape and cached.
+  Ort::Status GetConfig(const Problem& p, const void* x, const void* wi, const void* wc, const void* wo,
+                        const void* b, const void* z, void* y, cudaStream_t stream, Config* out) {
+    const std::string key = ProblemKey(p, kHalf) + (p.relu ? " relu" : "") + (z ? " z" : "");
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = cache_.find(key);
+    if (it != cache_.end()) {
+      *out = it->second;
+      return Ort::Status{nullptr};
+    }
+    DeviceInfo dev;
+    Ort::Status st = GetDevice(&dev);
+    if (!st.IsOK()) return st;
+    const Config model = tucker_cuda::ChooseConfig(p, dev.sm_count, dev.smem_per_sm, dev.smem_per_block);
+    Config chosen = model;
+    std::vector<std::pair<Config, float>> timings;
+    if (TuneExhaustive()) {
+      cudaEvent_t e0, e1;
+      cudaEventCreate(&e0);
+      cudaEventCreate(&e1);
+      float best = 1e30f;
+      static const int sizes[] = {1, 2, 4, 7, 8, 14, 16};
+      for (int th : sizes) {
+        if (th > p.Ho && th != 1) continue;
+        for (int tw : sizes) {
+          if (tw > p.Wo && tw != 1) continue;
+          for (int threads : {128, 256, 512}) {
+            Config c{th, tw, threads};
+            if (tucker_cuda::SharedBytes(p, c) > dev.smem_per_block) continue;
+            tucker_cuda::LaunchTuckerConv(kHalf, x, wi, wc, wo, b, z, y, p, c, stream);  // warm-up
+            cudaEventRecord(e0, stream);
+            for (int r = 0; r < 5; ++r) tucker_cuda::LaunchTuckerConv(kHalf, x, wi, wc, wo, b, z, y, p, c, stream);
+            cudaEventRecord(e1, stream);
+            cudaEventSynchronize(e1);
+            float ms = 0.f;
+            cudaEventElapsedTime(&ms, e0, e1);
+            ms /= 5.f;
+            timings.emplace_back(c, ms);
+            if (ms < best) { best = ms; chosen = c; }
+          }
+        }
+      }
+      cudaEventDestroy(e0);
+      cudaEventDestroy(e1);
+      cudaError_t e = cudaGetLastError();
+      if (e != cudaSuccess) return CudaError(e, "autotune");
+    }
+    LogConfig(p, kHalf, model, chosen, timings);
+    cache_.emplace(key, chosen);
+    *out = chosen;
+    return Ort::Status{nullptr};
+  }
+
+  tucker::Attrs attrs_;
+  std::mutex mutex_;
+  std::map<std::string, Config> cache_;
+};
+
+}  // namespace
+
+void RegisterOps(Ort::CustomOpDomain& domain) {
+  static const std::unique_ptr<Ort::Custom::OrtLiteCustomOp> f32{
+      Ort::Custom::CreateLiteCustomOp<TuckerConvCuda<float>>(tucker_spec::kOpName, "CUDAExecutionProvider")};
+  static const std::unique_ptr<Ort::Custom::OrtLiteCustomOp> f16{
+      Ort::Custom::CreateLiteCustomOp<TuckerConvCuda<Ort::Float16_t>>(tucker_spec::kOpName, "CUDAExecutionProvider")};
+  domain.Add(f32.get());
+  domain.Add(f16.get());
+}
+
+}  // namespace Cuda

@@ -1,0 +1,1 @@
+"""The `tucker-onnx` command line: one thin module per subcommand."""

@@ -1,0 +1,62 @@
+"""`tucker-onnx rewrite IN OUT`: fuse Conv triplets (+ BN, residual Add, Relu) into TuckerConv nodes."""
+from __future__ import annotations
+
+import click
+
+from ..errors import CheckFailed, TuckerOnnxError
+from .options import check_options, guarded, model_in_out, verbosity
+
+
+def default_tolerances(model, atol, rtol):
+    import onnx
+    fp16 = any(vi.type.tensor_type.elem_type == onnx.TensorProto.FLOAT16 for vi in model.graph.input) or any(
+        t.data_type == onnx.TensorProto.FLOAT16 for t in model.graph.initializer)
+    return (atol if atol is not None else (1e-2 if fp16 else 1e-4),
+            rtol if rtol is not None else (1e-2 if fp16 else 1e-3))
+
+
+def run_check(original, candidate, n, atol, rtol, batch, library=True):
+    """Original (plain ORT) vs candidate (with the library) on n random inputs; raises CheckFailed."""
+    from ..run.check import compare_sessions
+    from ..run.session import make_session
+    atol, rtol = default_tolerances(original, atol, rtol)
+    ref = make_session(original, library=False)
+    new = make_session(candidate, library=library)
+    res = compare_sessions(ref, new, original, n=n, atol=atol, rtol=rtol, batch=batch)
+    click.echo(res.line() + f" [atol {atol:g}, rtol {rtol:g}]")
+    if not res.ok:
+        raise CheckFailed("the output model disagrees with the input model; no file written "
+                          "(loosen --atol/--rtol if the difference is rounding)")
+
+
+@click.command()
+@model_in_out
+@click.option("--dry-run", is_flag=True, help="List each candidate chain and why it was or was not fused; write nothing.")
+@check_options
+@verbosity
+@guarded
+def rewrite(input, output, dry_run, check_n, atol, rtol, batch, verbose):
+    """Fuse every Conv1x1 -> ConvKxK -> Conv1x1 chain of INPUT into one TuckerConv node; write OUTPUT."""
+    from ..model_io import load_model, same_file, save_model
+    from ..rewrite import rewrite_model
+    from ..run.check import before_after_table
+    if not dry_run and same_file(input, output):
+        raise TuckerOnnxError(f"{output}: refusing to overwrite the input model; choose another output path")
+    model = load_model(input)
+    result = rewrite_model(model, dry_run=dry_run)
+    if dry_run:
+        for c in result.candidates:
+            click.echo(c.describe())
+        click.echo(f"{len(result.fused)} of {len(result.candidates)} candidate chain(s) would be fused")
+        return
+    if verbose:
+        for c in result.candidates:
+            click.echo(c.describe())
+    rejected = len(result.candidates) - len(result.fused)
+    click.echo(f"fused {len(result.fused)} chain(s) into TuckerConv"
+               + (f"; {rejected} rejected (--dry-run says why)" if rejected else ""))
+    click.echo(before_after_table(model, result.model))
+    if check_n:
+        run_check(model, result.model, check_n, atol, rtol, batch)
+    save_model(result.model, output, src=input)
+    click.echo(f"wrote {output}")

@@ -1,0 +1,36 @@
+"""`tucker-onnx unfuse IN OUT`: inline TuckerConv nodes back into standard ONNX ops."""
+from __future__ import annotations
+
+import click
+
+from ..errors import TuckerOnnxError
+from .options import check_options, guarded, model_in_out, verbosity
+
+
+@click.command()
+@model_in_out
+@check_options
+@verbosity
+@guarded
+def unfuse(input, output, check_n, atol, rtol, batch, verbose):
+    """Replace every TuckerConv of INPUT by its Conv -> Conv -> Conv [-> Add] [-> Relu] body; write OUTPUT."""
+    from ..model_io import load_model, same_file, save_model
+    from ..rewrite import unfuse_model
+    from ..run.check import before_after_table, compare_sessions
+    from ..run.session import make_session
+    from .rewrite import default_tolerances
+    if same_file(input, output):
+        raise TuckerOnnxError(f"{output}: refusing to overwrite the input model; choose another output path")
+    model = load_model(input)
+    out = unfuse_model(model)
+    click.echo(before_after_table(model, out))
+    if check_n:
+        a, r = default_tolerances(model, atol, rtol)
+        res = compare_sessions(make_session(model, library=True), make_session(out, library=False), model,
+                               n=check_n, atol=a, rtol=r, batch=batch)
+        click.echo(res.line())
+        if not res.ok:
+            from ..errors import CheckFailed
+            raise CheckFailed("the unfused model disagrees with the input; no file written")
+    save_model(out, output, src=input)
+    click.echo(f"wrote {output}")
