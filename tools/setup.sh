@@ -28,7 +28,7 @@ cmake --build build/custom_ops -j"$(nproc)" | grep -E "error|Built target" || tr
 mkdir -p tucker_onnx/_lib
 cp build/custom_ops/libtucker_onnx_ops.so tucker_onnx/_lib/
 # Fashion-MNIST for the trainer (Debian package; needs root, skipped with a note otherwise).
-if [[ ! -d /usr/share/dataset-fashion-mnist && ! -d /usr/share/fashion-mnist ]]; then
+if [[ ! -d /usr/share/datasets/fashion-mnist ]]; then
   if [[ $(id -u) -eq 0 ]]; then
     (apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1; }) \
       || echo "note: could not install dataset-fashion-mnist (trainer tests on it will skip)"

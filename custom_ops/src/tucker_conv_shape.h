@@ -10,7 +10,8 @@
 namespace tucker {
 
 // Tolerates unknown ranks (ORT passes rank-0 shapes for them): then it sets nothing.
-inline Ort::Status InferTuckerShape(Ort::ShapeInferContext& ctx) {
+inline Ort::Status InferTuckerShape(Ort::ShapeInferContext& ctx,
+                                    ONNXTensorElementDataType type = ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT) {
   using namespace tucker_spec;
   using Shape = Ort::ShapeInferContext::Shape;
   if (ctx.GetInputCount() < static_cast<size_t>(kNumRequiredInputs)) return Ort::Status{nullptr};
@@ -30,7 +31,28 @@ inline Ort::Status InferTuckerShape(Ort::ShapeInferContext& ctx) {
     return Ort::ShapeInferContext::SymbolicInteger(ConvOut(in.AsInt(), k.AsInt(), s[axis], p[axis], p[axis + 2], d[axis]));
   };
   Shape out{x[0], wo[0], spatial(0), spatial(1)};
-  return ctx.SetOutputShape(0, out);
+  return ctx.SetOutputShape(0, out, type);
+}
+
+// The lite API's shape hook cannot see input types, so the output would always be typed float:
+// this replacement reads X's element type through the C API (the info stays owned by ORT).
+inline OrtStatusPtr InferTuckerShapeTyped(const OrtCustomOp*, OrtShapeInferContext* raw) {
+  const OrtApi& api = Ort::GetApi();
+  ONNXTensorElementDataType type = ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
+  OrtTensorTypeAndShapeInfo* info = nullptr;
+  if (OrtStatus* st = api.ShapeInferContext_GetInputTypeShape(raw, tucker_spec::kInputX, &info)) {
+    api.ReleaseStatus(st);
+  } else if (info != nullptr) {
+    if (OrtStatus* st2 = api.GetTensorElementType(info, &type)) api.ReleaseStatus(st2);
+  }
+  try {
+    Ort::ShapeInferContext ctx(&api, raw);
+    return InferTuckerShape(ctx, type).release();
+  } catch (const Ort::Exception& e) {
+    return api.CreateStatus(e.GetOrtErrorCode(), e.what());
+  } catch (const std::exception& e) {
+    return api.CreateStatus(ORT_FAIL, e.what());
+  }
 }
 
 }  // namespace tucker

@@ -130,6 +130,8 @@ void RegisterOps(Ort::CustomOpDomain& domain) {
       Ort::Custom::CreateLiteCustomOp<TuckerConvCpu<float>>(tucker_spec::kOpName, "CPUExecutionProvider")};
   static const std::unique_ptr<Ort::Custom::OrtLiteCustomOp> f16{
       Ort::Custom::CreateLiteCustomOp<TuckerConvCpu<Ort::Float16_t>>(tucker_spec::kOpName, "CPUExecutionProvider")};
+  f32->InferOutputShapeFn = tucker::InferTuckerShapeTyped;
+  f16->InferOutputShapeFn = tucker::InferTuckerShapeTyped;
   domain.Add(f32.get());
   domain.Add(f16.get());
 }

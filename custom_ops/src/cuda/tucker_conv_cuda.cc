@@ -192,6 +192,8 @@ void RegisterOps(Ort::CustomOpDomain& domain) {
       Ort::Custom::CreateLiteCustomOp<TuckerConvCuda<float>>(tucker_spec::kOpName, "CUDAExecutionProvider")};
   static const std::unique_ptr<Ort::Custom::OrtLiteCustomOp> f16{
       Ort::Custom::CreateLiteCustomOp<TuckerConvCuda<Ort::Float16_t>>(tucker_spec::kOpName, "CUDAExecutionProvider")};
+  f32->InferOutputShapeFn = tucker::InferTuckerShapeTyped;
+  f16->InferOutputShapeFn = tucker::InferTuckerShapeTyped;
   domain.Add(f32.get());
   domain.Add(f16.get());
 }
