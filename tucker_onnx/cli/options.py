@@ -14,7 +14,7 @@ from ..errors import TuckerOnnxError
 
 def model_in_out(f):
     f = click.argument("output", type=click.Path(dir_okay=False))(f)
-    f = click.argument("input", type=click.Path(dir_okay=False))(f)
+    f = click.argument("input", type=click.Path())(f)
     return f
 
 

@@ -74,7 +74,7 @@ def compare_sessions(ref_sess, new_sess, model: onnx.ModelProto, n: int = 1, ato
                 if not np.all(np.isfinite(x64) == np.isfinite(r64)):
                     ok = False
                 dm = float(np.nanmax(d))
-                rel = float(np.nanmax(d / (np.abs(r64) + atol)))
+                rel = float(np.nanmax(d / np.maximum(np.abs(r64) + atol, 1e-30)))
                 if dm >= max_abs:
                     max_abs, worst = dm, name
                 max_rel = max(max_rel, rel)

@@ -1,0 +1,88 @@
+"""The CUDA TuckerConv kernel vs the float64 reference and the CPU kernel, plus CUDA-graph capture.
+
+Skipped (with the reason) where there is no GPU or no CUDA execution provider; run on the GPU machine.
+"""
+import itertools
+
+import numpy as np
+import pytest
+
+from helpers import tucker_node_model
+from test_kernel_cpu import SHAPES, TOL, _case
+from tucker_onnx import make_session
+from tucker_onnx.op.reference import tucker_conv
+
+pytestmark = pytest.mark.cuda
+CUDA = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+CASES = list(itertools.product(range(len(SHAPES)), [1, 8], [False, True], ["none", "relu"], [np.float32, np.float16]))
+
+# Larger, TDC-like shapes (C, R1, R2, N, H, W, k, strides, pads, dilations) to exercise big tiles and smem.
+BIG = [(64, 32, 32, 64, 56, 56, 3, (1, 1), (1, 1, 1, 1), (1, 1)),
+       (256, 96, 128, 256, 14, 14, 3, (1, 1), (1, 1, 1, 1), (1, 1)),
+       (128, 64, 64, 128, 28, 28, 3, (2, 2), (1, 1, 1, 1), (1, 1)),
+       (512, 192, 160, 512, 7, 7, 3, (1, 1), (1, 1, 1, 1), (1, 1))]
+
+
+def _cuda_session(model):
+    import onnxruntime as ort
+    ort.preload_dlls()
+    s = make_session(model, providers=CUDA, library=True)
+    assert s.get_providers()[0] == "CUDAExecutionProvider"
+    return s
+
+
+@pytest.mark.parametrize("si,batch,residual,act,dtype", CASES,
+                         ids=[f"shape{a}-b{b}-{'res' if c else 'nores'}-{d}-{e.__name__}" for a, b, c, d, e in CASES])
+def test_cuda_kernel_matches_reference_and_cpu(library, si, batch, residual, act, dtype):
+    rng = np.random.default_rng()
+    shape = SHAPES[si]
+    x, w_in, w_core, w_out, b, z = _case(rng, shape, batch, residual, dtype)
+    s, p, d = shape[7], shape[8], shape[9]
+    model = tucker_node_model(x.shape, w_in, w_core, w_out, b, residual, s, p, d, act, dtype)
+    feeds = {"X": x} | ({"Z": z} if residual else {})
+    want = tucker_conv(x, w_in, w_core, w_out, b, z, s, p, d, act)
+    got = _cuda_session(model).run(None, feeds)[0]
+    cpu = make_session(model, library=True).run(None, feeds)[0]
+    assert got.dtype == dtype and got.shape == want.shape
+    np.testing.assert_allclose(got.astype(np.float64), want, **TOL[dtype])
+    np.testing.assert_allclose(got.astype(np.float64), cpu.astype(np.float64), **TOL[dtype])
+
+
+@pytest.mark.parametrize("shape", BIG, ids=[f"big{i}" for i in range(len(BIG))])
+@pytest.mark.parametrize("batch", [1, 32])
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_cuda_kernel_tdc_shapes(library, shape, batch, dtype):
+    rng = np.random.default_rng()
+    x, w_in, w_core, w_out, b, z = _case(rng, shape, batch, True, dtype)
+    s, p, d = shape[7], shape[8], shape[9]
+    model = tucker_node_model(x.shape, w_in, w_core, w_out, b, True, s, p, d, "relu", dtype)
+    want = tucker_conv(x, w_in, w_core, w_out, b, z, s, p, d, "relu")
+    got = _cuda_session(model).run(None, {"X": x, "Z": z})[0]
+    tol = TOL[dtype] if dtype == np.float32 else dict(atol=5e-2, rtol=5e-2)
+    np.testing.assert_allclose(got.astype(np.float64), want, **tol)
+
+
+def test_cuda_graph_capture(library):
+    """enable_cuda_graph: the op must launch on ORT's stream, allocate nothing and never synchronise."""
+    import onnxruntime as ort
+    ort.preload_dlls()
+    rng = np.random.default_rng()
+    shape = BIG[0]
+    x, w_in, w_core, w_out, b, _ = _case(rng, shape, 1, False, np.float32)
+    model = tucker_node_model(x.shape, w_in, w_core, w_out, b, False, shape[7], shape[8], shape[9], "relu")
+    sess = make_session(model, providers=CUDA, library=True,
+                        provider_options=[{"enable_cuda_graph": "1"}, {}])
+    xo = ort.OrtValue.ortvalue_from_numpy(x, "cuda", 0)
+    want = tucker_conv(x, w_in, w_core, w_out, b, None, shape[7], shape[8], shape[9], "relu")
+    yo = ort.OrtValue.ortvalue_from_shape_and_type(want.shape, np.float32, "cuda", 0)
+    io = sess.io_binding()
+    io.bind_ortvalue_input("X", xo)
+    io.bind_ortvalue_output("Y", yo)
+    for _ in range(5):  # regular runs, then capture, then replays
+        sess.run_with_iobinding(io)
+    np.testing.assert_allclose(yo.numpy(), want, atol=1e-4, rtol=1e-4)
+    x2 = rng.standard_normal(x.shape).astype(np.float32)
+    xo.update_inplace(x2)
+    sess.run_with_iobinding(io)  # a replay must see the new input
+    want2 = tucker_conv(x2, w_in, w_core, w_out, b, None, shape[7], shape[8], shape[9], "relu")
+    np.testing.assert_allclose(yo.numpy(), want2, atol=1e-4, rtol=1e-4)

@@ -1,0 +1,91 @@
+"""Shared benchmark plumbing: CUDA sessions, IOBinding + CUDA-graph timing, environment block."""
+from __future__ import annotations
+
+import json
+import platform
+import statistics
+import subprocess
+import time
+
+import numpy as np
+
+from tucker_onnx import make_session
+
+CUDA = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+
+
+def cuda_options(graph: bool, algo: str = "EXHAUSTIVE") -> list[dict]:
+    return [{"enable_cuda_graph": "1" if graph else "0", "cudnn_conv_algo_search": algo,
+             "cudnn_conv_use_max_workspace": "1", "use_tf32": "0"}, {}]
+
+
+def time_session(model, feeds: dict, graph: bool = True, library: bool = True, warmup: int = 20,
+                 iters: int = 200, repeats: int = 5) -> dict:
+    """Median / p90 ms per Run over `repeats` x `iters` runs with IOBinding (outputs pre-allocated)."""
+    import onnxruntime as ort
+    sess = make_session(model, providers=CUDA, library=library, provider_options=cuda_options(graph))
+    assert sess.get_providers()[0] == "CUDAExecutionProvider"
+    io = sess.io_binding()
+    keep = []
+    for name, arr in feeds.items():
+        v = ort.OrtValue.ortvalue_from_numpy(arr, "cuda", 0)
+        keep.append(v)
+        io.bind_ortvalue_input(name, v)
+    out = sess.get_outputs()[0]
+    # Let a first plain run tell the output shape, then bind a fixed device buffer.
+    y = sess.run(None, feeds)[0]
+    yv = ort.OrtValue.ortvalue_from_shape_and_type(y.shape, y.dtype, "cuda", 0)
+    io.bind_ortvalue_output(out.name, yv)
+    for _ in range(warmup):
+        sess.run_with_iobinding(io)
+    samples = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(iters):
+            sess.run_with_iobinding(io)
+        samples.append((time.perf_counter() - t0) / iters * 1e3)
+    return {"median_ms": statistics.median(samples), "p90_ms": float(np.percentile(samples, 90)),
+            "min_ms": min(samples), "output": yv.numpy()}
+
+
+def environment() -> dict:
+    import onnxruntime as ort
+    env = {"onnxruntime": ort.__version__, "python": platform.python_version()}
+    try:
+        q = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"],
+                           capture_output=True, text=True, timeout=20).stdout.strip()
+        env["gpu"], env["driver"], env["gpu_memory"] = [s.strip() for s in q.split(",")]
+    except Exception:
+        pass
+    try:
+        import torch
+        env["torch"] = torch.__version__
+        env["cuda_runtime"] = torch.version.cuda
+        env["cudnn"] = torch.backends.cudnn.version()
+    except Exception:
+        pass
+    env["session"] = {"providers": CUDA, "provider_options": cuda_options(True)[0] | {"enable_cuda_graph": "on and off per row"},
+                      "io_binding": True, "graph_optimization_level": "ORT_ENABLE_ALL"}
+    return env
+
+
+def measure_bandwidth_gbs() -> float | None:
+    try:
+        import torch
+        a = torch.empty(256 << 20, dtype=torch.uint8, device="cuda")
+        b = torch.empty_like(a)
+        for _ in range(3):
+            b.copy_(a)
+        torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        for _ in range(20):
+            b.copy_(a)
+        torch.cuda.synchronize()
+        return 2 * a.numel() * 20 / (time.perf_counter() - t0) / 1e9
+    except Exception:
+        return None
+
+
+def dump(path, obj):
+    with open(path, "w") as f:
+        json.dump(obj, f, indent=1, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))

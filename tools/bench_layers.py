@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""Layer benchmark: fused TuckerConv vs the same triplet as three ORT Conv nodes (cuDNN) vs the dense conv.
+
+Each row times a stack of L identical stride-1 layers in one graph (so ORT's per-Run host overhead is
+amortised and the per-layer number is GPU time), CUDA provider, IOBinding, CUDA graphs on, cuDNN
+EXHAUSTIVE, TF32 off (our kernel is plain fp32 FMA). Outputs of fused and triplet are compared first.
+Shapes: the 18 core shapes of the TDC paper (C=r_in -> N=r_out @ HxW); the dense layer around each
+core has D = max(64, 2 * max(r_in, r_out)) channels in and out (the paper gives only the cores).
+Usage: python tools/bench_layers.py --out results/layers [--batches 1 32] [--dtypes fp32 fp16] [--stack 16]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_common import dump, environment, measure_bandwidth_gbs, time_session  # noqa: E402
+from tucker_onnx.op import SPEC  # noqa: E402
+from tucker_onnx.op.function import FUNCTION_IR_VERSION, build_function  # noqa: E402
+
+TDC_CORES = [(64, 32, 224), (64, 32, 112), (32, 32, 56), (64, 32, 56), (64, 64, 56), (32, 32, 28), (64, 32, 28),
+             (96, 64, 28), (160, 96, 28), (192, 96, 28), (32, 32, 14), (64, 32, 14), (128, 96, 14), (192, 96, 14),
+             (32, 32, 7), (64, 32, 7), (96, 64, 7), (192, 160, 7)]
+OPSET = 17
+
+
+def stack_models(d, r1, r2, hw, batch, dtype, L, rng):
+    """(fused, triplet, dense) models, each a chain of L layers D -> D at hw x hw, Relu epilogue."""
+    np_dt = np.float16 if dtype == "fp16" else np.float32
+    tp = TensorProto.FLOAT16 if dtype == "fp16" else TensorProto.FLOAT
+    inits_t, nodes_t, nodes_f, inits_d, nodes_d = [], [], [], [], []
+    prev = "X"
+    for i in range(L):
+        w1 = rng.standard_normal((r1, d, 1, 1)) / np.sqrt(d)
+        w2 = rng.standard_normal((r2, r1, 3, 3)) / np.sqrt(9 * r1)
+        w3 = rng.standard_normal((d, r2, 1, 1)) / np.sqrt(r2)
+        b = rng.standard_normal(d) * 0.1
+        for a, n in ((w1, f"w1_{i}"), (w2, f"w2_{i}"), (w3, f"w3_{i}"), (b, f"b_{i}")):
+            inits_t.append(numpy_helper.from_array(a.astype(np_dt), n))
+        out = "Y" if i == L - 1 else f"y{i}"
+        nodes_t += [helper.make_node("Conv", [prev, f"w1_{i}"], [f"t1_{i}"]),
+                    helper.make_node("Conv", [f"t1_{i}", f"w2_{i}"], [f"t2_{i}"], pads=[1, 1, 1, 1]),
+                    helper.make_node("Conv", [f"t2_{i}", f"w3_{i}", f"b_{i}"], [f"t3_{i}"]),
+                    helper.make_node("Relu", [f"t3_{i}"], [out])]
+        n = helper.make_node(SPEC.name, [prev, f"w1_{i}", f"w2_{i}", f"w3_{i}", f"b_{i}"], [out], domain=SPEC.domain,
+                             strides=[1, 1], pads=[1, 1, 1, 1], dilations=[1, 1], activation="relu")
+        n.overload = SPEC.overload("relu", False)
+        nodes_f.append(n)
+        wd = rng.standard_normal((d, d, 3, 3)) / np.sqrt(9 * d)
+        inits_d += [numpy_helper.from_array(wd.astype(np_dt), f"wd_{i}"), numpy_helper.from_array(b.astype(np_dt), f"bd_{i}")]
+        nodes_d += [helper.make_node("Conv", [prev, f"wd_{i}", f"bd_{i}"], [f"c{i}"], pads=[1, 1, 1, 1]),
+                    helper.make_node("Relu", [f"c{i}"], [out])]
+        prev = out
+    io = ([helper.make_tensor_value_info("X", tp, [batch, d, hw, hw])], [helper.make_tensor_value_info("Y", tp, [batch, d, hw, hw])])
+    mk = lambda nodes, inits, funcs: helper.make_model(
+        helper.make_graph(nodes, "stack", *io, inits),
+        opset_imports=[helper.make_opsetid("", OPSET)] + ([helper.make_opsetid(SPEC.domain, 1)] if funcs else []),
+        functions=funcs, ir_version=FUNCTION_IR_VERSION)
+    return (mk(nodes_f, inits_t, [build_function("relu", False, OPSET)]), mk(nodes_t, inits_t, []), mk(nodes_d, inits_d, []))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default="results/layers")
+    ap.add_argument("--batches", type=int, nargs="+", default=[1, 32])
+    ap.add_argument("--dtypes", nargs="+", default=["fp32", "fp16"])
+    ap.add_argument("--stack", type=int, default=16)
+    ap.add_argument("--shapes", type=int, default=len(TDC_CORES), help="first N TDC shapes")
+    ap.add_argument("--iters", type=int, default=100)
+    ap.add_argument("--repeats", type=int, default=5)
+    args = ap.parse_args()
+    import onnxruntime as ort
+    ort.preload_dlls()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("TUCKER_ONNX_CONFIG_LOG", str(out / "configs.jsonl"))
+    bw = measure_bandwidth_gbs()
+    env = environment() | {"measured_bandwidth_GBs": bw, "stack": args.stack}
+    rows = []
+    rng = np.random.default_rng(0)
+    for dtype in args.dtypes:
+        for batch in args.batches:
+            for r1, r2, hw in TDC_CORES[: args.shapes]:
+                d = max(64, 2 * max(r1, r2))
+                L = args.stack if hw <= 56 or batch == 1 else max(2, args.stack // 4)
+                fused, trip, dense = stack_models(d, r1, r2, hw, batch, dtype, L, rng)
+                x = rng.standard_normal((batch, d, hw, hw)).astype(np.float16 if dtype == "fp16" else np.float32)
+                kw = dict(iters=args.iters, repeats=args.repeats)
+                tf = time_session(fused, {"X": x}, library=True, **kw)
+                tt = time_session(trip, {"X": x}, library=False, **kw)
+                td = time_session(dense, {"X": x}, library=False, **kw)
+                ref = tt["output"].astype(np.float64)
+                err = float(np.abs(tf["output"].astype(np.float64) - ref).max() / (np.abs(ref).max() + 1e-9))
+                esz = 2 if dtype == "fp16" else 4
+                macs = batch * hw * hw * (d * r1 + 9 * r1 * r2 + r2 * d)
+                byts = esz * (batch * hw * hw * 2 * d + d * r1 + 9 * r1 * r2 + r2 * d + d)
+                peak = 67e12 if dtype == "fp32" else 134e12  # H100 SXM CUDA-core FMA peak (no tensor cores)
+                floor_us = max(byts / (bw * 1e9) if bw else 0, 2 * macs / peak) * 1e6
+                row = {"core": f"{r1}->{r2}@{hw}", "D": d, "batch": batch, "dtype": dtype, "stack": L,
+                       "fused_us": tf["median_ms"] * 1e3 / L, "triplet_us": tt["median_ms"] * 1e3 / L,
+                       "dense_us": td["median_ms"] * 1e3 / L, "floor_us": floor_us, "rel_err_vs_triplet": err}
+                row["speedup_vs_triplet"] = row["triplet_us"] / row["fused_us"]
+                row["speedup_vs_dense"] = row["dense_us"] / row["fused_us"]
+                rows.append(row)
+                dump(out / "layers.json", {"environment": env, "rows": rows})
+                print(f"{dtype} b{batch:<3d} {row['core']:>14s} D={d:<4d} fused {row['fused_us']:8.2f} us  triplet "
+                      f"{row['triplet_us']:8.2f}  dense {row['dense_us']:8.2f}  floor {floor_us:6.2f}  "
+                      f"x{row['speedup_vs_triplet']:.2f} vs cuDNN triplet  err {err:.1e}", flush=True)
+    dump(out / "layers.json", {"environment": env, "rows": rows})
+    with open(out / "layers.md", "w") as f:
+        f.write(f"# Layer benchmark\n\n{env}\n\n| dtype | batch | core | D | fused us | cuDNN triplet us | dense us | floor us | vs triplet | vs dense |\n|---|---|---|---|---|---|---|---|---|---|\n")
+        for r in rows:
+            f.write(f"| {r['dtype']} | {r['batch']} | {r['core']} | {r['D']} | {r['fused_us']:.2f} | {r['triplet_us']:.2f} | "
+                    f"{r['dense_us']:.2f} | {r['floor_us']:.2f} | {r['speedup_vs_triplet']:.2f}x | {r['speedup_vs_dense']:.2f}x |\n")
+        for dtype in args.dtypes:
+            for batch in args.batches:
+                sp = [r["speedup_vs_triplet"] for r in rows if r["dtype"] == dtype and r["batch"] == batch]
+                if sp:
+                    f.write(f"\n{dtype} batch {batch}: median speed-up vs cuDNN triplet {np.median(sp):.2f}x, min {min(sp):.2f}x")
+    print(f"wrote {out}/layers.json and layers.md")
+
+
+if __name__ == "__main__":
+    main()
