@@ -41,60 +41,91 @@ __global__ void TuckerConvKernel(const T* __restrict__ x, const T* __restrict__ 
   const size_t hw = static_cast<size_t>(p.H) * p.W;
   const T* xn = x + static_cast<size_t>(n) * p.C * hw;
 
+  // Each thread computes RB consecutive channels of one pixel, so every activation it loads feeds
+  // RB FMAs; lanes of a warp share the channel group, so weight loads are warp-uniform (broadcast).
+  constexpr int RB = 4;
+
   // Stage 1: 1x1 conv over the input window (positions outside the image are the core's zero padding).
-  for (int idx = threadIdx.x; idx < p.R1 * win; idx += blockDim.x) {
-    const int r = idx / win, q = idx - r * win;
+  const int g1 = (p.R1 + RB - 1) / RB;
+  for (int idx = threadIdx.x; idx < g1 * win; idx += blockDim.x) {
+    const int r0 = (idx / win) * RB, q = idx % win;
     const int ih = ih0 + q / iw_n, iw = iw0 + q % iw_n;
-    float acc = 0.f;
+    float acc[RB] = {0.f, 0.f, 0.f, 0.f};
     if (ih >= 0 && ih < p.H && iw >= 0 && iw < p.W) {
       const T* xp = xn + static_cast<size_t>(ih) * p.W + iw;
-      const T* wp = w_in + static_cast<size_t>(r) * p.C;
-      int c = 0;
-      for (; c + 4 <= p.C; c += 4) {
-        acc = fmaf(ld(wp + c), ld(xp + c * hw), acc);
-        acc = fmaf(ld(wp + c + 1), ld(xp + (c + 1) * hw), acc);
-        acc = fmaf(ld(wp + c + 2), ld(xp + (c + 2) * hw), acc);
-        acc = fmaf(ld(wp + c + 3), ld(xp + (c + 3) * hw), acc);
+      const T* wp[RB];
+#pragma unroll
+      for (int u = 0; u < RB; ++u) wp[u] = w_in + static_cast<size_t>(min(r0 + u, p.R1 - 1)) * p.C;
+      for (int c = 0; c < p.C; ++c) {
+        const float xv = ld(xp + c * hw);
+#pragma unroll
+        for (int u = 0; u < RB; ++u) acc[u] = fmaf(ld(wp[u] + c), xv, acc[u]);
       }
-      for (; c < p.C; ++c) acc = fmaf(ld(wp + c), ld(xp + c * hw), acc);
     }
-    t1[idx] = acc;
+#pragma unroll
+    for (int u = 0; u < RB; ++u)
+      if (r0 + u < p.R1) t1[(r0 + u) * win + q] = acc[u];
   }
   __syncthreads();
 
   // Stage 2: core conv from shared memory.
   const int kk = p.kh * p.kw;
-  for (int idx = threadIdx.x; idx < p.R2 * tpix; idx += blockDim.x) {
-    const int r2 = idx / tpix, q = idx - r2 * tpix;
-    const int ty = q / tw, tx = q - (q / tw) * tw;
-    float acc = 0.f;
+  const int g2 = (p.R2 + RB - 1) / RB;
+  for (int idx = threadIdx.x; idx < g2 * tpix; idx += blockDim.x) {
+    const int r0 = (idx / tpix) * RB, q = idx % tpix;
+    const int ty = q / tw, tx = q % tw;
+    float acc[RB] = {0.f, 0.f, 0.f, 0.f};
     if (oh0 + ty < p.Ho && ow0 + tx < p.Wo) {
-      const T* wp = w_core + static_cast<size_t>(r2) * p.R1 * kk;
+      const T* wp[RB];
+#pragma unroll
+      for (int u = 0; u < RB; ++u) wp[u] = w_core + static_cast<size_t>(min(r0 + u, p.R2 - 1)) * p.R1 * kk;
       const int base = ty * p.sh * iw_n + tx * p.sw;
       for (int r1 = 0; r1 < p.R1; ++r1) {
         const float* src = t1 + r1 * win + base;
-        const T* wr = wp + r1 * kk;
         for (int i = 0; i < p.kh; ++i)
-          for (int j = 0; j < p.kw; ++j) acc = fmaf(ld(wr + i * p.kw + j), src[i * p.dh * iw_n + j * p.dw], acc);
+          for (int j = 0; j < p.kw; ++j) {
+            const float v = src[i * p.dh * iw_n + j * p.dw];
+            const int widx = r1 * kk + i * p.kw + j;
+#pragma unroll
+            for (int u = 0; u < RB; ++u) acc[u] = fmaf(ld(wp[u] + widx), v, acc[u]);
+          }
       }
     }
-    t2[idx] = acc;
+#pragma unroll
+    for (int u = 0; u < RB; ++u)
+      if (r0 + u < p.R2) t2[(r0 + u) * tpix + q] = acc[u];
   }
   __syncthreads();
 
   // Stage 3: 1x1 conv + bias (+ residual) (+ Relu) to global memory.
   const size_t ohw = static_cast<size_t>(p.Ho) * p.Wo;
-  for (int idx = threadIdx.x; idx < p.N * tpix; idx += blockDim.x) {
-    const int m = idx / tpix, q = idx - m * tpix;
+  const int g3 = (p.N + RB - 1) / RB;
+  for (int idx = threadIdx.x; idx < g3 * tpix; idx += blockDim.x) {
+    const int m0 = (idx / tpix) * RB, q = idx % tpix;
     const int oh = oh0 + q / tw, ow = ow0 + q % tw;
     if (oh >= p.Ho || ow >= p.Wo) continue;
-    const T* wp = w_out + static_cast<size_t>(m) * p.R2;
-    float acc = ld(bias + m);
-    for (int r2 = 0; r2 < p.R2; ++r2) acc = fmaf(ld(wp + r2), t2[r2 * tpix + q], acc);
-    const size_t o = (static_cast<size_t>(n) * p.N + m) * ohw + static_cast<size_t>(oh) * p.Wo + ow;
-    if (z != nullptr) acc += ld(z + o);
-    if (p.relu) acc = fmaxf(acc, 0.f);
-    st(y + o, acc);
+    const T* wp[RB];
+    float acc[RB];
+#pragma unroll
+    for (int u = 0; u < RB; ++u) {
+      const int m = min(m0 + u, p.N - 1);
+      wp[u] = w_out + static_cast<size_t>(m) * p.R2;
+      acc[u] = ld(bias + m);
+    }
+    for (int r2 = 0; r2 < p.R2; ++r2) {
+      const float v = t2[r2 * tpix + q];
+#pragma unroll
+      for (int u = 0; u < RB; ++u) acc[u] = fmaf(ld(wp[u] + r2), v, acc[u]);
+    }
+#pragma unroll
+    for (int u = 0; u < RB; ++u) {
+      if (m0 + u >= p.N) break;
+      const size_t o = (static_cast<size_t>(n) * p.N + m0 + u) * ohw + static_cast<size_t>(oh) * p.Wo + ow;
+      float v = acc[u];
+      if (z != nullptr) v += ld(z + o);
+      if (p.relu) v = fmaxf(v, 0.f);
+      st(y + o, v);
+    }
   }
 }
 
@@ -123,7 +154,8 @@ double PredictCost(const Problem& p, const Config& c, int sm_count, size_t smem_
   const double waves = std::ceil(blocks / slots);
   // Each stage's loop runs ceil(items / threads) rounds; lanes idle in the last round still cost.
   const auto rounds = [&](double items, double fma_per_item) { return std::ceil(items / c.threads) * fma_per_item; };
-  const double per_block = rounds(p.R1 * win, p.C) + rounds(p.R2 * tpix, p.R1 * p.kh * p.kw) + rounds(p.N * tpix, p.R2) + 200.0;
+  const double per_block = rounds(std::ceil(p.R1 / 4.0) * win, 4.0 * p.C) + rounds(std::ceil(p.R2 / 4.0) * tpix, 4.0 * p.R1 * p.kh * p.kw) +
+                           rounds(std::ceil(p.N / 4.0) * tpix, 4.0 * p.R2) + 200.0;
   // Several resident blocks share an SM's issue slots (4 schedulers x 32 lanes = 128 FMA/clk).
   const double active = std::min(blocks, slots) / sm_count;  // blocks resident per SM in a full wave
   const double issue = std::max(1.0, active * c.threads / 128.0 / 4.0);
