@@ -25,62 +25,94 @@ __device__ __forceinline__ void st(__half* p, float v) { *p = __float2half_rn(v)
 inline int InH(const Problem& p, int th) { return (th - 1) * p.sh + (p.kh - 1) * p.dh + 1; }
 inline int InW(const Problem& p, int tw) { return (tw - 1) * p.sw + (p.kw - 1) * p.dw + 1; }
 
+// How many ways a stage splits its reduction of length k over `items` outputs: enough to occupy
+// the block's threads, never more than k. Shared by the kernel and the host-side model.
+__host__ __device__ inline int SplitK(int items, int k, int threads) {
+  int s = threads / (items > 0 ? items : 1);
+  if (s < 1) s = 1;
+  if (s > k) s = k;
+  return s;
+}
+
+// Per stage, each thread computes RB output channels of one pixel over a slice of the reduction
+// (split-K): when a stage has fewer (channel group, pixel) items than threads, the reduction is
+// split S ways and the partial sums meet in shared memory through atomics, so small tiles (batch 1,
+// 7x7 maps) still keep every thread busy. Lanes run over pixels, so activation loads coalesce and
+// weight loads are warp-uniform.
+constexpr int RB = 4;
+
 template <typename T>
 __global__ void TuckerConvKernel(const T* __restrict__ x, const T* __restrict__ w_in, const T* __restrict__ w_core,
                                  const T* __restrict__ w_out, const T* __restrict__ bias, const T* __restrict__ z,
                                  T* __restrict__ y, Problem p, int th, int tw, int ih_n, int iw_n) {
   extern __shared__ float smem[];
-  float* t1 = smem;                         // [R1][ih_n*iw_n]
-  float* t2 = smem + p.R1 * ih_n * iw_n;    // [R2][th*tw]
+  const int win = ih_n * iw_n, tpix = th * tw;
+  float* t1 = smem;                         // [R1][win]
+  float* t2 = t1 + p.R1 * win;              // [R2][tpix]
+  float* ys = t2 + p.R2 * tpix;             // [N][tpix], only when stage 3 splits
+  const int nthreads = blockDim.x;
   const int tiles_w = (p.Wo + tw - 1) / tw;
   const int tile = blockIdx.x;
   const int n = blockIdx.y;
   const int oh0 = (tile / tiles_w) * th, ow0 = (tile % tiles_w) * tw;
   const int ih0 = oh0 * p.sh - p.pt, iw0 = ow0 * p.sw - p.pl;
-  const int win = ih_n * iw_n, tpix = th * tw;
   const size_t hw = static_cast<size_t>(p.H) * p.W;
   const T* xn = x + static_cast<size_t>(n) * p.C * hw;
+  const int kk = p.kh * p.kw;
 
-  // Each thread computes RB consecutive channels of one pixel, so every activation it loads feeds
-  // RB FMAs; lanes of a warp share the channel group, so weight loads are warp-uniform (broadcast).
-  constexpr int RB = 4;
+  const int g1 = (p.R1 + RB - 1) / RB, g2 = (p.R2 + RB - 1) / RB, g3 = (p.N + RB - 1) / RB;
+  const int s1 = SplitK(g1 * win, p.C, nthreads);
+  const int s2 = SplitK(g2 * tpix, p.R1, nthreads);
+  const int s3 = SplitK(g3 * tpix, p.R2, nthreads);
+  if (s1 > 1) for (int i = threadIdx.x; i < p.R1 * win; i += nthreads) t1[i] = 0.f;
+  if (s2 > 1) for (int i = threadIdx.x; i < p.R2 * tpix; i += nthreads) t2[i] = 0.f;
+  if (s3 > 1) for (int i = threadIdx.x; i < p.N * tpix; i += nthreads) ys[i] = 0.f;
+  if (s1 > 1) __syncthreads();
 
   // Stage 1: 1x1 conv over the input window (positions outside the image are the core's zero padding).
-  const int g1 = (p.R1 + RB - 1) / RB;
-  for (int idx = threadIdx.x; idx < g1 * win; idx += blockDim.x) {
-    const int r0 = (idx / win) * RB, q = idx % win;
-    const int ih = ih0 + q / iw_n, iw = iw0 + q % iw_n;
-    float acc[RB] = {0.f, 0.f, 0.f, 0.f};
-    if (ih >= 0 && ih < p.H && iw >= 0 && iw < p.W) {
-      const T* xp = xn + static_cast<size_t>(ih) * p.W + iw;
-      const T* wp[RB];
+  {
+    const int kc = (p.C + s1 - 1) / s1;
+    for (int idx = threadIdx.x; idx < g1 * win * s1; idx += nthreads) {
+      const int q = idx % win, rest = idx / win, r0 = (rest % g1) * RB, ks = rest / g1;
+      const int ih = ih0 + q / iw_n, iw = iw0 + q % iw_n;
+      float acc[RB] = {0.f, 0.f, 0.f, 0.f};
+      const bool inside = ih >= 0 && ih < p.H && iw >= 0 && iw < p.W;
+      if (inside) {
+        const T* xp = xn + static_cast<size_t>(ih) * p.W + iw;
+        const T* wp[RB];
 #pragma unroll
-      for (int u = 0; u < RB; ++u) wp[u] = w_in + static_cast<size_t>(min(r0 + u, p.R1 - 1)) * p.C;
-      for (int c = 0; c < p.C; ++c) {
-        const float xv = ld(xp + c * hw);
+        for (int u = 0; u < RB; ++u) wp[u] = w_in + static_cast<size_t>(min(r0 + u, p.R1 - 1)) * p.C;
+        const int c1 = min(p.C, (ks + 1) * kc);
+        for (int c = ks * kc; c < c1; ++c) {
+          const float xv = ld(xp + c * hw);
 #pragma unroll
-        for (int u = 0; u < RB; ++u) acc[u] = fmaf(ld(wp[u] + c), xv, acc[u]);
+          for (int u = 0; u < RB; ++u) acc[u] = fmaf(ld(wp[u] + c), xv, acc[u]);
+        }
+      }
+#pragma unroll
+      for (int u = 0; u < RB; ++u) {
+        if (r0 + u >= p.R1) break;
+        if (s1 > 1) { if (inside) atomicAdd(&t1[(r0 + u) * win + q], acc[u]); }
+        else t1[(r0 + u) * win + q] = acc[u];
       }
     }
-#pragma unroll
-    for (int u = 0; u < RB; ++u)
-      if (r0 + u < p.R1) t1[(r0 + u) * win + q] = acc[u];
   }
   __syncthreads();
 
-  // Stage 2: core conv from shared memory.
-  const int kk = p.kh * p.kw;
-  const int g2 = (p.R2 + RB - 1) / RB;
-  for (int idx = threadIdx.x; idx < g2 * tpix; idx += blockDim.x) {
-    const int r0 = (idx / tpix) * RB, q = idx % tpix;
-    const int ty = q / tw, tx = q % tw;
-    float acc[RB] = {0.f, 0.f, 0.f, 0.f};
-    if (oh0 + ty < p.Ho && ow0 + tx < p.Wo) {
+  // Stage 2: core conv from shared memory, reduction over R1 split s2 ways.
+  {
+    const int kc = (p.R1 + s2 - 1) / s2;
+    for (int idx = threadIdx.x; idx < g2 * tpix * s2; idx += nthreads) {
+      const int q = idx % tpix, rest = idx / tpix, r0 = (rest % g2) * RB, ks = rest / g2;
+      const int ty = q / tw, tx = q % tw;
+      if (oh0 + ty >= p.Ho || ow0 + tx >= p.Wo) continue;
+      float acc[RB] = {0.f, 0.f, 0.f, 0.f};
       const T* wp[RB];
 #pragma unroll
       for (int u = 0; u < RB; ++u) wp[u] = w_core + static_cast<size_t>(min(r0 + u, p.R2 - 1)) * p.R1 * kk;
       const int base = ty * p.sh * iw_n + tx * p.sw;
-      for (int r1 = 0; r1 < p.R1; ++r1) {
+      const int c1 = min(p.R1, (ks + 1) * kc);
+      for (int r1 = ks * kc; r1 < c1; ++r1) {
         const float* src = t1 + r1 * win + base;
         for (int i = 0; i < p.kh; ++i)
           for (int j = 0; j < p.kw; ++j) {
@@ -90,41 +122,54 @@ __global__ void TuckerConvKernel(const T* __restrict__ x, const T* __restrict__ 
             for (int u = 0; u < RB; ++u) acc[u] = fmaf(ld(wp[u] + widx), v, acc[u]);
           }
       }
-    }
 #pragma unroll
-    for (int u = 0; u < RB; ++u)
-      if (r0 + u < p.R2) t2[(r0 + u) * tpix + q] = acc[u];
+      for (int u = 0; u < RB; ++u) {
+        if (r0 + u >= p.R2) break;
+        if (s2 > 1) atomicAdd(&t2[(r0 + u) * tpix + q], acc[u]);
+        else t2[(r0 + u) * tpix + q] = acc[u];
+      }
+    }
   }
   __syncthreads();
 
-  // Stage 3: 1x1 conv + bias (+ residual) (+ Relu) to global memory.
+  // Stage 3: 1x1 conv + bias (+ residual) (+ Relu).
   const size_t ohw = static_cast<size_t>(p.Ho) * p.Wo;
-  const int g3 = (p.N + RB - 1) / RB;
-  for (int idx = threadIdx.x; idx < g3 * tpix; idx += blockDim.x) {
-    const int m0 = (idx / tpix) * RB, q = idx % tpix;
+  auto epilogue = [&](int m, int q, float v) {
     const int oh = oh0 + q / tw, ow = ow0 + q % tw;
-    if (oh >= p.Ho || ow >= p.Wo) continue;
-    const T* wp[RB];
-    float acc[RB];
+    const size_t o = (static_cast<size_t>(n) * p.N + m) * ohw + static_cast<size_t>(oh) * p.Wo + ow;
+    v += ld(bias + m);
+    if (z != nullptr) v += ld(z + o);
+    if (p.relu) v = fmaxf(v, 0.f);
+    st(y + o, v);
+  };
+  {
+    const int kc = (p.R2 + s3 - 1) / s3;
+    for (int idx = threadIdx.x; idx < g3 * tpix * s3; idx += nthreads) {
+      const int q = idx % tpix, rest = idx / tpix, m0 = (rest % g3) * RB, ks = rest / g3;
+      if (oh0 + q / tw >= p.Ho || ow0 + q % tw >= p.Wo) continue;
+      const T* wp[RB];
+      float acc[RB] = {0.f, 0.f, 0.f, 0.f};
 #pragma unroll
-    for (int u = 0; u < RB; ++u) {
-      const int m = min(m0 + u, p.N - 1);
-      wp[u] = w_out + static_cast<size_t>(m) * p.R2;
-      acc[u] = ld(bias + m);
+      for (int u = 0; u < RB; ++u) wp[u] = w_out + static_cast<size_t>(min(m0 + u, p.N - 1)) * p.R2;
+      const int c1 = min(p.R2, (ks + 1) * kc);
+      for (int r2 = ks * kc; r2 < c1; ++r2) {
+        const float v = t2[r2 * tpix + q];
+#pragma unroll
+        for (int u = 0; u < RB; ++u) acc[u] = fmaf(ld(wp[u] + r2), v, acc[u]);
+      }
+#pragma unroll
+      for (int u = 0; u < RB; ++u) {
+        if (m0 + u >= p.N) break;
+        if (s3 > 1) atomicAdd(&ys[(m0 + u) * tpix + q], acc[u]);
+        else epilogue(m0 + u, q, acc[u]);
+      }
     }
-    for (int r2 = 0; r2 < p.R2; ++r2) {
-      const float v = t2[r2 * tpix + q];
-#pragma unroll
-      for (int u = 0; u < RB; ++u) acc[u] = fmaf(ld(wp[u] + r2), v, acc[u]);
-    }
-#pragma unroll
-    for (int u = 0; u < RB; ++u) {
-      if (m0 + u >= p.N) break;
-      const size_t o = (static_cast<size_t>(n) * p.N + m0 + u) * ohw + static_cast<size_t>(oh) * p.Wo + ow;
-      float v = acc[u];
-      if (z != nullptr) v += ld(z + o);
-      if (p.relu) v = fmaxf(v, 0.f);
-      st(y + o, v);
+  }
+  if (s3 > 1) {
+    __syncthreads();
+    for (int i = threadIdx.x; i < p.N * tpix; i += nthreads) {
+      const int m = i / tpix, q = i % tpix;
+      if (oh0 + q / tw < p.Ho && ow0 + q % tw < p.Wo) epilogue(m, q, ys[i]);
     }
   }
 }
@@ -132,7 +177,10 @@ __global__ void TuckerConvKernel(const T* __restrict__ x, const T* __restrict__ 
 }  // namespace
 
 size_t SharedBytes(const Problem& p, const Config& c) {
-  return sizeof(float) * (static_cast<size_t>(p.R1) * InH(p, c.th) * InW(p, c.tw) + static_cast<size_t>(p.R2) * c.th * c.tw);
+  const size_t tpix = static_cast<size_t>(c.th) * c.tw;
+  const bool split3 = SplitK(((p.N + RB - 1) / RB) * static_cast<int>(tpix), p.R2, c.threads) > 1;
+  return sizeof(float) * (static_cast<size_t>(p.R1) * InH(p, c.th) * InW(p, c.tw) + static_cast<size_t>(p.R2) * tpix +
+                          (split3 ? static_cast<size_t>(p.N) * tpix : 0));
 }
 
 // Cost model: the kernel is latency/issue bound at these sizes, so time ~ waves x per-block work,
@@ -152,10 +200,14 @@ double PredictCost(const Problem& p, const Config& c, int sm_count, size_t smem_
   const int per_sm = std::max(1, std::min({by_smem, by_threads, 32}));
   const double slots = static_cast<double>(sm_count) * per_sm;
   const double waves = std::ceil(blocks / slots);
-  // Each stage's loop runs ceil(items / threads) rounds; lanes idle in the last round still cost.
-  const auto rounds = [&](double items, double fma_per_item) { return std::ceil(items / c.threads) * fma_per_item; };
-  const double per_block = rounds(std::ceil(p.R1 / 4.0) * win, 4.0 * p.C) + rounds(std::ceil(p.R2 / 4.0) * tpix, 4.0 * p.R1 * p.kh * p.kw) +
-                           rounds(std::ceil(p.N / 4.0) * tpix, 4.0 * p.R2) + 200.0;
+  // Each stage runs ceil(items * S / threads) rounds of a k/S-long chain of RB-wide FMAs.
+  const auto stage = [&](double items, int k) {
+    const int sp = SplitK(static_cast<int>(items), k, c.threads);
+    return std::ceil(items * sp / c.threads) * std::ceil(static_cast<double>(k) / sp) * (sp > 1 ? 1.3 : 1.0);
+  };
+  const double per_block = stage(std::ceil(p.R1 / double(RB)) * win, p.C) * 1.5 /* global X loads */ +
+                           stage(std::ceil(p.R2 / double(RB)) * tpix, p.R1) * p.kh * p.kw +
+                           stage(std::ceil(p.N / double(RB)) * tpix, p.R2) + 100.0;
   // Several resident blocks share an SM's issue slots (4 schedulers x 32 lanes = 128 FMA/clk).
   const double active = std::min(blocks, slots) / sm_count;  // blocks resident per SM in a full wave
   const double issue = std::max(1.0, active * c.threads / 128.0 / 4.0);
