@@ -6,6 +6,7 @@ import click
 from .. import __version__
 from .decompose import decompose
 from .rewrite import rewrite
+from .train import train
 from .unfuse import unfuse
 from .zoo import zoo
 
@@ -16,6 +17,7 @@ def cli():
     """Tucker-decompose CNNs and fuse each Tucker conv triplet into one fast TuckerConv op."""
 
 
+cli.add_command(train)
 cli.add_command(zoo)
 cli.add_command(decompose)
 cli.add_command(rewrite)

@@ -1,0 +1,122 @@
+"""The ADMM trainer on CPU with small real data (scikit-learn digits; Fashion-MNIST IDX reading)."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from trainer.admm import AdmmState, project, select_convs, to_tucker, tucker2_factors
+from trainer.config import TrainConfig
+from trainer.data import FASHION_DIRS, load_fashion_mnist
+from trainer.models import SmallCNN, build_model
+from trainer.train import Run
+from tucker_onnx.cli.main import cli
+from tucker_onnx.errors import TuckerOnnxError
+
+
+def _unfold_rank(w, mode, tol=1e-5):
+    m = w.transpose(0, mode).reshape(w.shape[mode], -1) if mode else w.reshape(w.shape[0], -1)
+    s = torch.linalg.svdvals(m.double())
+    return int((s > tol * s[0]).sum())
+
+
+@pytest.mark.parametrize("shape,r_in,r_out", [((32, 16, 3, 3), 4, 8), ((24, 24, 5, 5), 7, 5), ((16, 8, 3, 3), 8, 3)])
+def test_z_step_projects_onto_the_ranks(shape, r_in, r_out):
+    w = torch.randn(*shape)
+    z = project(w, r_in, r_out)
+    assert _unfold_rank(z, 0) == r_out and _unfold_rank(z, 1) == r_in
+    # a tensor already in the set is a fixed point of the projection
+    np.testing.assert_allclose(project(z, r_in, r_out).numpy(), z.numpy(), atol=1e-4)
+    # and the projection is no worse than a plain truncated HOSVD
+    w_in, core, w_out = tucker2_factors(w, r_in, r_out, n_iter=0)
+    hosvd = torch.einsum("abij,na,bc->ncij", core, w_out, w_in)
+    assert torch.linalg.norm(w - z) <= torch.linalg.norm(w - hosvd) + 1e-4
+
+
+def test_admm_residual_falls(tmp_path):
+    cfg = TrainConfig(model="smallcnn", data="digits", methods=("admm",), epochs=2, admm_epochs=4, finetune_epochs=1,
+                      rho=0.5, rho_growth=1.5, ratio=0.25, out=str(tmp_path / "run"), batch_size=64)
+    run = Run(cfg, progress=False)
+    results = run.run()
+    res = [r["admm_residual"] for r in run.history if r["phase"] == "admm"]
+    assert len(res) == 4 and res[-1] < 0.5 * res[0], res
+    assert results["admm_ft"]["conv_macs"] < results["dense"]["conv_macs"]
+    assert results["admm_ft"]["test_acc"] > 80.0  # digits is easy; a broken pipeline lands near 10%
+    log = json.loads((tmp_path / "run" / "log.json").read_text())
+    assert {"phase", "epoch", "train_loss", "test_acc"} <= set(log[0])
+    assert (tmp_path / "run" / "log.csv").read_text().startswith("phase,epoch")
+
+
+def test_export_round_trips_through_rewrite(tmp_path):
+    from trainer.export import export_onnx
+    torch.manual_seed(0)
+    m = SmallCNN(1, 10)
+    ranks = select_convs(m, 0.5, None, multiple=1, min_channels=16)
+    to_tucker(m, ranks)
+    info = export_onnx(m, (1, 8, 8), tmp_path / "m.onnx")
+    assert info["fused"] == len(ranks) == 3
+    assert info["max_abs_diff"] < 1e-4 and info["same_predictions"]
+
+
+def test_checkpoint_resume_continues_the_same_run(tmp_path):
+    kw = dict(model="smallcnn", data="digits", methods=("admm",), epochs=2, admm_epochs=2, finetune_epochs=1,
+              ratio=0.5, batch_size=64, rho=0.5)
+    full = Run(TrainConfig(out=str(tmp_path / "a"), **kw), progress=False)
+    full.run()
+    # the same run, interrupted after 3 epochs (dense 2 + admm 1), then resumed
+    part = Run(TrainConfig(out=str(tmp_path / "b"), epochs=2, **{k: v for k, v in kw.items() if k != "epochs"}), progress=False)
+    import trainer.train as tt
+    orig = tt.train_epoch
+    calls = {"n": 0}
+
+    def stop_after_three(*a, **k):
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        calls["n"] += 1
+        return orig(*a, **k)
+
+    tt.train_epoch = stop_after_three
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            part.run()
+    finally:
+        tt.train_epoch = orig
+    resumed = Run(TrainConfig(out=str(tmp_path / "b"), **kw), resume=True, progress=False)
+    resumed.run(resume=True)
+    a = [(r["phase"], r["epoch"], round(r["train_loss"], 5)) for r in full.history]
+    b = [(r["phase"], r["epoch"], round(r["train_loss"], 5)) for r in resumed.history]
+    assert a == b
+
+
+def test_bad_inputs_fail_clearly(tmp_path):
+    m = SmallCNN(1, 10)
+    with pytest.raises(TuckerOnnxError, match="exceed"):
+        select_convs(m, None, {"features.3": [999, 4]})
+    with pytest.raises(TuckerOnnxError, match="does not have"):
+        select_convs(m, None, {"layer9.conv": [4, 4]})
+    with pytest.raises(TuckerOnnxError, match="not found"):
+        load_fashion_mnist(tmp_path / "nope")
+    r = CliRunner().invoke(cli, ["train", "--data", "fashion-mnist", "--data-dir", str(tmp_path / "missing"),
+                                 "--out", str(tmp_path / "o")])
+    assert r.exit_code == 1 and "data folder not found" in r.output and "Traceback" not in r.output
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"/layer1/layer1.0/conv1/Conv": [9999, 8]}))
+    r = CliRunner().invoke(cli, ["train", "--model", "resnet18", "--data", "digits", "--plan", str(plan),
+                                 "--out", str(tmp_path / "p")])
+    assert r.exit_code == 1 and "exceed" in r.output
+
+
+def test_onnx_style_plan_names_map_to_modules():
+    m = build_model("resnet18", 1, 10)
+    ranks = select_convs(m, None, {"/layer1/layer1.0/conv1/Conv": [16, 16], "layer2.0.conv2": [32, 32]})
+    assert ranks == {"layer1.0.conv1": (16, 16), "layer2.0.conv2": (32, 32)}
+
+
+@pytest.mark.skipif(not any(d.is_dir() for d in FASHION_DIRS), reason="dataset-fashion-mnist not installed")
+def test_fashion_mnist_reads_real_files():
+    d = load_fashion_mnist()
+    assert tuple(d.train_x.shape) == (60000, 1, 28, 28) and tuple(d.test_x.shape) == (10000, 1, 28, 28)
+    assert sorted(d.train_y.unique().tolist()) == list(range(10))
+    assert abs(float(d.train_x.mean())) < 0.05  # normalised with the dataset's mean/std

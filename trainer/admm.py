@@ -1,0 +1,132 @@
+"""The ADMM split for Tucker-2 rank constraints (Yin et al., CVPR 2021), on the GPU when there is one.
+
+    min_W loss(W)  s.t.  W_i in S_i = {Tucker ranks <= (r_out, r_in)}
+    W-step: SGD on loss + rho/2 sum ||W_i - Z_i + U_i||^2;  Z-step: Z_i = P_S(W_i + U_i);  U-step: U_i += W_i - Z_i
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from tucker_onnx.errors import TuckerOnnxError
+
+from .layers import TuckerConv2d
+
+
+def _leading(gram: torch.Tensor, r: int) -> torch.Tensor:
+    _, vecs = torch.linalg.eigh(gram)
+    return vecs.flip(-1)[:, :r]
+
+
+def tucker2_factors(w: torch.Tensor, r_in: int, r_out: int, n_iter: int = 3):
+    """HOOI over the channel modes of w [N,C,kh,kw] (float64 internally): (w_in [R1,C], core, w_out [N,R2])."""
+    w64 = w.detach().double()
+    n, c = w64.shape[:2]
+    u1 = w64.transpose(0, 1).reshape(c, -1)
+    u_in = _leading(u1 @ u1.T, r_in)
+    u0 = w64.reshape(n, -1)
+    u_out = _leading(u0 @ u0.T, r_out)  # HOSVD start (n_iter=0 returns the truncated HOSVD)
+    for _ in range(n_iter):
+        y = torch.einsum("ncij,cb->nbij", w64, u_in).reshape(n, -1)
+        u_out = _leading(y @ y.T, r_out)
+        y = torch.einsum("ncij,na->acij", w64, u_out).transpose(0, 1).reshape(c, -1)
+        u_in = _leading(y @ y.T, r_in)
+    core = torch.einsum("ncij,na,cb->abij", w64, u_out, u_in)
+    return u_in.T.to(w.dtype), core.to(w.dtype), u_out.to(w.dtype)
+
+
+def project(w: torch.Tensor, r_in: int, r_out: int) -> torch.Tensor:
+    """Euclidean projection (HOOI approximation) of w onto tensors of Tucker ranks (r_out, r_in)."""
+    w_in, core, w_out = tucker2_factors(w, r_in, r_out)
+    return torch.einsum("abij,na,bc->ncij", core, w_out, w_in)
+
+
+def select_convs(model: nn.Module, ratio: float | None, plan: dict | None, multiple: int = 1,
+                 min_channels: int = 16) -> dict[str, tuple[int, int]]:
+    """Module name -> (r_in, r_out) for every constrained conv. Plan keys may be module names or ONNX
+    node names ('/layer1/layer1.0/conv1/Conv'), the format `decompose` and `rank` share."""
+    from tucker_onnx.decompose.ranks import ranks_from_ratio
+    convs = {n: m for n, m in model.named_modules() if isinstance(m, nn.Conv2d)}
+    chosen = {}
+    if plan is not None:
+        for key, (r_in, r_out) in plan.items():
+            parts = [p for p in key.split("/") if p and p != "Conv"]
+            cands = [key] + ([f"{parts[-2]}.{parts[-1]}"] if len(parts) > 1 else []) + ([parts[-1]] if parts else [])
+            name = next((c for c in cands if c in convs), None)
+            if name is None:
+                raise TuckerOnnxError(f"plan names a layer the model does not have: {key!r}")
+            m = convs[name]
+            if not (1 <= r_in <= m.in_channels and 1 <= r_out <= m.out_channels):
+                raise TuckerOnnxError(f"{name}: ranks ({r_in}, {r_out}) exceed its channels "
+                                      f"(C={m.in_channels}, N={m.out_channels})")
+            if m.groups != 1 or m.kernel_size == (1, 1):
+                raise TuckerOnnxError(f"{name}: only ungrouped KxK convs can be Tucker-constrained")
+            chosen[name] = (r_in, r_out)
+        return chosen
+    for name, m in convs.items():
+        if m.groups != 1 or m.kernel_size == (1, 1) or min(m.in_channels, m.out_channels) < min_channels:
+            continue
+        chosen[name] = ranks_from_ratio(m.in_channels, m.out_channels, ratio, multiple)
+    if not chosen:
+        raise TuckerOnnxError("no conv qualifies for a Tucker constraint")
+    return chosen
+
+
+@dataclass
+class AdmmState:
+    ranks: dict[str, tuple[int, int]]
+    z: dict[str, torch.Tensor]
+    u: dict[str, torch.Tensor]
+    rho: float
+
+    @classmethod
+    def init(cls, model: nn.Module, ranks: dict, rho: float) -> "AdmmState":
+        mods = dict(model.named_modules())
+        z = {n: project(mods[n].weight, *ranks[n]) for n in ranks}
+        u = {n: torch.zeros_like(mods[n].weight) for n in ranks}
+        return cls(ranks, z, u, rho)
+
+    def penalty(self, model: nn.Module) -> torch.Tensor:
+        mods = dict(model.named_modules())
+        return 0.5 * self.rho * sum(((mods[n].weight - self.z[n] + self.u[n]) ** 2).sum() for n in self.ranks)
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> float:
+        """Z-step then U-step; returns the relative residual sqrt(sum ||W - Z||^2 / sum ||W||^2)."""
+        mods = dict(model.named_modules())
+        num = den = 0.0
+        for n, (r_in, r_out) in self.ranks.items():
+            w = mods[n].weight
+            self.z[n] = project(w + self.u[n], r_in, r_out)
+            self.u[n] += w - self.z[n]
+            num += float(((w - self.z[n]) ** 2).sum())
+            den += float((w ** 2).sum())
+        return math.sqrt(num / max(den, 1e-30))
+
+    @torch.no_grad()
+    def residual(self, model: nn.Module) -> float:
+        mods = dict(model.named_modules())
+        num = sum(float(((mods[n].weight - self.z[n]) ** 2).sum()) for n in self.ranks)
+        den = sum(float((mods[n].weight ** 2).sum()) for n in self.ranks)
+        return math.sqrt(num / max(den, 1e-30))
+
+    def state_dict(self):
+        return {"ranks": self.ranks, "z": self.z, "u": self.u, "rho": self.rho}
+
+    @classmethod
+    def from_state_dict(cls, d):
+        return cls(dict(d["ranks"]), d["z"], d["u"], d["rho"])
+
+
+def to_tucker(model: nn.Module, ranks: dict[str, tuple[int, int]]) -> nn.Module:
+    """Replace each constrained Conv2d by a TuckerConv2d holding its HOOI factors (in place)."""
+    for name, (r_in, r_out) in ranks.items():
+        parent_name, _, child = name.rpartition(".")
+        parent = model.get_submodule(parent_name) if parent_name else model
+        conv = getattr(parent, child)
+        w_in, core, w_out = tucker2_factors(conv.weight, r_in, r_out)
+        setattr(parent, child, TuckerConv2d.from_factors(conv, w_in, core, w_out))
+    return model

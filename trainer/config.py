@@ -1,0 +1,60 @@
+"""Every training knob in one dataclass; the CLI overrides defaults, unknown keys are errors."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from tucker_onnx.errors import TuckerOnnxError
+
+
+@dataclass
+class TrainConfig:
+    model: str = "resnet18"
+    data: str = "fashion-mnist"
+    data_dir: str | None = None
+    limit: int | None = None            # use only the first N train/test images (smoke runs)
+    ratio: float | None = 0.25          # ranks as a fraction of channels (ignored with plan)
+    plan: str | None = None             # JSON plan file: layer -> [r_in, r_out]
+    multiple: int = 8
+    min_channels: int = 16
+    methods: tuple = ("dense", "decompose", "admm")
+    epochs: int = 10                    # dense training
+    admm_epochs: int = 5                # ADMM phase (dense structure, rank penalty)
+    finetune_epochs: int = 5            # Tucker-format fine-tuning after ADMM
+    lr: float = 0.05
+    admm_lr: float = 0.01
+    finetune_lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    batch_size: int = 128
+    rho: float = 0.05
+    rho_growth: float = 2.0             # rho *= growth after every ADMM epoch
+    seed: int = 0
+    device: str = "auto"
+    out: str = "runs/train"
+
+    def validate(self):
+        if self.plan is None and (self.ratio is None or not 0 < self.ratio <= 1):
+            raise TuckerOnnxError("--ratio must be in (0, 1] (or give --plan)")
+        bad = set(self.methods) - {"dense", "decompose", "admm"}
+        if bad:
+            raise TuckerOnnxError(f"unknown method(s) {sorted(bad)}: dense, decompose, admm")
+        for k in ("epochs", "admm_epochs", "finetune_epochs", "batch_size"):
+            if getattr(self, k) < 0 or (k == "batch_size" and self.batch_size < 1):
+                raise TuckerOnnxError(f"--{k.replace('_', '-')} must be positive")
+        return self
+
+    def to_dict(self):
+        d = asdict(self)
+        d["methods"] = list(self.methods)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise TuckerOnnxError(f"unknown config key(s): {', '.join(sorted(unknown))}")
+        d = dict(d)
+        if "methods" in d:
+            d["methods"] = tuple(d["methods"])
+        return cls(**d)

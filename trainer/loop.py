@@ -1,0 +1,42 @@
+"""One epoch of training and an evaluation pass; no file or config decisions here."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .data import batches
+
+
+def train_epoch(model, x, y, opt, batch_size, device, generator, penalty=None, progress=None) -> dict:
+    model.train()
+    total = 0
+    correct = torch.zeros((), dtype=torch.long, device=device)
+    loss_sum = torch.zeros((), device=device)
+    for xb, yb in batches(x, y, batch_size, True, generator):
+        xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
+        out = model(xb)
+        loss = F.cross_entropy(out, yb)
+        full = loss + penalty(model) if penalty is not None else loss
+        opt.zero_grad(set_to_none=True)
+        full.backward()
+        opt.step()
+        loss_sum += loss.detach() * len(yb)  # stays on the device: no sync per step
+        correct += (out.argmax(1) == yb).sum()
+        total += len(yb)
+        if progress is not None:
+            progress.update(1)
+    return {"train_loss": float(loss_sum) / total, "train_acc": 100.0 * int(correct) / total}
+
+
+@torch.no_grad()
+def evaluate(model, x, y, batch_size, device) -> dict:
+    model.eval()
+    total = correct = 0
+    loss_sum = 0.0
+    for xb, yb in batches(x, y, batch_size, False, None):
+        xb, yb = xb.to(device), yb.to(device)
+        out = model(xb)
+        loss_sum += float(F.cross_entropy(out, yb, reduction="sum"))
+        correct += int((out.argmax(1) == yb).sum())
+        total += len(yb)
+    return {"test_loss": loss_sum / total, "test_acc": 100.0 * correct / total}

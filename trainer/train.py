@@ -1,0 +1,200 @@
+"""Orchestration: config -> data -> model -> phases (dense, decompose+fine-tune, ADMM + fine-tune) -> report.
+
+Every epoch appends a row to log.csv / log.json and writes last.pt (model, optimizer, ADMM state, RNG), so
+`--resume` continues the same run. Phases share the dense model as their start, and decompose+fine-tune gets
+the same epoch budget as ADMM + fine-tune.
+"""
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from tucker_onnx.errors import TuckerOnnxError
+
+from .admm import AdmmState, select_convs, to_tucker
+from .config import TrainConfig
+from .data import load_dataset
+from .loop import evaluate, train_epoch
+from .models import build_model, conv_macs
+
+LOG_FIELDS = ["phase", "epoch", "lr", "rho", "train_loss", "train_acc", "test_loss", "test_acc", "admm_residual", "seconds"]
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _phases(cfg: TrainConfig) -> list[tuple[str, int]]:
+    ph = [("dense", cfg.epochs)]
+    if "decompose" in cfg.methods:
+        ph.append(("decompose_ft", cfg.admm_epochs + cfg.finetune_epochs))
+    if "admm" in cfg.methods:
+        ph += [("admm", cfg.admm_epochs), ("admm_ft", cfg.finetune_epochs)]
+    return ph
+
+
+class Run:
+    def __init__(self, cfg: TrainConfig, resume: bool = False, progress: bool = True):
+        self.cfg = cfg.validate()
+        self.out = Path(cfg.out)
+        self.progress = progress
+        if self.out.exists() and any(self.out.iterdir()) and not resume:
+            raise TuckerOnnxError(f"{self.out}: run folder exists and is not empty; use --resume or another --out")
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.device = _device(cfg.device)
+        torch.manual_seed(cfg.seed)
+        torch.backends.cudnn.benchmark = True
+        self.data = load_dataset(cfg.data, cfg.data_dir, cfg.limit, cfg.seed)
+        plan = None
+        if cfg.plan:
+            from tucker_onnx.decompose.ranks import load_plan
+            plan = load_plan(cfg.plan)
+        probe = build_model(cfg.model, self.data.shape[0], self.data.num_classes)
+        self.ranks = select_convs(probe, cfg.ratio if plan is None else None, plan, cfg.multiple, cfg.min_channels)
+        self.history: list[dict] = []
+        self.results: dict[str, dict] = {}
+        self.state = {"phase_idx": 0, "epoch": 0}
+        (self.out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
+
+    # -- models per phase -------------------------------------------------------------------
+    def _fresh(self, tucker: bool):
+        m = build_model(self.cfg.model, self.data.shape[0], self.data.num_classes)
+        if tucker:
+            to_tucker(m, self.ranks)
+        return m.to(self.device)
+
+    def _phase_start(self, phase: str):
+        """The model a phase begins from, built from the saved outputs of earlier phases."""
+        if phase == "dense":
+            return self._fresh(False)
+        dense = self._fresh(False)
+        dense.load_state_dict(torch.load(self.out / "dense_final.pt", map_location=self.device))
+        if phase == "decompose_ft":
+            return to_tucker(dense, self.ranks).to(self.device)
+        if phase == "admm":
+            return dense
+        admm = self._fresh(False)
+        admm.load_state_dict(torch.load(self.out / "admm_final.pt", map_location=self.device))
+        return to_tucker(admm, self.ranks).to(self.device)
+
+    def _lr(self, phase):
+        return {"dense": self.cfg.lr, "admm": self.cfg.admm_lr}.get(phase, self.cfg.finetune_lr)
+
+    # -- checkpointing ------------------------------------------------------------------------
+    def _save(self, model, opt, sched, admm):
+        ck = {"config": self.cfg.to_dict(), "state": self.state, "model": model.state_dict(), "opt": opt.state_dict(),
+              "sched": sched.state_dict(), "admm": admm.state_dict() if admm else None, "history": self.history,
+              "results": self.results, "torch_rng": torch.get_rng_state(),
+              "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
+        tmp = self.out / "last.pt.tmp"
+        torch.save(ck, tmp)
+        tmp.replace(self.out / "last.pt")
+
+    def _write_logs(self):
+        with open(self.out / "log.csv", "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=LOG_FIELDS)
+            w.writeheader()
+            for r in self.history:
+                w.writerow({k: r.get(k, "") for k in LOG_FIELDS})
+        (self.out / "log.json").write_text(json.dumps(self.history, indent=1))
+
+    # -- the run ------------------------------------------------------------------------------
+    def run(self, resume: bool = False) -> dict:
+        ck = None
+        if resume and (self.out / "last.pt").exists():
+            ck = torch.load(self.out / "last.pt", map_location=self.device, weights_only=False)
+            if ck["config"] != self.cfg.to_dict():
+                raise TuckerOnnxError("--resume with a different configuration than the saved run")
+            self.state, self.history, self.results = ck["state"], ck["history"], ck["results"]
+            torch.set_rng_state(ck["torch_rng"])
+            if ck["cuda_rng"] is not None and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(ck["cuda_rng"])
+        phases = _phases(self.cfg)
+        d = self.data
+        x, y = d.train_x.to(self.device), d.train_y.to(self.device)
+        tx, ty = d.test_x.to(self.device), d.test_y.to(self.device)
+        for pi in range(self.state["phase_idx"], len(phases)):
+            phase, n_epochs = phases[pi]
+            tucker = phase in ("decompose_ft", "admm_ft")
+            start_epoch = self.state["epoch"] if pi == self.state["phase_idx"] else 0
+            if ck is not None and pi == ck["state"]["phase_idx"] and start_epoch > 0:
+                model = self._fresh(tucker)
+                model.load_state_dict(ck["model"])
+            else:
+                model = self._phase_start(phase)
+            opt = torch.optim.SGD(model.parameters(), lr=self._lr(phase), momentum=self.cfg.momentum,
+                                  weight_decay=self.cfg.weight_decay)
+            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, n_epochs))
+            admm = None
+            if phase == "admm":
+                admm = (AdmmState.from_state_dict(ck["admm"]) if ck is not None and start_epoch > 0 and ck["admm"]
+                        else AdmmState.init(model, self.ranks, self.cfg.rho))
+            if ck is not None and start_epoch > 0:
+                opt.load_state_dict(ck["opt"])
+                sched.load_state_dict(ck["sched"])
+            for epoch in range(start_epoch, n_epochs):
+                t0 = time.perf_counter()
+                residual = None
+                if admm is not None and epoch > 0:
+                    residual = admm.update(model)  # Z- and U-steps at the start of each epoch
+                gen = torch.Generator().manual_seed(self.cfg.seed * 100003 + pi * 1009 + epoch)
+                bar = None
+                if self.progress:
+                    from tqdm import tqdm
+                    bar = tqdm(total=(len(y) + self.cfg.batch_size - 1) // self.cfg.batch_size,
+                               desc=f"{phase} {epoch + 1}/{n_epochs}", leave=False, disable=None)
+                row = train_epoch(model, x, y, opt, self.cfg.batch_size, self.device, gen,
+                                  admm.penalty if admm is not None else None, bar)
+                if bar is not None:
+                    bar.close()
+                sched.step()
+                row |= evaluate(model, tx, ty, 512, self.device)
+                if admm is not None:
+                    row["admm_residual"] = admm.residual(model)
+                    row["rho"] = admm.rho
+                    admm.rho *= self.cfg.rho_growth
+                row |= {"phase": phase, "epoch": epoch + 1, "lr": opt.param_groups[0]["lr"],
+                        "seconds": time.perf_counter() - t0}
+                self.history.append(row)
+                self.state = {"phase_idx": pi, "epoch": epoch + 1}
+                self._save(model, opt, sched, admm)
+                self._write_logs()
+                if self.progress:
+                    extra = f" residual {row['admm_residual']:.4f}" if "admm_residual" in row else ""
+                    print(f"{phase:12s} epoch {epoch + 1:3d}/{n_epochs}  loss {row['train_loss']:.4f}  "
+                          f"test acc {row['test_acc']:.2f}%{extra}  ({row['seconds']:.1f}s)", flush=True)
+            final = {"test_acc": evaluate(model, tx, ty, 512, self.device)["test_acc"],
+                     "params": sum(p.numel() for p in model.parameters()),
+                     "conv_macs": conv_macs(model, d.shape)}
+            self.results[phase] = final
+            torch.save(model.state_dict(), self.out / f"{phase}_final.pt")
+            self.state = {"phase_idx": pi + 1, "epoch": 0}
+            ck = None
+            self._save(model, opt, sched, admm)
+        return self.results
+
+    def export(self, phase: str) -> dict:
+        from .export import export_onnx
+        model = self._fresh(phase in ("decompose_ft", "admm_ft"))
+        model.load_state_dict(torch.load(self.out / f"{phase}_final.pt", map_location=self.device))
+        return export_onnx(model, self.data.shape, self.out / f"{phase}.onnx")
+
+
+def summary_table(results: dict) -> str:
+    names = {"dense": "dense", "decompose_ft": "decompose + fine-tune", "admm_ft": "ADMM + fine-tune"}
+    dense = results.get("dense")
+    lines = ["| method | test acc % | params | conv MACs | MACs cut |", "|---|---|---|---|---|"]
+    for k, label in names.items():
+        r = results.get(k)
+        if not r:
+            continue
+        cut = f"{dense['conv_macs'] / r['conv_macs']:.2f}x" if dense else "-"
+        lines.append(f"| {label} | {r['test_acc']:.2f} | {r['params'] / 1e6:.3f}M | {r['conv_macs'] / 1e6:.1f}M | {cut} |")
+    return "\n".join(lines)
