@@ -5,6 +5,7 @@ import click
 
 from .. import __version__
 from .decompose import decompose
+from .profile import profile
 from .rewrite import rewrite
 from .train import train
 from .unfuse import unfuse
@@ -22,6 +23,7 @@ cli.add_command(zoo)
 cli.add_command(decompose)
 cli.add_command(rewrite)
 cli.add_command(unfuse)
+cli.add_command(profile)
 
 
 def main():

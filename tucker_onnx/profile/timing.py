@@ -1,0 +1,78 @@
+"""Latency of an ONNX model on a provider: warm-up, repeats, percentiles, spread warning.
+
+On CUDA, inputs and outputs are bound on the device (IOBinding) and CUDA graphs can be on, so the time is
+the device's, not Python's; on the CPU a Run is the measurement.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ..run.session import make_session
+
+
+@dataclass
+class Latency:
+    warmup: int
+    repeats: int
+    min_ms: float
+    median_ms: float
+    p90_ms: float
+    p99_ms: float
+    mean_ms: float
+    cv: float  # std / mean
+
+    @property
+    def noisy(self) -> bool:
+        return self.cv > 0.15
+
+    def to_dict(self):
+        return asdict(self) | {"noisy": self.noisy}
+
+
+def provider_list(provider: str) -> list[str]:
+    return ["CUDAExecutionProvider", "CPUExecutionProvider"] if provider == "cuda" else ["CPUExecutionProvider"]
+
+
+def cuda_provider_options(cuda_graph: bool) -> list[dict]:
+    return [{"enable_cuda_graph": "1" if cuda_graph else "0", "cudnn_conv_algo_search": "EXHAUSTIVE"}, {}]
+
+
+def open_session(model, provider: str = "cpu", library: bool = True, cuda_graph: bool = False, threads: int = 0):
+    import onnxruntime as ort
+    so = ort.SessionOptions()
+    if threads:
+        so.intra_op_num_threads = threads
+    if provider == "cuda":
+        ort.preload_dlls()
+        return make_session(model, providers=provider_list("cuda"), library=library,
+                            provider_options=cuda_provider_options(cuda_graph), session_options=so)
+    return make_session(model, providers=provider_list("cpu"), library=library, session_options=so)
+
+
+def measure(sess, feeds: dict, warmup: int = 10, repeats: int = 50, provider: str = "cpu") -> Latency:
+    """Time `repeats` runs after `warmup` runs; per-run samples give the percentiles."""
+    run = lambda: sess.run(None, feeds)
+    if provider == "cuda":
+        import onnxruntime as ort
+        io = sess.io_binding()
+        keep = [ort.OrtValue.ortvalue_from_numpy(v, "cuda", 0) for v in feeds.values()]
+        for name, v in zip(feeds, keep):
+            io.bind_ortvalue_input(name, v)
+        outs = sess.run(None, feeds)
+        ovals = [ort.OrtValue.ortvalue_from_numpy(o, "cuda", 0) for o in outs]
+        for o, v in zip(sess.get_outputs(), ovals):
+            io.bind_ortvalue_output(o.name, v)
+        run = lambda: sess.run_with_iobinding(io)
+    for _ in range(warmup):
+        run()
+    samples = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        run()
+        samples.append((time.perf_counter() - t0) * 1e3)
+    a = np.asarray(samples)
+    return Latency(warmup, repeats, float(a.min()), float(np.median(a)), float(np.percentile(a, 90)),
+                   float(np.percentile(a, 99)), float(a.mean()), float(a.std() / a.mean()) if a.mean() > 0 else 0.0)
