@@ -6,6 +6,7 @@ import click
 from .. import __version__
 from .decompose import decompose
 from .profile import profile
+from .rank import rank
 from .rewrite import rewrite
 from .train import train
 from .unfuse import unfuse
@@ -24,6 +25,7 @@ cli.add_command(decompose)
 cli.add_command(rewrite)
 cli.add_command(unfuse)
 cli.add_command(profile)
+cli.add_command(rank)
 
 
 def main():

@@ -74,7 +74,7 @@ def decompose_model(model: onnx.ModelProto, ratio: float | None = None, plan: di
     it = convs
     if progress:
         from tqdm import tqdm
-        it = tqdm(convs, desc="decompose", unit="conv", leave=False)
+        it = tqdm(convs, desc="decompose", unit="conv", leave=False, disable=None)
     for node in it:
         w = node.inputs[1]
         shape = "x".join(map(str, w.values.shape)) if isinstance(w, gs.Constant) else "?"

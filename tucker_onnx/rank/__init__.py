@@ -1,0 +1,1 @@
+"""Stage 5b: choose Tucker ranks by measured latency under an accuracy-proxy budget."""

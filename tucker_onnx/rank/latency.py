@@ -1,0 +1,114 @@
+"""Measures each candidate as a small ONNX graph (fused TuckerConv, or the dense Conv) on the target provider,
+with a cache keyed by device, provider, library and shape so reruns are quick."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+from onnx import TensorProto, helper, numpy_helper
+
+from ..op import SPEC
+from ..op.function import FUNCTION_IR_VERSION, build_function
+from ..profile.environment import device_signature
+from ..profile.timing import measure, open_session
+from ..run.library import get_library_path
+
+OPSET = 17
+
+
+def default_cache_path() -> Path:
+    return Path(os.environ.get("TUCKER_ONNX_CACHE", Path.home() / ".cache" / "tucker-onnx")) / "latency.json"
+
+
+def library_fingerprint() -> str:
+    try:
+        data = Path(get_library_path()).read_bytes()
+    except Exception:
+        return "no-library"
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+class LatencyCache:
+    """JSON file: {scope: {shape key: ms}}; the scope (device, provider, library hash) invalidates it."""
+
+    def __init__(self, path: Path | None, scope: str):
+        self.path, self.scope = path, scope
+        self.data = {}
+        if path and path.exists():
+            try:
+                self.data = json.loads(path.read_text())
+            except json.JSONDecodeError:
+                self.data = {}
+        self.entries = self.data.setdefault(scope, {})
+        self.hits = self.misses = 0
+
+    def get(self, key):
+        v = self.entries.get(key)
+        if v is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return v
+
+    def put(self, key, ms):
+        self.entries[key] = ms
+
+    def save(self):
+        if self.path:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(self.data, indent=0))
+            tmp.replace(self.path)
+
+
+def _conv_model(c, n, h, w, kh, kw, attrs, batch, r_in=None, r_out=None, rng=None):
+    rng = rng or np.random.default_rng(0)
+    x = helper.make_tensor_value_info("X", TensorProto.FLOAT, [batch, c, h, w])
+    y = helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)
+    conv_attrs = {"strides": attrs["strides"], "pads": attrs["pads"], "dilations": attrs["dilations"]}
+    if r_in is None:
+        inits = [numpy_helper.from_array(rng.standard_normal((n, c, kh, kw)).astype(np.float32), "W"),
+                 numpy_helper.from_array(np.zeros(n, np.float32), "B")]
+        node = helper.make_node("Conv", ["X", "W", "B"], ["Y"], **conv_attrs)
+        return helper.make_model(helper.make_graph([node], "dense", [x], [y], inits),
+                                 opset_imports=[helper.make_opsetid("", OPSET)], ir_version=8)
+    inits = [numpy_helper.from_array(rng.standard_normal(s).astype(np.float32), nm) for s, nm in
+             (((r_in, c, 1, 1), "W_in"), ((r_out, r_in, kh, kw), "W_core"), ((n, r_out, 1, 1), "W_out"), ((n,), "B"))]
+    node = helper.make_node(SPEC.name, ["X", "W_in", "W_core", "W_out", "B"], ["Y"], domain=SPEC.domain,
+                            activation="none", **conv_attrs)
+    node.overload = SPEC.overload("none", False)
+    return helper.make_model(helper.make_graph([node], "fused", [x], [y], inits),
+                             opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid(SPEC.domain, 1)],
+                             functions=[build_function("none", False, OPSET)], ir_version=FUNCTION_IR_VERSION)
+
+
+class Timer:
+    def __init__(self, provider: str, batch: int = 1, warmup: int = 5, repeats: int = 20,
+                 cache_path: Path | None = None, cuda_graph: bool = True, library: bool | None = None):
+        """library None: the fastest way a deployment runs TuckerConv on that provider: the CUDA kernel on
+        'cuda'; on 'cpu' the function fallback (ORT's own convs), which beats the library's reference CPU kernel."""
+        self.provider, self.batch, self.warmup, self.repeats = provider, batch, warmup, repeats
+        self.cuda_graph = cuda_graph and provider == "cuda"
+        self.library = (provider == "cuda") if library is None else library
+        lib = library_fingerprint() if self.library else "function-fallback"
+        scope = f"{device_signature(provider)}|lib {lib}|graph {self.cuda_graph}|b{batch}"
+        self.cache = LatencyCache(cache_path, scope)
+
+    def time(self, layer, r_in=None, r_out=None) -> float:
+        c, h, w = layer.in_shape
+        n, _, kh, kw = layer.weight.shape
+        a = layer.attrs
+        key = f"{c}x{h}x{w}->{n} k{kh}x{kw} s{a['strides']} p{a['pads']} d{a['dilations']} " + (
+            "dense" if r_in is None else f"r{r_in},{r_out}")
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit
+        m = _conv_model(c, n, h, w, kh, kw, a, self.batch, r_in, r_out)
+        sess = open_session(m, self.provider, library=self.library and r_in is not None, cuda_graph=self.cuda_graph)
+        x = np.random.default_rng(1).standard_normal((self.batch, c, h, w)).astype(np.float32)
+        ms = measure(sess, {"X": x}, self.warmup, self.repeats, self.provider).median_ms
+        self.cache.put(key, ms)
+        return ms

@@ -1,0 +1,81 @@
+"""rank_model: enumerate candidates, measure them, choose ranks, and describe the plan."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import onnx
+
+from ..errors import TuckerOnnxError
+from ..graph import import_graph
+from .candidates import enumerate_layers
+from .latency import Timer
+from .select import Option, curve, solve
+
+
+def rank_model(model: onnx.ModelProto, provider: str, energy: float | None = None, speedup: float | None = None,
+               step: int = 32, batch: int = 1, repeats: int = 20, cache_path: Path | None = None,
+               model_ms: float | None = None, min_channels: int = 16, progress: bool = False) -> dict:
+    if (energy is None) == (speedup is None):
+        raise TuckerOnnxError("give exactly one of --energy or --speedup")
+    if energy is not None and not 0 < energy <= 1:
+        raise TuckerOnnxError("--energy must be in (0, 1]")
+    if speedup is not None and speedup <= 0:
+        raise TuckerOnnxError("--speedup must be positive")
+    graph = import_graph(model)
+    layers = enumerate_layers(graph, step, min_channels)
+    if not layers:
+        raise TuckerOnnxError("no decomposable conv with static shapes in the model")
+    timer = Timer(provider, batch, repeats=repeats, cache_path=cache_path)
+    total = sum(1 + len(l.candidates) for l in layers)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=total, desc="measure", unit="graph", leave=False, disable=None)
+    options, notes = [], {}
+    for lay in layers:
+        lay.dense_ms = timer.time(lay)
+        if bar:
+            bar.update(1)
+        opts = [Option("dense", lay.dense_ms, 1.0)]
+        slower = 0
+        for c in lay.candidates:
+            c.ms = timer.time(lay, c.r_in, c.r_out)
+            if bar:
+                bar.update(1)
+            if c.ms < lay.dense_ms:
+                opts.append(Option(f"{c.r_in},{c.r_out}", c.ms, c.energy))
+            else:
+                slower += 1
+        if len(opts) == 1:
+            best = min((c.ms for c in lay.candidates), default=None)
+            notes[lay.name] = ("no candidate beats the dense conv" + (f" (best fused {best:.4f} ms vs dense {lay.dense_ms:.4f} ms)"
+                                                                      if best is not None else " (all pruned by MACs)"))
+        options.append(opts)
+    if bar:
+        bar.close()
+    timer.cache.save()
+    dense_sum = sum(l.dense_ms for l in layers)
+    rest_ms = max(0.0, (model_ms or dense_sum) - dense_sum)
+    if energy is not None:
+        picks = solve(options, energy=energy)
+    else:
+        target_total = (model_ms or dense_sum) / speedup
+        picks = solve(options, max_ms=target_total - rest_ms)
+    plan, rows = {}, []
+    for lay, opts, k in zip(layers, options, picks):
+        o = opts[k]
+        if o.label != "dense":
+            r_in, r_out = map(int, o.label.split(","))
+            plan[lay.name] = [r_in, r_out]
+        why = notes.get(lay.name, "kept dense: the budget prefers it" if o.label == "dense" else "")
+        rows.append({"layer": lay.name, "shape": f"{lay.in_shape[0]}->{lay.weight.shape[0]} k{lay.weight.shape[2]} @{lay.in_shape[1]}x{lay.in_shape[2]}",
+                     "choice": o.label, "dense_ms": lay.dense_ms, "chosen_ms": o.ms, "energy": o.energy, "note": why})
+    chosen_sum = sum(r["chosen_ms"] for r in rows)
+    predicted = rest_ms + chosen_sum
+    base = model_ms or dense_sum
+    return {"plan": plan, "rows": rows, "curve": curve(options), "dense_layers_ms": dense_sum,
+            "chosen_layers_ms": chosen_sum, "model_ms": model_ms, "predicted_model_ms": predicted,
+            "predicted_speedup": base / predicted if predicted > 0 else None,
+            "mean_energy": sum(r["energy"] for r in rows) / len(rows), "cache": {"hits": timer.cache.hits, "misses": timer.cache.misses},
+            "provider": provider, "fused_op_via": "custom-op library" if timer.library else "function fallback (ORT convs)",
+            "batch": batch, "step": step, "mode": {"energy": energy, "speedup": speedup}}
