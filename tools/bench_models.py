@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""Model benchmark: original vs Tucker-unfused (three Convs per layer, cuDNN) vs Tucker-fused (TuckerConv),
+all in ORT's CUDA provider in one run, with the TDC paper's rank sets (tools/tdc_plans.py).
+
+Per model, batch, dtype and CUDA-graph setting it first checks that fused and unfused outputs agree, then times
+each with IOBinding (median of repeats). fp16 models are converted before the rewrite, so the fp16 kernel runs.
+Usage: python tools/bench_models.py --out results/models [--models resnet18 vgg16_bn] [--batches 1 32]
+       [--dtypes fp32 fp16] [--provider cuda|cpu] [--image-size 224]
+Not yet run on a GPU (written after the device budget of the session that wrote it was spent).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_common import dump  # noqa: E402
+from tdc_plans import PLANS  # noqa: E402
+from tucker_onnx.decompose import decompose_model  # noqa: E402
+from tucker_onnx.profile.timing import measure, open_session  # noqa: E402
+from tucker_onnx.rewrite import rewrite_model  # noqa: E402
+from tucker_onnx.zoo import export_torchvision  # noqa: E402
+
+
+def to_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+    return convert_float_to_float16(model, keep_io_types=False, disable_shape_infer=False)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default="results/models")
+    ap.add_argument("--models", nargs="+", default=list(PLANS))
+    ap.add_argument("--batches", type=int, nargs="+", default=[1, 32])
+    ap.add_argument("--dtypes", nargs="+", default=["fp32", "fp16"])
+    ap.add_argument("--graphs", nargs="+", default=["on", "off"])
+    ap.add_argument("--provider", default="cuda", choices=["cuda", "cpu"])
+    ap.add_argument("--image-size", type=int, default=224)
+    ap.add_argument("--repeats", type=int, default=100)
+    args = ap.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    if args.provider == "cuda":
+        import onnxruntime
+        onnxruntime.preload_dlls()
+        from bench_common import environment
+        env = environment()
+    else:
+        env = {"provider": "cpu"}
+    for name in args.models:
+        path = out / f"{name}.onnx"
+        export_torchvision(name, path, image_size=args.image_size, num_classes=1000)
+        dense = onnx.load(str(path))
+        tucker, reports = decompose_model(dense, plan=PLANS[name]())
+        for dtype in args.dtypes:
+            d = to_fp16(dense) if dtype == "fp16" else dense
+            t = to_fp16(tucker) if dtype == "fp16" else tucker
+            fused = rewrite_model(t).model
+            n_fused = sum(n.op_type == "TuckerConv" for n in fused.graph.node)
+            np_dt = np.float16 if dtype == "fp16" else np.float32
+            for batch in args.batches:
+                x = np.random.default_rng(0).standard_normal((batch, 3, args.image_size, args.image_size)).astype(np_dt)
+                feeds = {"input": x}
+                for graph in args.graphs:
+                    g = graph == "on" and args.provider == "cuda"
+                    sessions = {"original": open_session(d, args.provider, library=False, cuda_graph=g),
+                                "tucker_unfused": open_session(t, args.provider, library=False, cuda_graph=g),
+                                "tucker_fused": open_session(fused, args.provider, library=True, cuda_graph=g)}
+                    ref = sessions["tucker_unfused"].run(None, feeds)[0].astype(np.float64)
+                    got = sessions["tucker_fused"].run(None, feeds)[0].astype(np.float64)
+                    err = float(np.abs(got - ref).max() / (np.abs(ref).max() + 1e-9))
+                    tol = 2e-2 if dtype == "fp16" else 1e-3
+                    row = {"model": name, "dtype": dtype, "batch": batch, "cuda_graph": g, "tucker_layers": n_fused,
+                           "rel_err_fused_vs_unfused": err, "outputs_agree": err < tol}
+                    if not row["outputs_agree"]:
+                        print(f"{name} {dtype} b{batch}: fused output disagrees (rel err {err:.2e}); not timed", flush=True)
+                        rows.append(row)
+                        continue
+                    for k, s in sessions.items():
+                        row[f"{k}_ms"] = measure(s, feeds, 20, args.repeats, args.provider).median_ms
+                    row["fused_vs_unfused"] = row["tucker_unfused_ms"] / row["tucker_fused_ms"]
+                    row["fused_vs_original"] = row["original_ms"] / row["tucker_fused_ms"]
+                    rows.append(row)
+                    print(f"{name:12s} {dtype} b{batch:<3d} graph={'on ' if g else 'off'} original {row['original_ms']:8.3f} ms  "
+                          f"unfused {row['tucker_unfused_ms']:8.3f}  fused {row['tucker_fused_ms']:8.3f}  "
+                          f"x{row['fused_vs_unfused']:.2f} vs unfused  x{row['fused_vs_original']:.2f} vs original", flush=True)
+                    dump(out / "models.json", {"environment": env, "rows": rows})
+    with open(out / "models.md", "w") as f:
+        f.write(f"# Model benchmark ({args.provider})\n\n{env}\n\n| model | dtype | batch | CUDA graph | original ms | "
+                "Tucker unfused ms | Tucker fused ms | fused vs unfused | fused vs original |\n|---|---|---|---|---|---|---|---|---|\n")
+        for r in rows:
+            if "tucker_fused_ms" in r:
+                f.write(f"| {r['model']} | {r['dtype']} | {r['batch']} | {r['cuda_graph']} | {r['original_ms']:.3f} | "
+                        f"{r['tucker_unfused_ms']:.3f} | {r['tucker_fused_ms']:.3f} | {r['fused_vs_unfused']:.2f}x | "
+                        f"{r['fused_vs_original']:.2f}x |\n")
+    dump(out / "models.json", {"environment": env, "rows": rows})
+    for p in out.glob("*.onnx"):
+        p.unlink()
+    print(f"wrote {out}/models.json and models.md")
+
+
+if __name__ == "__main__":
+    main()
