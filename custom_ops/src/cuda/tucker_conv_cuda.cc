@@ -148,26 +148,17 @@ struct TuckerConvCuda {
       cudaEventCreate(&e0);
       cudaEventCreate(&e1);
       float best = 1e30f;
-      static const int sizes[] = {1, 2, 4, 7, 8, 14, 16};
-      for (int th : sizes) {
-        if (th > p.Ho && th != 1) continue;
-        for (int tw : sizes) {
-          if (tw > p.Wo && tw != 1) continue;
-          for (int threads : {128, 256, 512}) {
-            Config c{th, tw, threads};
-            if (tucker_cuda::SharedBytes(p, c) > dev.smem_per_block) continue;
-            tucker_cuda::LaunchTuckerConv(kHalf, x, wi, wc, wo, b, z, y, p, c, stream);  // warm-up
-            cudaEventRecord(e0, stream);
-            for (int r = 0; r < 5; ++r) tucker_cuda::LaunchTuckerConv(kHalf, x, wi, wc, wo, b, z, y, p, c, stream);
-            cudaEventRecord(e1, stream);
-            cudaEventSynchronize(e1);
-            float ms = 0.f;
-            cudaEventElapsedTime(&ms, e0, e1);
-            ms /= 5.f;
-            timings.emplace_back(c, ms);
-            if (ms < best) { best = ms; chosen = c; }
-          }
-        }
+      for (const Config& c : tucker_cuda::Candidates(p, dev.smem_per_block)) {
+        tucker_cuda::LaunchTuckerConv(kHalf, x, wi, wc, wo, b, z, y, p, c, stream);  // warm-up
+        cudaEventRecord(e0, stream);
+        for (int r = 0; r < 5; ++r) tucker_cuda::LaunchTuckerConv(kHalf, x, wi, wc, wo, b, z, y, p, c, stream);
+        cudaEventRecord(e1, stream);
+        cudaEventSynchronize(e1);
+        float ms = 0.f;
+        cudaEventElapsedTime(&ms, e0, e1);
+        ms /= 5.f;
+        timings.emplace_back(c, ms);
+        if (ms < best) { best = ms; chosen = c; }
       }
       cudaEventDestroy(e0);
       cudaEventDestroy(e1);

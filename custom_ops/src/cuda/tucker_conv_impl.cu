@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 namespace tucker_cuda {
 namespace {
@@ -215,20 +216,28 @@ double PredictCost(const Problem& p, const Config& c, int sm_count, size_t smem_
   return waves * per_block * issue;
 }
 
-Config ChooseConfig(const Problem& p, int sm_count, size_t smem_per_sm, size_t smem_per_block) {
+std::vector<Config> Candidates(const Problem& p, size_t smem_per_block) {
   static const int sizes[] = {1, 2, 4, 7, 8, 14, 16};
-  Config best{1, 1, 128};
-  double best_cost = INFINITY;
+  std::vector<Config> out;
   for (int th : sizes) {
     if (th > p.Ho && th != 1) continue;
     for (int tw : sizes) {
       if (tw > p.Wo && tw != 1) continue;
       for (int threads : {128, 256, 512}) {
-        Config c{th, tw, threads};
-        const double cost = PredictCost(p, c, sm_count, smem_per_sm, smem_per_block);
-        if (cost < best_cost) { best_cost = cost; best = c; }
+        const Config c{th, tw, threads};
+        if (SharedBytes(p, c) <= smem_per_block) out.push_back(c);
       }
     }
+  }
+  return out;
+}
+
+Config ChooseConfig(const Problem& p, int sm_count, size_t smem_per_sm, size_t smem_per_block) {
+  Config best{1, 1, 128};
+  double best_cost = INFINITY;
+  for (const Config& c : Candidates(p, smem_per_block)) {
+    const double cost = PredictCost(p, c, sm_count, smem_per_sm, smem_per_block);
+    if (cost < best_cost) { best_cost = cost; best = c; }
   }
   return best;
 }

@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <cuda_runtime.h>
 
+#include <vector>
+
 namespace tucker_cuda {
 
 struct Problem {
@@ -22,6 +24,9 @@ size_t SharedBytes(const Problem& p, const Config& c);
 
 // Analytical model: estimated time (arbitrary units) of a config on a device.
 double PredictCost(const Problem& p, const Config& c, int sm_count, size_t smem_per_sm, size_t smem_per_block);
+
+// Every config the model and the autotuner consider (tile sizes x block sizes whose shared memory fits).
+std::vector<Config> Candidates(const Problem& p, size_t smem_per_block);
 
 // Picks a config by the analytical model; every candidate it considers is returned in *all if non-null.
 Config ChooseConfig(const Problem& p, int sm_count, size_t smem_per_sm, size_t smem_per_block);
