@@ -22,13 +22,13 @@ def r18(tmp_path_factory):
 
 
 def test_per_layer_times_add_up_to_the_model_time(r18):
-    """Each node timed alone (minus an empty Run) sums to the model's median within the stated 50% margin
-    (what isolation cannot see: ORT's per-node scheduling and thread hand-offs, typically 20-30% on 2 cores)."""
+    """Each node timed alone (minus an empty Run) sums to the model's median within the stated 30% margin, on one
+    intra-op thread (with a thread pool, the hand-offs isolation cannot see add 20-30% on 2 cores, more under load)."""
     from tucker_onnx.model_io import load_model
     from tucker_onnx.profile.profiler import profile_model
-    rep = profile_model(load_model(r18), provider="cpu", repeats=40, layer_repeats=15, library=False)
+    rep = profile_model(load_model(r18), provider="cpu", repeats=40, layer_repeats=15, library=False, threads=1)
     ratio = rep["layers_sum_vs_model"]
-    assert 0.5 < ratio < 1.5, ratio
+    assert 0.7 < ratio < 1.3, ratio
     convs = [l for l in rep["layers"] if l["op"] == "Conv"]
     assert len(convs) == 20 and all(l["ms"] > 0 for l in convs)
     assert abs(sum(l["share"] for l in rep["layers"]) - 1) < 1e-6
@@ -102,7 +102,7 @@ def test_optimiser_finds_the_exhaustive_optimum(seed):
 def test_cache_reused_and_invalidated(r18, tmp_path, monkeypatch):
     cache = tmp_path / "cache.json"
     plan = tmp_path / "plan.json"
-    args = ["rank", str(r18), "-o", str(plan), "--energy", "0.5", "--step", "64", "--repeats", "3", "--provider", "cpu",
+    args = ["rank", str(r18), "-o", str(plan), "--energy", "0.5", "--step", "128", "--repeats", "3", "--provider", "cpu",
             "--cache", str(cache)]
     r1 = CliRunner().invoke(cli, args)
     assert r1.exit_code == 0, r1.output
@@ -140,3 +140,17 @@ def test_rank_bad_inputs(r18, tmp_path):
     assert r.exit_code == 1 and "exactly one of --energy or --speedup" in r.output
     r = CliRunner().invoke(cli, ["rank", str(r18), "-o", str(tmp_path / "x.json"), "--energy", "2", "--provider", "cpu"])
     assert r.exit_code == 1 and "--energy" in r.output and not (tmp_path / "x.json").exists()
+
+
+def test_hosvd_energy_table_matches_a_direct_truncation():
+    from tucker_onnx.rank.candidates import hosvd_energy_table
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal((12, 10, 3, 3))
+    table = hosvd_energy_table(w)
+    for r_out, r_in in ((3, 4), (12, 10), (1, 1), (7, 2)):
+        a0, a1 = w.reshape(12, -1), w.transpose(1, 0, 2, 3).reshape(10, -1)
+        u_out = np.linalg.svd(a0)[0][:, :r_out]
+        u_in = np.linalg.svd(a1)[0][:, :r_in]
+        core = np.einsum("ncij,na,cb->abij", w, u_out, u_in)
+        assert abs(table[r_out, r_in] - (core ** 2).sum() / (w ** 2).sum()) < 1e-9
+    assert abs(table[12, 10] - 1) < 1e-9

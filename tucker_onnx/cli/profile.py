@@ -49,18 +49,20 @@ def _show(report, label):
 @click.option("--repeats", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option("--layer-repeats", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--no-cuda-graph", is_flag=True, help="Time the CUDA provider without CUDA graphs.")
+@click.option("--threads", type=click.IntRange(min=0), default=0, show_default=True,
+              help="CPU intra-op threads (0: ONNX Runtime's default); 1 gives the steadiest per-layer sums.")
 @click.option("--no-library", is_flag=True, help="Do not register the custom-op library (TuckerConv runs as its function).")
 @click.option("--out", default=None, help="Write STEM.json/.csv/.md/.png (default: next to the model).")
 @verbosity
 @guarded
-def profile(model_path, compare_path, provider, batch, warmup, repeats, layer_repeats, no_cuda_graph, no_library, out,
-            verbose):
+def profile(model_path, compare_path, provider, batch, warmup, repeats, layer_repeats, no_cuda_graph, threads, no_library,
+            out, verbose):
     """Run MODEL in ONNX Runtime (CUDA when available, else CPU; library registered) and report where time goes."""
     from ..model_io import load_model
     from ..profile.profiler import profile_model
     from ..profile.report import plot_compare, write_all
     kw = dict(provider=provider, batch=batch, warmup=warmup, repeats=repeats, layer_repeats=layer_repeats,
-              cuda_graph=not no_cuda_graph, progress=True, library=not no_library)
+              cuda_graph=not no_cuda_graph, progress=True, library=not no_library, threads=threads)
     model = load_model(model_path)
     rep = profile_model(model, **kw)
     _show(rep, Path(model_path).name)

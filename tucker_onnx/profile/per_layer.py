@@ -1,7 +1,8 @@
-"""Per-layer device time: each node is cut out as a one-node ONNX graph on its real input shapes and timed on
-the same provider and options, minus the cost of an empty Run.
+"""Per-layer time, measured where the work runs.
 
-Why not ORT's node profile: on the CUDA provider its node events time kernel launches, not execution.
+CUDA: each node is cut out as a one-node ONNX graph on its real input shapes and timed on the same provider and
+options (IOBinding, CUDA graphs), minus the cost of an empty Run: ORT's node profile would time kernel launches.
+CPU: ORT's own node profile, whose events do time execution, taken inside real runs of the whole model.
 """
 from __future__ import annotations
 
@@ -84,21 +85,92 @@ def _feeds(m: onnx.ModelProto, rng) -> dict:
     return feeds
 
 
-def empty_run_ms(provider: str, warmup: int, repeats: int, cuda_graph: bool) -> float:
+def empty_run_ms(provider: str, warmup: int, repeats: int, cuda_graph: bool, threads: int = 0) -> float:
     """The cost of a Run that does (almost) nothing: subtracted from each isolated node's time."""
     x = helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])
     y = helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])
     m = helper.make_model(helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "empty", [x], [y]),
                           opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
-    sess = open_session(m, provider, library=False, cuda_graph=cuda_graph)
+    sess = open_session(m, provider, library=False, cuda_graph=cuda_graph, threads=threads)
     return measure(sess, {"x": np.ones(1, np.float32)}, warmup, repeats, provider).median_ms
 
 
-def layer_times(model: onnx.ModelProto, provider: str = "cpu", batch: int = 1, warmup: int = 5, repeats: int = 20,
-                cuda_graph: bool = False, progress: bool = False, library: bool = True) -> list[LayerTime]:
+def _describe(node, infos, inits) -> tuple[str, str]:
+    shape, ranks = "", ""
+    if node.op_type in ("Conv", SPEC.name):
+        x = infos.get(node.input[0], (0, []))[1]
+        if node.op_type == "Conv" and node.input[1] in inits:
+            w = inits[node.input[1]].dims
+            shape = f"{w[1]}->{w[0]} k{w[2]}x{w[3]} @{x[2]}x{x[3]}" if len(x) == 4 and len(w) == 4 else ""
+        elif node.op_type == SPEC.name:
+            wi, wc, wo = (inits[n].dims if n in inits else None for n in node.input[1:4])
+            if wi and wc and wo and len(x) == 4:
+                shape = f"{wi[1]}->{wo[0]} k{wc[2]}x{wc[3]} @{x[2]}x{x[3]}"
+                ranks = f"{wi[0]},{wc[0]}"
+    return shape, ranks
+
+
+def cpu_node_profile(model: onnx.ModelProto, batch: int = 1, warmup: int = 5, repeats: int = 20,
+                     library: bool = True, threads: int = 0) -> list[LayerTime]:
+    """Median per-node kernel time over `repeats` runs of the whole model, from ORT's profiler (CPU provider)."""
+    import json
+    import os
+    import tempfile
+
+    import onnxruntime as ort
+
+    from ..run.check import random_inputs
+    from ..run.session import make_session
+    so = ort.SessionOptions()
+    if threads:
+        so.intra_op_num_threads = threads
+    feeds = random_inputs(model, 0, batch)
+    tmpdir = tempfile.mkdtemp(prefix="tucker_prof_")
+    # warm-up in a separate session so the profile holds only steady-state runs
+    warm = make_session(model, library=library, session_options=so)
+    for _ in range(warmup):
+        warm.run(None, feeds)
+    so2 = ort.SessionOptions()
+    if threads:
+        so2.intra_op_num_threads = threads
+    so2.enable_profiling = True
+    so2.profile_file_prefix = os.path.join(tmpdir, "p")
+    sess = make_session(model, library=library, session_options=so2)
+    for _ in range(repeats + 1):
+        sess.run(None, feeds)
+    path = sess.end_profiling()
+    events = json.load(open(path))
+    os.unlink(path)
+    os.rmdir(tmpdir)
+    per: dict[str, list[float]] = {}
+    ops: dict[str, str] = {}
+    for e in events:
+        if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time"):
+            name = e["name"][: -len("_kernel_time")]
+            per.setdefault(name, []).append(e["dur"] / 1e3)
+            ops[name] = e.get("args", {}).get("op_name", "")
     infos = _value_infos(model, batch)
     inits = {t.name: t for t in model.graph.initializer}
-    base = empty_run_ms(provider, warmup, repeats, cuda_graph)
+    by_name = {n.name: n for n in model.graph.node}
+    rows = []
+    for name, ts in per.items():
+        ts = ts[-repeats:]  # the first run of the profiled session may still allocate
+        node = by_name.get(name)
+        shape, ranks = _describe(node, infos, inits) if node is not None else ("", "")
+        rows.append(LayerTime(name, ops[name] if node is None else node.op_type, shape, ranks, float(np.median(ts))))
+    total = sum(r.ms for r in rows) or 1.0
+    for r in rows:
+        r.share = r.ms / total
+    return rows
+
+
+def layer_times(model: onnx.ModelProto, provider: str = "cpu", batch: int = 1, warmup: int = 5, repeats: int = 20,
+                cuda_graph: bool = False, progress: bool = False, library: bool = True, threads: int = 0) -> list[LayerTime]:
+    if provider == "cpu":
+        return cpu_node_profile(model, batch, warmup, repeats, library, threads)
+    infos = _value_infos(model, batch)
+    inits = {t.name: t for t in model.graph.initializer}
+    base = empty_run_ms(provider, warmup, repeats, cuda_graph, threads)
     rng = np.random.default_rng(0)
     rows = []
     nodes = list(model.graph.node)
@@ -110,19 +182,9 @@ def layer_times(model: onnx.ModelProto, provider: str = "cpu", batch: int = 1, w
         if node.op_type in ("Constant", "Identity", "Shape"):
             continue
         m = isolate(model, node, infos, inits)
-        sess = open_session(m, provider, library=library, cuda_graph=cuda_graph)
+        sess = open_session(m, provider, library=library, cuda_graph=cuda_graph, threads=threads)
         t = measure(sess, _feeds(m, rng), warmup, repeats, provider).median_ms
-        shape, ranks = "", ""
-        if node.op_type in ("Conv", SPEC.name):
-            x = infos.get(node.input[0], (0, []))[1]
-            if node.op_type == "Conv" and node.input[1] in inits:
-                w = inits[node.input[1]].dims
-                shape = f"{w[1]}->{w[0]} k{w[2]}x{w[3]} @{x[2]}x{x[3]}" if len(x) == 4 and len(w) == 4 else ""
-            elif node.op_type == SPEC.name:
-                wi, wc, wo = (inits[n].dims if n in inits else None for n in node.input[1:4])
-                if wi and wc and wo and len(x) == 4:
-                    shape = f"{wi[1]}->{wo[0]} k{wc[2]}x{wc[3]} @{x[2]}x{x[3]}"
-                    ranks = f"{wi[0]},{wc[0]}"
+        shape, ranks = _describe(node, infos, inits)
         rows.append(LayerTime(node.name or node.output[0], node.op_type, shape, ranks, max(t - base, 0.0)))
     total = sum(r.ms for r in rows) or 1.0
     for r in rows:

@@ -29,16 +29,17 @@ def available_provider() -> str:
 
 def profile_model(model: onnx.ModelProto, provider: str = "auto", batch: int = 1, warmup: int = 10,
                   repeats: int = 50, layer_repeats: int = 20, cuda_graph: bool = True, progress: bool = False,
-                  library: bool = True) -> dict:
+                  library: bool = True, threads: int = 0) -> dict:
     if provider == "auto":
         provider = available_provider()
     cuda_graph = cuda_graph and provider == "cuda"
-    sess = open_session(model, provider, library=library, cuda_graph=cuda_graph)
+    sess = open_session(model, provider, library=library, cuda_graph=cuda_graph, threads=threads)
     feeds = random_inputs(model, 0, batch)
     lat = measure(sess, feeds, warmup, repeats, provider)
-    rows = layer_times(model, provider, batch, max(3, warmup // 2), layer_repeats, cuda_graph, progress, library)
+    rows = layer_times(model, provider, batch, max(3, warmup // 2), layer_repeats, cuda_graph, progress, library, threads)
     opts = cuda_provider_options(cuda_graph)[0] if provider == "cuda" else {}
     sum_ms = sum(r.ms for r in rows)
-    return {"environment": describe(provider, opts) | {"batch": batch, "session_providers": sess.get_providers()},
+    return {"environment": describe(provider, opts) | {"batch": batch, "session_providers": sess.get_providers(),
+                                                       "intra_op_threads": threads or "onnxruntime default"},
             "latency": lat.to_dict(), "layers": [asdict(r) for r in rows],
             "layers_sum_ms": sum_ms, "layers_sum_vs_model": sum_ms / lat.median_ms if lat.median_ms else None}
