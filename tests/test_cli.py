@@ -140,3 +140,13 @@ def test_failed_check_writes_nothing(triplet_file, tmp_path, monkeypatch):
     code, text = run("rewrite", triplet_file, out, "--atol", 0, "--rtol", 0)
     # fused and unfused fp32 math differ in rounding, so a zero tolerance must trip the check
     assert code == 1 and "check FAILED" in text and not out.exists()
+
+
+def test_opset_too_new_is_refused(dense_file, tmp_path):
+    import onnx
+    m = onnx.load(str(dense_file))
+    m.opset_import[0].version = 28
+    p = tmp_path / "new.onnx"
+    p.write_bytes(m.SerializeToString())
+    code, text = run("decompose", p, tmp_path / "o.onnx", "--ratio", "0.5")
+    assert code == 1 and ("opset" in text) and not (tmp_path / "o.onnx").exists()

@@ -91,3 +91,24 @@ def test_bad_shapes_give_clear_errors(library):
     sess = make_session(model, library=True, optimize=False)
     with pytest.raises((InvalidArgument, Fail), match="B must be"):
         sess.run(None, {"X": x})
+
+
+def test_library_exports_only_its_entry_points_and_matches_the_spec(library):
+    import ctypes
+    import subprocess
+
+    from tucker_onnx.op import SPEC
+    syms = subprocess.run(["nm", "-D", "--defined-only", library], capture_output=True, text=True).stdout.split()
+    assert {s for s in syms if s[0].isalpha() and len(s) > 1 and s not in ("T", "W", "B", "D", "R")} == {
+        "RegisterCustomOps", "TuckerOnnxSpecVersion", "TuckerOnnxHasCuda"}
+    assert ctypes.CDLL(library).TuckerOnnxSpecVersion() == SPEC.spec_version
+
+
+def test_wrong_library_is_refused(tmp_path, monkeypatch):
+    from tucker_onnx.errors import TuckerOnnxError
+    from tucker_onnx.run import library as libmod
+    fake = tmp_path / "libfake.so"
+    fake.write_bytes(b"not an ELF file")
+    monkeypatch.setenv("TUCKER_ONNX_LIBRARY", str(fake))
+    with pytest.raises(TuckerOnnxError, match="not a tucker-onnx custom-op library"):
+        libmod.get_library_path()

@@ -62,6 +62,9 @@ def decompose_model(model: onnx.ModelProto, ratio: float | None = None, plan: di
         raise TuckerOnnxError("give exactly one of --ratio or --plan")
     if ratio is not None and not (0 < ratio <= 1):
         raise TuckerOnnxError(f"--ratio must be in (0, 1], got {ratio}")
+    from ..model_io import MAX_OPSET, default_opset
+    if default_opset(model) > MAX_OPSET:
+        raise TuckerOnnxError(f"model uses opset {default_opset(model)}; ONNX Runtime 1.31 supports at most {MAX_OPSET}")
     graph = import_graph(model)
     convs = [n for n in graph.nodes if n.op == "Conv"]
     if plan is not None:
