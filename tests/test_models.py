@@ -85,3 +85,20 @@ def test_decomposition_reports_real_errors(pipeline):
     errs = [r.rel_error for r in reports if r.status == "decomposed"]
     assert all(0 < e < 1 for e in errs)
     assert all(r.params_after < r.params_before for r in reports if r.status == "decomposed")
+
+
+def test_fp16_model_rewrites_and_matches(pipeline, library):
+    """An fp16 Tucker model (converted before the rewrite) fuses in fp16 and runs the fp16 kernel."""
+    name, dense, tucker, reports, fused = pipeline
+    if name != "resnet18":
+        pytest.skip("one fp16 model is enough")
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+    t16 = convert_float_to_float16(tucker, keep_io_types=False)
+    f16 = rewrite_model(t16).model
+    nodes = [n for n in f16.graph.node if n.op_type == SPEC.name]
+    assert len(nodes) == MODELS[name][1]
+    x = np.random.default_rng().standard_normal((3, 3, 64, 64)).astype(np.float16)
+    want = make_session(t16, library=False).run(None, {"input": x})[0].astype(np.float32)
+    got = make_session(f16, library=True).run(None, {"input": x})[0]
+    assert got.dtype == np.float16
+    assert np.abs(got.astype(np.float32) - want).max() / (np.abs(want).max() + 1e-6) < 2e-2
