@@ -63,20 +63,38 @@ def _flush_cpu_caches():
     _FLUSH += 1.0
 
 
+_ORT_NP = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64,
+           "tensor(int64)": np.int64, "tensor(int32)": np.int32}
+
+
+def bind_on_device(sess, feeds: dict):
+    """IOBinding with inputs and outputs in fixed device buffers, made before the first Run: a plain Run on a
+    CUDA-graph session could be the one that gets captured, with its temporary buffers."""
+    import onnxruntime as ort
+    io = sess.io_binding()
+    keep = []
+    for name, arr in feeds.items():
+        v = ort.OrtValue.ortvalue_from_numpy(arr, "cuda", 0)
+        keep.append(v)
+        io.bind_ortvalue_input(name, v)
+    batch = next(iter(feeds.values())).shape[0] if feeds else 1
+    for o in sess.get_outputs():
+        shape = [d if isinstance(d, int) else (batch if i == 0 else None) for i, d in enumerate(o.shape)]
+        if None in shape or o.type not in _ORT_NP:
+            io.bind_output(o.name, "cuda")  # ORT allocates it; fine without CUDA graphs
+            continue
+        v = ort.OrtValue.ortvalue_from_shape_and_type(shape, _ORT_NP[o.type], "cuda", 0)
+        keep.append(v)
+        io.bind_ortvalue_output(o.name, v)
+    return io, keep
+
+
 def measure(sess, feeds: dict, warmup: int = 10, repeats: int = 50, provider: str = "cpu", cold: bool = False) -> Latency:
     """Time `repeats` runs after `warmup` runs; per-run samples give the percentiles. cold: flush the CPU caches
     before each timed run (not timed)."""
     run = lambda: sess.run(None, feeds)
     if provider == "cuda":
-        import onnxruntime as ort
-        io = sess.io_binding()
-        keep = [ort.OrtValue.ortvalue_from_numpy(v, "cuda", 0) for v in feeds.values()]
-        for name, v in zip(feeds, keep):
-            io.bind_ortvalue_input(name, v)
-        outs = sess.run(None, feeds)
-        ovals = [ort.OrtValue.ortvalue_from_numpy(o, "cuda", 0) for o in outs]
-        for o, v in zip(sess.get_outputs(), ovals):
-            io.bind_ortvalue_output(o.name, v)
+        io, keep = bind_on_device(sess, feeds)
         run = lambda: sess.run_with_iobinding(io)
     for _ in range(warmup):
         run()
