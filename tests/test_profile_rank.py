@@ -77,7 +77,6 @@ def test_optimiser_finds_the_exhaustive_optimum(seed):
         for j in range(rng.integers(1, 4)):
             opts.append(Option(f"c{j}", float(rng.uniform(0.2, dense)), float(np.round(rng.uniform(0.3, 0.99), 3))))
         options.append(opts)
-    n = len(options)
     for energy in (0.5, 0.7, 0.9):
         want = _brute(options, energy=energy)
         if want is None:
@@ -108,7 +107,7 @@ def test_cache_reused_and_invalidated(r18, tmp_path, monkeypatch):
     assert r1.exit_code == 0, r1.output
     meta1 = json.loads(plan.read_text())["meta"]
     assert meta1["cache"]["misses"] > 0
-    r2 = CliRunner().invoke(cli, args)
+    CliRunner().invoke(cli, args)
     meta2 = json.loads(plan.read_text())["meta"]
     assert meta2["cache"]["misses"] == 0 and meta2["cache"]["hits"] == meta1["cache"]["hits"] + meta1["cache"]["misses"]
     monkeypatch.setattr(lat_mod, "device_signature", lambda provider: "some other device")

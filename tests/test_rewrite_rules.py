@@ -1,6 +1,5 @@
 """What rewrite must fuse (BN, residual, Relu, core bias) and what it must leave alone."""
 import numpy as np
-import onnx
 import pytest
 from onnx import helper
 

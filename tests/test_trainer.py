@@ -1,13 +1,12 @@
 """The ADMM trainer on CPU with small real data (scikit-learn digits; Fashion-MNIST IDX reading)."""
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
 
-from trainer.admm import AdmmState, project, select_convs, to_tucker, tucker2_factors
+from trainer.admm import project, select_convs, to_tucker, tucker2_factors
 from trainer.config import TrainConfig
 from trainer.data import FASHION_DIRS, load_fashion_mnist
 from trainer.models import SmallCNN, build_model

@@ -6,7 +6,6 @@ the same epoch budget as ADMM + fine-tune.
 """
 from __future__ import annotations
 
-import copy
 import csv
 import json
 import time
@@ -141,9 +140,8 @@ class Run:
                 sched.load_state_dict(ck["sched"])
             for epoch in range(start_epoch, n_epochs):
                 t0 = time.perf_counter()
-                residual = None
                 if admm is not None and epoch > 0:
-                    residual = admm.update(model)  # Z- and U-steps at the start of each epoch
+                    admm.update(model)  # Z- and U-steps at the start of each epoch
                 gen = torch.Generator().manual_seed(self.cfg.seed * 100003 + pi * 1009 + epoch)
                 bar = None
                 if self.progress:

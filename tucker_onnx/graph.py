@@ -23,14 +23,14 @@ def import_graph(model: onnx.ModelProto) -> gs.Graph:
         log.debug("shape inference failed: %s", e)
     graph = gs.import_onnx(model)
     for node in list(graph.nodes):
-        if node.op == "Identity" and isinstance(node.inputs[0], gs.Constant) and not _is_graph_output(graph, node.outputs[0]):
+        if node.op == "Identity" and isinstance(node.inputs[0], gs.Constant) and not is_graph_output(graph, node.outputs[0]):
             const, out = node.inputs[0], node.outputs[0]
             for consumer in list(out.outputs):
                 for i, t in enumerate(consumer.inputs):
                     if t is out:
                         consumer.inputs[i] = const
             node.outputs.clear()
-        elif node.op == "Constant" and "value" in node.attrs and not _is_graph_output(graph, node.outputs[0]):
+        elif node.op == "Constant" and "value" in node.attrs and not is_graph_output(graph, node.outputs[0]):
             out = node.outputs[0]
             const = gs.Constant(out.name + "_const", np.asarray(node.attrs["value"].values))
             for consumer in list(out.outputs):
@@ -42,12 +42,8 @@ def import_graph(model: onnx.ModelProto) -> gs.Graph:
     return graph
 
 
-def _is_graph_output(graph: gs.Graph, t: gs.Tensor) -> bool:
-    return any(t is o for o in graph.outputs)
-
-
 def is_graph_output(graph: gs.Graph, t: gs.Tensor) -> bool:
-    return _is_graph_output(graph, t)
+    return any(t is o for o in graph.outputs)
 
 
 def conv_attrs(node: gs.Node, weight: np.ndarray | None = None) -> dict:

@@ -15,18 +15,19 @@ def default_tolerances(model, atol, rtol):
             rtol if rtol is not None else (1e-2 if fp16 else 1e-3))
 
 
-def run_check(original, candidate, n, atol, rtol, batch, library=True):
-    """Original (plain ORT) vs candidate (with the library) on n random inputs; raises CheckFailed."""
+def run_check(original, candidate, n, atol, rtol, batch, library=True, original_library=False,
+              failure="the output model disagrees with the input model; no file written "
+                      "(loosen --atol/--rtol if the difference is rounding)"):
+    """Original vs candidate on n random inputs, each with or without the library; raises CheckFailed."""
     from ..run.check import compare_sessions
     from ..run.session import make_session
     atol, rtol = default_tolerances(original, atol, rtol)
-    ref = make_session(original, library=False)
+    ref = make_session(original, library=original_library)
     new = make_session(candidate, library=library)
     res = compare_sessions(ref, new, original, n=n, atol=atol, rtol=rtol, batch=batch)
     click.echo(res.line() + f" [atol {atol:g}, rtol {rtol:g}]")
     if not res.ok:
-        raise CheckFailed("the output model disagrees with the input model; no file written "
-                          "(loosen --atol/--rtol if the difference is rounding)")
+        raise CheckFailed(failure)
 
 
 @click.command()

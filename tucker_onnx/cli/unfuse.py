@@ -16,21 +16,15 @@ def unfuse(input, output, check_n, atol, rtol, batch, verbose):
     """Replace every TuckerConv of INPUT by its Conv -> Conv -> Conv [-> Add] [-> Relu] body; write OUTPUT."""
     from ..model_io import load_model, same_file, save_model
     from ..rewrite import unfuse_model
-    from ..run.check import before_after_table, compare_sessions
-    from ..run.session import make_session
-    from .rewrite import default_tolerances
+    from ..run.check import before_after_table
+    from .rewrite import run_check
     if same_file(input, output):
         raise TuckerOnnxError(f"{output}: refusing to overwrite the input model; choose another output path")
     model = load_model(input)
     out = unfuse_model(model)
     click.echo(before_after_table(model, out))
     if check_n:
-        a, r = default_tolerances(model, atol, rtol)
-        res = compare_sessions(make_session(model, library=True), make_session(out, library=False), model,
-                               n=check_n, atol=a, rtol=r, batch=batch)
-        click.echo(res.line())
-        if not res.ok:
-            from ..errors import CheckFailed
-            raise CheckFailed("the unfused model disagrees with the input; no file written")
+        run_check(model, out, check_n, atol, rtol, batch, library=False, original_library=True,
+                  failure="the unfused model disagrees with the input; no file written")
     save_model(out, output, src=input)
     click.echo(f"wrote {output}")

@@ -10,15 +10,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import onnx
-from onnx import helper, numpy_helper
+from onnx import helper
 
 from ..errors import TuckerOnnxError
 from ..op import SPEC
 from .timing import measure, open_session
-
-_NP = {onnx.TensorProto.FLOAT: np.float32, onnx.TensorProto.FLOAT16: np.float16, onnx.TensorProto.INT64: np.int64,
-       onnx.TensorProto.INT32: np.int32, onnx.TensorProto.BOOL: np.bool_, onnx.TensorProto.DOUBLE: np.float64}
-
 
 @dataclass
 class LayerTime:
@@ -80,7 +76,7 @@ def _feeds(m: onnx.ModelProto, rng) -> dict:
     for vi in m.graph.input:
         tt = vi.type.tensor_type
         dims = [d.dim_value for d in tt.shape.dim]
-        dt = _NP.get(tt.elem_type, np.float32)
+        dt = helper.tensor_dtype_to_np_dtype(tt.elem_type) if tt.elem_type else np.dtype(np.float32)
         feeds[vi.name] = rng.standard_normal(dims).astype(dt) if np.issubdtype(dt, np.floating) else np.zeros(dims, dt)
     return feeds
 
