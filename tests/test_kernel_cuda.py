@@ -23,6 +23,14 @@ BIG = [(64, 32, 32, 64, 56, 56, 3, (1, 1), (1, 1, 1, 1), (1, 1)),
        (512, 192, 160, 512, 7, 7, 3, (1, 1), (1, 1, 1, 1), (1, 1))]
 
 
+# Configs forced through TUCKER_ONNX_CONFIG (variant, th, tw, threads, nsplit, kchunk): each kernel variant,
+# tile shapes that leave partial tiles, several passes over M, N split over blocks (some of them empty),
+# reductions shorter and longer than one staged chunk.
+FORCED = [(0, 4, 4, 128, 1, 32), (0, 8, 8, 512, 1, 128), (0, 2, 8, 256, 2, 64), (0, 1, 1, 128, 4, 128),
+          (1, 7, 7, 256, 1, 32), (1, 4, 2, 128, 3, 96), (1, 2, 2, 512, 1, 512), (2, 4, 4, 128, 1, 32)]
+FORCED_SHAPES = SHAPES + BIG[1:3]
+
+
 def _cuda_session(model):
     import onnxruntime as ort
     ort.preload_dlls()
@@ -86,3 +94,34 @@ def test_cuda_graph_capture(library):
     sess.run_with_iobinding(io)  # a replay must see the new input
     want2 = tucker_conv(x2, w_in, w_core, w_out, b, None, shape[7], shape[8], shape[9], "relu")
     np.testing.assert_allclose(yo.numpy(), want2, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("cfg", FORCED, ids=[",".join(map(str, c)) for c in FORCED])
+@pytest.mark.parametrize("si", range(len(FORCED_SHAPES)))
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_cuda_every_variant(library, monkeypatch, tmp_path, cfg, si, dtype):
+    """Every kernel variant and split, forced one at a time, against the float64 reference."""
+    import json
+    log = tmp_path / "configs.jsonl"
+    monkeypatch.setenv("TUCKER_ONNX_CONFIG", ",".join(map(str, cfg)))
+    monkeypatch.setenv("TUCKER_ONNX_CONFIG_LOG", str(log))
+    rng = np.random.default_rng()
+    shape = FORCED_SHAPES[si]
+    x, w_in, w_core, w_out, b, z = _case(rng, shape, 2, True, dtype)
+    s, p, d = shape[7], shape[8], shape[9]
+    model = tucker_node_model(x.shape, w_in, w_core, w_out, b, True, s, p, d, "relu", dtype)
+    want = tucker_conv(x, w_in, w_core, w_out, b, z, s, p, d, "relu")
+    got = _cuda_session(model).run(None, {"X": x, "Z": z})[0]
+    tol = TOL[dtype] if dtype == np.float32 else dict(atol=5e-2, rtol=5e-2)
+    np.testing.assert_allclose(got.astype(np.float64), want, **tol)
+    assert [json.loads(line)["chosen"] for line in log.read_text().splitlines()] == [list(cfg)]
+
+
+def test_cuda_bad_forced_config(library, monkeypatch):
+    monkeypatch.setenv("TUCKER_ONNX_CONFIG", "9,1,1,100,1,32")
+    rng = np.random.default_rng()
+    shape = SHAPES[0]
+    x, w_in, w_core, w_out, b, _ = _case(rng, shape, 1, False, np.float32)
+    model = tucker_node_model(x.shape, w_in, w_core, w_out, b, False, shape[7], shape[8], shape[9], "none")
+    with pytest.raises(Exception, match="TUCKER_ONNX_CONFIG"):
+        _cuda_session(model).run(None, {"X": x})

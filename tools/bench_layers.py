@@ -71,8 +71,10 @@ def main():
     ap.add_argument("--dtypes", nargs="+", default=["fp32", "fp16"])
     ap.add_argument("--stack", type=int, default=16)
     ap.add_argument("--shapes", type=int, default=len(TDC_CORES), help="first N TDC shapes")
+    ap.add_argument("--hw", type=int, nargs="+", help="only these map sizes (e.g. 7 14 28)")
     ap.add_argument("--iters", type=int, default=100)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--kernels", action="store_true", help="also record CUPTI kernel time per Run (torch.profiler)")
     args = ap.parse_args()
     import onnxruntime as ort
     ort.preload_dlls()
@@ -86,11 +88,13 @@ def main():
     for dtype in args.dtypes:
         for batch in args.batches:
             for r1, r2, hw in TDC_CORES[: args.shapes]:
+                if args.hw and hw not in args.hw:
+                    continue
                 d = max(64, 2 * max(r1, r2))
                 L = args.stack if hw <= 56 or batch == 1 else max(2, args.stack // 4)
                 fused, trip, dense = stack_models(d, r1, r2, hw, batch, dtype, L, rng)
                 x = rng.standard_normal((batch, d, hw, hw)).astype(np.float16 if dtype == "fp16" else np.float32)
-                kw = dict(iters=args.iters, repeats=args.repeats)
+                kw = dict(iters=args.iters, repeats=args.repeats, kernels=args.kernels)
                 tf = time_session(fused, {"X": x}, library=True, **kw)
                 tt = time_session(trip, {"X": x}, library=False, **kw)
                 td = time_session(dense, {"X": x}, library=False, **kw)
@@ -104,19 +108,33 @@ def main():
                 row = {"core": f"{r1}->{r2}@{hw}", "D": d, "batch": batch, "dtype": dtype, "stack": L,
                        "fused_us": tf["median_ms"] * 1e3 / L, "triplet_us": tt["median_ms"] * 1e3 / L,
                        "dense_us": td["median_ms"] * 1e3 / L, "floor_us": floor_us, "rel_err_vs_triplet": err}
+                for name, t in (("fused", tf), ("triplet", tt), ("dense", td)):
+                    k = t.get("kernels")
+                    if k and "kernel_us" in k:
+                        row[f"{name}_kernel_us"] = k["kernel_us"] / L
+                        row[f"{name}_kernels_per_layer"] = k["kernels_per_run"] / L
+                    elif k:
+                        row[f"{name}_kernel_error"] = k["error"]
                 row["speedup_vs_triplet"] = row["triplet_us"] / row["fused_us"]
                 row["speedup_vs_dense"] = row["dense_us"] / row["fused_us"]
                 rows.append(row)
                 dump(out / "layers.json", {"environment": env, "rows": rows})
                 print(f"{dtype} b{batch:<3d} {row['core']:>14s} D={d:<4d} fused {row['fused_us']:8.2f} us  triplet "
                       f"{row['triplet_us']:8.2f}  dense {row['dense_us']:8.2f}  floor {floor_us:6.2f}  "
-                      f"x{row['speedup_vs_triplet']:.2f} vs cuDNN triplet  err {err:.1e}", flush=True)
+                      f"x{row['speedup_vs_triplet']:.2f} vs cuDNN triplet  err {err:.1e}"
+                      + (f"  kernels fused {row['fused_kernel_us']:.2f} triplet {row['triplet_kernel_us']:.2f} us"
+                         if "fused_kernel_us" in row and "triplet_kernel_us" in row else ""), flush=True)
     dump(out / "layers.json", {"environment": env, "rows": rows})
     with open(out / "layers.md", "w") as f:
-        f.write(f"# Layer benchmark\n\n{env}\n\n| dtype | batch | core | D | fused us | cuDNN triplet us | dense us | floor us | vs triplet | vs dense |\n|---|---|---|---|---|---|---|---|---|---|\n")
+        f.write(f"# Layer benchmark\n\n{env}\n\nPer layer: wall time of a Run / stack; 'kern' columns: GPU kernel time per layer (CUPTI) "
+                "and kernels launched per layer, where recorded.\n\n"
+                "| dtype | batch | core | D | fused us | cuDNN triplet us | dense us | floor us | vs triplet | vs dense "
+                "| fused kern us (n) | triplet kern us (n) | dense kern us (n) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+        kern = lambda r, n: (f"{r[n + '_kernel_us']:.2f} ({r[n + '_kernels_per_layer']:.0f})" if n + "_kernel_us" in r else "-")
         for r in rows:
             f.write(f"| {r['dtype']} | {r['batch']} | {r['core']} | {r['D']} | {r['fused_us']:.2f} | {r['triplet_us']:.2f} | "
-                    f"{r['dense_us']:.2f} | {r['floor_us']:.2f} | {r['speedup_vs_triplet']:.2f}x | {r['speedup_vs_dense']:.2f}x |\n")
+                    f"{r['dense_us']:.2f} | {r['floor_us']:.2f} | {r['speedup_vs_triplet']:.2f}x | {r['speedup_vs_dense']:.2f}x "
+                    f"| {kern(r, 'fused')} | {kern(r, 'triplet')} | {kern(r, 'dense')} |\n")
         for dtype in args.dtypes:
             for batch in args.batches:
                 sp = [r["speedup_vs_triplet"] for r in rows if r["dtype"] == dtype and r["batch"] == batch]

@@ -18,13 +18,15 @@ def main():
         if not r["timings_ms"] or r["key"] in seen:
             continue
         seen.add(r["key"])
-        t = {tuple(x[:3]): x[3] for x in r["timings_ms"]}
+        n = len(r["model"])  # config fields (variant, th, tw, threads, nsplit), then the time
+        t = {tuple(x[:n]): x[n] for x in r["timings_ms"]}
         best_cfg = min(t, key=t.get)
         model_t = t.get(tuple(r["model"]))
         if model_t is None:
             continue
         rows.append((r["key"], r["model"], model_t, list(best_cfg), t[best_cfg], model_t / t[best_cfg] - 1))
-    lines = ["| shape | model pick (th,tw,threads) | model ms | best | best ms | model slower by |", "|---|---|---|---|---|---|"]
+    lines = ["| shape | model pick (variant,th,tw,threads,nsplit) | model ms | best | best ms | model slower by |",
+             "|---|---|---|---|---|---|"]
     lines += [f"| {k} | {m} | {mt:.4f} | {b} | {bt:.4f} | {100 * g:.1f}% |" for k, m, mt, b, bt, g in rows]
     if rows:
         gaps = [g for *_, g in rows]

@@ -1,5 +1,6 @@
-// CUDA TuckerConv adaptor: validates shapes, picks the execution config (analytical model, or the
-// opt-in exhaustive autotuner), and launches the fused kernel on ORT's compute stream.
+// CUDA TuckerConv adaptor: validates shapes, picks the execution config (analytical model, the opt-in
+// exhaustive autotuner, or a config forced through TUCKER_ONNX_CONFIG for tests), and launches the fused
+// kernel on ORT's compute stream.
 // Nothing is allocated and nothing synchronises in Compute, except the opt-in autotuner's first run
 // per shape (TUCKER_ONNX_TUNE=exhaustive), like cuDNN's EXHAUSTIVE search.
 #include "tucker_conv_cuda.h"
@@ -30,10 +31,7 @@ using Ort::Custom::Tensor;
 using tucker_cuda::Config;
 using tucker_cuda::Problem;
 
-struct DeviceInfo {
-  int sm_count = 0;
-  size_t smem_per_sm = 0, smem_per_block = 0;
-};
+using DeviceInfo = tucker_cuda::Device;
 
 std::mutex g_dev_mutex;
 std::map<int, DeviceInfo> g_devices;
@@ -50,7 +48,7 @@ Ort::Status GetDevice(DeviceInfo* out) {
   std::lock_guard<std::mutex> lock(g_dev_mutex);
   auto it = g_devices.find(dev);
   if (it == g_devices.end()) {
-    DeviceInfo d;
+    DeviceInfo d{};
     int v = 0;
     cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, dev); d.sm_count = v;
     cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerMultiprocessor, dev); d.smem_per_sm = v;
@@ -61,6 +59,17 @@ Ort::Status GetDevice(DeviceInfo* out) {
   }
   *out = it->second;
   return Ort::Status{nullptr};
+}
+
+// TUCKER_ONNX_CONFIG="variant,th,tw,threads,nsplit,kchunk" forces one config for every shape (tests, debugging).
+bool ForcedConfig(Config* c) {
+  const char* v = std::getenv("TUCKER_ONNX_CONFIG");
+  if (v == nullptr || *v == 0) return false;
+  return std::sscanf(v, "%d,%d,%d,%d,%d,%d", &c->variant, &c->th, &c->tw, &c->threads, &c->nsplit, &c->kchunk) == 6 &&
+         c->kchunk >= 32 && c->kchunk <= 512 && c->kchunk % 32 == 0 &&
+         c->variant >= tucker_cuda::kTiled4x4 && c->variant <= tucker_cuda::kSplitK && c->th >= 1 && c->tw >= 1 &&
+         c->threads >= 32 && c->threads <= 512 && c->threads % 32 == 0 && c->nsplit >= 1 && c->nsplit <= 64 &&
+         (c->variant != tucker_cuda::kSplitK || c->nsplit == 1);
 }
 
 bool TuneExhaustive() {
@@ -83,11 +92,16 @@ void LogConfig(const Problem& p, bool half, const Config& model, const Config& c
   if (path == nullptr) return;
   FILE* f = std::fopen(path, "a");
   if (f == nullptr) return;
-  std::fprintf(f, "{\"key\": \"%s\", \"model\": [%d, %d, %d], \"chosen\": [%d, %d, %d], \"timings_ms\": [",
-               ProblemKey(p, half).c_str(), model.th, model.tw, model.threads, chosen.th, chosen.tw, chosen.threads);
+  auto cfg = [](const Config& c) {
+    char b[96];
+    std::snprintf(b, sizeof(b), "%d, %d, %d, %d, %d, %d", c.variant, c.th, c.tw, c.threads, c.nsplit, c.kchunk);
+    return std::string(b);
+  };
+  std::fprintf(f, "{\"key\": \"%s\", \"fields\": [\"variant\", \"th\", \"tw\", \"threads\", \"nsplit\", \"kchunk\"], "
+               "\"model\": [%s], \"chosen\": [%s], \"timings_ms\": [",
+               ProblemKey(p, half).c_str(), cfg(model).c_str(), cfg(chosen).c_str());
   for (size_t i = 0; i < timings.size(); ++i)
-    std::fprintf(f, "%s[%d, %d, %d, %.6f]", i ? ", " : "", timings[i].first.th, timings[i].first.tw,
-                 timings[i].first.threads, timings[i].second);
+    std::fprintf(f, "%s[%s, %.6f]", i ? ", " : "", cfg(timings[i].first).c_str(), timings[i].second);
   std::fprintf(f, "]}\n");
   std::fclose(f);
 }
@@ -140,23 +154,36 @@ struct TuckerConvCuda {
     DeviceInfo dev;
     Ort::Status st = GetDevice(&dev);
     if (!st.IsOK()) return st;
-    const Config model = tucker_cuda::ChooseConfig(p, dev.sm_count, dev.smem_per_sm, dev.smem_per_block);
+    const Config model = tucker_cuda::ChooseConfig(p, dev);
     Config chosen = model;
     std::vector<std::pair<Config, float>> timings;
-    if (TuneExhaustive()) {
+    Config forced{};
+    if (std::getenv("TUCKER_ONNX_CONFIG") != nullptr && !ForcedConfig(&forced)) {
+      return Ort::Status("TuckerConv CUDA: TUCKER_ONNX_CONFIG must be variant,th,tw,threads,nsplit,kchunk", ORT_INVALID_ARGUMENT);
+    } else if (ForcedConfig(&forced)) {
+      if (tucker_cuda::SharedBytes(p, forced) > dev.smem_per_block)
+        return Ort::Status("TuckerConv CUDA: TUCKER_ONNX_CONFIG names a config that does not fit this shape",
+                           ORT_INVALID_ARGUMENT);
+      chosen = forced;
+    } else if (TuneExhaustive()) {
+      // Like cuDNN's EXHAUSTIVE: time every candidate on the real buffers (a one-off sync per shape).
+      // A candidate whose first launch is over 3x the best so far is not timed further.
       cudaEvent_t e0, e1;
       cudaEventCreate(&e0);
       cudaEventCreate(&e1);
       float best = 1e30f;
-      for (const Config& c : tucker_cuda::Candidates(p, dev.smem_per_block)) {
-        tucker_cuda::LaunchTuckerConv(kHalf, x, wi, wc, wo, b, z, y, p, c, stream);  // warm-up
+      auto time_it = [&](const Config& c, int reps) {
         cudaEventRecord(e0, stream);
-        for (int r = 0; r < 5; ++r) tucker_cuda::LaunchTuckerConv(kHalf, x, wi, wc, wo, b, z, y, p, c, stream);
+        for (int r = 0; r < reps; ++r) tucker_cuda::LaunchTuckerConv(kHalf, x, wi, wc, wo, b, z, y, p, c, stream);
         cudaEventRecord(e1, stream);
         cudaEventSynchronize(e1);
         float ms = 0.f;
         cudaEventElapsedTime(&ms, e0, e1);
-        ms /= 5.f;
+        return ms / reps;
+      };
+      for (const Config& c : tucker_cuda::Candidates(p, dev)) {
+        float ms = time_it(c, 1);  // also the warm-up
+        if (ms < 3 * best) ms = time_it(c, 5);
         timings.emplace_back(c, ms);
         if (ms < best) { best = ms; chosen = c; }
       }

@@ -1,8 +1,8 @@
-// Launcher for the fused TuckerConv CUDA kernel: raw device pointers, sizes and a stream only.
+// Host API of the fused TuckerConv CUDA kernels: raw device pointers, sizes and a stream only.
 #pragma once
-#include <cstdint>
 #include <cuda_runtime.h>
 
+#include <cstddef>
 #include <vector>
 
 namespace tucker_cuda {
@@ -13,28 +13,39 @@ struct Problem {
   bool relu;
 };
 
+// Kernel variants: register-tiled block GEMMs (4x4 or 2x2 outputs per thread), or v2's split-K kernel.
+enum Variant { kTiled4x4 = 0, kTiled2x2 = 1, kSplitK = 2 };
+
 // Execution parameters picked by the performance model (or the autotuner).
 struct Config {
+  int variant;    // Variant
   int th, tw;     // output tile (rows x cols) per block
   int threads;    // threads per block
+  int nsplit;     // blocks that share one tile's output channels (tiled variants; 1 for split-K)
+  int kchunk;     // reduction rows staged per step (tiled variants, a multiple of 32; 32 for split-K)
 };
 
-// Shared memory bytes a config needs (fp32 staging for every dtype).
+// Shared memory bytes a config needs (fp32 staging for every dtype); SIZE_MAX when the config is invalid.
 size_t SharedBytes(const Problem& p, const Config& c);
 
-// Analytical model: estimated time (arbitrary units) of a config on a device.
-double PredictCost(const Problem& p, const Config& c, int sm_count, size_t smem_per_sm, size_t smem_per_block);
+struct Device {
+  int sm_count;
+  size_t smem_per_sm, smem_per_block;
+};
 
-// Every config the model and the autotuner consider (tile sizes x block sizes whose shared memory fits).
-std::vector<Config> Candidates(const Problem& p, size_t smem_per_block);
+// Analytical model: estimated cycles of a config on a device (INFINITY when it cannot run).
+double PredictCycles(const Problem& p, const Config& c, const Device& d);
 
-// Picks a config by the analytical model; every candidate it considers is returned in *all if non-null.
-Config ChooseConfig(const Problem& p, int sm_count, size_t smem_per_sm, size_t smem_per_block);
+// Every config the autotuner measures (the model's search space plus the split-K kernel's).
+std::vector<Config> Candidates(const Problem& p, const Device& d);
+
+// Picks a config by the analytical model.
+Config ChooseConfig(const Problem& p, const Device& d);
 
 // Raises the kernels' dynamic shared-memory limit to max_smem; call once before the first launch.
 cudaError_t PrepareKernels(size_t max_smem);
 
-// T is float or __half (passed as void* to keep this header free of cuda_fp16.h).
+// Launches one config; half selects __half tensors (void* keeps this header free of cuda_fp16.h).
 cudaError_t LaunchTuckerConv(bool half, const void* x, const void* w_in, const void* w_core, const void* w_out,
                              const void* bias, const void* z, void* y, const Problem& p, const Config& c,
                              cudaStream_t stream);

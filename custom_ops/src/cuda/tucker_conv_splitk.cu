@@ -1,5 +1,7 @@
-// The fused TuckerConv kernel: one launch computes conv1x1 -> core conv -> conv1x1 + bias
-// (+ residual) (+ Relu) for an output tile, keeping both intermediates in shared memory.
+// The split-K TuckerConv kernel (v2): one launch computes conv1x1 -> core conv -> conv1x1 + bias
+// (+ residual) (+ Relu) for an output tile, keeping both intermediates in shared memory. Each thread
+// reads its weights straight from global memory (one load per 4 FMAs); kept as an autotuner candidate
+// for tiny problems, where it splits every reduction over the block's threads.
 //
 // Block = one image x one TH x TW output tile, all N output channels.
 //   stage 1: t1[R1][IH][IW] = W_in . X over the tile's input window (zero where the core conv pads)
@@ -7,13 +9,10 @@
 //   stage 3: Y[N][TH*TW]    = W_out . t2 + B (+ Z), Relu, written straight to global memory
 // The only global traffic is X's window, the weights (L2-resident) and Y: no intermediate tensors,
 // no memsets, no atomics, and the whole Tucker layer is a single launch.
-#include "tucker_conv_impl.cuh"
+#include "tucker_conv_kernels.cuh"
 
 #include <cuda_fp16.h>
 
-#include <algorithm>
-#include <cmath>
-#include <vector>
 
 namespace tucker_cuda {
 namespace {
@@ -177,83 +176,24 @@ __global__ void TuckerConvKernel(const T* __restrict__ x, const T* __restrict__ 
 
 }  // namespace
 
-size_t SharedBytes(const Problem& p, const Config& c) {
+size_t SplitKSharedBytes(const Problem& p, const Config& c) {
   const size_t tpix = static_cast<size_t>(c.th) * c.tw;
   const bool split3 = SplitK(((p.N + RB - 1) / RB) * static_cast<int>(tpix), p.R2, c.threads) > 1;
   return sizeof(float) * (static_cast<size_t>(p.R1) * InH(p, c.th) * InW(p, c.tw) + static_cast<size_t>(p.R2) * tpix +
                           (split3 ? static_cast<size_t>(p.N) * tpix : 0));
 }
 
-// Cost model: the kernel is latency/issue bound at these sizes, so time ~ waves x per-block work,
-// where per-block work counts the FMAs of the three stages (stage 1 over the halo window, i.e. the
-// recomputation the tile shape causes) divided among the block's threads, plus a fixed per-block
-// cost for the barriers and the weight reads. Occupancy comes from shared memory and threads.
-double PredictCost(const Problem& p, const Config& c, int sm_count, size_t smem_per_sm, size_t smem_per_block) {
-  const size_t sm = SharedBytes(p, c);
-  if (sm > smem_per_block) return INFINITY;
-  const double win = static_cast<double>(InH(p, c.th)) * InW(p, c.tw);
-  const double tpix = static_cast<double>(c.th) * c.tw;
-  const double s1 = p.R1 * win * p.C, s2 = p.R2 * tpix * p.R1 * p.kh * p.kw, s3 = p.N * tpix * p.R2;
-  const double tiles = std::ceil(static_cast<double>(p.Ho) / c.th) * std::ceil(static_cast<double>(p.Wo) / c.tw);
-  const double blocks = tiles * p.batch;
-  const int by_smem = static_cast<int>(std::max<size_t>(1, smem_per_sm / std::max<size_t>(sm, 1)));
-  const int by_threads = 2048 / c.threads;
-  const int per_sm = std::max(1, std::min({by_smem, by_threads, 32}));
-  const double slots = static_cast<double>(sm_count) * per_sm;
-  const double waves = std::ceil(blocks / slots);
-  // Each stage runs ceil(items * S / threads) rounds of a k/S-long chain of RB-wide FMAs.
-  const auto stage = [&](double items, int k) {
-    const int sp = SplitK(static_cast<int>(items), k, c.threads);
-    return std::ceil(items * sp / c.threads) * std::ceil(static_cast<double>(k) / sp) * (sp > 1 ? 1.3 : 1.0);
-  };
-  const double per_block = stage(std::ceil(p.R1 / double(RB)) * win, p.C) * 1.5 /* global X loads */ +
-                           stage(std::ceil(p.R2 / double(RB)) * tpix, p.R1) * p.kh * p.kw +
-                           stage(std::ceil(p.N / double(RB)) * tpix, p.R2) + 100.0;
-  // Several resident blocks share an SM's issue slots (4 schedulers x 32 lanes = 128 FMA/clk).
-  const double active = std::min(blocks, slots) / sm_count;  // blocks resident per SM in a full wave
-  const double issue = std::max(1.0, active * c.threads / 128.0 / 4.0);
-  (void)s1; (void)s2; (void)s3;
-  return waves * per_block * issue;
-}
-
-std::vector<Config> Candidates(const Problem& p, size_t smem_per_block) {
-  static const int sizes[] = {1, 2, 4, 7, 8, 14, 16};
-  std::vector<Config> out;
-  for (int th : sizes) {
-    if (th > p.Ho && th != 1) continue;
-    for (int tw : sizes) {
-      if (tw > p.Wo && tw != 1) continue;
-      for (int threads : {128, 256, 512}) {
-        const Config c{th, tw, threads};
-        if (SharedBytes(p, c) <= smem_per_block) out.push_back(c);
-      }
-    }
-  }
-  return out;
-}
-
-Config ChooseConfig(const Problem& p, int sm_count, size_t smem_per_sm, size_t smem_per_block) {
-  Config best{1, 1, 128};
-  double best_cost = INFINITY;
-  for (const Config& c : Candidates(p, smem_per_block)) {
-    const double cost = PredictCost(p, c, sm_count, smem_per_sm, smem_per_block);
-    if (cost < best_cost) { best_cost = cost; best = c; }
-  }
-  return best;
-}
-
-cudaError_t PrepareKernels(size_t max_smem) {
-  // Done once per process on a regular (non-captured) run, never inside CUDA-graph capture.
+cudaError_t PrepareSplitK(size_t max_smem) {
   cudaError_t e = cudaFuncSetAttribute(TuckerConvKernel<float>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(max_smem));
   if (e != cudaSuccess) return e;
   return cudaFuncSetAttribute(TuckerConvKernel<__half>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(max_smem));
 }
 
-cudaError_t LaunchTuckerConv(bool half, const void* x, const void* w_in, const void* w_core, const void* w_out,
-                             const void* bias, const void* z, void* y, const Problem& p, const Config& c,
-                             cudaStream_t stream) {
+cudaError_t LaunchSplitK(bool half, const void* x, const void* w_in, const void* w_core, const void* w_out,
+                         const void* bias, const void* z, void* y, const Problem& p, const Config& c,
+                         cudaStream_t stream) {
   const int ih_n = InH(p, c.th), iw_n = InW(p, c.tw);
-  const size_t smem = SharedBytes(p, c);
+  const size_t smem = SplitKSharedBytes(p, c);
   const dim3 grid(((p.Ho + c.th - 1) / c.th) * ((p.Wo + c.tw - 1) / c.tw), p.batch);
   if (half) {
     auto k = TuckerConvKernel<__half>;

@@ -1,0 +1,20 @@
+// Per-kernel entry points behind the dispatch in tucker_conv_model.cc.
+#pragma once
+#include "tucker_conv_impl.cuh"
+
+namespace tucker_cuda {
+
+size_t SplitKSharedBytes(const Problem& p, const Config& c);
+cudaError_t PrepareSplitK(size_t max_smem);
+cudaError_t LaunchSplitK(bool half, const void* x, const void* w_in, const void* w_core, const void* w_out,
+                         const void* bias, const void* z, void* y, const Problem& p, const Config& c,
+                         cudaStream_t stream);
+
+int TiledChunk(const Problem& p, const Config& c);  // output channels per block
+size_t TiledSharedBytes(const Problem& p, const Config& c);
+cudaError_t PrepareTiled(size_t max_smem);
+cudaError_t LaunchTiled(bool half, const void* x, const void* w_in, const void* w_core, const void* w_out,
+                        const void* bias, const void* z, void* y, const Problem& p, const Config& c,
+                        cudaStream_t stream);
+
+}  // namespace tucker_cuda

@@ -1,0 +1,132 @@
+// Picks the kernel and its execution parameters per shape: candidate configs, the analytical cost model,
+// and the dispatch to the kernel a config names.
+//
+// Cost model (cycles) of the tiled kernel. A block runs its three stages one after another; a stage is
+// passes x chunks steps, and one step is a weight-chunk fill, two barriers and kChunk rows of register-tile
+// FMAs. Per block we count
+//   latency = sum over steps of (memory latency of the fill + issue time of the step's instructions on
+//             one scheduler, which the block's warps share four ways),
+//   issue   = warp-instructions of the whole block (an SM issues 4 per cycle).
+// Blocks resident per SM (by shared memory, threads) overlap one another's latency, so a wave costs
+// max(latency, resident x issue / 4), and the kernel ceil(blocks / (SMs x resident)) waves.
+#include <algorithm>
+#include <cmath>
+
+#include "tucker_conv_kernels.cuh"
+#include "tucker_conv_tiled_layout.h"
+
+namespace tucker_cuda {
+namespace {
+
+constexpr int kTileSizes[] = {1, 2, 4, 7, 8, 14, 16};
+constexpr int kThreads[] = {128, 256, 512};
+constexpr int kSplits[] = {1, 2, 4, 8};
+constexpr int kChunks[] = {32, 128, 512};
+
+int TileM(const Config& c) { return c.variant == kTiled4x4 ? 4 : 2; }
+
+// Registers per thread of each tiled kernel (ptxas -v, sm_90): they cap the blocks resident per SM.
+int TileRegisters(const Config&) { return 96; }
+
+struct StageCost {
+  double latency = 0, issue = 0;
+};
+
+// One GEMM stage: b_loads = shared loads per reduction row for B, fill_b = per-warp instructions that
+// stage B per reduction row, mem = latency of a chunk's global loads (cycles).
+StageCost Stage(const StageSplit& s, int K, int kchunk, int tm, int threads, double b_loads, double fill_b, double mem) {
+  const double chunks = std::ceil(static_cast<double>(K) / kchunk);
+  const double rows = static_cast<double>(K) / chunks;  // reduction rows per chunk
+  const double active = static_cast<double>(s.mp / tm) * s.ntn;
+  const double warps_active = std::ceil(active / 32), warps_all = std::ceil(threads / 32.0);
+  const double inner = rows * (tm * tm + 1 + b_loads);
+  const double fill = std::ceil(static_cast<double>(s.mp) * kchunk / threads) * 4 + fill_b * kchunk;
+  StageCost c;
+  c.issue = s.passes * chunks * (inner * warps_active + fill * warps_all);
+  c.latency = s.passes * chunks * (mem + 80 + inner * std::ceil(warps_active / 4) + fill * std::ceil(warps_all / 4));
+  return c;
+}
+
+double TiledCycles(const Problem& p, const Config& c, const Device& d) {
+  const size_t bytes = TiledSharedBytes(p, c);
+  if (bytes > d.smem_per_block) return INFINITY;
+  const int tm = TileM(c), kk = p.kh * p.kw, nchunk = TiledChunk(p, c);
+  const int ih_n = (c.th - 1) * p.sh + (p.kh - 1) * p.dh + 1, iw_n = (c.tw - 1) * p.sw + (p.kw - 1) * p.dw + 1;
+  const TiledLayout L =
+      MakeTiledLayout(p.R1, p.R2, kk, ih_n, iw_n, c.th, c.tw, nchunk, c.threads, tm, tm, c.kchunk);
+  if (!L.ok) return INFINITY;
+  const StageCost s1 = Stage(L.s1, p.C, c.kchunk, tm, c.threads, 1, std::ceil(static_cast<double>(L.win) / c.threads) * 3, 900);
+  const StageCost s2 = Stage(L.s2, p.R1 * kk, c.kchunk, tm, c.threads, tm + 1, 0, 600);
+  const StageCost s3 = Stage(L.s3, p.R2, c.kchunk, tm, c.threads, 1, 0, 600);
+  const double epi = std::ceil(static_cast<double>(nchunk) * L.tpix / c.threads) * 12;
+  const double latency = s1.latency + s2.latency + s3.latency + 500 + epi;
+  const double issue = s1.issue + s2.issue + s3.issue + epi * std::ceil(c.threads / 32.0);
+  const double blocks = static_cast<double>(CeilDiv(p.Ho, c.th)) * CeilDiv(p.Wo, c.tw) * p.batch * c.nsplit;
+  const int by_smem = static_cast<int>(std::max<size_t>(1, d.smem_per_sm / (bytes + 1024)));
+  const int by_regs = 65536 / (TileRegisters(c) * c.threads);
+  const int resident = std::max(1, std::min({by_smem, by_regs, 2048 / c.threads, 32}));
+  const double waves = std::ceil(blocks / (static_cast<double>(d.sm_count) * resident));
+  const double sharing = std::min<double>(resident, std::ceil(blocks / d.sm_count));
+  return waves * std::max(latency, sharing * issue / 4) + 4000;
+}
+
+}  // namespace
+
+size_t SharedBytes(const Problem& p, const Config& c) {
+  return c.variant == kSplitK ? SplitKSharedBytes(p, c) : TiledSharedBytes(p, c);
+}
+
+double PredictCycles(const Problem& p, const Config& c, const Device& d) {
+  return c.variant == kSplitK ? INFINITY : TiledCycles(p, c, d);  // split-K is the autotuner's only
+}
+
+std::vector<Config> Candidates(const Problem& p, const Device& d) {
+  const int max_k = std::max({p.C, p.R1 * p.kh * p.kw, p.R2});
+  std::vector<Config> out;
+  for (int th : kTileSizes) {
+    if (th > p.Ho && th != 1) continue;
+    for (int tw : kTileSizes) {
+      if (tw > p.Wo && tw != 1) continue;
+      for (int threads : kThreads) {
+        for (int variant : {kTiled4x4, kTiled2x2}) {
+          for (int nsplit : kSplits) {
+            for (int kchunk : kChunks) {
+              const Config c{variant, th, tw, threads, nsplit, kchunk};
+              const int chunk = TiledChunk(p, c);
+              if (nsplit > 1 && (chunk < 8 || (nsplit - 1) * chunk >= p.N)) continue;
+              if (SharedBytes(p, c) <= d.smem_per_block) out.push_back(c);
+              if (kchunk >= max_k) break;  // a larger chunk stages the same rows
+            }
+          }
+        }
+        const Config s{kSplitK, th, tw, threads, 1, 32};
+        if (SharedBytes(p, s) <= d.smem_per_block) out.push_back(s);
+      }
+    }
+  }
+  return out;
+}
+
+Config ChooseConfig(const Problem& p, const Device& d) {
+  Config best{kTiled2x2, 1, 1, 128, 1, 32};
+  double best_cost = INFINITY;
+  for (const Config& c : Candidates(p, d)) {
+    const double cost = PredictCycles(p, c, d);
+    if (cost < best_cost) { best_cost = cost; best = c; }
+  }
+  return best;
+}
+
+cudaError_t PrepareKernels(size_t max_smem) {
+  cudaError_t e = PrepareSplitK(max_smem);
+  return e != cudaSuccess ? e : PrepareTiled(max_smem);
+}
+
+cudaError_t LaunchTuckerConv(bool half, const void* x, const void* w_in, const void* w_core, const void* w_out,
+                             const void* bias, const void* z, void* y, const Problem& p, const Config& c,
+                             cudaStream_t stream) {
+  if (c.variant == kSplitK) return LaunchSplitK(half, x, w_in, w_core, w_out, bias, z, y, p, c, stream);
+  return LaunchTiled(half, x, w_in, w_core, w_out, bias, z, y, p, c, stream);
+}
+
+}  // namespace tucker_cuda
