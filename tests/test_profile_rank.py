@@ -134,6 +134,32 @@ def test_rank_plan_feeds_decompose_and_respects_speedup(r18, tmp_path):
         assert sum(n.op_type == "Conv" for n in onnx.load(str(out)).graph.node) == 20 + 2 * len(p["layers"])
 
 
+def test_rank_measures_triplets_and_rewrite_honours_unfused(library, r18, tmp_path):
+    """With the library, each candidate also runs as three Convs; the faster counts, and where that is the
+    triplet the plan lists the layer as unfused, so `rewrite --plan` leaves exactly those chains alone."""
+    from tucker_onnx.model_io import load_model
+    from tucker_onnx.rank.plan import rank_model
+    res = rank_model(load_model(r18), "cpu", energy=0.6, step=128, repeats=3, library=True)
+    chosen = [r for r in res["rows"] if r["choice"] != "dense"]
+    assert chosen, "energy 0.6 must decompose some layer"
+    for r in chosen:
+        assert r["chosen_ms"] == min(r["fused_ms"], r["triplet_ms"])
+        assert (r["layer"] in res["unfused"]) == (r["triplet_ms"] < r["fused_ms"])
+    # A hand-written plan: decompose two layers, keep the first as a triplet.
+    names = [r["layer"] for r in res["rows"]][:2]
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"layers": {n: [32, 32] for n in names}, "unfused": names[:1]}))
+    tk, fused = tmp_path / "tk.onnx", tmp_path / "fused.onnx"
+    assert CliRunner().invoke(cli, ["decompose", str(r18), str(tk), "--plan", str(plan)]).exit_code == 0
+    r = CliRunner().invoke(cli, ["rewrite", str(tk), str(fused), "--plan", str(plan)])
+    assert r.exit_code == 0, r.output
+    nodes = onnx.load(str(fused)).graph.node
+    assert [n.name for n in nodes if n.op_type == "TuckerConv"] == [f"{names[1]}/tucker_core/TuckerConv"]
+    assert {f"{names[0]}/tucker_{s}" for s in ("in", "core", "out")} <= {n.name for n in nodes}
+    r = CliRunner().invoke(cli, ["rewrite", str(tk), str(fused), "--plan", str(plan), "--dry-run"])
+    assert "plan keeps it unfused" in r.output
+
+
 def test_rank_bad_inputs(r18, tmp_path):
     r = CliRunner().invoke(cli, ["rank", str(r18), "-o", str(tmp_path / "x.json"), "--provider", "cpu"])
     assert r.exit_code == 1 and "exactly one of --energy or --speedup" in r.output

@@ -10,7 +10,8 @@ from ..errors import TuckerOnnxError
 from .options import guarded, verbosity
 
 COLS = [("layer", "layer", ""), ("shape", "shape", ""), ("choice", "ranks", ""), ("dense_ms", "dense ms", ".4f"),
-        ("chosen_ms", "chosen ms", ".4f"), ("energy", "energy kept", ".3f"), ("note", "why", "")]
+        ("fused_ms", "fused ms", ".4f"), ("triplet_ms", "triplet ms", ".4f"), ("chosen_ms", "chosen ms", ".4f"),
+        ("energy", "energy kept", ".3f"), ("note", "why", "")]
 
 
 def _curve_png(curve, path, title):
@@ -65,10 +66,13 @@ def rank(model_path, output, energy, speedup, provider, batch, step, repeats, ca
     click.echo(f"model {model_ms:.3f} ms on {provider}; decomposable layers {res['dense_layers_ms']:.3f} -> "
                f"{res['chosen_layers_ms']:.3f} ms; predicted model {res['predicted_model_ms']:.3f} ms "
                f"({res['predicted_speedup']:.2f}x); mean energy kept {res['mean_energy']:.3f}; "
-               f"{len(res['plan'])} of {len(res['rows'])} layers decomposed; cache {res['cache']['hits']} hits, "
+               f"{len(res['plan'])} of {len(res['rows'])} layers decomposed"
+               + (f" ({len(res['unfused'])} kept as cuDNN triplets: rewrite --plan leaves them)" if res["unfused"] else "")
+               + f"; cache {res['cache']['hits']} hits, "
                f"{res['cache']['misses']} measured")
     out = Path(output)
-    plan = {"layers": res["plan"], "meta": {k: v for k, v in res.items() if k not in ("plan", "rows", "curve")}}
+    plan = {"layers": res["plan"], "unfused": res["unfused"],
+            "meta": {k: v for k, v in res.items() if k not in ("plan", "unfused", "rows", "curve")}}
     tmp = out.with_name(f".{out.name}.tmp")
     tmp.write_text(json.dumps(plan, indent=1))
     tmp.replace(out)

@@ -33,10 +33,12 @@ def run_check(original, candidate, n, atol, rtol, batch, library=True, original_
 @click.command()
 @model_in_out
 @click.option("--dry-run", is_flag=True, help="List each candidate chain and why it was or was not fused; write nothing.")
+@click.option("--plan", "plan_path", default=None,
+              help="A `rank` plan: layers it lists as unfused (the cuDNN triplet measured faster) stay three Convs.")
 @check_options
 @verbosity
 @guarded
-def rewrite(input, output, dry_run, check_n, atol, rtol, batch, verbose):
+def rewrite(input, output, dry_run, plan_path, check_n, atol, rtol, batch, verbose):
     """Fuse every Conv1x1 -> ConvKxK -> Conv1x1 chain of INPUT into one TuckerConv node; write OUTPUT."""
     from ..model_io import load_model, same_file, save_model
     from ..rewrite import rewrite_model
@@ -44,7 +46,11 @@ def rewrite(input, output, dry_run, check_n, atol, rtol, batch, verbose):
     if not dry_run and same_file(input, output):
         raise TuckerOnnxError(f"{output}: refusing to overwrite the input model; choose another output path")
     model = load_model(input)
-    result = rewrite_model(model, dry_run=dry_run)
+    keep = set()
+    if plan_path:
+        from ..decompose.ranks import load_unfused
+        keep = load_unfused(plan_path)
+    result = rewrite_model(model, dry_run=dry_run, keep_unfused=keep)
     if dry_run:
         for c in result.candidates:
             click.echo(c.describe())

@@ -17,15 +17,31 @@ def ranks_from_ratio(c: int, n: int, ratio: float, multiple: int = 1) -> tuple[i
     return one(c), one(n)
 
 
-def load_plan(path: str | Path) -> dict[str, tuple[int, int]]:
-    """Read a plan file: {"node name": [r_in, r_out], ...} (an optional top-level "layers" key is accepted)."""
-    p = Path(path)
+def _read_json(p: Path):
     try:
-        raw = json.loads(p.read_text())
+        return json.loads(p.read_text())
     except FileNotFoundError:
         raise TuckerOnnxError(f"{p}: plan file not found") from None
     except json.JSONDecodeError as e:
         raise TuckerOnnxError(f"{p}: not valid JSON ({e.msg} at line {e.lineno})") from None
+    except (IsADirectoryError, UnicodeDecodeError):
+        raise TuckerOnnxError(f"{p}: not a JSON plan file") from None
+
+
+def load_unfused(path: str | Path) -> set[str]:
+    """The layers a `rank` plan keeps as three Convs (top-level "unfused": [names]); empty if it has none."""
+    p = Path(path)
+    raw = _read_json(p)
+    names = raw.get("unfused", []) if isinstance(raw, dict) else []
+    if not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
+        raise TuckerOnnxError(f"{p}: \"unfused\" must be a list of layer names")
+    return set(names)
+
+
+def load_plan(path: str | Path) -> dict[str, tuple[int, int]]:
+    """Read a plan file: {"node name": [r_in, r_out], ...} (an optional top-level "layers" key is accepted)."""
+    p = Path(path)
+    raw = _read_json(p)
     if isinstance(raw, dict) and "layers" in raw and isinstance(raw["layers"], dict):
         raw = raw["layers"]
     if not isinstance(raw, dict):

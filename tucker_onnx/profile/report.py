@@ -6,10 +6,16 @@ import json
 from pathlib import Path
 
 
+def _cell(r: dict, k: str, f: str) -> str:
+    v = r.get(k, "")
+    if v is None:
+        return "-"
+    return f"{v:{f}}" if f and v != "" else str(v)
+
+
 def table(rows: list[dict], cols: list[tuple[str, str, str]]) -> str:
     """cols: (key, header, format)."""
-    cells = [[h for _, h, _ in cols]] + [[(f"{r[k]:{f}}" if f and r.get(k) not in (None, "") else str(r.get(k, "")))
-                                         for k, _, f in cols] for r in rows]
+    cells = [[h for _, h, _ in cols]] + [[_cell(r, k, f) for k, _, f in cols] for r in rows]
     widths = [max(len(c[i]) for c in cells) for i in range(len(cols))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
@@ -18,8 +24,7 @@ def table(rows: list[dict], cols: list[tuple[str, str, str]]) -> str:
 
 def markdown(rows: list[dict], cols: list[tuple[str, str, str]]) -> str:
     head = "| " + " | ".join(h for _, h, _ in cols) + " |\n|" + "---|" * len(cols) + "\n"
-    body = "".join("| " + " | ".join((f"{r[k]:{f}}" if f and r.get(k) not in (None, "") else str(r.get(k, "")))
-                                     for k, _, f in cols) + " |\n" for r in rows)
+    body = "".join("| " + " | ".join(_cell(r, k, f) for k, _, f in cols) + " |\n" for r in rows)
     return head + body
 
 

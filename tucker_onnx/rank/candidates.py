@@ -25,6 +25,7 @@ class Candidate:
     energy: float
     macs: int
     ms: float | None = None
+    triplet_ms: float | None = None  # the same ranks as three Convs (measured where the library runs the op)
 
 
 @dataclass

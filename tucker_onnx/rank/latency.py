@@ -64,7 +64,8 @@ class LatencyCache:
             tmp.replace(self.path)
 
 
-def _conv_model(c, n, h, w, kh, kw, attrs, batch, r_in=None, r_out=None, rng=None):
+def _conv_model(c, n, h, w, kh, kw, attrs, batch, r_in=None, r_out=None, rng=None, triplet=False):
+    """The dense Conv (r_in None), the fused TuckerConv, or (triplet) the same ranks as three Convs."""
     rng = rng or np.random.default_rng(0)
     x = helper.make_tensor_value_info("X", TensorProto.FLOAT, [batch, c, h, w])
     y = helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)
@@ -77,6 +78,12 @@ def _conv_model(c, n, h, w, kh, kw, attrs, batch, r_in=None, r_out=None, rng=Non
                                  opset_imports=[helper.make_opsetid("", OPSET)], ir_version=8)
     inits = [numpy_helper.from_array(rng.standard_normal(s).astype(np.float32), nm) for s, nm in
              (((r_in, c, 1, 1), "W_in"), ((r_out, r_in, kh, kw), "W_core"), ((n, r_out, 1, 1), "W_out"), ((n,), "B"))]
+    if triplet:
+        nodes = [helper.make_node("Conv", ["X", "W_in"], ["T1"]),
+                 helper.make_node("Conv", ["T1", "W_core"], ["T2"], **conv_attrs),
+                 helper.make_node("Conv", ["T2", "W_out", "B"], ["Y"])]
+        return helper.make_model(helper.make_graph(nodes, "triplet", [x], [y], inits),
+                                 opset_imports=[helper.make_opsetid("", OPSET)], ir_version=8)
     node = helper.make_node(SPEC.name, ["X", "W_in", "W_core", "W_out", "B"], ["Y"], domain=SPEC.domain,
                             activation="none", **conv_attrs)
     node.overload = SPEC.overload("none", False)
@@ -97,17 +104,19 @@ class Timer:
         scope = f"{device_signature(provider)}|lib {lib}|graph {self.cuda_graph}|b{batch}"
         self.cache = LatencyCache(cache_path, scope)
 
-    def time(self, layer, r_in=None, r_out=None) -> float:
+    def time(self, layer, r_in=None, r_out=None, triplet: bool = False) -> float:
+        """ms of the dense conv, or of ranks (r_in, r_out) as the fused op or (triplet) as three Convs."""
         c, h, w = layer.in_shape
         n, _, kh, kw = layer.weight.shape
         a = layer.attrs
         key = f"{c}x{h}x{w}->{n} k{kh}x{kw} s{a['strides']} p{a['pads']} d{a['dilations']} " + (
-            "dense" if r_in is None else f"r{r_in},{r_out}")
+            "dense" if r_in is None else f"r{r_in},{r_out}" + (" triplet" if triplet else ""))
         hit = self.cache.get(key)
         if hit is not None:
             return hit
-        m = _conv_model(c, n, h, w, kh, kw, a, self.batch, r_in, r_out)
-        sess = open_session(m, self.provider, library=self.library and r_in is not None, cuda_graph=self.cuda_graph)
+        m = _conv_model(c, n, h, w, kh, kw, a, self.batch, r_in, r_out, triplet=triplet)
+        sess = open_session(m, self.provider, library=self.library and r_in is not None and not triplet,
+                            cuda_graph=self.cuda_graph)
         x = np.random.default_rng(1).standard_normal((self.batch, c, h, w)).astype(np.float32)
         ms = measure(sess, {"X": x}, self.warmup, self.repeats, self.provider).median_ms
         self.cache.put(key, ms)

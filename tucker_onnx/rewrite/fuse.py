@@ -42,13 +42,20 @@ def _fold(c: Candidate):
     return w_out, bias
 
 
-def rewrite_model(model: onnx.ModelProto, dry_run: bool = False) -> RewriteResult:
-    """Fuse every eligible Conv triplet of `model` into TuckerConv; `dry_run` only reports candidates."""
+def rewrite_model(model: onnx.ModelProto, dry_run: bool = False, keep_unfused: set[str] | frozenset = frozenset()
+                  ) -> RewriteResult:
+    """Fuse every eligible Conv triplet of `model` into TuckerConv; `dry_run` only reports candidates.
+    keep_unfused: layer names (as `decompose` named them, `<layer>/tucker_core`) whose triplet measured faster
+    than the fused op (a `rank` plan's "unfused" list): they stay three Convs."""
     opset = default_opset(model)
     if opset > MAX_OPSET:
         raise TuckerOnnxError(f"model uses opset {opset}; ONNX Runtime 1.31 supports at most {MAX_OPSET}")
     graph = import_graph(model)
     cands = find_candidates(graph)
+    for c in cands:
+        layer = c.core.name.removesuffix("/tucker_core")
+        if c.fused and (layer in keep_unfused or c.core.name in keep_unfused):
+            c.fused, c.reason = False, "the plan keeps it unfused (its cuDNN triplet measured faster)"
     if dry_run:
         return RewriteResult(None, cands)
     fused = [c for c in cands if c.fused]
