@@ -26,7 +26,7 @@ BIG = [(64, 32, 32, 64, 56, 56, 3, (1, 1), (1, 1, 1, 1), (1, 1)),
 # Configs forced through TUCKER_ONNX_CONFIG (variant, th, tw, threads, nsplit, kchunk): each kernel variant,
 # tile shapes that leave partial tiles, several passes over M, N split over blocks (some of them empty),
 # reductions shorter and longer than one staged chunk.
-FORCED = [(0, 4, 4, 128, 1, 32), (0, 8, 8, 512, 1, 128), (0, 2, 8, 256, 2, 64), (0, 1, 1, 128, 4, 128),
+FORCED = [(0, 4, 4, 128, 1, 32), (0, 8, 8, 512, 1, 32), (0, 2, 8, 256, 2, 64), (0, 1, 1, 128, 4, 128),
           (1, 7, 7, 256, 1, 32), (1, 4, 2, 128, 3, 96), (1, 2, 2, 128, 1, 128), (2, 4, 4, 128, 1, 32)]
 FORCED_SHAPES = SHAPES + BIG[1:3]
 

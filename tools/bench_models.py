@@ -6,7 +6,6 @@ Per model, batch, dtype and CUDA-graph setting it first checks that fused and un
 each with IOBinding (median of repeats). fp16 models are converted before the rewrite, so the fp16 kernel runs.
 Usage: python tools/bench_models.py --out results/models [--models resnet18 vgg16_bn] [--batches 1 32]
        [--dtypes fp32 fp16] [--provider cuda|cpu] [--image-size 224]
-Not yet run on a GPU (written after the device budget of the session that wrote it was spent).
 """
 from __future__ import annotations
 
@@ -49,7 +48,10 @@ def main():
         import onnxruntime
         onnxruntime.preload_dlls()
         from bench_common import environment
+        from tucker_onnx.profile.timing import cuda_provider_options
         env = environment()
+        env["session"]["provider_options"] = cuda_provider_options(True)[0] | {
+            "enable_cuda_graph": "per row", "use_tf32": "ORT default (1): cuDNN may use TF32 on fp32; TuckerConv is plain fp32"}
     else:
         env = {"provider": "cpu"}
     for name in args.models:

@@ -34,20 +34,21 @@ struct StageCost {
 
 // One GEMM stage: b_loads = shared loads per reduction row for B, fill_b = per-warp instructions that
 // stage B per reduction row, mem = latency of a chunk's global loads (cycles).
-StageCost Stage(const StageSplit& s, int K, int kchunk, int tm, int threads, double b_loads, double fill_b, double mem) {
+StageCost Stage(const StageSplit& s, int K, int kchunk, int tm, int threads, double b_loads, double fill_b, double mem,
+                double sync, double fill_a) {
   const double chunks = std::ceil(static_cast<double>(K) / kchunk);
   const double rows = static_cast<double>(K) / chunks;  // reduction rows per chunk
   const double active = static_cast<double>(s.mp / tm) * s.ntn;
   const double warps_active = std::ceil(active / 32), warps_all = std::ceil(threads / 32.0);
   const double inner = rows * (tm * tm + 1 + b_loads);
-  const double fill = std::ceil(static_cast<double>(s.mp) * kchunk / threads) * 4 + fill_b * kchunk;
+  const double fill = std::ceil(static_cast<double>(s.mp) * kchunk / threads) * fill_a + fill_b * kchunk;
   StageCost c;
   c.issue = s.passes * chunks * (inner * warps_active + fill * warps_all);
-  c.latency = s.passes * chunks * (mem + 80 + inner * std::ceil(warps_active / 4) + fill * std::ceil(warps_all / 4));
+  c.latency = s.passes * chunks * (mem + sync + inner * std::ceil(warps_active / 4) + fill * std::ceil(warps_all / 4));
   return c;
 }
 
-double TiledCycles(const Problem& p, const Config& c, const Device& d) {
+double TiledCycles(const Problem& p, const Config& c, const Device& d, const ModelParams& m) {
   const size_t bytes = TiledSharedBytes(p, c);
   if (bytes > d.smem_per_block) return INFINITY;
   const int tm = TileM(c), kk = p.kh * p.kw, nchunk = TiledChunk(p, c);
@@ -55,9 +56,10 @@ double TiledCycles(const Problem& p, const Config& c, const Device& d) {
   const TiledLayout L =
       MakeTiledLayout(p.R1, p.R2, kk, ih_n, iw_n, c.th, c.tw, nchunk, c.threads, tm, tm, c.kchunk);
   if (!L.ok) return INFINITY;
-  const StageCost s1 = Stage(L.s1, p.C, c.kchunk, tm, c.threads, 1, std::ceil(static_cast<double>(L.win) / c.threads) * 3, 900);
-  const StageCost s2 = Stage(L.s2, p.R1 * kk, c.kchunk, tm, c.threads, tm + 1, 0, 600);
-  const StageCost s3 = Stage(L.s3, p.R2, c.kchunk, tm, c.threads, 1, 0, 600);
+  const double fill1 = std::ceil(static_cast<double>(L.win) / c.threads) * 3;
+  const StageCost s1 = Stage(L.s1, p.C, c.kchunk, tm, c.threads, 1, fill1, m.tiled_mem1, m.tiled_sync, m.tiled_fill);
+  const StageCost s2 = Stage(L.s2, p.R1 * kk, c.kchunk, tm, c.threads, tm + 1, 0, m.tiled_mem, m.tiled_sync, m.tiled_fill);
+  const StageCost s3 = Stage(L.s3, p.R2, c.kchunk, tm, c.threads, 1, 0, m.tiled_mem, m.tiled_sync, m.tiled_fill);
   const double epi = std::ceil(static_cast<double>(nchunk) * L.tpix / c.threads) * 12;
   const double latency = s1.latency + s2.latency + s3.latency + 500 + epi;
   const double issue = s1.issue + s2.issue + s3.issue + epi * std::ceil(c.threads / 32.0);
@@ -67,7 +69,34 @@ double TiledCycles(const Problem& p, const Config& c, const Device& d) {
   const int resident = std::max(1, std::min({by_smem, by_regs, 2048 / c.threads, 32}));
   const double waves = std::ceil(blocks / (static_cast<double>(d.sm_count) * resident));
   const double sharing = std::min<double>(resident, std::ceil(blocks / d.sm_count));
-  return waves * std::max(latency, sharing * issue / 4) + 4000;
+  return waves * std::max(latency, sharing * issue / 4) + m.tiled_launch;
+}
+
+// The split-K kernel: per stage, ceil(items x S / threads) rounds of a reduction chain k / S steps long, each
+// step latency-bound on its global weight loads (items = 4-channel groups x pixels, S = the split), then the
+// S partial sums of each of the 4 channels meet through colliding shared-memory atomics.
+double SplitKCycles(const Problem& p, const Config& c, const Device& d, const ModelParams& m) {
+  const size_t bytes = SplitKSharedBytes(p, c);
+  if (bytes > d.smem_per_block) return INFINITY;
+  const double win = static_cast<double>((c.th - 1) * p.sh + (p.kh - 1) * p.dh + 1) * ((c.tw - 1) * p.sw + (p.kw - 1) * p.dw + 1);
+  const double tpix = static_cast<double>(c.th) * c.tw;
+  const double warps = std::ceil(c.threads / 32.0);
+  double latency = 3 * 80, issue = 0;
+  const auto stage = [&](double items, int k, double step, double instr) {
+    const double split = std::max(1.0, std::min<double>(k, std::floor(c.threads / std::max(items, 1.0))));
+    const double rounds = std::ceil(items * split / c.threads), chain = std::ceil(k / split);
+    latency += rounds * (chain * step + (split > 1 ? split * 4 * m.splitk_atomic : 0.0));
+    issue += rounds * chain * instr * warps;
+  };
+  stage(std::ceil(p.R1 / 4.0) * win, p.C, m.splitk_step1, m.splitk_instr);
+  stage(std::ceil(p.R2 / 4.0) * tpix, p.R1, m.splitk_step2 * p.kh * p.kw, m.splitk_instr * p.kh * p.kw);
+  stage(std::ceil(p.N / 4.0) * tpix, p.R2, m.splitk_step3, m.splitk_instr);
+  const double blocks = static_cast<double>(CeilDiv(p.Ho, c.th)) * CeilDiv(p.Wo, c.tw) * p.batch;
+  const int by_smem = static_cast<int>(std::max<size_t>(1, d.smem_per_sm / (bytes + 1024)));
+  const int resident = std::max(1, std::min({by_smem, 2048 / c.threads, 32}));
+  const double waves = std::ceil(blocks / (static_cast<double>(d.sm_count) * resident));
+  const double sharing = std::min<double>(resident, std::ceil(blocks / d.sm_count));
+  return waves * std::max(latency, sharing * issue / 4) + m.splitk_launch;
 }
 
 }  // namespace
@@ -76,8 +105,13 @@ size_t SharedBytes(const Problem& p, const Config& c) {
   return c.variant == kSplitK ? SplitKSharedBytes(p, c) : TiledSharedBytes(p, c);
 }
 
+double PredictCycles(const Problem& p, const Config& c, const Device& d, const ModelParams& m) {
+  return c.variant == kSplitK ? SplitKCycles(p, c, d, m) : TiledCycles(p, c, d, m);
+}
+
 double PredictCycles(const Problem& p, const Config& c, const Device& d) {
-  return c.variant == kSplitK ? INFINITY : TiledCycles(p, c, d);  // split-K is the autotuner's only
+  static const ModelParams fitted;
+  return PredictCycles(p, c, d, fitted);
 }
 
 std::vector<Config> Candidates(const Problem& p, const Device& d) {

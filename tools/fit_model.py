@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""Fits the analytical model's constants (ModelParams in custom_ops/src/cuda/tucker_conv_impl.cuh) to
+exhaustive-autotune logs (TUCKER_ONNX_TUNE=exhaustive + TUCKER_ONNX_CONFIG_LOG), on the CPU: the model is host
+code, built here into tools/model_eval with nvcc. The score is what matters to users: per shape, how much slower
+the model's pick runs than the measured best, averaged over shapes (TDC's model: ~25%).
+Usage: python tools/fit_model.py LOG.jsonl [LOG2.jsonl ...] [--rounds 3]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NAMES = ["tiled_mem1", "tiled_mem", "tiled_sync", "tiled_fill", "tiled_launch", "splitk_step1", "splitk_step2", "splitk_step3",
+         "splitk_atomic", "splitk_instr", "splitk_launch"]
+
+
+def defaults() -> list[float]:
+    text = (ROOT / "custom_ops/src/cuda/tucker_conv_impl.cuh").read_text()
+    return [float(re.search(rf"double {n} = ([0-9.]+);", text).group(1)) for n in NAMES]
+
+
+def build(out: Path) -> Path:
+    src = ROOT / "custom_ops/src/cuda"
+    subprocess.run(["nvcc", "-std=c++17", "-O2", f"-I{src}", str(ROOT / "tools/model_eval.cu"), str(src / "tucker_conv_model.cc"),
+                    str(src / "tucker_conv_tiled.cu"), str(src / "tucker_conv_splitk.cu"), "-o", str(out)], check=True)
+    return out
+
+
+def problem(key: str) -> list[int]:
+    m = re.search(r"b(\d+) c(\d+) h(\d+) w(\d+) r1=(\d+) r2=(\d+) k(\d+)x(\d+) n(\d+) s(\d+),(\d+) p(\d+),(\d+) d(\d+),(\d+)", key)
+    b, c, h, w, r1, r2, kh, kw, n, sh, sw, pt, pl, dh, dw = map(int, m.groups())
+    ho = (h + 2 * pt - dh * (kh - 1) - 1) // sh + 1  # the benchmarks pad symmetrically
+    wo = (w + 2 * pl - dw * (kw - 1) - 1) // sw + 1
+    return [b, c, h, w, r1, r2, kh, kw, n, ho, wo, sh, sw, pt, pl, dh, dw]
+
+
+def load(paths) -> list[tuple[list[int], list[tuple[list[int], float]]]]:
+    shapes = {}
+    for path in paths:
+        for line in open(path):
+            r = json.loads(line)
+            if r["timings_ms"] and len(r["model"]) == 6:
+                shapes[r["key"]] = (problem(r["key"]), [(x[:6], x[6]) for x in r["timings_ms"]])
+    return list(shapes.values())
+
+
+def score(exe: Path, params: list[float], shapes, detail: bool = False) -> tuple[float, list[float]]:
+    lines = [" ".join(map(str, params))]
+    for prob, cands in shapes:
+        lines += [" ".join(map(str, prob + cfg)) for cfg, _ in cands]
+    out = subprocess.run([str(exe)], input="\n".join(lines) + "\n", capture_output=True, text=True, check=True).stdout.split()
+    pred = iter(map(float, out))
+    gaps = []
+    for prob, cands in shapes:
+        p = [next(pred) for _ in cands]
+        pick = min(range(len(cands)), key=p.__getitem__)
+        best = min(t for _, t in cands)
+        gaps.append(cands[pick][1] / best - 1)
+        if detail:
+            b = min(range(len(cands)), key=lambda i: cands[i][1])
+            print(f"  {prob[:11]}: pick {cands[pick][0]} {cands[pick][1] * 1e3:.1f} us, best {cands[b][0]} "
+                  f"{cands[b][1] * 1e3:.1f} us (+{100 * gaps[-1]:.0f}%)")
+    return sum(gaps) / len(gaps), gaps
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("logs", nargs="+")
+    ap.add_argument("--rounds", type=int, default=3)
+    a = ap.parse_args()
+    shapes = load(a.logs)
+    with tempfile.TemporaryDirectory() as d:
+        exe = build(Path(d) / "model_eval")
+        params = defaults()
+        best, _ = score(exe, params, shapes)
+        print(f"{len(shapes)} shapes; current constants: mean gap {100 * best:.1f}%")
+        for _ in range(a.rounds):  # coordinate search, each constant scaled by a few factors
+            for i in range(len(params)):
+                for f in (0.25, 0.5, 0.8, 1.25, 2.0, 4.0):
+                    trial = list(params)
+                    trial[i] *= f
+                    s, _ = score(exe, trial, shapes)
+                    if s < best - 1e-4:
+                        best, params = s, trial
+            print(f"round: mean gap {100 * best:.1f}%  " + ", ".join(f"{n}={v:g}" for n, v in zip(NAMES, params)))
+        s, gaps = score(exe, params, shapes, detail=True)
+        print(f"fitted: mean gap {100 * s:.1f}%, median {100 * sorted(gaps)[len(gaps) // 2]:.1f}%, worst {100 * max(gaps):.1f}%")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,27 @@
+// Host-only driver of the analytical model (no GPU needed), for tools/fit_model.py.
+// stdin, first line: the 11 ModelParams; then one line per measured config:
+//   batch C H W R1 R2 kh kw N Ho Wo sh sw pt pl dh dw  variant th tw threads nsplit kchunk
+// stdout: predicted cycles per config line. Device: H100/H200 (132 SMs, 228 KiB shared memory per SM).
+#include <cstdio>
+
+#include "tucker_conv_impl.cuh"
+
+int main() {
+  using namespace tucker_cuda;
+  ModelParams m;
+  if (std::scanf("%lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf", &m.tiled_mem1, &m.tiled_mem, &m.tiled_sync, &m.tiled_fill,
+                 &m.tiled_launch, &m.splitk_step1, &m.splitk_step2, &m.splitk_step3, &m.splitk_atomic,
+                 &m.splitk_instr, &m.splitk_launch) != 11)
+    return 1;
+  const Device d{132, 233472, 232448};
+  Problem p{};
+  Config c{};
+  int relu = 0;
+  while (std::scanf("%d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d", &p.batch, &p.C, &p.H, &p.W,
+                    &p.R1, &p.R2, &p.kh, &p.kw, &p.N, &p.Ho, &p.Wo, &p.sh, &p.sw, &p.pt, &p.pl, &p.dh, &p.dw,
+                    &c.variant, &c.th, &c.tw, &c.threads, &c.nsplit, &c.kchunk) == 23) {
+    p.relu = relu;
+    std::printf("%.1f\n", PredictCycles(p, c, d, m));
+  }
+  return 0;
+}
