@@ -73,8 +73,13 @@ def main():
                     sessions = {"original": open_session(d, args.provider, library=False, cuda_graph=g),
                                 "tucker_unfused": open_session(t, args.provider, library=False, cuda_graph=g),
                                 "tucker_fused": open_session(fused, args.provider, library=True, cuda_graph=g)}
-                    ref = sessions["tucker_unfused"].run(None, feeds)[0].astype(np.float64)
-                    got = sessions["tucker_fused"].run(None, feeds)[0].astype(np.float64)
+                    try:
+                        ref = sessions["tucker_unfused"].run(None, feeds)[0].astype(np.float64)
+                        got = sessions["tucker_fused"].run(None, feeds)[0].astype(np.float64)
+                    except Exception as e:  # e.g. ORT's CUDA Concat takes at most 32 inputs under graph capture
+                        print(f"{name} {dtype} b{batch} graph={graph}: not run: {e}".splitlines()[0], flush=True)
+                        rows.append({"model": name, "dtype": dtype, "batch": batch, "cuda_graph": g, "error": str(e)[:300]})
+                        continue
                     err = float(np.abs(got - ref).max() / (np.abs(ref).max() + 1e-9))
                     tol = 2e-2 if dtype == "fp16" else 1e-3
                     row = {"model": name, "dtype": dtype, "batch": batch, "cuda_graph": g, "tucker_layers": n_fused,

@@ -8,6 +8,7 @@ Usage: python tools/fit_model.py LOG.jsonl [LOG2.jsonl ...] [--rounds 3]
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import re
 import subprocess
@@ -42,7 +43,7 @@ def problem(key: str) -> list[int]:
 def load(paths) -> list[tuple[list[int], list[tuple[list[int], float]]]]:
     shapes = {}
     for path in paths:
-        for line in open(path):
+        for line in (gzip.open(path, "rt") if str(path).endswith(".gz") else open(path)):
             r = json.loads(line)
             if r["timings_ms"] and len(r["model"]) == 6:
                 shapes[r["key"]] = (problem(r["key"]), [(x[:6], x[6]) for x in r["timings_ms"]])

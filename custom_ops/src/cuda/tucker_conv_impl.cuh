@@ -33,20 +33,21 @@ struct Device {
   size_t smem_per_sm, smem_per_block;
 };
 
-// Constants of the analytical model, in cycles; the defaults were fitted to exhaustive-autotune logs of an
-// H200 (tools/fit_model.py, results/NOTES.md).
+// Constants of the analytical model, in cycles: fitted (tools/fit_model.py) to exhaustive-autotune logs of an
+// H200 (results/h200_2026-11-28_s2/autotune), so they are effective values that also absorb what the model does
+// not spell out (e.g. tiled_mem is far above an L2 latency: it carries the per-chunk serialisation measured).
 struct ModelParams {
-  double tiled_mem1 = 1800;   // global-load latency of a stage-1 chunk (X from DRAM)
-  double tiled_mem = 6000;    // global-load latency of a weight chunk (L2)
-  double tiled_sync = 80;     // the two barriers of a chunk
-  double tiled_fill = 32;     // instructions per staged weight element (index math, load, convert, store)
-  double tiled_launch = 4000; // launch and tail of a kernel
-  double splitk_step1 = 400;  // one reduction step of split-K stage 1 (global X and weight loads)
-  double splitk_step2 = 150;  // ... of stage 2 per core tap (shared t1, global weights)
-  double splitk_step3 = 600;  // ... of stage 3
-  double splitk_atomic = 30;  // cycles per colliding shared atomic when the S partial sums of an output meet
-  double splitk_instr = 12;   // instructions a warp issues per reduction step
-  double splitk_launch = 4000;
+  double tiled_mem1 = 1800;     // per stage-1 chunk: X loads from DRAM
+  double tiled_mem = 15360;     // per weight chunk of stages 2 and 3
+  double tiled_sync = 320;      // the two barriers of a chunk
+  double tiled_fill = 8;        // instructions per staged weight element (index math, load, convert, store)
+  double tiled_launch = 4000;   // launch and tail of a kernel
+  double splitk_step1 = 50;     // one reduction step of split-K stage 1 (global X and weight loads)
+  double splitk_step2 = 37.5;   // ... of stage 2 per core tap (shared t1, global weights)
+  double splitk_step3 = 600;    // ... of stage 3
+  double splitk_atomic = 75;    // cycles per colliding shared atomic when the S partial sums of an output meet
+  double splitk_instr = 48;     // instructions a warp issues per reduction step
+  double splitk_launch = 4000;  // launch and tail of a kernel
 };
 
 // Analytical model: estimated cycles of a config on a device (INFINITY when it cannot run).
