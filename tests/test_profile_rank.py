@@ -158,6 +158,12 @@ def test_rank_measures_triplets_and_rewrite_honours_unfused(library, r18, tmp_pa
     assert {f"{names[0]}/tucker_{s}" for s in ("in", "core", "out")} <= {n.name for n in nodes}
     r = CliRunner().invoke(cli, ["rewrite", str(tk), str(fused), "--plan", str(plan), "--dry-run"])
     assert "plan keeps it unfused" in r.output
+    # A plan that keeps every chain unfused: the output is the decomposed model, unchanged, and the check passes.
+    plan.write_text(json.dumps({"layers": {n: [32, 32] for n in names}, "unfused": names}))
+    fused.unlink()
+    r = CliRunner().invoke(cli, ["rewrite", str(tk), str(fused), "--plan", str(plan)])
+    assert r.exit_code == 0 and "fused 0 chain(s)" in r.output and "check PASSED" in r.output, r.output
+    assert [n.op_type for n in onnx.load(str(fused)).graph.node] == [n.op_type for n in onnx.load(str(tk)).graph.node]
 
 
 def test_rank_bad_inputs(r18, tmp_path):

@@ -1,5 +1,9 @@
-"""Measures each candidate as a small ONNX graph (fused TuckerConv, or the dense Conv) on the target provider,
-with a cache keyed by device, provider, library and shape so reruns are quick."""
+"""Measures each candidate as a small ONNX graph (fused TuckerConv, its three Convs, or the dense Conv) on the
+target provider, with a cache keyed by device, provider, library and shape so reruns are quick.
+
+Each time is net of an empty Run (as the profiler's per-layer times are): an isolated one-layer graph pays ORT's
+per-Run cost, which the whole model pays once, so gross times would make small layers look slower than they are
+and the layer sums overshoot the model."""
 from __future__ import annotations
 
 import hashlib
@@ -101,8 +105,19 @@ class Timer:
         self.cuda_graph = cuda_graph and provider == "cuda"
         self.library = (provider == "cuda") if library is None else library
         lib = library_fingerprint() if self.library else "function-fallback"
-        scope = f"{device_signature(provider)}|lib {lib}|graph {self.cuda_graph}|b{batch}"
+        scope = f"{device_signature(provider)}|lib {lib}|graph {self.cuda_graph}|b{batch}|net of an empty Run"
         self.cache = LatencyCache(cache_path, scope)
+        self._empty_ms = None
+
+    def empty_ms(self) -> float:
+        """The per-Run cost subtracted from every measurement (measured once per cache scope)."""
+        if self._empty_ms is None:
+            self._empty_ms = self.cache.entries.get("empty run")
+            if self._empty_ms is None:
+                from ..profile.per_layer import empty_run_ms
+                self._empty_ms = empty_run_ms(self.provider, self.warmup, self.repeats, self.cuda_graph)
+                self.cache.put("empty run", self._empty_ms)
+        return self._empty_ms
 
     def time(self, layer, r_in=None, r_out=None, triplet: bool = False) -> float:
         """ms of the dense conv, or of ranks (r_in, r_out) as the fused op or (triplet) as three Convs."""
@@ -118,6 +133,7 @@ class Timer:
         sess = open_session(m, self.provider, library=self.library and r_in is not None and not triplet,
                             cuda_graph=self.cuda_graph)
         x = np.random.default_rng(1).standard_normal((self.batch, c, h, w)).astype(np.float32)
-        ms = measure(sess, {"X": x}, self.warmup, self.repeats, self.provider).median_ms
+        gross = measure(sess, {"X": x}, self.warmup, self.repeats, self.provider).median_ms
+        ms = max(gross - self.empty_ms(), 0.02 * gross)  # never <= 0, whatever the noise
         self.cache.put(key, ms)
         return ms

@@ -42,6 +42,9 @@ def _fold(c: Candidate):
     return w_out, bias
 
 
+PLAN_KEEPS = "the plan keeps it unfused (its three Convs measured faster than the fused op)"
+
+
 def rewrite_model(model: onnx.ModelProto, dry_run: bool = False, keep_unfused: set[str] | frozenset = frozenset()
                   ) -> RewriteResult:
     """Fuse every eligible Conv triplet of `model` into TuckerConv; `dry_run` only reports candidates.
@@ -52,13 +55,19 @@ def rewrite_model(model: onnx.ModelProto, dry_run: bool = False, keep_unfused: s
         raise TuckerOnnxError(f"model uses opset {opset}; ONNX Runtime 1.31 supports at most {MAX_OPSET}")
     graph = import_graph(model)
     cands = find_candidates(graph)
+    kept = 0
     for c in cands:
         layer = c.core.name.removesuffix("/tucker_core")
         if c.fused and (layer in keep_unfused or c.core.name in keep_unfused):
-            c.fused, c.reason = False, "the plan keeps it unfused (its cuDNN triplet measured faster)"
+            c.fused, c.reason = False, PLAN_KEEPS
+            kept += 1
     if dry_run:
         return RewriteResult(None, cands)
     fused = [c for c in cands if c.fused]
+    if not fused and kept:  # the plan measured every fusable chain faster as three Convs: nothing to change
+        out = onnx.ModelProto()
+        out.CopyFrom(model)
+        return RewriteResult(out, cands)
     if not fused:
         raise TuckerOnnxError("no fusable Conv1x1 -> ConvKxK -> Conv1x1 chain found"
                               + (f" ({len(cands)} rejected; run with --dry-run for reasons)" if cands else
