@@ -2,12 +2,25 @@
 // stdin, first line: the 11 ModelParams; then one line per measured config:
 //   batch C H W R1 R2 kh kw N Ho Wo sh sw pt pl dh dw  variant th tw threads nsplit kchunk
 // stdout: predicted cycles per config line. Device: H100/H200 (132 SMs, 228 KiB shared memory per SM).
+// With the argument "choose", stdin holds problems only (the first 17 fields) and stdout the config the model
+// picks for each: variant th tw threads nsplit kchunk shared_bytes.
 #include <cstdio>
+#include <cstring>
 
 #include "tucker_conv_impl.cuh"
 
-int main() {
+int main(int argc, char** argv) {
   using namespace tucker_cuda;
+  if (argc > 1 && std::strcmp(argv[1], "choose") == 0) {
+    const Device d{132, 233472, 232448};
+    Problem p{};
+    while (std::scanf("%d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d", &p.batch, &p.C, &p.H, &p.W, &p.R1, &p.R2,
+                      &p.kh, &p.kw, &p.N, &p.Ho, &p.Wo, &p.sh, &p.sw, &p.pt, &p.pl, &p.dh, &p.dw) == 17) {
+      const Config c = ChooseConfig(p, d);
+      std::printf("%d %d %d %d %d %d %zu\n", c.variant, c.th, c.tw, c.threads, c.nsplit, c.kchunk, SharedBytes(p, c));
+    }
+    return 0;
+  }
   ModelParams m;
   if (std::scanf("%lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf", &m.tiled_mem1, &m.tiled_mem, &m.tiled_sync, &m.tiled_fill,
                  &m.tiled_launch, &m.splitk_step1, &m.splitk_step2, &m.splitk_step3, &m.splitk_atomic,
