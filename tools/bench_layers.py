@@ -29,39 +29,71 @@ TDC_CORES = [(64, 32, 224), (64, 32, 112), (32, 32, 56), (64, 32, 56), (64, 64, 
 OPSET = 17
 
 
-def stack_models(d, r1, r2, hw, batch, dtype, L, rng):
-    """(fused, triplet, dense) models, each a chain of L layers D -> D at hw x hw, Relu epilogue."""
+def stack_models(c, n, r1, r2, hw, k, stride, batch, dtype, L, rng):
+    """(fused, triplet, dense) models, each a chain of L Tucker layers C -> N at hw x hw (kernel k, pad k // 2,
+    the stride), Relu epilogue; L > 1 needs C == N and stride 1 so the layers chain."""
+    assert L == 1 or (c == n and stride == 1)
     np_dt = np.float16 if dtype == "fp16" else np.float32
     tp = TensorProto.FLOAT16 if dtype == "fp16" else TensorProto.FLOAT
+    p = k // 2
+    conv = dict(pads=[p] * 4, strides=[stride] * 2)
     inits_t, nodes_t, nodes_f, inits_d, nodes_d = [], [], [], [], []
     prev = "X"
     for i in range(L):
-        w1 = rng.standard_normal((r1, d, 1, 1)) / np.sqrt(d)
-        w2 = rng.standard_normal((r2, r1, 3, 3)) / np.sqrt(9 * r1)
-        w3 = rng.standard_normal((d, r2, 1, 1)) / np.sqrt(r2)
-        b = rng.standard_normal(d) * 0.1
-        for a, n in ((w1, f"w1_{i}"), (w2, f"w2_{i}"), (w3, f"w3_{i}"), (b, f"b_{i}")):
-            inits_t.append(numpy_helper.from_array(a.astype(np_dt), n))
+        w1 = rng.standard_normal((r1, c, 1, 1)) / np.sqrt(c)
+        w2 = rng.standard_normal((r2, r1, k, k)) / np.sqrt(k * k * r1)
+        w3 = rng.standard_normal((n, r2, 1, 1)) / np.sqrt(r2)
+        b = rng.standard_normal(n) * 0.1
+        for a, nm in ((w1, f"w1_{i}"), (w2, f"w2_{i}"), (w3, f"w3_{i}"), (b, f"b_{i}")):
+            inits_t.append(numpy_helper.from_array(a.astype(np_dt), nm))
         out = "Y" if i == L - 1 else f"y{i}"
         nodes_t += [helper.make_node("Conv", [prev, f"w1_{i}"], [f"t1_{i}"]),
-                    helper.make_node("Conv", [f"t1_{i}", f"w2_{i}"], [f"t2_{i}"], pads=[1, 1, 1, 1]),
+                    helper.make_node("Conv", [f"t1_{i}", f"w2_{i}"], [f"t2_{i}"], **conv),
                     helper.make_node("Conv", [f"t2_{i}", f"w3_{i}", f"b_{i}"], [f"t3_{i}"]),
                     helper.make_node("Relu", [f"t3_{i}"], [out])]
-        n = helper.make_node(SPEC.name, [prev, f"w1_{i}", f"w2_{i}", f"w3_{i}", f"b_{i}"], [out], domain=SPEC.domain,
-                             strides=[1, 1], pads=[1, 1, 1, 1], dilations=[1, 1], activation="relu")
-        n.overload = SPEC.overload("relu", False)
-        nodes_f.append(n)
-        wd = rng.standard_normal((d, d, 3, 3)) / np.sqrt(9 * d)
+        node = helper.make_node(SPEC.name, [prev, f"w1_{i}", f"w2_{i}", f"w3_{i}", f"b_{i}"], [out], domain=SPEC.domain,
+                                dilations=[1, 1], activation="relu", **conv)
+        node.overload = SPEC.overload("relu", False)
+        nodes_f.append(node)
+        wd = rng.standard_normal((n, c, k, k)) / np.sqrt(k * k * c)
         inits_d += [numpy_helper.from_array(wd.astype(np_dt), f"wd_{i}"), numpy_helper.from_array(b.astype(np_dt), f"bd_{i}")]
-        nodes_d += [helper.make_node("Conv", [prev, f"wd_{i}", f"bd_{i}"], [f"c{i}"], pads=[1, 1, 1, 1]),
+        nodes_d += [helper.make_node("Conv", [prev, f"wd_{i}", f"bd_{i}"], [f"c{i}"], **conv),
                     helper.make_node("Relu", [f"c{i}"], [out])]
         prev = out
-    io = ([helper.make_tensor_value_info("X", tp, [batch, d, hw, hw])], [helper.make_tensor_value_info("Y", tp, [batch, d, hw, hw])])
+    ho = (hw + 2 * p - k) // stride + 1
+    io = ([helper.make_tensor_value_info("X", tp, [batch, c, hw, hw])], [helper.make_tensor_value_info("Y", tp, [batch, n, ho, ho])])
     mk = lambda nodes, inits, funcs: helper.make_model(
         helper.make_graph(nodes, "stack", *io, inits),
         opset_imports=[helper.make_opsetid("", OPSET)] + ([helper.make_opsetid(SPEC.domain, 1)] if funcs else []),
         functions=funcs, ir_version=FUNCTION_IR_VERSION)
     return (mk(nodes_f, inits_t, [build_function("relu", False, OPSET)]), mk(nodes_t, inits_t, []), mk(nodes_d, inits_d, []))
+
+
+def model_layer_shapes(names) -> list[dict]:
+    """The distinct Tucker layers of torchvision models at 224x224 with the TDC paper's ranks (tools/tdc_plans.py):
+    C, R1, R2, N, input map, kernel, stride, and which model layers share the shape."""
+    import tempfile
+    import onnx
+    from tdc_plans import PLANS
+    from tucker_onnx.graph import import_graph, static_hw
+    from tucker_onnx.zoo import export_torchvision
+    shapes = {}
+    for name in names:
+        with tempfile.TemporaryDirectory() as d:
+            path = export_torchvision(name, Path(d) / f"{name}.onnx", image_size=224)
+            graph = import_graph(onnx.load(str(path)))
+        plan = PLANS[name]()
+        for node in graph.nodes:
+            if node.op != "Conv" or node.name not in plan:
+                continue
+            n, c, k, _ = node.inputs[1].values.shape
+            r1, r2 = plan[node.name]
+            hw = static_hw(node.inputs[0])[0]
+            stride = int(node.attrs.get("strides", [1, 1])[0])
+            key = (c, r1, r2, n, hw, k, stride)
+            shapes.setdefault(key, {"C": c, "R1": r1, "R2": r2, "N": n, "hw": hw, "k": k, "stride": stride, "layers": []})
+            shapes[key]["layers"].append(f"{name}:{node.name}")
+    return list(shapes.values())
 
 
 def main():
@@ -72,6 +104,8 @@ def main():
     ap.add_argument("--stack", type=int, default=16)
     ap.add_argument("--shapes", type=int, default=len(TDC_CORES), help="first N TDC shapes")
     ap.add_argument("--hw", type=int, nargs="+", help="only these map sizes (e.g. 7 14 28)")
+    ap.add_argument("--models", nargs="*", default=[], help="also the distinct Tucker layers of these models "
+                    "(resnet18 resnet50 vgg16_bn densenet121 densenet201) with the TDC ranks")
     ap.add_argument("--iters", type=int, default=100)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--kernels", action="store_true", help="also record CUPTI kernel time per Run (torch.profiler)")
@@ -85,15 +119,23 @@ def main():
     env = environment() | {"measured_bandwidth_GBs": bw, "stack": args.stack}
     rows = []
     rng = np.random.default_rng(0)
+    shapes = []
+    for r1, r2, hw in TDC_CORES[: args.shapes]:
+        d = max(64, 2 * max(r1, r2))
+        shapes.append({"name": f"{r1}->{r2}@{hw}", "C": d, "R1": r1, "R2": r2, "N": d, "hw": hw, "k": 3, "stride": 1})
+    for m in model_layer_shapes(args.models):
+        m["name"] = f"{m['C']}:{m['R1']}->{m['R2']}:{m['N']}@{m['hw']}" + (f"/s{m['stride']}" if m["stride"] > 1 else "")
+        shapes.append(m)
     for dtype in args.dtypes:
         for batch in args.batches:
-            for r1, r2, hw in TDC_CORES[: args.shapes]:
+            for sh in shapes:
+                c, r1, r2, n, hw, k, stride = (sh[f] for f in ("C", "R1", "R2", "N", "hw", "k", "stride"))
                 if args.hw and hw not in args.hw:
                     continue
-                d = max(64, 2 * max(r1, r2))
-                L = args.stack if hw <= 56 or batch == 1 else max(2, args.stack // 4)
-                fused, trip, dense = stack_models(d, r1, r2, hw, batch, dtype, L, rng)
-                x = rng.standard_normal((batch, d, hw, hw)).astype(np.float16 if dtype == "fp16" else np.float32)
+                chain = c == n and stride == 1
+                L = 1 if not chain else (args.stack if hw <= 56 or batch == 1 else max(2, args.stack // 4))
+                fused, trip, dense = stack_models(c, n, r1, r2, hw, k, stride, batch, dtype, L, rng)
+                x = rng.standard_normal((batch, c, hw, hw)).astype(np.float16 if dtype == "fp16" else np.float32)
                 kw = dict(iters=args.iters, repeats=args.repeats, kernels=args.kernels)
                 tf = time_session(fused, {"X": x}, library=True, **kw)
                 tt = time_session(trip, {"X": x}, library=False, **kw)
@@ -101,25 +143,27 @@ def main():
                 ref = tt["output"].astype(np.float64)
                 err = float(np.abs(tf["output"].astype(np.float64) - ref).max() / (np.abs(ref).max() + 1e-9))
                 esz = 2 if dtype == "fp16" else 4
-                macs = batch * hw * hw * (d * r1 + 9 * r1 * r2 + r2 * d)
-                byts = esz * (batch * hw * hw * 2 * d + d * r1 + 9 * r1 * r2 + r2 * d + d)
+                ho = (hw + 2 * (k // 2) - k) // stride + 1
+                macs = batch * (hw * hw * c * r1 + ho * ho * (k * k * r1 * r2 + r2 * n))
+                byts = esz * (batch * (hw * hw * c + ho * ho * n) + c * r1 + k * k * r1 * r2 + r2 * n + n)
                 peak = 67e12 if dtype == "fp32" else 134e12  # H100 SXM CUDA-core FMA peak (no tensor cores)
                 floor_us = max(byts / (bw * 1e9) if bw else 0, 2 * macs / peak) * 1e6
-                row = {"core": f"{r1}->{r2}@{hw}", "D": d, "batch": batch, "dtype": dtype, "stack": L,
+                row = {"core": sh["name"], "D": c, "N": n, "k": k, "stride": stride, "batch": batch, "dtype": dtype,
+                       "stack": L, "model_layers": sh.get("layers", []),
                        "fused_us": tf["median_ms"] * 1e3 / L, "triplet_us": tt["median_ms"] * 1e3 / L,
                        "dense_us": td["median_ms"] * 1e3 / L, "floor_us": floor_us, "rel_err_vs_triplet": err}
                 for name, t in (("fused", tf), ("triplet", tt), ("dense", td)):
-                    k = t.get("kernels")
-                    if k and "kernel_us" in k:
-                        row[f"{name}_kernel_us"] = k["kernel_us"] / L
-                        row[f"{name}_kernels_per_layer"] = k["kernels_per_run"] / L
-                    elif k:
-                        row[f"{name}_kernel_error"] = k["error"]
+                    kern = t.get("kernels")
+                    if kern and "kernel_us" in kern:
+                        row[f"{name}_kernel_us"] = kern["kernel_us"] / L
+                        row[f"{name}_kernels_per_layer"] = kern["kernels_per_run"] / L
+                    elif kern:
+                        row[f"{name}_kernel_error"] = kern["error"]
                 row["speedup_vs_triplet"] = row["triplet_us"] / row["fused_us"]
                 row["speedup_vs_dense"] = row["dense_us"] / row["fused_us"]
                 rows.append(row)
                 dump(out / "layers.json", {"environment": env, "rows": rows})
-                print(f"{dtype} b{batch:<3d} {row['core']:>14s} D={d:<4d} fused {row['fused_us']:8.2f} us  triplet "
+                print(f"{dtype} b{batch:<3d} {row['core']:>14s} C={c:<4d} fused {row['fused_us']:8.2f} us  triplet "
                       f"{row['triplet_us']:8.2f}  dense {row['dense_us']:8.2f}  floor {floor_us:6.2f}  "
                       f"x{row['speedup_vs_triplet']:.2f} vs cuDNN triplet  err {err:.1e}"
                       + (f"  kernels fused {row['fused_kernel_us']:.2f} triplet {row['triplet_kernel_us']:.2f} us"

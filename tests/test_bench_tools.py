@@ -1,0 +1,32 @@
+"""The benchmark tools' graph builders, on the CPU (the benchmarks themselves run on the GPU machine)."""
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+import bench_layers  # noqa: E402
+from tucker_onnx import make_session  # noqa: E402
+
+
+def test_model_layer_shapes_cover_every_tdc_layer_of_resnet18():
+    from tdc_plans import PLANS
+    shapes = bench_layers.model_layer_shapes(["resnet18"])
+    layers = [name for s in shapes for name in s["layers"]]
+    assert sorted(layers) == sorted(f"resnet18:{n}" for n in PLANS["resnet18"]())
+    assert any(s["stride"] == 2 for s in shapes) and all(s["k"] == 3 for s in shapes)
+    assert len({(s["C"], s["R1"], s["R2"], s["N"], s["hw"], s["stride"]) for s in shapes}) == len(shapes)
+
+
+@pytest.mark.parametrize("c,n,k,stride,L", [(64, 64, 3, 1, 3), (64, 128, 3, 2, 1), (32, 48, 5, 1, 1)])
+def test_stack_models_fused_triplet_and_dense_agree_in_shape(library, c, n, k, stride, L):
+    rng = np.random.default_rng(0)
+    fused, trip, dense = bench_layers.stack_models(c, n, 16, 24, 14, k, stride, 2, "fp32", L, rng)
+    x = rng.standard_normal((2, c, 14, 14)).astype(np.float32)
+    yf = make_session(fused, library=True).run(None, {"X": x})[0]
+    yt = make_session(trip, library=False).run(None, {"X": x})[0]
+    yd = make_session(dense, library=False).run(None, {"X": x})[0]
+    ho = (14 + 2 * (k // 2) - k) // stride + 1
+    assert yf.shape == yt.shape == yd.shape == (2, n, ho, ho)
+    np.testing.assert_allclose(yf, yt, atol=1e-4, rtol=1e-4)  # the library's CPU kernel vs three ORT Convs
