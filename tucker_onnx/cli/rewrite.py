@@ -35,10 +35,14 @@ def run_check(original, candidate, n, atol, rtol, batch, library=True, original_
 @click.option("--dry-run", is_flag=True, help="List each candidate chain and why it was or was not fused; write nothing.")
 @click.option("--plan", "plan_path", default=None,
               help="A `rank` plan: layers it lists as unfused (the cuDNN triplet measured faster) stay three Convs.")
+@click.option("--measure", is_flag=True,
+              help="Time each chain fused and as three Convs on --provider; fuse only where fusing is faster.")
+@click.option("--provider", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
+              help="Where --measure times the chains (the custom-op library runs the fused op).")
 @check_options
 @verbosity
 @guarded
-def rewrite(input, output, dry_run, plan_path, check_n, atol, rtol, batch, verbose):
+def rewrite(input, output, dry_run, plan_path, measure, provider, check_n, atol, rtol, batch, verbose):
     """Fuse every Conv1x1 -> ConvKxK -> Conv1x1 chain of INPUT into one TuckerConv node; write OUTPUT."""
     from ..model_io import load_model, same_file, save_model
     from ..rewrite import rewrite_model
@@ -50,6 +54,14 @@ def rewrite(input, output, dry_run, plan_path, check_n, atol, rtol, batch, verbo
     if plan_path:
         from ..decompose.ranks import load_unfused
         keep = load_unfused(plan_path)
+    if measure:
+        from ..profile.profiler import available_provider
+        from ..rewrite.measure import measure_chains
+        provider = available_provider() if provider == "auto" else provider
+        times = measure_chains(model, provider, progress=True)
+        for name, (f, t) in times.items():
+            click.echo(f"{name}: fused {f:.4f} ms, three Convs {t:.4f} ms on {provider} -> {'fuse' if f <= t else 'keep'}")
+        keep |= {name for name, (f, t) in times.items() if t < f}
     result = rewrite_model(model, dry_run=dry_run, keep_unfused=keep)
     if dry_run:
         for c in result.candidates:
