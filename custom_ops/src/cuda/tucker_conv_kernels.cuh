@@ -4,6 +4,10 @@
 
 namespace tucker_cuda {
 
+// Input window (rows, cols) a th x tw output tile reads through the core conv.
+inline int WindowRows(const Problem& p, int th) { return (th - 1) * p.sh + (p.kh - 1) * p.dh + 1; }
+inline int WindowCols(const Problem& p, int tw) { return (tw - 1) * p.sw + (p.kw - 1) * p.dw + 1; }
+
 size_t SplitKSharedBytes(const Problem& p, const Config& c);
 cudaError_t PrepareSplitK(size_t max_smem);
 cudaError_t LaunchSplitK(bool half, const void* x, const void* w_in, const void* w_core, const void* w_out,

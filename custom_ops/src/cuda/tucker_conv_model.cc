@@ -52,7 +52,7 @@ double TiledCycles(const Problem& p, const Config& c, const Device& d, const Mod
   const size_t bytes = TiledSharedBytes(p, c);
   if (bytes > d.smem_per_block) return INFINITY;
   const int tm = TileM(c), kk = p.kh * p.kw, nchunk = TiledChunk(p, c);
-  const int ih_n = (c.th - 1) * p.sh + (p.kh - 1) * p.dh + 1, iw_n = (c.tw - 1) * p.sw + (p.kw - 1) * p.dw + 1;
+  const int ih_n = WindowRows(p, c.th), iw_n = WindowCols(p, c.tw);
   const TiledLayout L =
       MakeTiledLayout(p.R1, p.R2, kk, ih_n, iw_n, c.th, c.tw, nchunk, c.threads, tm, tm, c.kchunk);
   if (!L.ok) return INFINITY;
@@ -78,7 +78,7 @@ double TiledCycles(const Problem& p, const Config& c, const Device& d, const Mod
 double SplitKCycles(const Problem& p, const Config& c, const Device& d, const ModelParams& m) {
   const size_t bytes = SplitKSharedBytes(p, c);
   if (bytes > d.smem_per_block) return INFINITY;
-  const double win = static_cast<double>((c.th - 1) * p.sh + (p.kh - 1) * p.dh + 1) * ((c.tw - 1) * p.sw + (p.kw - 1) * p.dw + 1);
+  const double win = static_cast<double>(WindowRows(p, c.th)) * WindowCols(p, c.tw);
   const double tpix = static_cast<double>(c.th) * c.tw;
   const double warps = std::ceil(c.threads / 32.0);
   double latency = 3 * 80, issue = 0;

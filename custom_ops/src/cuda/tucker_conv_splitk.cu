@@ -9,6 +9,7 @@
 //   stage 3: Y[N][TH*TW]    = W_out . t2 + B (+ Z), Relu, written straight to global memory
 // The only global traffic is X's window, the weights (L2-resident) and Y: no intermediate tensors,
 // no memsets, no atomics, and the whole Tucker layer is a single launch.
+#include "tucker_conv_device.cuh"
 #include "tucker_conv_kernels.cuh"
 
 #include <cuda_fp16.h>
@@ -16,14 +17,6 @@
 
 namespace tucker_cuda {
 namespace {
-
-__device__ __forceinline__ float ld(const float* p) { return __ldg(p); }
-__device__ __forceinline__ float ld(const __half* p) { return __half2float(__ldg(p)); }
-__device__ __forceinline__ void st(float* p, float v) { *p = v; }
-__device__ __forceinline__ void st(__half* p, float v) { *p = __float2half_rn(v); }
-
-inline int InH(const Problem& p, int th) { return (th - 1) * p.sh + (p.kh - 1) * p.dh + 1; }
-inline int InW(const Problem& p, int tw) { return (tw - 1) * p.sw + (p.kw - 1) * p.dw + 1; }
 
 // How many ways a stage splits its reduction of length k over `items` outputs: enough to occupy
 // the block's threads, never more than k. Shared by the kernel and the host-side model.
@@ -179,7 +172,7 @@ __global__ void TuckerConvKernel(const T* __restrict__ x, const T* __restrict__ 
 size_t SplitKSharedBytes(const Problem& p, const Config& c) {
   const size_t tpix = static_cast<size_t>(c.th) * c.tw;
   const bool split3 = SplitK(((p.N + RB - 1) / RB) * static_cast<int>(tpix), p.R2, c.threads) > 1;
-  return sizeof(float) * (static_cast<size_t>(p.R1) * InH(p, c.th) * InW(p, c.tw) + static_cast<size_t>(p.R2) * tpix +
+  return sizeof(float) * (static_cast<size_t>(p.R1) * WindowRows(p, c.th) * WindowCols(p, c.tw) + static_cast<size_t>(p.R2) * tpix +
                           (split3 ? static_cast<size_t>(p.N) * tpix : 0));
 }
 
@@ -192,7 +185,7 @@ cudaError_t PrepareSplitK(size_t max_smem) {
 cudaError_t LaunchSplitK(bool half, const void* x, const void* w_in, const void* w_core, const void* w_out,
                          const void* bias, const void* z, void* y, const Problem& p, const Config& c,
                          cudaStream_t stream) {
-  const int ih_n = InH(p, c.th), iw_n = InW(p, c.tw);
+  const int ih_n = WindowRows(p, c.th), iw_n = WindowCols(p, c.tw);
   const size_t smem = SplitKSharedBytes(p, c);
   const dim3 grid(((p.Ho + c.th - 1) / c.th) * ((p.Wo + c.tw - 1) / c.tw), p.batch);
   if (half) {

@@ -12,16 +12,12 @@
 // batch 1 on small maps that buys parallelism for a few extra FMAs.
 #include <cuda_fp16.h>
 
+#include "tucker_conv_device.cuh"
 #include "tucker_conv_kernels.cuh"
 #include "tucker_conv_tiled_layout.h"
 
 namespace tucker_cuda {
 namespace {
-
-__device__ __forceinline__ float ld(const float* p) { return __ldg(p); }
-__device__ __forceinline__ float ld(const __half* p) { return __half2float(__ldg(p)); }
-__device__ __forceinline__ void st(float* p, float v) { *p = v; }
-__device__ __forceinline__ void st(__half* p, float v) { *p = __float2half_rn(v); }
 
 template <int N>
 __device__ __forceinline__ void LoadVec(const float* p, float (&v)[N]) {
@@ -204,7 +200,7 @@ __global__ void __launch_bounds__(512, 1) TiledKernel(const T* __restrict__ x, c
 template <typename T, int TM, int TN>
 void Launch(const void* x, const void* wi, const void* wc, const void* wo, const void* b, const void* z, void* y,
             const Problem& p, const Config& c, cudaStream_t stream) {
-  const int ih_n = (c.th - 1) * p.sh + (p.kh - 1) * p.dh + 1, iw_n = (c.tw - 1) * p.sw + (p.kw - 1) * p.dw + 1;
+  const int ih_n = WindowRows(p, c.th), iw_n = WindowCols(p, c.tw);
   const int nchunk = TiledChunk(p, c);
   const dim3 grid(CeilDiv(p.Ho, c.th) * CeilDiv(p.Wo, c.tw), p.batch, c.nsplit);
   TiledKernel<T, TM, TN><<<grid, c.threads, TiledSharedBytes(p, c), stream>>>(
@@ -228,7 +224,7 @@ int TiledChunk(const Problem& p, const Config& c) {
 
 size_t TiledSharedBytes(const Problem& p, const Config& c) {
   const int tm = c.variant == kTiled4x4 ? 4 : 2;
-  const int ih_n = (c.th - 1) * p.sh + (p.kh - 1) * p.dh + 1, iw_n = (c.tw - 1) * p.sw + (p.kw - 1) * p.dw + 1;
+  const int ih_n = WindowRows(p, c.th), iw_n = WindowCols(p, c.tw);
   const TiledLayout L =
       MakeTiledLayout(p.R1, p.R2, p.kh * p.kw, ih_n, iw_n, c.th, c.tw, TiledChunk(p, c), c.threads, tm, tm, c.kchunk);
   return L.ok ? sizeof(float) * static_cast<size_t>(L.total) : static_cast<size_t>(-1);

@@ -1,0 +1,12 @@
+// Device helpers shared by the TuckerConv kernels: loads and stores that compute in fp32 for every storage type.
+#pragma once
+#include <cuda_fp16.h>
+
+namespace tucker_cuda {
+
+__device__ __forceinline__ float ld(const float* p) { return __ldg(p); }
+__device__ __forceinline__ float ld(const __half* p) { return __half2float(__ldg(p)); }
+__device__ __forceinline__ void st(float* p, float v) { *p = v; }
+__device__ __forceinline__ void st(__half* p, float v) { *p = __float2half_rn(v); }
+
+}  // namespace tucker_cuda
