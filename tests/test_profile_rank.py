@@ -126,6 +126,10 @@ def test_rank_plan_feeds_decompose_and_respects_speedup(r18, tmp_path):
     assert r.exit_code == 0, r.output
     p = json.loads(plan.read_text())
     assert p["meta"]["predicted_speedup"] >= 1.2 - 1e-9
+    v = p["meta"]["verify"]  # the planned model, built and measured against the original
+    if p["layers"]:
+        assert "verified: original" in r.output and v["planned_ms"] > 0
+        assert v["measured_speedup"] == pytest.approx(v["original_ms"] / v["planned_ms"])
     assert (tmp_path / "plan_curve.png").exists() and (tmp_path / "plan_report.md").exists()
     if p["layers"]:
         out = tmp_path / "tk.onnx"

@@ -30,6 +30,7 @@ from tucker_onnx.profile.environment import describe  # noqa: E402
 from tucker_onnx.profile.timing import measure, open_session  # noqa: E402
 from tucker_onnx.rank.candidates import enumerate_layers, hosvd_energy_table  # noqa: E402
 from tucker_onnx.rank.plan import rank_model  # noqa: E402
+from tucker_onnx.rank.verify import planned_model  # noqa: E402
 from tucker_onnx.rewrite import rewrite_model  # noqa: E402
 from tucker_onnx.run.check import random_inputs  # noqa: E402
 from tucker_onnx.zoo import export_torchvision  # noqa: E402
@@ -84,13 +85,7 @@ def main():
         (out / f"plan_{mode}.json").write_text(json.dumps({"layers": res["plan"], "unfused": res["unfused"]}, indent=1))
         (out / f"rank_report_{mode}.json").write_text(json.dumps(res, indent=1, default=str))
         name = f"ours_{mode}"
-        if res["plan"]:
-            ours_t, _ = decompose_model(dense, plan=res["plan"])
-            keep = set(res["unfused"])
-            m = ours_t if keep >= set(res["plan"]) else rewrite_model(ours_t, keep_unfused=keep).model
-        else:
-            m = dense
-        models[name] = (m, lib)
+        models[name] = (planned_model(dense, res["plan"], res["unfused"]) if res["plan"] else dense, lib)
         ours[name] = {"target": kw, "layers_decomposed": len(res["plan"]), "kept_unfused": len(res["unfused"]),
                       "mean_energy": mean_energy(dense, res["plan"], a.step), "predicted_speedup": res["predicted_speedup"]}
     tdc_t, _ = decompose_model(dense, plan=tdc_plan)

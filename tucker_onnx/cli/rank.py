@@ -41,9 +41,11 @@ def _curve_png(curve, path, title):
 @click.option("--repeats", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--cache", "cache_path", default=None, help="Latency cache file (default ~/.cache/tucker-onnx/latency.json).")
 @click.option("--no-cache", is_flag=True)
+@click.option("--verify/--no-verify", default=True, show_default=True,
+              help="Build the planned model and measure its speed-up against the original, beside the prediction.")
 @verbosity
 @guarded
-def rank(model_path, output, energy, speedup, provider, batch, step, repeats, cache_path, no_cache, verbose):
+def rank(model_path, output, energy, speedup, provider, batch, step, repeats, cache_path, no_cache, verify, verbose):
     """Measure candidate Tucker ranks of each conv of a dense MODEL as small graphs and pick ranks by latency."""
     from ..model_io import load_model, same_file
     from ..profile.profiler import available_provider
@@ -70,6 +72,13 @@ def rank(model_path, output, energy, speedup, provider, batch, step, repeats, ca
                + (f" ({len(res['unfused'])} kept as cuDNN triplets: rewrite --plan leaves them)" if res["unfused"] else "")
                + f"; cache {res['cache']['hits']} hits, "
                f"{res['cache']['misses']} measured")
+    if verify:
+        from ..rank.verify import verify_plan
+        res["verify"] = verify_plan(model, res["plan"], res["unfused"], provider, batch)
+        v = res["verify"]
+        if v["original_ms"] is not None:
+            click.echo(f"verified: original {v['original_ms']:.3f} ms, planned model {v['planned_ms']:.3f} ms: "
+                       f"{v['measured_speedup']:.2f}x measured vs {res['predicted_speedup']:.2f}x predicted")
     out = Path(output)
     plan = {"layers": res["plan"], "unfused": res["unfused"],
             "meta": {k: v for k, v in res.items() if k not in ("plan", "unfused", "rows", "curve")}}
