@@ -119,3 +119,45 @@ def test_fashion_mnist_reads_real_files():
     assert tuple(d.train_x.shape) == (60000, 1, 28, 28) and tuple(d.test_x.shape) == (10000, 1, 28, 28)
     assert sorted(d.train_y.unique().tolist()) == list(range(10))
     assert abs(float(d.train_x.mean())) < 0.05  # normalised with the dataset's mean/std
+
+
+def test_distillation_pulls_the_student_towards_the_teacher():
+    """With distill=1 the loss is only the KL to the teacher's logits: training on it must raise the student's
+    agreement with the teacher's predictions (labels that disagree with the teacher are ignored)."""
+    from trainer.data import load_digits
+    from trainer.loop import distill_loss, train_epoch
+    torch.manual_seed(0)
+    d = load_digits()
+    x, y = d.train_x[:512], d.train_y[:512]
+    teacher = SmallCNN(1, 10).eval()  # a random teacher: its predictions are not the labels
+    with torch.no_grad():
+        t_pred = teacher(x).argmax(1)
+
+    def trained(distill):
+        torch.manual_seed(1)
+        student = SmallCNN(1, 10)
+        opt = torch.optim.SGD(student.parameters(), lr=0.05, momentum=0.9)
+        for _ in range(15):
+            train_epoch(student, x, y, opt, 64, torch.device("cpu"), torch.Generator().manual_seed(0), teacher=teacher,
+                        distill=distill, temp=2.0)
+        with torch.no_grad():
+            return float((student.eval()(x).argmax(1) == t_pred).float().mean())
+
+    with_kd, labels_only = trained(1.0), trained(0.0)
+    assert with_kd > labels_only + 0.3, (with_kd, labels_only)
+    # alpha 0 is plain cross-entropy
+    out, tout = torch.randn(8, 10), torch.randn(8, 10)
+    target = torch.randint(0, 10, (8,))
+    assert torch.allclose(distill_loss(out, target, tout, 0.0, 4.0), torch.nn.functional.cross_entropy(out, target))
+
+
+def test_distill_config_is_checked(tmp_path):
+    with pytest.raises(TuckerOnnxError, match="--distill must be"):
+        TrainConfig(distill=1.5).validate()
+    with pytest.raises(TuckerOnnxError, match="needs the dense method"):
+        TrainConfig(distill=0.5, methods=("admm",)).validate()
+    cfg = TrainConfig(model="smallcnn", data="digits", epochs=1, admm_epochs=1, finetune_epochs=1, ratio=0.5,
+                      distill=0.5, out=str(tmp_path / "run"), batch_size=64)
+    results = Run(cfg, progress=False).run()
+    assert set(results) == {"dense", "decompose_ft", "admm", "admm_ft"}
+    assert results["decompose_ft"]["test_acc"] > 50.0

@@ -28,6 +28,8 @@ class TrainConfig:
     batch_size: int = 128
     rho: float = 0.05
     rho_growth: float = 2.0             # rho *= growth after every ADMM epoch
+    distill: float = 0.0                # weight of the dense model's logits (KD) in every Tucker phase; 0 = off
+    distill_temp: float = 4.0
     seed: int = 0
     device: str = "auto"
     out: str = "runs/train"
@@ -41,6 +43,12 @@ class TrainConfig:
         for k in ("epochs", "admm_epochs", "finetune_epochs", "batch_size"):
             if getattr(self, k) < 0 or (k == "batch_size" and self.batch_size < 1):
                 raise TuckerOnnxError(f"--{k.replace('_', '-')} must be positive")
+        if not 0 <= self.distill <= 1:
+            raise TuckerOnnxError("--distill must be in [0, 1]")
+        if self.distill_temp <= 0:
+            raise TuckerOnnxError("--distill-temp must be positive")
+        if self.distill > 0 and "dense" not in self.methods:
+            raise TuckerOnnxError("--distill needs the dense method: the dense model is the teacher")
         return self
 
     def to_dict(self):

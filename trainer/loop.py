@@ -7,7 +7,20 @@ import torch.nn.functional as F
 from .data import batches
 
 
-def train_epoch(model, x, y, opt, batch_size, device, generator, penalty=None, progress=None) -> dict:
+def distill_loss(out, target, teacher_out, alpha: float, temp: float):
+    """(1 - alpha) CE(labels) + alpha T^2 KL(teacher || student) at temperature T (Hinton et al.): the dense
+    model teaches the Tucker model what its logits look like, not only the argmax."""
+    ce = F.cross_entropy(out, target)
+    if teacher_out is None or alpha == 0:
+        return ce
+    kd = F.kl_div(F.log_softmax(out / temp, 1), F.log_softmax(teacher_out / temp, 1), reduction="batchmean",
+                  log_target=True) * temp * temp
+    return (1 - alpha) * ce + alpha * kd
+
+
+def train_epoch(model, x, y, opt, batch_size, device, generator, penalty=None, progress=None, teacher=None,
+                distill: float = 0.0, temp: float = 4.0) -> dict:
+    """teacher: a trained model whose logits the student also matches (weight `distill`, temperature `temp`)."""
     model.train()
     total = 0
     correct = torch.zeros((), dtype=torch.long, device=device)
@@ -15,7 +28,12 @@ def train_epoch(model, x, y, opt, batch_size, device, generator, penalty=None, p
     for xb, yb in batches(x, y, batch_size, True, generator):
         xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
         out = model(xb)
-        loss = F.cross_entropy(out, yb)
+        if teacher is not None and distill > 0:
+            with torch.no_grad():
+                t_out = teacher(xb)
+            loss = distill_loss(out, yb, t_out, distill, temp)
+        else:
+            loss = F.cross_entropy(out, yb)
         full = loss + penalty(model) if penalty is not None else loss
         opt.zero_grad(set_to_none=True)
         full.backward()

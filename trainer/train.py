@@ -138,6 +138,11 @@ class Run:
             if ck is not None and start_epoch > 0:
                 opt.load_state_dict(ck["opt"])
                 sched.load_state_dict(ck["sched"])
+            teacher = None
+            if self.cfg.distill > 0 and phase != "dense":  # same teacher for both Tucker methods: a fair budget
+                teacher = self._fresh(False)
+                teacher.load_state_dict(torch.load(self.out / "dense_final.pt", map_location=self.device))
+                teacher.eval()
             for epoch in range(start_epoch, n_epochs):
                 t0 = time.perf_counter()
                 if admm is not None and epoch > 0:
@@ -149,7 +154,8 @@ class Run:
                     bar = tqdm(total=(len(y) + self.cfg.batch_size - 1) // self.cfg.batch_size,
                                desc=f"{phase} {epoch + 1}/{n_epochs}", leave=False, disable=None)
                 row = train_epoch(model, x, y, opt, self.cfg.batch_size, self.device, gen,
-                                  admm.penalty if admm is not None else None, bar)
+                                  admm.penalty if admm is not None else None, bar, teacher=teacher,
+                                  distill=self.cfg.distill, temp=self.cfg.distill_temp)
                 if bar is not None:
                     bar.close()
                 sched.step()

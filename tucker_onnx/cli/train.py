@@ -26,6 +26,9 @@ from .options import guarded, verbosity
 @click.option("--batch-size", type=int, default=128, show_default=True)
 @click.option("--rho", type=float, default=0.05, show_default=True)
 @click.option("--rho-growth", type=float, default=2.0, show_default=True)
+@click.option("--distill", type=float, default=0.0, show_default=True,
+              help="Weight of the trained dense model's logits (knowledge distillation) in every Tucker phase, both methods.")
+@click.option("--distill-temp", type=float, default=4.0, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True)
 @click.option("--out", default="runs/train", show_default=True, help="Run folder (config, logs, checkpoints, ONNX).")
@@ -34,7 +37,8 @@ from .options import guarded, verbosity
 @verbosity
 @guarded
 def train(model, data, data_dir, limit, ratio, plan, multiple, methods, epochs, admm_epochs, finetune_epochs, lr,
-          admm_lr, finetune_lr, batch_size, rho, rho_growth, seed, device, out, resume, no_export, verbose):
+          admm_lr, finetune_lr, batch_size, rho, rho_growth, distill, distill_temp, seed, device, out, resume, no_export,
+          verbose):
     """Train a dense model, then Tucker versions by decompose+fine-tune and by ADMM, at the same ranks and budget."""
     from pathlib import Path
 
@@ -43,7 +47,8 @@ def train(model, data, data_dir, limit, ratio, plan, multiple, methods, epochs, 
     cfg = TrainConfig(model=model, data=data, data_dir=data_dir, limit=limit, ratio=None if plan else ratio, plan=plan,
                       multiple=multiple, methods=tuple(m.strip() for m in methods.split(",") if m.strip()),
                       epochs=epochs, admm_epochs=admm_epochs, finetune_epochs=finetune_epochs, lr=lr, admm_lr=admm_lr,
-                      finetune_lr=finetune_lr, batch_size=batch_size, rho=rho, rho_growth=rho_growth, seed=seed,
+                      finetune_lr=finetune_lr, batch_size=batch_size, rho=rho, rho_growth=rho_growth, distill=distill,
+                      distill_temp=distill_temp, seed=seed,
                       device=device, out=out)
     run = Run(cfg, resume=resume)
     click.echo(f"{len(run.ranks)} Tucker-constrained conv(s) on {run.device}; data {run.data.name} {tuple(run.data.train_x.shape)}")
