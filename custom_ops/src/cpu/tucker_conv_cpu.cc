@@ -1,5 +1,7 @@
 // CPU TuckerConv: three stages per image (1x1 GEMM, im2col + GEMM for the core, 1x1 GEMM with the fused
 // epilogue) in float32 over ORT's intra-op thread pool, with float16 tensors converted at the edges.
+// Intermediates keep rows padded to a multiple of the 16-wide micro-tile (no scalar tail loops) in per-thread
+// scratch that is reused across calls; small maps split the GEMM rows over the pool instead of the columns.
 #include "tucker_conv_cpu.h"
 
 #include <algorithm>
@@ -36,8 +38,8 @@ inline T Store(float v) {
 typedef float v8 __attribute__((vector_size(32)));
 
 template <int MR>
-inline __attribute__((always_inline)) void MicroTile(const float* A, const float* B, float* C, int64_t K, int64_t P,
-                                                     int64_t m, int64_t p) {
+inline __attribute__((always_inline)) void MicroTile(const float* A, int64_t lda, const float* B, float* C, int64_t K,
+                                                     int64_t P, int64_t m, int64_t p) {  // A rows lda apart
   v8 acc[MR][2];
   for (int r = 0; r < MR; ++r)
     for (int h = 0; h < 2; ++h) __builtin_memcpy(&acc[r][h], C + (m + r) * P + p + 8 * h, sizeof(v8));
@@ -46,7 +48,7 @@ inline __attribute__((always_inline)) void MicroTile(const float* A, const float
     __builtin_memcpy(&b0, B + k * P + p, sizeof(v8));
     __builtin_memcpy(&b1, B + k * P + p + 8, sizeof(v8));
     for (int r = 0; r < MR; ++r) {
-      const float a = A[(m + r) * K + k];
+      const float a = A[(m + r) * lda + k];
       acc[r][0] += a * b0;
       acc[r][1] += a * b1;
     }
@@ -60,8 +62,9 @@ inline __attribute__((always_inline)) void MicroTile(const float* A, const float
   const int64_t p_full = p0 + (p1 - p0) - (p1 - p0) % 16;                         \
   for (int64_t p = p0; p < p_full; p += 16) {                                     \
     int64_t m = 0;                                                                \
-    for (; m + 4 <= M; m += 4) MicroTile<4>(A, B, C, K, P, m, p);                 \
-    for (; m < M; ++m) MicroTile<1>(A, B, C, K, P, m, p);                         \
+    for (; m + 6 <= M; m += 6) MicroTile<6>(A, K, B, C, K, P, m, p);              \
+    for (; m + 4 <= M; m += 4) MicroTile<4>(A, K, B, C, K, P, m, p);              \
+    for (; m < M; ++m) MicroTile<1>(A, K, B, C, K, P, m, p);                      \
   }                                                                               \
   if (p_full < p1) {                                                              \
     for (int64_t m = 0; m < M; ++m)                                               \
@@ -88,14 +91,15 @@ void GemmCols(const float* A, const float* B, float* C, int64_t M, int64_t K, in
   else GemmColsGeneric(A, B, C, M, K, P, p0, p1);
 }
 
-// col[(r1*kh + i)*kw + j][oh*Wo + ow] = in[r1][oh*sh + i*dh - pt][ow*sw + j*dw - pl], zero outside.
-void Im2ColRows(const float* in, float* col, const tucker::Dims& d, const tucker::Attrs& a, int64_t r0, int64_t r1e) {
-  const int64_t ohw = d.Ho * d.Wo;
+// col[(r1*kh + i)*kw + j][oh*Wo + ow] = in[r1][oh*sh + i*dh - pt][ow*sw + j*dw - pl], zero outside;
+// rows of `in` are ld_in apart, rows of `col` ld_col apart (columns past Ho*Wo are left alone).
+void Im2ColRows(const float* in, float* col, const tucker::Dims& d, const tucker::Attrs& a, int64_t ld_in,
+                int64_t ld_col, int64_t r0, int64_t r1e) {
   for (int64_t r1 = r0; r1 < r1e; ++r1) {
-    const float* src = in + r1 * d.H * d.W;
+    const float* src = in + r1 * ld_in;
     for (int64_t i = 0; i < d.kh; ++i) {
       for (int64_t j = 0; j < d.kw; ++j) {
-        float* dst = col + ((r1 * d.kh + i) * d.kw + j) * ohw;
+        float* dst = col + ((r1 * d.kh + i) * d.kw + j) * ld_col;
         const int64_t ioff = i * a.dil_h - a.pad_t, joff = j * a.dil_w - a.pad_l;
         for (int64_t oh = 0; oh < d.Ho; ++oh) {
           const int64_t ih = oh * a.stride_h + ioff;
@@ -132,6 +136,27 @@ void ParallelRange(OrtKernelContext* ctx, int64_t n, int64_t step, F&& f) {
   Ort::KernelContext(ctx).ParallelFor(run, static_cast<size_t>(blocks), 0, &job);
 }
 
+// C[M][P] += A[M][K] B[K][P] (P a multiple of 16, the row stride of B and C) over the pool: by 256-column
+// blocks when there are enough of them, else by blocks of rows (7x7 or 14x14 maps have few columns).
+void ParallelGemm(OrtKernelContext* ctx, const float* A, const float* B, float* C, int64_t M, int64_t K, int64_t P) {
+  constexpr int64_t kCols = 256;
+  if (P >= 4 * kCols || M < 8) {
+    ParallelRange(ctx, P, kCols, [&](int64_t p0, int64_t p1) { GemmCols(A, B, C, M, K, P, p0, p1); });
+    return;
+  }
+  const int64_t rows = std::max<int64_t>(4, (M / 8 + 3) / 4 * 4);
+  ParallelRange(ctx, M, rows, [&](int64_t m0, int64_t m1) { GemmCols(A + m0 * K, B, C + m0 * P, m1 - m0, K, P, 0, P); });
+}
+
+inline int64_t Pad16(int64_t n) { return (n + 15) / 16 * 16; }
+
+// Grow-only scratch of the calling thread, reused across calls (Compute may run on several threads at once).
+float* Scratch(int slot, size_t n) {
+  thread_local std::vector<float> bufs[5];
+  if (bufs[slot].size() < n) bufs[slot].resize(n);
+  return bufs[slot].data();
+}
+
 template <typename T>
 struct TuckerConvCpu {
   TuckerConvCpu(const OrtApi* api, const OrtKernelInfo* info) : attrs_(tucker::ReadAttrs(api, info)) {}
@@ -148,7 +173,7 @@ struct TuckerConvCpu {
     if (d.batch == 0) return Ort::Status{nullptr};
     const int64_t hw = d.H * d.W, ohw = d.Ho * d.Wo, kk = d.kh * d.kw;
     // float views of the weights (no copy for float32)
-    std::vector<float> wi_s, wc_s, wo_s, b_s, x_s;
+    std::vector<float> wi_s, wc_s, wo_s, b_s;
     const float* wi = AsFloat(W_in.Data(), d.R1 * d.C, wi_s);
     const float* wc = AsFloat(W_core.Data(), d.R2 * d.R1 * kk, wc_s);
     const float* wo = AsFloat(W_out.Data(), d.N * d.R2, wo_s);
@@ -156,30 +181,39 @@ struct TuckerConvCpu {
     const T* z = has_z ? (*Z)->Data() : nullptr;
     const bool core_is_1x1 = kk == 1 && attrs_.stride_h == 1 && attrs_.stride_w == 1 && attrs_.pad_t == 0 &&
                              attrs_.pad_l == 0 && attrs_.pad_b == 0 && attrs_.pad_r == 0;
-    std::vector<float> t1(d.R1 * hw), col(core_is_1x1 ? 0 : d.R1 * kk * ohw), t2(d.R2 * ohw), out(d.N * ohw);
+    const int64_t P1 = Pad16(hw), P2 = Pad16(ohw);  // padded row strides of the stage-1 and stage-2/3 buffers
+    float* xp = Scratch(0, d.C * P1);
+    float* t1 = Scratch(1, d.R1 * P1);
+    float* col = core_is_1x1 ? t1 : Scratch(2, d.R1 * kk * P2);
+    float* t2 = Scratch(3, d.R2 * P2);
+    float* out = Scratch(4, d.N * P2);
+    if (!core_is_1x1)  // padding columns of col stay zero: im2col writes only the first ohw of each row
+      for (int64_t r = 0; r < d.R1 * kk; ++r) std::fill(col + r * P2 + ohw, col + (r + 1) * P2, 0.f);
     for (int64_t n = 0; n < d.batch; ++n) {
-      const float* x = AsFloat(X.Data() + n * d.C * hw, d.C * hw, x_s);
-      std::fill(t1.begin(), t1.end(), 0.f);
-      constexpr int64_t kCols = 256;  // columns per task (a multiple of the 16-wide micro-tile)
-      ParallelRange(ctx, hw, kCols, [&](int64_t p0, int64_t p1) { GemmCols(wi, x, t1.data(), d.R1, d.C, hw, p0, p1); });
-      const float* core_in = t1.data();
-      if (!core_is_1x1) {
-        ParallelRange(ctx, d.R1, 1, [&](int64_t r0, int64_t r1) { Im2ColRows(t1.data(), col.data(), d, attrs_, r0, r1); });
-        core_in = col.data();
-      }
-      std::fill(t2.begin(), t2.end(), 0.f);
-      ParallelRange(ctx, ohw, kCols, [&](int64_t p0, int64_t p1) { GemmCols(wc, core_in, t2.data(), d.R2, d.R1 * kk, ohw, p0, p1); });
+      const T* xn = X.Data() + n * d.C * hw;
+      ParallelRange(ctx, d.C, 16, [&](int64_t c0, int64_t c1) {
+        for (int64_t c = c0; c < c1; ++c) {
+          for (int64_t i = 0; i < hw; ++i) xp[c * P1 + i] = Load(xn[c * hw + i]);
+          std::fill(xp + c * P1 + hw, xp + (c + 1) * P1, 0.f);
+        }
+      });
+      std::fill(t1, t1 + d.R1 * P1, 0.f);
+      ParallelGemm(ctx, wi, xp, t1, d.R1, d.C, P1);
+      if (!core_is_1x1)
+        ParallelRange(ctx, d.R1, 1, [&](int64_t r0, int64_t r1) { Im2ColRows(t1, col, d, attrs_, P1, P2, r0, r1); });
+      std::fill(t2, t2 + d.R2 * P2, 0.f);
+      ParallelGemm(ctx, wc, col, t2, d.R2, d.R1 * kk, P2);
+      for (int64_t m = 0; m < d.N; ++m) std::fill(out + m * P2, out + (m + 1) * P2, bias[m]);
+      ParallelGemm(ctx, wo, t2, out, d.N, d.R2, P2);
       T* ys = y + n * d.N * ohw;
       const T* zs = z ? z + n * d.N * ohw : nullptr;
-      ParallelRange(ctx, ohw, kCols, [&](int64_t p0, int64_t p1) {
-        for (int64_t m = 0; m < d.N; ++m) std::fill(out.begin() + m * ohw + p0, out.begin() + m * ohw + p1, bias[m]);
-        GemmCols(wo, t2.data(), out.data(), d.N, d.R2, ohw, p0, p1);
-        for (int64_t m = 0; m < d.N; ++m)
-          for (int64_t i = m * ohw + p0; i < m * ohw + p1; ++i) {
-            float v = out[i];
-            if (zs) v += Load(zs[i]);
+      ParallelRange(ctx, d.N, 8, [&](int64_t m0, int64_t m1) {
+        for (int64_t m = m0; m < m1; ++m)
+          for (int64_t i = 0; i < ohw; ++i) {
+            float v = out[m * P2 + i];
+            if (zs) v += Load(zs[m * ohw + i]);
             if (attrs_.relu) v = std::max(v, 0.f);
-            ys[i] = Store<T>(v);
+            ys[m * ohw + i] = Store<T>(v);
           }
       });
     }
