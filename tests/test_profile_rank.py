@@ -205,3 +205,40 @@ def test_rewrite_measure_fuses_exactly_the_chains_measured_faster(library, r18, 
         assert (verdict == "fuse") == (float(f) <= float(t))
     fused = {n.name.removesuffix("/TuckerConv") for n in onnx.load(str(out)).graph.node if n.op_type == "TuckerConv"}
     assert fused == {name for name, _, _, v in lines if v == "fuse"}
+
+
+def test_time_model_falls_back_when_ort_cannot_capture_a_cuda_graph(monkeypatch):
+    """ORT's CUDA Concat takes at most 32 inputs under graph capture (DenseNet-201): time_model must time the
+    model again without graphs and say so; other errors still surface."""
+    from tucker_onnx.profile import timing
+
+    opened = []
+
+    class FakeSession:
+        def __init__(self, graph):
+            self.graph = graph
+
+    def fake_open(model, provider, library=True, cuda_graph=False, threads=0):
+        opened.append(cuda_graph)
+        return FakeSession(cuda_graph)
+
+    def fake_measure(sess, feeds, warmup, repeats, provider, cold=False):
+        if sess.graph:
+            raise RuntimeError("[ONNXRuntimeError] : 1 : FAIL : concat.cc:99 ComputeInternal CUDA Concat supports "
+                               "at most 32 inputs during CUDA Graph capture, but got 33 inputs.")
+        return timing.Latency(warmup, repeats, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0)
+
+    monkeypatch.setattr(timing, "open_session", fake_open)
+    monkeypatch.setattr(timing, "measure", fake_measure)
+    lat, graph, note, _ = timing.time_model(None, {}, "cuda", True, True)
+    assert opened == [True, False] and graph is False and lat.median_ms == 1.0
+    assert "CUDA graphs off" in note and "32 inputs" in note
+    opened.clear()
+    lat, graph, note, _ = timing.time_model(None, {}, "cuda", True, False)  # no graphs asked: no retry, no note
+    assert opened == [False] and note is None
+
+    def broken(sess, *a, **k):
+        raise RuntimeError("out of memory")
+    monkeypatch.setattr(timing, "measure", broken)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        timing.time_model(None, {}, "cuda", True, True)

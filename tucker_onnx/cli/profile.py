@@ -23,6 +23,8 @@ def _show(report, label):
     click.echo(f"[{label}] device {env.get('device')} | provider {env['provider']} | ORT {env['onnxruntime']}"
                + (f" | driver {env['driver']} | CUDA {env.get('cuda')} | cuDNN {env.get('cudnn')}" if env['provider'] == 'cuda' else "")
                + f" | options {env.get('provider_options')}")
+    if env.get("note"):
+        click.echo(f"[{label}] note: {env['note']}")
     click.echo(f"[{label}] latency over {lat['repeats']} runs after {lat['warmup']} warm-up: min {lat['min_ms']:.3f} ms, "
                f"median {lat['median_ms']:.3f}, p90 {lat['p90_ms']:.3f}, p99 {lat['p99_ms']:.3f}")
     if lat["noisy"]:

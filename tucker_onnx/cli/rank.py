@@ -50,7 +50,7 @@ def rank(model_path, output, energy, speedup, provider, batch, step, repeats, ca
     from ..model_io import load_model, same_file
     from ..profile.profiler import available_provider
     from ..profile.report import markdown, table
-    from ..profile.timing import measure, open_session
+    from ..profile.timing import time_model
     from ..rank.latency import default_cache_path
     from ..rank.plan import rank_model
     from ..run.check import random_inputs
@@ -59,8 +59,11 @@ def rank(model_path, output, energy, speedup, provider, batch, step, repeats, ca
     model = load_model(model_path)
     if provider == "auto":
         provider = available_provider()
-    sess = open_session(model, provider, library=False, cuda_graph=provider == "cuda")
-    model_ms = measure(sess, random_inputs(model, 0, batch), 10, max(repeats, 20), provider).median_ms
+    lat, _, note, _ = time_model(model, random_inputs(model, 0, batch), provider, False, provider == "cuda", 10,
+                                 max(repeats, 20))
+    if note:
+        click.echo(note)
+    model_ms = lat.median_ms
     cache = None if no_cache else Path(cache_path) if cache_path else default_cache_path()
     res = rank_model(model, provider, energy=energy, speedup=speedup, step=step, batch=batch, repeats=repeats,
                      cache_path=cache, model_ms=model_ms, progress=True)

@@ -8,7 +8,7 @@ import onnx
 from ..run.check import random_inputs
 from .environment import describe
 from .per_layer import layer_times
-from .timing import cuda_provider_options, measure, open_session
+from .timing import cuda_provider_options, time_model
 
 
 def available_provider() -> str:
@@ -33,13 +33,15 @@ def profile_model(model: onnx.ModelProto, provider: str = "auto", batch: int = 1
     if provider == "auto":
         provider = available_provider()
     cuda_graph = cuda_graph and provider == "cuda"
-    sess = open_session(model, provider, library=library, cuda_graph=cuda_graph, threads=threads)
     feeds = random_inputs(model, 0, batch)
-    lat = measure(sess, feeds, warmup, repeats, provider)
+    lat, cuda_graph, note, sess = time_model(model, feeds, provider, library, cuda_graph, warmup, repeats, threads)
     rows = layer_times(model, provider, batch, max(3, warmup // 2), layer_repeats, cuda_graph, progress, library, threads)
     opts = cuda_provider_options(cuda_graph)[0] if provider == "cuda" else {}
     sum_ms = sum(r.ms for r in rows)
-    return {"environment": describe(provider, opts) | {"batch": batch, "session_providers": sess.get_providers(),
-                                                       "intra_op_threads": threads or "onnxruntime default"},
+    env = describe(provider, opts) | {"batch": batch, "session_providers": sess.get_providers(),
+                                      "intra_op_threads": threads or "onnxruntime default"}
+    if note:
+        env["note"] = note
+    return {"environment": env,
             "latency": lat.to_dict(), "layers": [asdict(r) for r in rows],
             "layers_sum_ms": sum_ms, "layers_sum_vs_model": sum_ms / lat.median_ms if lat.median_ms else None}

@@ -108,3 +108,24 @@ def measure(sess, feeds: dict, warmup: int = 10, repeats: int = 50, provider: st
     a = np.asarray(samples)
     return Latency(warmup, repeats, float(a.min()), float(np.median(a)), float(np.percentile(a, 90)),
                    float(np.percentile(a, 99)), float(a.mean()), float(a.std() / a.mean()) if a.mean() > 0 else 0.0)
+
+
+def _graph_capture_failure(e: Exception) -> bool:
+    msg = str(e)
+    return "CUDA Graph" in msg or "cuda graph" in msg.lower() or "capture" in msg.lower()
+
+
+def time_model(model, feeds: dict, provider: str, library: bool, cuda_graph: bool, warmup: int = 10,
+               repeats: int = 50, threads: int = 0) -> tuple[Latency, bool, str | None, object]:
+    """measure() on a fresh session; where ORT cannot capture the model into a CUDA graph (e.g. its CUDA Concat
+    takes at most 32 inputs under capture: DenseNet-201), times it again without graphs and says so.
+    Returns (latency, CUDA graphs used, note, the session)."""
+    sess = open_session(model, provider, library=library, cuda_graph=cuda_graph, threads=threads)
+    try:
+        return measure(sess, feeds, warmup, repeats, provider), cuda_graph, None, sess
+    except Exception as e:
+        if not (cuda_graph and provider == "cuda" and _graph_capture_failure(e)):
+            raise
+        note = f"CUDA graphs off for this model: ORT could not capture it ({str(e).splitlines()[0][-160:]})"
+    sess = open_session(model, provider, library=library, cuda_graph=False, threads=threads)
+    return measure(sess, feeds, warmup, repeats, provider), False, note, sess

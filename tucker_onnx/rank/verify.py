@@ -6,7 +6,7 @@ from __future__ import annotations
 import onnx
 
 from ..decompose import decompose_model
-from ..profile.timing import measure, open_session
+from ..profile.timing import measure, open_session, time_model
 from ..rewrite import rewrite_model
 from ..run.check import random_inputs
 
@@ -24,9 +24,11 @@ def verify_plan(model: onnx.ModelProto, plan: dict, unfused: list[str], provider
     """Median latency of the original and the planned model, alternated `rounds` times; the speed-up."""
     if not plan:
         return {"original_ms": None, "planned_ms": None, "measured_speedup": 1.0}
-    graph = provider == "cuda"
     planned = planned_model(model, plan, unfused)
     feeds = random_inputs(model, 0, batch)
+    # CUDA graphs where ORT can capture both models (time_model says when it cannot), the same for both
+    _, graph, _, _ = time_model(model, feeds, provider, False, provider == "cuda", 2, 3)
+    _, graph, _, _ = time_model(planned, feeds, provider, provider == "cuda", graph, 2, 3)
     s_orig = open_session(model, provider, library=False, cuda_graph=graph)
     s_plan = open_session(planned, provider, library=provider == "cuda", cuda_graph=graph)
     t_orig, t_plan = [], []
