@@ -12,6 +12,7 @@
 
 #include "onnxruntime_lite_custom_op.h"
 #include "../tucker_conv_attrs.h"
+#include "../register_kernels.h"
 #include "../tucker_conv_shape.h"
 #include "tucker_conv_spec.h"
 
@@ -238,15 +239,6 @@ struct TuckerConvCpu {
 
 }  // namespace
 
-void RegisterOps(Ort::CustomOpDomain& domain) {
-  static const std::unique_ptr<Ort::Custom::OrtLiteCustomOp> f32{
-      Ort::Custom::CreateLiteCustomOp<TuckerConvCpu<float>>(tucker_spec::kOpName, "CPUExecutionProvider")};
-  static const std::unique_ptr<Ort::Custom::OrtLiteCustomOp> f16{
-      Ort::Custom::CreateLiteCustomOp<TuckerConvCpu<Ort::Float16_t>>(tucker_spec::kOpName, "CPUExecutionProvider")};
-  f32->InferOutputShapeFn = tucker::InferTuckerShapeTyped;
-  f16->InferOutputShapeFn = tucker::InferTuckerShapeTyped;
-  domain.Add(f32.get());
-  domain.Add(f16.get());
-}
+void RegisterOps(Ort::CustomOpDomain& domain) { tucker::AddKernels<TuckerConvCpu>(domain, "CPUExecutionProvider"); }
 
 }  // namespace Cpu

@@ -20,6 +20,7 @@
 
 #include "onnxruntime_lite_custom_op.h"
 #include "../tucker_conv_attrs.h"
+#include "../register_kernels.h"
 #include "../tucker_conv_shape.h"
 #include "tucker_conv_impl.cuh"
 #include "tucker_conv_spec.h"
@@ -205,15 +206,6 @@ struct TuckerConvCuda {
 
 }  // namespace
 
-void RegisterOps(Ort::CustomOpDomain& domain) {
-  static const std::unique_ptr<Ort::Custom::OrtLiteCustomOp> f32{
-      Ort::Custom::CreateLiteCustomOp<TuckerConvCuda<float>>(tucker_spec::kOpName, "CUDAExecutionProvider")};
-  static const std::unique_ptr<Ort::Custom::OrtLiteCustomOp> f16{
-      Ort::Custom::CreateLiteCustomOp<TuckerConvCuda<Ort::Float16_t>>(tucker_spec::kOpName, "CUDAExecutionProvider")};
-  f32->InferOutputShapeFn = tucker::InferTuckerShapeTyped;
-  f16->InferOutputShapeFn = tucker::InferTuckerShapeTyped;
-  domain.Add(f32.get());
-  domain.Add(f16.get());
-}
+void RegisterOps(Ort::CustomOpDomain& domain) { tucker::AddKernels<TuckerConvCuda>(domain, "CUDAExecutionProvider"); }
 
 }  // namespace Cuda
