@@ -21,6 +21,7 @@ SHAPES = [
     (7, 3, 5, 4, 13, 13, 3, (1, 1), (2, 2, 2, 2), (2, 2)),   # dilation
     (7, 3, 5, 4, 13, 13, 3, (2, 2), (0, 1, 2, 0), (2, 1)),
     (16, 8, 8, 16, 7, 7, 7, (1, 1), (3, 3, 3, 3), (1, 1)),
+    (6, 5, 3, 9, 11, 9, 3, (1, 1), (0, 2, 1, 0), (1, 2)),    # stride 1, asymmetric pads, dilation on one axis
 ]
 CASES = list(itertools.product(range(len(SHAPES)), [1, 8], [False, True], ["none", "relu"], [np.float32, np.float16]))
 
