@@ -161,3 +161,23 @@ def test_distill_config_is_checked(tmp_path):
     results = Run(cfg, progress=False).run()
     assert set(results) == {"dense", "decompose_ft", "admm", "admm_ft"}
     assert results["decompose_ft"]["test_acc"] > 50.0
+
+
+def test_seeds_run_and_aggregate(tmp_path):
+    out = tmp_path / "multi"
+    r = CliRunner().invoke(cli, ["train", "--model", "smallcnn", "--data", "digits", "--ratio", "0.5", "--epochs", "1",
+                                 "--admm-epochs", "1", "--finetune-epochs", "1", "--batch-size", "64", "--seeds", "0,1",
+                                 "--no-export", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    agg = json.loads((out / "results.json").read_text())
+    per = {s: json.loads((out / f"seed{s}" / "results.json").read_text())["results"] for s in (0, 1)}
+    for k in ("dense", "decompose_ft", "admm_ft"):
+        accs = [per[s][k]["test_acc"] for s in (0, 1)]
+        assert agg["methods"][k]["mean"] == pytest.approx(sum(accs) / 2)
+    gap = agg["admm_minus_decompose"]
+    assert gap["mean"] == pytest.approx(sum(per[s]["admm_ft"]["test_acc"] - per[s]["decompose_ft"]["test_acc"]
+                                            for s in (0, 1)) / 2)
+    assert "paired by seed" in (out / "results.md").read_text()
+    assert per[0] != per[1]  # the seeds really differ
+    r = CliRunner().invoke(cli, ["train", "--data", "digits", "--seeds", "0,x", "--out", str(tmp_path / "bad")])
+    assert r.exit_code == 1 and "--seeds must be integers" in r.output

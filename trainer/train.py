@@ -202,3 +202,32 @@ def summary_table(results: dict) -> str:
         cut = f"{dense['conv_macs'] / r['conv_macs']:.2f}x" if dense else "-"
         lines.append(f"| {label} | {r['test_acc']:.2f} | {r['params'] / 1e6:.3f}M | {r['conv_macs'] / 1e6:.1f}M | {cut} |")
     return "\n".join(lines)
+
+
+def seeds_summary(per_seed: dict[int, dict]) -> dict:
+    """Test accuracy per method over seeds (mean, sample std, each seed), and the paired ADMM - decompose gap:
+    with one seed a 0.1-point difference is noise; the paired gap over seeds says more."""
+    import statistics
+    names = {"dense": "dense", "decompose_ft": "decompose + fine-tune", "admm_ft": "ADMM + fine-tune"}
+    seeds = sorted(per_seed)
+    stats, lines = {}, [f"| method | mean test acc % | std | {' | '.join(f'seed {s}' for s in seeds)} |",
+                        "|---|---|---|" + "---|" * len(seeds)]
+    for k, label in names.items():
+        accs = [per_seed[s][k]["test_acc"] for s in seeds if k in per_seed[s]]
+        if len(accs) != len(seeds):
+            continue
+        sd = statistics.stdev(accs) if len(accs) > 1 else 0.0
+        stats[k] = {"mean": statistics.mean(accs), "std": sd, "per_seed": dict(zip(seeds, accs))}
+        lines.append(f"| {label} | {stats[k]['mean']:.2f} | {sd:.2f} | {' | '.join(f'{a:.2f}' for a in accs)} |")
+    out = {"seeds": seeds, "methods": stats}
+    if "admm_ft" in stats and "decompose_ft" in stats:
+        gaps = [stats["admm_ft"]["per_seed"][s] - stats["decompose_ft"]["per_seed"][s] for s in seeds]
+        out["admm_minus_decompose"] = {"mean": statistics.mean(gaps), "per_seed": dict(zip(seeds, gaps)),
+                                       "admm_wins": sum(g > 0 for g in gaps)}
+        lines.append(f"\nADMM - decompose+FT (paired by seed): mean {statistics.mean(gaps):+.2f} points, "
+                     f"ADMM ahead on {out['admm_minus_decompose']['admm_wins']} of {len(seeds)} seeds")
+    if "admm_ft" in stats and "dense" in stats:
+        out["dense_minus_admm"] = stats["dense"]["mean"] - stats["admm_ft"]["mean"]
+        lines.append(f"dense - ADMM: {out['dense_minus_admm']:+.2f} points (mean over seeds)")
+    out["table"] = "\n".join(lines)
+    return out

@@ -30,6 +30,8 @@ from .options import guarded, verbosity
               help="Weight of the trained dense model's logits (knowledge distillation) in every Tucker phase, both methods.")
 @click.option("--distill-temp", type=float, default=4.0, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seeds", default=None, help="Several runs, e.g. 0,1,2: each in OUT/seed<N>, then mean and spread per "
+              "method and how often ADMM beats decompose + fine-tune (replaces --seed).")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--out", default="runs/train", show_default=True, help="Run folder (config, logs, checkpoints, ONNX).")
 @click.option("--resume", is_flag=True, help="Continue the run saved in --out.")
@@ -37,30 +39,48 @@ from .options import guarded, verbosity
 @verbosity
 @guarded
 def train(model, data, data_dir, limit, ratio, plan, multiple, methods, epochs, admm_epochs, finetune_epochs, lr,
-          admm_lr, finetune_lr, batch_size, rho, rho_growth, distill, distill_temp, seed, device, out, resume, no_export,
-          verbose):
+          admm_lr, finetune_lr, batch_size, rho, rho_growth, distill, distill_temp, seed, seeds, device, out, resume,
+          no_export, verbose):
     """Train a dense model, then Tucker versions by decompose+fine-tune and by ADMM, at the same ranks and budget."""
     from pathlib import Path
 
     from trainer.config import TrainConfig
-    from trainer.train import Run, summary_table
-    cfg = TrainConfig(model=model, data=data, data_dir=data_dir, limit=limit, ratio=None if plan else ratio, plan=plan,
-                      multiple=multiple, methods=tuple(m.strip() for m in methods.split(",") if m.strip()),
-                      epochs=epochs, admm_epochs=admm_epochs, finetune_epochs=finetune_epochs, lr=lr, admm_lr=admm_lr,
-                      finetune_lr=finetune_lr, batch_size=batch_size, rho=rho, rho_growth=rho_growth, distill=distill,
-                      distill_temp=distill_temp, seed=seed,
-                      device=device, out=out)
-    run = Run(cfg, resume=resume)
-    click.echo(f"{len(run.ranks)} Tucker-constrained conv(s) on {run.device}; data {run.data.name} {tuple(run.data.train_x.shape)}")
-    results = run.run(resume=resume)
-    table = summary_table(results)
-    click.echo(table)
-    report = {"config": cfg.to_dict(), "results": results, "ranks": run.ranks}
-    if not no_export:
-        for phase in ("admm_ft", "decompose_ft"):
-            if phase in results:
-                report[f"export_{phase}"] = info = run.export(phase)
-                click.echo(f"exported {phase}: {info['onnx']} -> fused {info.get('fused', 0)} TuckerConv, "
-                           f"max |diff| vs PyTorch {info.get('max_abs_diff', 0):.2e}, same predictions: {info.get('same_predictions')}")
-    Path(out, "results.json").write_text(json.dumps(report, indent=1, default=str))
-    Path(out, "results.md").write_text(table + "\n")
+    from trainer.train import Run, seeds_summary, summary_table
+    from ..errors import TuckerOnnxError
+    try:
+        seed_list = [int(v) for v in seeds.split(",") if v.strip()] if seeds else [seed]
+    except ValueError:
+        raise TuckerOnnxError(f"--seeds must be integers separated by commas, got {seeds!r}") from None
+    if not seed_list:
+        raise TuckerOnnxError("--seeds names no seed")
+    per_seed = {}
+    for s in seed_list:
+        run_out = str(Path(out, f"seed{s}")) if seeds else out
+        cfg = TrainConfig(model=model, data=data, data_dir=data_dir, limit=limit, ratio=None if plan else ratio,
+                          plan=plan, multiple=multiple, methods=tuple(m.strip() for m in methods.split(",") if m.strip()),
+                          epochs=epochs, admm_epochs=admm_epochs, finetune_epochs=finetune_epochs, lr=lr,
+                          admm_lr=admm_lr, finetune_lr=finetune_lr, batch_size=batch_size, rho=rho,
+                          rho_growth=rho_growth, distill=distill, distill_temp=distill_temp, seed=s, device=device,
+                          out=run_out)
+        run = Run(cfg, resume=resume)
+        click.echo(f"seed {s}: {len(run.ranks)} Tucker-constrained conv(s) on {run.device}; "
+                   f"data {run.data.name} {tuple(run.data.train_x.shape)}")
+        results = run.run(resume=resume)
+        table = summary_table(results)
+        click.echo(table)
+        report = {"config": cfg.to_dict(), "results": results, "ranks": run.ranks}
+        if not no_export:
+            for phase in ("admm_ft", "decompose_ft"):
+                if phase in results:
+                    report[f"export_{phase}"] = info = run.export(phase)
+                    click.echo(f"exported {phase}: {info['onnx']} -> fused {info.get('fused', 0)} TuckerConv, "
+                               f"max |diff| vs PyTorch {info.get('max_abs_diff', 0):.2e}, "
+                               f"same predictions: {info.get('same_predictions')}")
+        Path(run_out, "results.json").write_text(json.dumps(report, indent=1, default=str))
+        Path(run_out, "results.md").write_text(table + "\n")
+        per_seed[s] = results
+    if seeds:
+        agg = seeds_summary(per_seed)
+        click.echo(agg["table"])
+        Path(out, "results.json").write_text(json.dumps(agg, indent=1, default=str))
+        Path(out, "results.md").write_text(agg["table"] + "\n")
