@@ -6,6 +6,6 @@
 # tucker_onnx/_lib. Usage: bash tools/device_env.sh CMD...
 set -euo pipefail
 python3 -c "import tarfile, glob; tarfile.open(glob.glob('.ortgpu/*.tar.xz')[0]).extractall('/tmp/ortgpu')"
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl
+python3 -m pip install -q --upgrade --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl
 export PYTHONPATH=/tmp/ortgpu:/tmp/site:$PWD PYTHONUNBUFFERED=1
 exec "$@"
