@@ -43,4 +43,11 @@ __attribute__((visibility("default"))) int TuckerOnnxSpecVersion() { return tuck
 // 1 when the CUDA kernels were compiled in.
 __attribute__((visibility("default"))) int TuckerOnnxHasCuda() { return Cuda::kBuilt ? 1 : 0; }
 
+// Predicted microseconds of the CUDA kernel on a TuckerConv shape (17 values, see Cuda::PredictMicros), from the
+// analytical model alone (host code: no GPU needed); -1 when the CUDA kernels were not compiled in. `rank` uses it
+// to skip measuring fused candidates that cannot win.
+__attribute__((visibility("default"))) double TuckerOnnxPredictMicros(const int64_t* shape) {
+  return Cuda::PredictMicros(shape);
+}
+
 }  // extern "C"

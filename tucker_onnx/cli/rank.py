@@ -73,6 +73,8 @@ def rank(model_path, output, energy, speedup, provider, batch, step, repeats, ca
                f"({res['predicted_speedup']:.2f}x); mean energy kept {res['mean_energy']:.3f}; "
                f"{len(res['plan'])} of {len(res['rows'])} layers decomposed"
                + (f" ({len(res['unfused'])} kept as cuDNN triplets: rewrite --plan leaves them)" if res["unfused"] else "")
+               + (f"; {res['fused_pruned_by_model']} fused candidates not measured (the kernel's model rules them out)"
+                  if res.get("fused_pruned_by_model") else "")
                + f"; cache {res['cache']['hits']} hits, "
                f"{res['cache']['misses']} measured")
     if verify:

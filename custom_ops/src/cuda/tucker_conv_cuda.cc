@@ -206,6 +206,29 @@ struct TuckerConvCuda {
 
 }  // namespace
 
+double PredictMicros(const int64_t* s) {
+  Problem p{static_cast<int>(s[0]), static_cast<int>(s[1]), static_cast<int>(s[2]), static_cast<int>(s[3]),
+            static_cast<int>(s[4]), static_cast<int>(s[5]), static_cast<int>(s[6]), static_cast<int>(s[7]),
+            static_cast<int>(s[8]), 0, 0, static_cast<int>(s[9]), static_cast<int>(s[10]), static_cast<int>(s[11]),
+            static_cast<int>(s[12]), static_cast<int>(s[15]), static_cast<int>(s[16]), false};
+  p.Ho = static_cast<int>(tucker::ConvOut(s[2], s[6], s[9], s[11], s[13], s[15]));
+  p.Wo = static_cast<int>(tucker::ConvOut(s[3], s[7], s[10], s[12], s[14], s[16]));
+  if (p.batch < 1 || p.Ho < 1 || p.Wo < 1) return -1.0;
+  DeviceInfo dev{132, 233472, 232448};  // H100/H200 when no GPU answers
+  double ghz = 1.98;
+  int count = 0;
+  if (cudaGetDeviceCount(&count) == cudaSuccess && count > 0) {
+    int v = 0;
+    if (cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, 0) == cudaSuccess) dev.sm_count = v;
+    if (cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerMultiprocessor, 0) == cudaSuccess) dev.smem_per_sm = v;
+    if (cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, 0) == cudaSuccess) dev.smem_per_block = v;
+    if (cudaDeviceGetAttribute(&v, cudaDevAttrClockRate, 0) == cudaSuccess && v > 0) ghz = v / 1e6;
+  } else {
+    cudaGetLastError();  // clear the no-device error
+  }
+  return tucker_cuda::PredictMicros(p, dev, ghz);
+}
+
 void RegisterOps(Ort::CustomOpDomain& domain) { tucker::AddKernels<TuckerConvCuda>(domain, "CUDAExecutionProvider"); }
 
 }  // namespace Cuda

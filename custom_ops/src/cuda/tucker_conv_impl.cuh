@@ -60,6 +60,10 @@ std::vector<Config> Candidates(const Problem& p, const Device& d);
 // Picks a config by the analytical model.
 Config ChooseConfig(const Problem& p, const Device& d);
 
+// Predicted time (us) of the model's own pick: its cycles at the SM clock, scaled by the median measured/predicted
+// ratio of the picks in the fitted logs (2.09; per shape 1.07-4.06, so expect 0.5-2x of the truth).
+double PredictMicros(const Problem& p, const Device& d, double sm_ghz);
+
 // Raises the kernels' dynamic shared-memory limit to max_smem; call once before the first launch.
 cudaError_t PrepareKernels(size_t max_smem);
 

@@ -151,6 +151,11 @@ Config ChooseConfig(const Problem& p, const Device& d) {
   return best;
 }
 
+double PredictMicros(const Problem& p, const Device& d, double sm_ghz) {
+  constexpr double kMeasuredPerPredicted = 2.09;  // tools/fit_model.py logs, see the header
+  return PredictCycles(p, ChooseConfig(p, d), d) / (sm_ghz * 1e3) * kMeasuredPerPredicted;
+}
+
 cudaError_t PrepareKernels(size_t max_smem) {
   cudaError_t e = PrepareSplitK(max_smem);
   return e != cudaSuccess ? e : PrepareTiled(max_smem);
