@@ -56,10 +56,8 @@ def test_cuda_kernel_matches_reference_and_cpu(library, si, batch, residual, act
     np.testing.assert_allclose(got.astype(np.float64), cpu.astype(np.float64), **TOL[dtype])
 
 
-@pytest.mark.parametrize("shape", BIG, ids=[f"big{i}" for i in range(len(BIG))])
-@pytest.mark.parametrize("batch", [1, 32])
-@pytest.mark.parametrize("dtype", [np.float32, np.float16])
-def test_cuda_kernel_tdc_shapes(library, shape, batch, dtype):
+def _check_residual_relu(shape, batch, dtype):
+    """One TuckerConv (+ residual, Relu) on fresh random inputs, CUDA kernel vs the float64 reference."""
     rng = np.random.default_rng()
     x, w_in, w_core, w_out, b, z = _case(rng, shape, batch, True, dtype)
     s, p, d = shape[7], shape[8], shape[9]
@@ -68,6 +66,13 @@ def test_cuda_kernel_tdc_shapes(library, shape, batch, dtype):
     got = _cuda_session(model).run(None, {"X": x, "Z": z})[0]
     tol = TOL[dtype] if dtype == np.float32 else dict(atol=5e-2, rtol=5e-2)
     np.testing.assert_allclose(got.astype(np.float64), want, **tol)
+
+
+@pytest.mark.parametrize("shape", BIG, ids=[f"big{i}" for i in range(len(BIG))])
+@pytest.mark.parametrize("batch", [1, 32])
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_cuda_kernel_tdc_shapes(library, shape, batch, dtype):
+    _check_residual_relu(shape, batch, dtype)
 
 
 def test_cuda_graph_capture(library):
@@ -105,15 +110,7 @@ def test_cuda_every_variant(library, monkeypatch, tmp_path, cfg, si, dtype):
     log = tmp_path / "configs.jsonl"
     monkeypatch.setenv("TUCKER_ONNX_CONFIG", ",".join(map(str, cfg)))
     monkeypatch.setenv("TUCKER_ONNX_CONFIG_LOG", str(log))
-    rng = np.random.default_rng()
-    shape = FORCED_SHAPES[si]
-    x, w_in, w_core, w_out, b, z = _case(rng, shape, 2, True, dtype)
-    s, p, d = shape[7], shape[8], shape[9]
-    model = tucker_node_model(x.shape, w_in, w_core, w_out, b, True, s, p, d, "relu", dtype)
-    want = tucker_conv(x, w_in, w_core, w_out, b, z, s, p, d, "relu")
-    got = _cuda_session(model).run(None, {"X": x, "Z": z})[0]
-    tol = TOL[dtype] if dtype == np.float32 else dict(atol=5e-2, rtol=5e-2)
-    np.testing.assert_allclose(got.astype(np.float64), want, **tol)
+    _check_residual_relu(FORCED_SHAPES[si], 2, dtype)
     assert [json.loads(line)["chosen"] for line in log.read_text().splitlines()] == [list(cfg)]
 
 

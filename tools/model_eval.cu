@@ -12,7 +12,7 @@
 int main(int argc, char** argv) {
   using namespace tucker_cuda;
   if (argc > 1 && std::strcmp(argv[1], "choose") == 0) {
-    const Device d{132, 233472, 232448};
+    const Device d = kHopperDevice;
     Problem p{};
     while (std::scanf("%d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d", &p.batch, &p.C, &p.H, &p.W, &p.R1, &p.R2,
                       &p.kh, &p.kw, &p.N, &p.Ho, &p.Wo, &p.sh, &p.sw, &p.pt, &p.pl, &p.dh, &p.dw) == 17) {
@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
                  &m.tiled_launch, &m.splitk_step1, &m.splitk_step2, &m.splitk_step3, &m.splitk_atomic,
                  &m.splitk_instr, &m.splitk_launch) != 11)
     return 1;
-  const Device d{132, 233472, 232448};
+  const Device d = kHopperDevice;
   Problem p{};
   Config c{};
   int relu = 0;

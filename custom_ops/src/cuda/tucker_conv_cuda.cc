@@ -214,7 +214,7 @@ double PredictMicros(const int64_t* s) {
   p.Ho = static_cast<int>(tucker::ConvOut(s[2], s[6], s[9], s[11], s[13], s[15]));
   p.Wo = static_cast<int>(tucker::ConvOut(s[3], s[7], s[10], s[12], s[14], s[16]));
   if (p.batch < 1 || p.Ho < 1 || p.Wo < 1) return -1.0;
-  DeviceInfo dev{132, 233472, 232448};  // H100/H200 when no GPU answers
+  DeviceInfo dev = tucker_cuda::kHopperDevice;  // when no GPU answers
   double ghz = 1.98;
   int count = 0;
   if (cudaGetDeviceCount(&count) == cudaSuccess && count > 0) {

@@ -33,6 +33,9 @@ struct Device {
   size_t smem_per_sm, smem_per_block;
 };
 
+// An H100/H200 (SXM): what the model assumes when no GPU answers (host-side predictions, tools).
+constexpr Device kHopperDevice{132, 233472, 232448};
+
 // Constants of the analytical model, in cycles: fitted (tools/fit_model.py) to exhaustive-autotune logs of an
 // H200 (results/h200_2026-11-28_s2/autotune), so they are effective values that also absorb what the model does
 // not spell out (e.g. tiled_mem is far above an L2 latency: it carries the per-chunk serialisation measured).
