@@ -1,5 +1,6 @@
 """The ADMM trainer on CPU with small real data (scikit-learn digits; Fashion-MNIST IDX reading)."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -178,6 +179,13 @@ def test_seeds_run_and_aggregate(tmp_path):
     assert gap["mean"] == pytest.approx(sum(per[s]["admm_ft"]["test_acc"] - per[s]["decompose_ft"]["test_acc"]
                                             for s in (0, 1)) / 2)
     assert "paired by seed" in (out / "results.md").read_text()
+    # tools/seeds_summary.py rebuilds the same aggregate from the seed folders (runs made as separate processes)
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("seeds_summary", Path(__file__).parents[1] / "tools" / "seeds_summary.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    (out / "results.json").unlink()
+    assert json.loads(json.dumps(tool.summarize(out))) == agg
     assert per[0] != per[1]  # the seeds really differ
     r = CliRunner().invoke(cli, ["train", "--data", "digits", "--seeds", "0,x", "--out", str(tmp_path / "bad")])
     assert r.exit_code == 1 and "--seeds must be integers" in r.output
