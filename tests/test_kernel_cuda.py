@@ -25,9 +25,14 @@ BIG = [(64, 32, 32, 64, 56, 56, 3, (1, 1), (1, 1, 1, 1), (1, 1)),
 
 # Configs forced through TUCKER_ONNX_CONFIG (variant, th, tw, threads, nsplit, kchunk): each kernel variant,
 # tile shapes that leave partial tiles, several passes over M, N split over blocks (some of them empty),
-# reductions shorter and longer than one staged chunk.
+# reductions shorter and longer than one staged chunk; cluster kernels (variant 3, nsplit = cluster size) of
+# 2 to 16 blocks, odd sizes, clusters larger than a stage's rows (blocks that own none), more thread tiles than
+# threads (several rounds), with weights read from global memory (kchunk 32) or staged in shared memory (64).
 FORCED = [(0, 4, 4, 128, 1, 32), (0, 8, 8, 512, 1, 32), (0, 2, 8, 256, 2, 64), (0, 1, 1, 128, 4, 128),
-          (1, 7, 7, 256, 1, 32), (1, 4, 2, 128, 3, 96), (1, 2, 2, 128, 1, 128), (2, 4, 4, 128, 1, 32)]
+          (1, 7, 7, 256, 1, 32), (1, 4, 2, 128, 3, 96), (1, 2, 2, 128, 1, 128), (2, 4, 4, 128, 1, 32),
+          (3, 7, 7, 256, 8, 32), (3, 4, 4, 512, 16, 32), (3, 2, 8, 256, 2, 32), (3, 7, 7, 512, 4, 32),
+          (3, 1, 1, 256, 3, 32), (3, 7, 7, 256, 8, 64), (3, 2, 8, 512, 16, 64), (3, 1, 1, 256, 12, 64),
+          (3, 8, 8, 256, 8, 64)]
 FORCED_SHAPES = SHAPES + BIG[1:3]
 
 
@@ -75,9 +80,13 @@ def test_cuda_kernel_tdc_shapes(library, shape, batch, dtype):
     _check_residual_relu(shape, batch, dtype)
 
 
-def test_cuda_graph_capture(library):
-    """enable_cuda_graph: the op must launch on ORT's stream, allocate nothing and never synchronise."""
+@pytest.mark.parametrize("forced", [None, "3,8,8,256,8,32"], ids=["model-pick", "cluster"])
+def test_cuda_graph_capture(library, monkeypatch, forced):
+    """enable_cuda_graph: the op must launch on ORT's stream, allocate nothing and never synchronise
+    (the cluster kernel's launch with a cluster attribute included)."""
     import onnxruntime as ort
+    if forced:
+        monkeypatch.setenv("TUCKER_ONNX_CONFIG", forced)
     ort.preload_dlls()
     rng = np.random.default_rng()
     shape = BIG[0]

@@ -54,7 +54,9 @@ Ort::Status GetDevice(DeviceInfo* out) {
     cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, dev); d.sm_count = v;
     cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerMultiprocessor, dev); d.smem_per_sm = v;
     cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev); d.smem_per_block = v;
+    cudaDeviceGetAttribute(&v, cudaDevAttrComputeCapabilityMajor, dev); d.cc_major = v;
     e = tucker_cuda::PrepareKernels(d.smem_per_block);
+    if (e == cudaSuccess && d.cc_major >= 9) e = tucker_cuda::PrepareClusterKernels(d.smem_per_block);
     if (e != cudaSuccess) return CudaError(e, "cudaFuncSetAttribute");
     it = g_devices.emplace(dev, d).first;
   }
@@ -68,8 +70,9 @@ bool ForcedConfig(Config* c) {
   if (v == nullptr || *v == 0) return false;
   return std::sscanf(v, "%d,%d,%d,%d,%d,%d", &c->variant, &c->th, &c->tw, &c->threads, &c->nsplit, &c->kchunk) == 6 &&
          c->kchunk >= 32 && c->kchunk <= 512 && c->kchunk % 32 == 0 &&
-         c->variant >= tucker_cuda::kTiled4x4 && c->variant <= tucker_cuda::kSplitK && c->th >= 1 && c->tw >= 1 &&
+         c->variant >= tucker_cuda::kTiled4x4 && c->variant <= tucker_cuda::kCluster && c->th >= 1 && c->tw >= 1 &&
          c->threads >= 32 && c->threads <= 512 && c->threads % 32 == 0 && c->nsplit >= 1 && c->nsplit <= 64 &&
+         (c->variant != tucker_cuda::kCluster || c->nsplit <= 16) &&
          (c->variant != tucker_cuda::kSplitK || c->nsplit == 1);
 }
 
@@ -155,14 +158,15 @@ struct TuckerConvCuda {
     DeviceInfo dev;
     Ort::Status st = GetDevice(&dev);
     if (!st.IsOK()) return st;
-    const Config model = tucker_cuda::ChooseConfig(p, dev);
+    const Config model = tucker_cuda::ChooseConfig(p, dev, tucker_cuda::Launchable, kHalf);
     Config chosen = model;
     std::vector<std::pair<Config, float>> timings;
     Config forced{};
     if (std::getenv("TUCKER_ONNX_CONFIG") != nullptr && !ForcedConfig(&forced)) {
       return Ort::Status("TuckerConv CUDA: TUCKER_ONNX_CONFIG must be variant,th,tw,threads,nsplit,kchunk", ORT_INVALID_ARGUMENT);
     } else if (ForcedConfig(&forced)) {
-      if (tucker_cuda::SharedBytes(p, forced) > dev.smem_per_block)
+      if (tucker_cuda::SharedBytes(p, forced) > dev.smem_per_block ||
+          (forced.variant == tucker_cuda::kCluster && dev.cc_major < 9) || !tucker_cuda::Launchable(p, forced, kHalf))
         return Ort::Status("TuckerConv CUDA: TUCKER_ONNX_CONFIG names a config that does not fit this shape",
                            ORT_INVALID_ARGUMENT);
       chosen = forced;
@@ -183,6 +187,7 @@ struct TuckerConvCuda {
         return ms / reps;
       };
       for (const Config& c : tucker_cuda::Candidates(p, dev)) {
+        if (!tucker_cuda::Launchable(p, c, kHalf)) continue;
         float ms = time_it(c, 1);  // also the warm-up
         if (ms < 3 * best) ms = time_it(c, 5);
         timings.emplace_back(c, ms);
@@ -222,6 +227,7 @@ double PredictMicros(const int64_t* s) {
     if (cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, 0) == cudaSuccess) dev.sm_count = v;
     if (cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerMultiprocessor, 0) == cudaSuccess) dev.smem_per_sm = v;
     if (cudaDeviceGetAttribute(&v, cudaDevAttrMaxSharedMemoryPerBlockOptin, 0) == cudaSuccess) dev.smem_per_block = v;
+    if (cudaDeviceGetAttribute(&v, cudaDevAttrComputeCapabilityMajor, 0) == cudaSuccess) dev.cc_major = v;
     if (cudaDeviceGetAttribute(&v, cudaDevAttrClockRate, 0) == cudaSuccess && v > 0) ghz = v / 1e6;
   } else {
     cudaGetLastError();  // clear the no-device error

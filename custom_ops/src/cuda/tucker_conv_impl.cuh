@@ -13,16 +13,18 @@ struct Problem {
   bool relu;
 };
 
-// Kernel variants: register-tiled block GEMMs (4x4 or 2x2 outputs per thread), or v2's split-K kernel.
-enum Variant { kTiled4x4 = 0, kTiled2x2 = 1, kSplitK = 2 };
+// Kernel variants: register-tiled block GEMMs (4x4 or 2x2 outputs per thread), v2's split-K kernel, or v4's
+// cluster kernel (a tile's work spread over a thread-block cluster, Hopper and later).
+enum Variant { kTiled4x4 = 0, kTiled2x2 = 1, kSplitK = 2, kCluster = 3 };
 
 // Execution parameters picked by the performance model (or the autotuner).
 struct Config {
   int variant;    // Variant
   int th, tw;     // output tile (rows x cols) per block
   int threads;    // threads per block
-  int nsplit;     // blocks that share one tile's output channels (tiled variants; 1 for split-K)
-  int kchunk;     // reduction rows staged per step (tiled variants, a multiple of 32; 32 for split-K)
+  int nsplit;     // blocks that share one tile's output channels (tiled: grid split; cluster: cluster size; 1 for split-K)
+  int kchunk;     // reduction rows staged per step (tiled variants, a multiple of 32; 32 for split-K; cluster:
+                  // 64 stages the block's weight slices in shared memory, 32 reads them from global memory)
 };
 
 // Shared memory bytes a config needs (fp32 staging for every dtype); SIZE_MAX when the config is invalid.
@@ -31,10 +33,11 @@ size_t SharedBytes(const Problem& p, const Config& c);
 struct Device {
   int sm_count;
   size_t smem_per_sm, smem_per_block;
+  int cc_major;  // compute capability: clusters need 9 (Hopper) or later
 };
 
 // An H100/H200 (SXM): what the model assumes when no GPU answers (host-side predictions, tools).
-constexpr Device kHopperDevice{132, 233472, 232448};
+constexpr Device kHopperDevice{132, 233472, 232448, 9};
 
 // Constants of the analytical model, in cycles: fitted (tools/fit_model.py) to exhaustive-autotune logs of an
 // H200 (results/h200_2026-11-28_s2/autotune), so they are effective values that also absorb what the model does
@@ -51,6 +54,13 @@ struct ModelParams {
   double splitk_atomic = 75;    // cycles per colliding shared atomic when the S partial sums of an output meet
   double splitk_instr = 48;     // instructions a warp issues per reduction step
   double splitk_launch = 4000;  // launch and tail of a kernel
+  // Cluster kernel (v4): not yet fitted, set from first principles (docs in tucker_conv_model.cc).
+  double cluster_cpi = 2.0;      // cycles per instruction of one thread's reduction chain (global weight loads)
+  double cluster_cpi_staged = 1.0;  // ... when the block's weights are staged in shared memory
+  double cluster_mem = 1000;     // first global loads of a stage (weights, X)
+  double cluster_sync = 400;     // one cluster barrier
+  double cluster_gather = 24;    // per float4 a thread copies from another block's shared memory
+  double cluster_launch = 4000;  // launch and tail of a kernel
 };
 
 // Analytical model: estimated cycles of a config on a device (INFINITY when it cannot run).
@@ -60,15 +70,22 @@ double PredictCycles(const Problem& p, const Config& c, const Device& d, const M
 // Every config the autotuner measures (the model's search space plus the split-K kernel's).
 std::vector<Config> Candidates(const Problem& p, const Device& d);
 
-// Picks a config by the analytical model.
-Config ChooseConfig(const Problem& p, const Device& d);
+// Picks a config by the analytical model; `usable` (optional) vetoes configs the device cannot launch
+// (a cluster too large for the GPU's partitions at that shared-memory size).
+Config ChooseConfig(const Problem& p, const Device& d, bool (*usable)(const Problem&, const Config&, bool) = nullptr,
+                    bool half = false);
 
 // Predicted time (us) of the model's own pick: its cycles at the SM clock, scaled by the median measured/predicted
 // ratio of the picks in the fitted logs (2.09; per shape 1.07-4.06, so expect 0.5-2x of the truth).
 double PredictMicros(const Problem& p, const Device& d, double sm_ghz);
 
-// Raises the kernels' dynamic shared-memory limit to max_smem; call once before the first launch.
+// Raises the kernels' dynamic shared-memory limit to max_smem; call once before the first launch
+// (PrepareClusterKernels too on devices of compute capability 9 or later).
 cudaError_t PrepareKernels(size_t max_smem);
+cudaError_t PrepareClusterKernels(size_t max_smem);
+
+// Whether the device can run config c for p (cluster configs: one cluster must fit the GPU's partitions).
+bool Launchable(const Problem& p, const Config& c, bool half);
 
 // Launches one config; half selects __half tensors (void* keeps this header free of cuda_fp16.h).
 cudaError_t LaunchTuckerConv(bool half, const void* x, const void* w_in, const void* w_core, const void* w_out,

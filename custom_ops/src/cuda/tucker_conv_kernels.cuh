@@ -21,4 +21,18 @@ cudaError_t LaunchTiled(bool half, const void* x, const void* w_in, const void* 
                         const void* bias, const void* z, void* y, const Problem& p, const Config& c,
                         cudaStream_t stream);
 
+constexpr int kMaxCluster = 16;  // non-portable cluster size limit on Hopper
+size_t ClusterSharedBytes(const Problem& p, const Config& c);
+// Work of one block-level GEMM stage of the cluster kernel, as the kernel splits it (for the model).
+struct ClusterStage {
+  int active_threads, k_per_thread, ksplit;
+};
+ClusterStage ClusterStageWork(int M, int P, int K, int threads);
+cudaError_t PrepareCluster(size_t max_smem);
+// Whether the GPU can co-schedule one cluster of this config (cudaOccupancyMaxActiveClusters > 0).
+bool ClusterLaunchable(bool half, const Problem& p, const Config& c);
+cudaError_t LaunchCluster(bool half, const void* x, const void* w_in, const void* w_core, const void* w_out,
+                          const void* bias, const void* z, void* y, const Problem& p, const Config& c,
+                          cudaStream_t stream);
+
 }  // namespace tucker_cuda

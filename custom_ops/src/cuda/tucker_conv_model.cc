@@ -22,6 +22,7 @@ constexpr int kTileSizes[] = {1, 2, 4, 7, 8, 14, 16};
 constexpr int kThreads[] = {128, 256, 512};
 constexpr int kSplits[] = {1, 2, 4, 8};
 constexpr int kChunks[] = {32, 128, 512};
+constexpr int kClusters[] = {2, 4, 8, 16};
 
 int TileM(const Config& c) { return c.variant == kTiled4x4 ? 4 : 2; }
 
@@ -99,13 +100,63 @@ double SplitKCycles(const Problem& p, const Config& c, const Device& d, const Mo
   return waves * std::max(latency, sharing * issue / 4) + m.splitk_launch;
 }
 
+// The cluster kernel: per block (one of the cluster's CS SMs), three GEMM stages over 1/CS of each stage's
+// output channels. A stage's threads each run a reduction chain of k_per_thread steps; a scheduler serves
+// ceil(warps / 4) warps, so a stage costs max(one chain at cluster_cpi, the scheduler's share of the block's
+// instructions) plus the latency of its first global loads. Between stages: a cluster barrier and the gather
+// of the other blocks' rows over DSMEM. Blocks resident per SM overlap as in the tiled model.
+double ClusterCycles(const Problem& p, const Config& c, const Device& d, const ModelParams& m) {
+  if (d.cc_major < 9 || c.nsplit < 1 || c.nsplit > kMaxCluster) return INFINITY;
+  const size_t bytes = ClusterSharedBytes(p, c);
+  if (bytes > d.smem_per_block) return INFINITY;
+  const bool staged = c.kchunk == kClusterStaged;
+  const int cs = c.nsplit, kk = p.kh * p.kw;
+  const int win = WindowRows(p, c.th) * WindowCols(p, c.tw), tpix = c.th * c.tw;
+  const double cpi = staged ? m.cluster_cpi_staged : m.cluster_cpi;
+  double latency = 0, issue = 0;
+  const auto stage = [&](int M, int P, int K, double steps_per_k, double instr_per_step, double mem) {
+    if (M <= 0) return;
+    const ClusterStage s = ClusterStageWork(M, P, K, c.threads);
+    const double chain = s.k_per_thread * steps_per_k * instr_per_step;
+    const double warps = std::ceil(s.active_threads / 32.0);
+    const double rounds = std::ceil(static_cast<double>(s.active_threads) / c.threads);
+    issue += warps * chain;
+    latency += std::max(rounds * chain * cpi, std::ceil(warps / 4) * chain) + mem;
+    if (s.ksplit > 1) latency += std::ceil(static_cast<double>(M) * P / c.threads) * 4;  // the atomics
+  };
+  const double wmem = staged ? 200 : m.cluster_mem;  // staged weights: shared-memory latency only
+  stage(CeilDiv(p.R1, cs), win, p.C, 1, 16, m.cluster_mem);  // 2 weight + 4 X loads, 8 FMAs, 2 index ops
+  stage(CeilDiv(p.R2, cs), tpix, p.R1, kk, 15, wmem);        // 2 weight + 4 t1 loads, 8 FMAs, 1 index op per tap
+  stage(CeilDiv(p.N, cs), tpix, p.R2, 1, 12, wmem);          // 2 weight + 1 vector t2 load, 8 FMAs, 1 index op
+  if (staged) {  // every weight of the block's slices loaded once, all in flight
+    const double n = static_cast<double>(CeilDiv(p.R1, cs)) * p.C + static_cast<double>(CeilDiv(p.R2, cs)) * p.R1 * kk +
+                     static_cast<double>(CeilDiv(p.N, cs)) * p.R2;
+    latency += m.cluster_mem + std::ceil(n / c.threads) * 4;
+    issue += std::ceil(n / c.threads) * 4 * std::ceil(c.threads / 32.0);
+  }
+  const double gather = (std::ceil(p.R1 * RoundUp(win, 4) / 4.0 / c.threads) +
+                         std::ceil(p.R2 * RoundUp(tpix, 4) / 4.0 / c.threads)) * m.cluster_gather;
+  const double epi = std::ceil(static_cast<double>(CeilDiv(p.N, cs)) * tpix / c.threads) * 12;
+  latency += 3 * m.cluster_sync + gather + epi + 300;  // + zeroing
+  issue += (gather / 2 + epi) * std::ceil(c.threads / 32.0);
+  const double blocks = static_cast<double>(CeilDiv(p.Ho, c.th)) * CeilDiv(p.Wo, c.tw) * p.batch * cs;
+  const int by_smem = static_cast<int>(std::max<size_t>(1, d.smem_per_sm / (bytes + 1024)));
+  const int by_regs = 65536 / (64 * c.threads);
+  const int resident = std::max(1, std::min({by_smem, by_regs, 2048 / c.threads, 32}));
+  const double waves = std::ceil(blocks / (static_cast<double>(d.sm_count) * resident));
+  const double sharing = std::min<double>(resident, std::ceil(blocks / d.sm_count));
+  return waves * std::max(latency, sharing * issue / 4) + m.cluster_launch;
+}
+
 }  // namespace
 
 size_t SharedBytes(const Problem& p, const Config& c) {
+  if (c.variant == kCluster) return ClusterSharedBytes(p, c);
   return c.variant == kSplitK ? SplitKSharedBytes(p, c) : TiledSharedBytes(p, c);
 }
 
 double PredictCycles(const Problem& p, const Config& c, const Device& d, const ModelParams& m) {
+  if (c.variant == kCluster) return ClusterCycles(p, c, d, m);
   return c.variant == kSplitK ? SplitKCycles(p, c, d, m) : TiledCycles(p, c, d, m);
 }
 
@@ -135,20 +186,27 @@ std::vector<Config> Candidates(const Problem& p, const Device& d) {
         }
         const Config s{kSplitK, th, tw, threads, 1, 32};
         if (SharedBytes(p, s) <= d.smem_per_block) out.push_back(s);
+        if (d.cc_major >= 9 && threads >= 256) {
+          for (int cs : kClusters) {
+            for (int staging : {32, kClusterStaged}) {
+              const Config k{kCluster, th, tw, threads, cs, staging};
+              if (cs <= std::max({p.R1, p.R2, p.N}) && SharedBytes(p, k) <= d.smem_per_block) out.push_back(k);
+            }
+          }
+        }
       }
     }
   }
   return out;
 }
 
-Config ChooseConfig(const Problem& p, const Device& d) {
-  Config best{kTiled2x2, 1, 1, 128, 1, 32};
-  double best_cost = INFINITY;
-  for (const Config& c : Candidates(p, d)) {
-    const double cost = PredictCycles(p, c, d);
-    if (cost < best_cost) { best_cost = cost; best = c; }
-  }
-  return best;
+Config ChooseConfig(const Problem& p, const Device& d, bool (*usable)(const Problem&, const Config&, bool), bool half) {
+  std::vector<std::pair<double, Config>> ranked;
+  for (const Config& c : Candidates(p, d)) ranked.emplace_back(PredictCycles(p, c, d), c);
+  std::stable_sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (const auto& [cost, c] : ranked)
+    if (std::isfinite(cost) && (usable == nullptr || usable(p, c, half))) return c;
+  return Config{kTiled2x2, 1, 1, 128, 1, 32};
 }
 
 double PredictMicros(const Problem& p, const Device& d, double sm_ghz) {
@@ -158,12 +216,20 @@ double PredictMicros(const Problem& p, const Device& d, double sm_ghz) {
 
 cudaError_t PrepareKernels(size_t max_smem) {
   cudaError_t e = PrepareSplitK(max_smem);
-  return e != cudaSuccess ? e : PrepareTiled(max_smem);
+  if (e == cudaSuccess) e = PrepareTiled(max_smem);
+  return e;
+}
+
+cudaError_t PrepareClusterKernels(size_t max_smem) { return PrepareCluster(max_smem); }
+
+bool Launchable(const Problem& p, const Config& c, bool half) {
+  return c.variant != kCluster || ClusterLaunchable(half, p, c);
 }
 
 cudaError_t LaunchTuckerConv(bool half, const void* x, const void* w_in, const void* w_core, const void* w_out,
                              const void* bias, const void* z, void* y, const Problem& p, const Config& c,
                              cudaStream_t stream) {
+  if (c.variant == kCluster) return LaunchCluster(half, x, w_in, w_core, w_out, bias, z, y, p, c, stream);
   if (c.variant == kSplitK) return LaunchSplitK(half, x, w_in, w_core, w_out, bias, z, y, p, c, stream);
   return LaunchTiled(half, x, w_in, w_core, w_out, bias, z, y, p, c, stream);
 }
