@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-LOGS = sorted((ROOT / "results/h200_2026-11-28_s2/autotune").glob("*.jsonl.gz"))
+# Session 2's logs (tiled and split-K kernels), then session 3's (batch 1, 7x7 and 14x14 maps, with the cluster
+# kernel's candidates): a later log replaces an earlier one's entry for the same shape.
+LOGS = (sorted((ROOT / "results/h200_2026-11-28_s2/autotune").glob("*.jsonl.gz")) +
+        sorted((ROOT / "results/h200_2026-11-28_s3/autotune").glob("*.jsonl.gz")))
 
 pytestmark = pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc not found: the model is built with it")
 
@@ -20,7 +23,7 @@ def test_model_picks_stay_near_the_tuned_best(tmp_path):
     shapes = fit_model.load(LOGS)
     assert len(shapes) >= 19
     mean, gaps = fit_model.score(exe, fit_model.defaults(), shapes)
-    assert mean <= 0.20, f"model picks {100 * mean:.1f}% slower than the tuned best on average (documented: 17.0%)"
+    assert mean <= 0.25, f"model picks {100 * mean:.1f}% slower than the tuned best on average (documented: 23.7%)"
     # A model that ignores the problem would pick one config everywhere; the fitted one switches kernels.
     picks = []
     out = subprocess.run([str(exe)], input=" ".join(map(str, fit_model.defaults())) + "\n" + "\n".join(
@@ -30,7 +33,7 @@ def test_model_picks_stay_near_the_tuned_best(tmp_path):
     for prob, cands in shapes:
         pred = [next(it) for _ in cands]
         picks.append(cands[min(range(len(cands)), key=pred.__getitem__)][0][0])
-    assert {0, 2} <= set(picks), picks  # tiled 4x4 at batch 32, split-K at batch 1
+    assert {0, 2, 3} <= set(picks), picks  # tiled 4x4 at batch 32, split-K or cluster at batch 1
 
 
 def test_model_picks_a_launchable_config_for_every_shape_family(tmp_path):

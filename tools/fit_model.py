@@ -18,12 +18,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 NAMES = ["tiled_mem1", "tiled_mem", "tiled_sync", "tiled_fill", "tiled_launch", "splitk_step1", "splitk_step2", "splitk_step3",
-         "splitk_atomic", "splitk_instr", "splitk_launch"]
+         "splitk_atomic", "splitk_instr", "splitk_launch", "cluster_cpi", "cluster_cpi_staged", "cluster_mem", "cluster_sync",
+         "cluster_gather", "cluster_launch"]
 
 
 # The hand-set constants the fit started from: cross-validation starts there too, so a held-out shape never
 # shaped its own starting point (the committed defaults were fitted on every shape).
-HAND_SET = [900, 600, 80, 4, 4000, 400, 150, 150, 30, 12, 4000]
+HAND_SET = [900, 600, 80, 4, 4000, 400, 150, 150, 30, 12, 4000, 2.0, 1.0, 1000, 400, 24, 4000]
 
 
 def defaults() -> list[float]:
@@ -52,8 +53,10 @@ def load(paths) -> list[tuple[list[int], list[tuple[list[int], float]]]]:
     for path in paths:
         for line in (gzip.open(path, "rt") if str(path).endswith(".gz") else open(path)):
             r = json.loads(line)
-            if r["timings_ms"] and len(r["model"]) == 6:
-                shapes[r["key"]] = (problem(r["key"]), [(x[:6], x[6]) for x in r["timings_ms"]])
+            # Cluster configs that stage weights (variant 3, kchunk 64) are forced-only, not model candidates.
+            cands = [(x[:6], x[6]) for x in r["timings_ms"] if not (x[0] == 3 and x[5] == 64)]
+            if cands and len(r["model"]) == 6:
+                shapes[r["key"]] = (problem(r["key"]), cands)
     return list(shapes.values())
 
 

@@ -37,6 +37,11 @@ using DeviceInfo = tucker_cuda::Device;
 std::mutex g_dev_mutex;
 std::map<int, DeviceInfo> g_devices;
 
+// Configs per (device, shape, dtype, forced/tuning mode), shared by every TuckerConv node of the process: a model
+// with many layers of one shape is tuned once (the exhaustive autotuner measures thousands of candidates).
+std::mutex g_cfg_mutex;
+std::map<std::string, Config> g_configs;
+
 Ort::Status CudaError(cudaError_t e, const char* what) {
   return Ort::Status((std::string("TuckerConv CUDA: ") + what + ": " + cudaGetErrorString(e)).c_str(), ORT_EP_FAIL);
 }
@@ -148,10 +153,15 @@ struct TuckerConvCuda {
   // Config per shape, decided at the first run of that shape and cached.
   Ort::Status GetConfig(const Problem& p, const void* x, const void* wi, const void* wc, const void* wo,
                         const void* b, const void* z, void* y, cudaStream_t stream, Config* out) {
-    const std::string key = ProblemKey(p, kHalf) + (p.relu ? " relu" : "") + (z ? " z" : "");
-    std::lock_guard<std::mutex> lock(mutex_);
-    auto it = cache_.find(key);
-    if (it != cache_.end()) {
+    int dev_id = 0;
+    cudaGetDevice(&dev_id);
+    const char* forced_env = std::getenv("TUCKER_ONNX_CONFIG");
+    const std::string key = "dev" + std::to_string(dev_id) + " " + ProblemKey(p, kHalf) + (p.relu ? " relu" : "") +
+                            (z ? " z" : "") + (TuneExhaustive() ? " tuned" : "") +
+                            (forced_env ? std::string(" forced ") + forced_env : std::string());
+    std::lock_guard<std::mutex> lock(g_cfg_mutex);
+    auto it = g_configs.find(key);
+    if (it != g_configs.end()) {
       *out = it->second;
       return Ort::Status{nullptr};
     }
@@ -199,14 +209,12 @@ struct TuckerConvCuda {
       if (e != cudaSuccess) return CudaError(e, "autotune");
     }
     LogConfig(p, kHalf, model, chosen, timings);
-    cache_.emplace(key, chosen);
+    g_configs.emplace(key, chosen);
     *out = chosen;
     return Ort::Status{nullptr};
   }
 
   tucker::Attrs attrs_;
-  std::mutex mutex_;
-  std::map<std::string, Config> cache_;
 };
 
 }  // namespace

@@ -48,16 +48,19 @@ struct ModelParams {
   double tiled_sync = 320;      // the two barriers of a chunk
   double tiled_fill = 8;        // instructions per staged weight element (index math, load, convert, store)
   double tiled_launch = 4000;   // launch and tail of a kernel
-  double splitk_step1 = 50;     // one reduction step of split-K stage 1 (global X and weight loads)
+  double splitk_step1 = 25;     // one reduction step of split-K stage 1 (global X and weight loads)
   double splitk_step2 = 37.5;   // ... of stage 2 per core tap (shared t1, global weights)
   double splitk_step3 = 600;    // ... of stage 3
   double splitk_atomic = 75;    // cycles per colliding shared atomic when the S partial sums of an output meet
   double splitk_instr = 48;     // instructions a warp issues per reduction step
-  double splitk_launch = 4000;  // launch and tail of a kernel
-  // Cluster kernel (v4): not yet fitted, set from first principles (docs in tucker_conv_model.cc).
-  double cluster_cpi = 2.0;      // cycles per instruction of one thread's reduction chain (global weight loads)
+  double splitk_launch = 8000;  // launch and tail of a kernel
+  // Session 3 refit (2 rounds) on the logs above plus the session-3 H200 logs with cluster candidates
+  // (results/h200_2026-11-28_s3/autotune): splitk_step1, splitk_launch, cluster_cpi and cluster_mem moved; the
+  // other cluster constants are first-principles values. cluster_cpi = 20 says the reduction chains wait on
+  // global (L2) weight loads, not on issue.
+  double cluster_cpi = 20.0;     // cycles per instruction of one thread's reduction chain (global weight loads)
   double cluster_cpi_staged = 1.0;  // ... when the block's weights are staged in shared memory
-  double cluster_mem = 1000;     // first global loads of a stage (weights, X)
+  double cluster_mem = 250;      // first global loads of a stage (weights, X)
   double cluster_sync = 400;     // one cluster barrier
   double cluster_gather = 24;    // per float4 a thread copies from another block's shared memory
   double cluster_launch = 4000;  // launch and tail of a kernel
