@@ -124,13 +124,13 @@ double ClusterCycles(const Problem& p, const Config& c, const Device& d, const M
     latency += std::max(rounds * chain * cpi, std::ceil(warps / 4) * chain) + mem;
     if (s.ksplit > 1) latency += std::ceil(static_cast<double>(M) * P / c.threads) * 4;  // the atomics
   };
-  const double wmem = staged ? 200 : m.cluster_mem;  // staged weights: shared-memory latency only
-  stage(CeilDiv(p.R1, cs), win, p.C, 1, 16, m.cluster_mem);  // 2 weight + 4 X loads, 8 FMAs, 2 index ops
+  const double wmem = staged ? 200 : m.cluster_mem;  // staged operands: shared-memory latency only
+  stage(CeilDiv(p.R1, cs), win, p.C, 1, staged ? 12 : 16, wmem);  // 2 weight + 4 X loads (staged: 1 vector load)
   stage(CeilDiv(p.R2, cs), tpix, p.R1, kk, 15, wmem);        // 2 weight + 4 t1 loads, 8 FMAs, 1 index op per tap
   stage(CeilDiv(p.N, cs), tpix, p.R2, 1, 12, wmem);          // 2 weight + 1 vector t2 load, 8 FMAs, 1 index op
-  if (staged) {  // every weight of the block's slices loaded once, all in flight
+  if (staged) {  // the block's weight slices and the tile's X window loaded once, 8 loads in flight per thread
     const double n = static_cast<double>(CeilDiv(p.R1, cs)) * p.C + static_cast<double>(CeilDiv(p.R2, cs)) * p.R1 * kk +
-                     static_cast<double>(CeilDiv(p.N, cs)) * p.R2;
+                     static_cast<double>(CeilDiv(p.N, cs)) * p.R2 + static_cast<double>(p.C) * RoundUp(win, 4);
     latency += m.cluster_mem + std::ceil(n / c.threads) * 4;
     issue += std::ceil(n / c.threads) * 4 * std::ceil(c.threads / 32.0);
   }

@@ -73,13 +73,14 @@ TUCKER_HD TiledLayout MakeTiledLayout(int R1, int R2, int kk, int ih_n, int iw_n
 }
 
 // Shared-memory layout (in floats) of the cluster kernel's blocks, host and device alike: the gathered
-// intermediates t1 [R1][winp] and t2 [R2][tpixp], this block's output rows ys [ceil(N/cs)][tpixp], and when the
-// weights are staged, this block's slices of W_in, W_core and W_out (ceil(R/cs) rows each).
+// intermediates t1 [R1][winp] and t2 [R2][tpixp], this block's output rows ys [ceil(N/cs)][tpixp], and when
+// staged, this block's slices of W_in, W_core and W_out (ceil(R/cs) rows each) and the tile's input window
+// xs [C][winp] (zero outside the image), so that no reduction step waits on global memory.
 constexpr int kClusterStaged = 64;  // Config::kchunk of a cluster config that stages its weights (32: it does not)
 
 struct ClusterLayout {
   int winp, tpixp;
-  int t1, t2, ys, w1, w2, w3, total;
+  int t1, t2, ys, w1, w2, w3, xs, total;
 };
 
 TUCKER_HD ClusterLayout MakeClusterLayout(int R1, int R2, int N, int C, int kk, int win, int tpix, int cs, bool staged) {
@@ -92,7 +93,8 @@ TUCKER_HD ClusterLayout MakeClusterLayout(int R1, int R2, int N, int C, int kk, 
   L.w1 = L.ys + CeilDiv(N, cs) * L.tpixp;
   L.w2 = L.w1 + (staged ? CeilDiv(R1, cs) * C : 0);
   L.w3 = L.w2 + (staged ? CeilDiv(R2, cs) * R1 * kk : 0);
-  L.total = L.w3 + (staged ? CeilDiv(N, cs) * R2 : 0);
+  L.xs = RoundUp(L.w3 + (staged ? CeilDiv(N, cs) * R2 : 0), 4);
+  L.total = L.xs + (staged ? C * L.winp : 0);
   return L;
 }
 

@@ -1,0 +1,78 @@
+// CPU emulation driver of the cluster TuckerConv kernel (tests/test_kernel_emu.py builds and runs it).
+// Usage: cluster_emu DIR. DIR/params.txt holds
+//   batch C H W R1 R2 kh kw N Ho Wo sh sw pt pl dh dw relu has_z half  variant th tw threads nsplit kchunk
+// and DIR/{x,w_in,w_core,w_out,b[,z]}.bin the raw tensors (float32, or float16 when half); writes DIR/y.bin.
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "cuda_emu.h"
+#include "tucker_conv_cluster_kernel.cuh"
+
+namespace {
+
+template <typename T>
+std::vector<T> Read(const std::string& path, std::size_t n) {
+  std::vector<T> v(n);
+  std::ifstream f(path, std::ios::binary);
+  f.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(n * sizeof(T)));
+  if (!f) {
+    std::fprintf(stderr, "error: cannot read %zu values from %s\n", n, path.c_str());
+    std::exit(1);
+  }
+  return v;
+}
+
+template <typename T>
+int Run(const std::string& dir, const tucker_cuda::Problem& p, const tucker_cuda::Config& c, bool has_z) {
+  using tucker_cuda::CeilDiv;
+  const std::size_t nx = static_cast<std::size_t>(p.batch) * p.C * p.H * p.W;
+  const std::size_t ny = static_cast<std::size_t>(p.batch) * p.N * p.Ho * p.Wo;
+  const auto x = Read<T>(dir + "/x.bin", nx);
+  const auto wi = Read<T>(dir + "/w_in.bin", static_cast<std::size_t>(p.R1) * p.C);
+  const auto wc = Read<T>(dir + "/w_core.bin", static_cast<std::size_t>(p.R2) * p.R1 * p.kh * p.kw);
+  const auto wo = Read<T>(dir + "/w_out.bin", static_cast<std::size_t>(p.N) * p.R2);
+  const auto b = Read<T>(dir + "/b.bin", static_cast<std::size_t>(p.N));
+  const auto z = has_z ? Read<T>(dir + "/z.bin", ny) : std::vector<T>();
+  std::vector<T> y(ny);
+  const int ih_n = (c.th - 1) * p.sh + (p.kh - 1) * p.dh + 1, iw_n = (c.tw - 1) * p.sw + (p.kw - 1) * p.dw + 1;
+  const bool staged = c.kchunk == tucker_cuda::kClusterStaged;
+  const auto L = tucker_cuda::MakeClusterLayout(p.R1, p.R2, p.N, p.C, p.kh * p.kw, ih_n * iw_n, c.th * c.tw, c.nsplit,
+                                                staged);
+  const dim3 grid(CeilDiv(p.Ho, c.th) * CeilDiv(p.Wo, c.tw) * c.nsplit, p.batch);
+  const T* zp = has_z ? z.data() : nullptr;
+  auto launch = [&](auto kernel) {
+    emu::Launch(grid, dim3(c.threads), c.nsplit, sizeof(float) * L.total, kernel, x.data(), wi.data(), wc.data(),
+                wo.data(), b.data(), zp, y.data(), p, c.th, c.tw, ih_n, iw_n);
+  };
+  if (staged) launch(tucker_cuda::ClusterKernel<T, true>);
+  else launch(tucker_cuda::ClusterKernel<T, false>);
+  std::ofstream(dir + "/y.bin", std::ios::binary).write(reinterpret_cast<const char*>(y.data()),
+                                                        static_cast<std::streamsize>(ny * sizeof(T)));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: cluster_emu DIR\n");
+    return 2;
+  }
+  const std::string dir = argv[1];
+  tucker_cuda::Problem p{};
+  tucker_cuda::Config c{};
+  int relu = 0, has_z = 0, half = 0;
+  FILE* f = std::fopen((dir + "/params.txt").c_str(), "r");
+  if (f == nullptr || std::fscanf(f, "%d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d",
+                                  &p.batch, &p.C, &p.H, &p.W, &p.R1, &p.R2, &p.kh, &p.kw, &p.N, &p.Ho, &p.Wo, &p.sh,
+                                  &p.sw, &p.pt, &p.pl, &p.dh, &p.dw, &relu, &has_z, &half, &c.variant, &c.th, &c.tw,
+                                  &c.threads, &c.nsplit, &c.kchunk) != 26) {
+    std::fprintf(stderr, "error: cannot parse %s/params.txt\n", dir.c_str());
+    return 2;
+  }
+  std::fclose(f);
+  p.relu = relu != 0;
+  return half ? Run<__half>(dir, p, c, has_z != 0) : Run<float>(dir, p, c, has_z != 0);
+}

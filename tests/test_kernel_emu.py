@@ -1,0 +1,84 @@
+"""The CUDA cluster kernel's own source, run on the CPU through custom_ops/emu (one host thread per CUDA thread,
+barriers for __syncthreads and cluster.sync, NaN-filled shared memory), against the float64 reference.
+
+Runs everywhere g++ does, CI included: a kernel bug is caught before device time is spent on it. The kernel's
+speed is measured only on the GPU (tools/bench_layers.py); tests/test_kernel_cuda.py runs it there for real.
+"""
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from test_kernel_cpu import SHAPES, TOL, _case
+from test_kernel_cuda import BIG
+from tucker_onnx.op.reference import tucker_conv
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# (shape, batch, config (variant 3, th, tw, threads, cluster size, 32 = weights from global / 64 = staged)):
+# every CPU-test shape family (strides, kernels 1/3/5/7, padding, dilation), odd cluster sizes, clusters larger than
+# a stage's rows, tiles that leave partial tiles, and few threads, so each stage needs several rounds of thread tiles
+# (the bug of the first cluster kernel, found on the GPU in session 3).
+CONFIGS = [(3, 4, 4, 64, 2, 32), (3, 2, 8, 32, 3, 64), (3, 7, 7, 64, 4, 32), (3, 1, 1, 32, 2, 64),
+           (3, 8, 8, 32, 2, 32), (3, 3, 5, 64, 8, 64)]
+CASES = [(SHAPES[i], 2, CONFIGS[i % len(CONFIGS)], np.float32) for i in range(len(SHAPES))]
+CASES += [(SHAPES[i], 1, CONFIGS[(i + 3) % len(CONFIGS)], np.float16) for i in range(0, len(SHAPES), 2)]
+CASES += [(BIG[0][:4] + (14, 14) + BIG[0][6:], 1, (3, 7, 7, 128, 4, 64), np.float32),
+          (BIG[2][:4] + (12, 12) + BIG[2][6:], 2, (3, 4, 4, 64, 3, 32), np.float32)]
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory):
+    cxx = shutil.which("g++")
+    if cxx is None:
+        pytest.skip("g++ not found: the emulator is built with it")
+    exe = tmp_path_factory.mktemp("emu") / "cluster_emu"
+    emu = ROOT / "custom_ops/emu"
+    subprocess.run([cxx, "-std=c++20", "-O1", "-pthread", "-Wno-unknown-pragmas", f"-I{emu / 'stubs'}", f"-I{emu}",
+                    f"-I{ROOT / 'custom_ops/src/cuda'}", str(emu / "cluster_emu.cc"), "-o", str(exe)], check=True)
+    return exe
+
+
+def run_emulated(exe, tmp, x, w_in, w_core, w_out, b, z, strides, pads, dilations, relu, cfg):
+    """Writes the tensors and the problem, runs the emulated kernel, returns Y."""
+    n_, c, h, w = x.shape
+    r1, r2, k = w_in.shape[0], w_core.shape[0], w_core.shape[2]
+    n = w_out.shape[0]
+    pt, pl, pb, pr = pads
+    ho = (h + pt + pb - dilations[0] * (k - 1) - 1) // strides[0] + 1
+    wo = (w + pl + pr - dilations[1] * (k - 1) - 1) // strides[1] + 1
+    half = x.dtype == np.float16
+    fields = [n_, c, h, w, r1, r2, k, k, n, ho, wo, *strides, pt, pl, *dilations, int(relu), int(z is not None),
+              int(half), *cfg]
+    (tmp / "params.txt").write_text(" ".join(map(str, fields)))
+    for name, a in (("x", x), ("w_in", w_in), ("w_core", w_core), ("w_out", w_out), ("b", b), ("z", z)):
+        if a is not None:
+            np.ascontiguousarray(a).tofile(tmp / f"{name}.bin")
+    subprocess.run([str(exe), str(tmp)], check=True, timeout=300)
+    return np.fromfile(tmp / "y.bin", dtype=x.dtype).reshape(n_, n, ho, wo)
+
+
+@pytest.mark.parametrize("shape,batch,cfg,dtype", CASES,
+                         ids=[f"{i}-{','.join(map(str, c[2]))}-{c[3].__name__}" for i, c in enumerate(CASES)])
+def test_emulated_cluster_kernel_matches_reference(emulator, tmp_path, shape, batch, cfg, dtype):
+    rng = np.random.default_rng()  # fresh inputs every run
+    x, w_in, w_core, w_out, b, z = _case(rng, shape, batch, True, dtype)
+    s, p, d = shape[7], shape[8], shape[9]
+    want = tucker_conv(x, w_in, w_core, w_out, b, z, s, p, d, "relu")
+    got = run_emulated(emulator, tmp_path, x, w_in, w_core, w_out, b, z, s, p, d, True, cfg)
+    assert np.isfinite(got.astype(np.float64)).all()  # no read of unwritten (NaN-filled) shared memory
+    tol = TOL[dtype] if dtype == np.float32 else dict(atol=5e-2, rtol=5e-2)
+    np.testing.assert_allclose(got.astype(np.float64), want, **tol)
+
+
+def test_emulated_kernel_without_residual_or_relu(emulator, tmp_path):
+    rng = np.random.default_rng()
+    shape = SHAPES[4]
+    x, w_in, w_core, w_out, b, _ = _case(rng, shape, 1, False, np.float32)
+    want = tucker_conv(x, w_in, w_core, w_out, b, None, shape[7], shape[8], shape[9], "none")
+    got = run_emulated(emulator, tmp_path, x, w_in, w_core, w_out, b, None, shape[7], shape[8], shape[9], False,
+                       (3, 4, 4, 64, 2, 64))
+    assert (want < 0).any()  # without Relu, negative outputs must survive
+    np.testing.assert_allclose(got.astype(np.float64), want, **TOL[np.float32])
