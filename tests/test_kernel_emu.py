@@ -1,5 +1,6 @@
-"""The CUDA cluster kernel's own source, run on the CPU through custom_ops/emu (one host thread per CUDA thread,
-barriers for __syncthreads and cluster.sync, NaN-filled shared memory), against the float64 reference.
+"""The CUDA kernels' own source (tiled, split-K and cluster), run on the CPU through custom_ops/emu (one host thread
+per CUDA thread, barriers for __syncthreads and cluster.sync, NaN-filled shared memory), against the float64
+reference.
 
 Runs everywhere g++ does, CI included: a kernel bug is caught before device time is spent on it. The kernel's
 speed is measured only on the GPU (tools/bench_layers.py); tests/test_kernel_cuda.py runs it there for real.
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 
 from test_kernel_cpu import SHAPES, TOL, _case
-from test_kernel_cuda import BIG
+from test_kernel_cuda import BIG, FORCED
 from tucker_onnx.op.reference import tucker_conv
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,6 +28,11 @@ CASES = [(SHAPES[i], 2, CONFIGS[i % len(CONFIGS)], np.float32) for i in range(le
 CASES += [(SHAPES[i], 1, CONFIGS[(i + 3) % len(CONFIGS)], np.float16) for i in range(0, len(SHAPES), 2)]
 CASES += [(BIG[0][:4] + (14, 14) + BIG[0][6:], 1, (3, 7, 7, 128, 4, 64), np.float32),
           (BIG[2][:4] + (12, 12) + BIG[2][6:], 2, (3, 4, 4, 64, 3, 32), np.float32)]
+# The tiled (0, 1) and split-K (2) kernels: the configs the GPU tests force, each on three shapes (fp32) and one
+# (fp16).
+OTHERS = [c for c in FORCED if c[0] != 3]
+CASES += [(SHAPES[(j + 3 * i) % len(SHAPES)], 2, cfg, np.float32) for j, cfg in enumerate(OTHERS) for i in range(3)]
+CASES += [(SHAPES[(j + 1) % len(SHAPES)], 1, cfg, np.float16) for j, cfg in enumerate(OTHERS)]
 
 
 @pytest.fixture(scope="module")
@@ -34,10 +40,10 @@ def emulator(tmp_path_factory):
     cxx = shutil.which("g++")
     if cxx is None:
         pytest.skip("g++ not found: the emulator is built with it")
-    exe = tmp_path_factory.mktemp("emu") / "cluster_emu"
+    exe = tmp_path_factory.mktemp("emu") / "kernel_emu"
     emu = ROOT / "custom_ops/emu"
     subprocess.run([cxx, "-std=c++20", "-O1", "-pthread", "-Wno-unknown-pragmas", f"-I{emu / 'stubs'}", f"-I{emu}",
-                    f"-I{ROOT / 'custom_ops/src/cuda'}", str(emu / "cluster_emu.cc"), "-o", str(exe)], check=True)
+                    f"-I{ROOT / 'custom_ops/src/cuda'}", str(emu / "kernel_emu.cc"), "-o", str(exe)], check=True)
     return exe
 
 
@@ -62,7 +68,7 @@ def run_emulated(exe, tmp, x, w_in, w_core, w_out, b, z, strides, pads, dilation
 
 @pytest.mark.parametrize("shape,batch,cfg,dtype", CASES,
                          ids=[f"{i}-{','.join(map(str, c[2]))}-{c[3].__name__}" for i, c in enumerate(CASES)])
-def test_emulated_cluster_kernel_matches_reference(emulator, tmp_path, shape, batch, cfg, dtype):
+def test_emulated_kernel_matches_reference(emulator, tmp_path, shape, batch, cfg, dtype):
     rng = np.random.default_rng()  # fresh inputs every run
     x, w_in, w_core, w_out, b, z = _case(rng, shape, batch, True, dtype)
     s, p, d = shape[7], shape[8], shape[9]

@@ -1,5 +1,5 @@
-// A CPU emulation of the CUDA features the TuckerConv cluster kernel uses, so that the kernel's own source
-// (tucker_conv_cluster_kernel.cuh) compiles with g++ and runs on host threads: one std::thread per CUDA thread,
+// A CPU emulation of the CUDA features the TuckerConv kernels use, so that their own source
+// (tucker_conv_{tiled,splitk,cluster}_kernel.cuh) compiles with g++ and runs on host threads: one std::thread per CUDA thread,
 // std::barrier for __syncthreads and cluster.sync, a per-block shared-memory buffer (filled with NaN, so reads of
 // unwritten shared memory show up in the results), DSMEM through the cluster's table of those buffers, and shared
 // float atomics through std::atomic_ref. Correctness only: it says nothing about speed.
@@ -91,10 +91,12 @@ inline cluster_group this_cluster() { return {}; }
 }  // namespace cooperative_groups
 
 namespace emu {
-// Runs kernel<<<grid, block, smem_bytes>>> with clusters of cs blocks along x, one cluster at a time.
+// Runs kernel<<<grid, block, smem_bytes>>> with clusters of cs blocks along x (1: no clusters), one cluster at a
+// time: blocks of different clusters never run together, which a correct kernel must not notice.
 template <class Kernel, class... Args>
 void Launch(dim3 grid, dim3 blk, unsigned cs, std::size_t smem_bytes, Kernel kernel, Args... args) {
   const unsigned threads = blk.x;
+  for (unsigned bz = 0; bz < grid.z; ++bz) {
   for (unsigned by = 0; by < grid.y; ++by) {
     for (unsigned bx0 = 0; bx0 < grid.x; bx0 += cs) {
       std::barrier<> cbar(static_cast<std::ptrdiff_t>(cs * threads));
@@ -114,7 +116,7 @@ void Launch(dim3 grid, dim3 blk, unsigned cs, std::size_t smem_bytes, Kernel ker
         for (unsigned t = 0; t < threads; ++t)
           pool.emplace_back([&, r, t] {
             thread_idx = dim3(t);
-            block_idx = dim3(bx0 + r, by);
+            block_idx = dim3(bx0 + r, by, bz);
             block_dim = blk;
             grid_dim = grid;
             block = &blocks[r];
@@ -126,6 +128,7 @@ void Launch(dim3 grid, dim3 blk, unsigned cs, std::size_t smem_bytes, Kernel ker
       for (auto& th : pool) th.join();
       for (auto* b : bars) delete b;
     }
+  }
   }
 }
 }  // namespace emu

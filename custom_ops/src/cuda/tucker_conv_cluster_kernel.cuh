@@ -8,10 +8,6 @@
 #include "tucker_conv_impl.cuh"
 #include "tucker_conv_tiled_layout.h"
 
-#ifndef TUCKER_DYNAMIC_SMEM
-#define TUCKER_DYNAMIC_SMEM(name) extern __shared__ __align__(16) float name[]
-#endif
-
 namespace cg = cooperative_groups;
 
 namespace tucker_cuda {

@@ -2,6 +2,11 @@
 #pragma once
 #include <cuda_fp16.h>
 
+// The kernels' dynamic shared memory; the CPU emulator (custom_ops/emu) defines it as the block's host buffer.
+#ifndef TUCKER_DYNAMIC_SMEM
+#define TUCKER_DYNAMIC_SMEM(name) extern __shared__ __align__(16) float name[]
+#endif
+
 namespace tucker_cuda {
 
 __device__ __forceinline__ float ld(const float* p) { return __ldg(p); }

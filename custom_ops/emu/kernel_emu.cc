@@ -1,5 +1,6 @@
-// CPU emulation driver of the cluster TuckerConv kernel (tests/test_kernel_emu.py builds and runs it).
-// Usage: cluster_emu DIR. DIR/params.txt holds
+// CPU emulation driver of the TuckerConv CUDA kernels (tests/test_kernel_emu.py builds and runs it): the config's
+// variant picks the tiled (0: 4x4, 1: 2x2), split-K (2) or cluster (3) kernel.
+// Usage: kernel_emu DIR. DIR/params.txt holds
 //   batch C H W R1 R2 kh kw N Ho Wo sh sw pt pl dh dw relu has_z half  variant th tw threads nsplit kchunk
 // and DIR/{x,w_in,w_core,w_out,b[,z]}.bin the raw tensors (float32, or float16 when half); writes DIR/y.bin.
 #include <cstdio>
@@ -9,6 +10,8 @@
 
 #include "cuda_emu.h"
 #include "tucker_conv_cluster_kernel.cuh"
+#include "tucker_conv_splitk_kernel.cuh"
+#include "tucker_conv_tiled_kernel.cuh"
 
 namespace {
 
@@ -36,18 +39,27 @@ int Run(const std::string& dir, const tucker_cuda::Problem& p, const tucker_cuda
   const auto b = Read<T>(dir + "/b.bin", static_cast<std::size_t>(p.N));
   const auto z = has_z ? Read<T>(dir + "/z.bin", ny) : std::vector<T>();
   std::vector<T> y(ny);
-  const int ih_n = (c.th - 1) * p.sh + (p.kh - 1) * p.dh + 1, iw_n = (c.tw - 1) * p.sw + (p.kw - 1) * p.dw + 1;
-  const bool staged = c.kchunk == tucker_cuda::kClusterStaged;
-  const auto L = tucker_cuda::MakeClusterLayout(p.R1, p.R2, p.N, p.C, p.kh * p.kw, ih_n * iw_n, c.th * c.tw, c.nsplit,
-                                                staged);
-  const dim3 grid(CeilDiv(p.Ho, c.th) * CeilDiv(p.Wo, c.tw) * c.nsplit, p.batch);
+  const int ih_n = tucker_cuda::WindowRows(p, c.th), iw_n = tucker_cuda::WindowCols(p, c.tw);
+  const int tiles = CeilDiv(p.Ho, c.th) * CeilDiv(p.Wo, c.tw);
   const T* zp = has_z ? z.data() : nullptr;
-  auto launch = [&](auto kernel) {
-    emu::Launch(grid, dim3(c.threads), c.nsplit, sizeof(float) * L.total, kernel, x.data(), wi.data(), wc.data(),
-                wo.data(), b.data(), zp, y.data(), p, c.th, c.tw, ih_n, iw_n);
+  const std::size_t max_smem = 232448;  // an H100/H200 block's limit: every kernel lays out its own part of it
+  auto run = [&](dim3 grid, unsigned cs, auto kernel, auto... extra) {
+    emu::Launch(grid, dim3(c.threads), cs, max_smem, kernel, x.data(), wi.data(), wc.data(), wo.data(), b.data(), zp,
+                y.data(), p, c.th, c.tw, ih_n, iw_n, extra...);
   };
-  if (staged) launch(tucker_cuda::ClusterKernel<T, true>);
-  else launch(tucker_cuda::ClusterKernel<T, false>);
+  if (c.variant == tucker_cuda::kCluster) {
+    const dim3 grid(tiles * c.nsplit, p.batch);
+    if (c.kchunk == tucker_cuda::kClusterStaged) run(grid, c.nsplit, tucker_cuda::ClusterKernel<T, true>);
+    else run(grid, c.nsplit, tucker_cuda::ClusterKernel<T, false>);
+  } else if (c.variant == tucker_cuda::kSplitK) {
+    run(dim3(tiles, p.batch), 1, tucker_cuda::TuckerConvKernel<T>);
+  } else {
+    const int tm = c.variant == tucker_cuda::kTiled4x4 ? 4 : 2;
+    const int nchunk = tucker_cuda::RoundUp(CeilDiv(p.N, c.nsplit), tm);  // TiledChunk
+    const dim3 grid(tiles, p.batch, c.nsplit);
+    if (tm == 4) run(grid, 1, tucker_cuda::TiledKernel<T, 4, 4>, nchunk, c.kchunk);
+    else run(grid, 1, tucker_cuda::TiledKernel<T, 2, 2>, nchunk, c.kchunk);
+  }
   std::ofstream(dir + "/y.bin", std::ios::binary).write(reinterpret_cast<const char*>(y.data()),
                                                         static_cast<std::streamsize>(ny * sizeof(T)));
   return 0;
@@ -57,7 +69,7 @@ int Run(const std::string& dir, const tucker_cuda::Problem& p, const tucker_cuda
 
 int main(int argc, char** argv) {
   if (argc != 2) {
-    std::fprintf(stderr, "usage: cluster_emu DIR\n");
+    std::fprintf(stderr, "usage: kernel_emu DIR\n");
     return 2;
   }
   const std::string dir = argv[1];
