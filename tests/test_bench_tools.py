@@ -50,3 +50,21 @@ def test_compare_plans_runs_end_to_end_on_the_cpu(tmp_path):
     assert o["mean_energy"] >= rep["tdc"]["mean_energy"] - 1e-9
     assert o["measured_speedup"] == pytest.approx(t["original"] / t["ours_tdc_energy"])
     assert "TDC ranks, unfused" in (tmp_path / "compare.md").read_text()
+
+
+def test_bench_configs_parses_shapes_and_configs_and_refuses_bad_ones(capsys):
+    import bench_configs
+    assert bench_configs.parse_shape("384:192->160:384@7") == {"C": 384, "R1": 192, "R2": 160, "N": 384, "hw": 7,
+                                                                 "k": 3}
+    assert bench_configs.parse_shape("64:32->32:64@14/k5")["k"] == 5
+    assert bench_configs.parse_config("3,1,7,512,16,64") == (3, 1, 7, 512, 16, 64)
+    bad_args = (["--shape", "384:192->160:256@7"], ["--shape", "7x7"],
+                ["--shape", "64:32->32:64@7", "--configs", "3,1"])
+    for bad in bad_args:
+        assert bench_configs.main(bad) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: ") and "\n" not in err
+    from tucker_onnx.profile.profiler import available_provider
+    if available_provider() != "cuda":  # CI: says so in one line instead of failing inside ORT
+        assert bench_configs.main(["--shape", "64:32->32:64@7"]) == 1
+        assert "GPU machine" in capsys.readouterr().err
