@@ -131,3 +131,28 @@ def test_cuda_bad_forced_config(library, monkeypatch):
     model = tucker_node_model(x.shape, w_in, w_core, w_out, b, False, shape[7], shape[8], shape[9], "none")
     with pytest.raises(Exception, match="TUCKER_ONNX_CONFIG"):
         _cuda_session(model).run(None, {"X": x})
+
+
+# The tensor-core kernel (variant 4, fp16 only, forced until measured) on the TDC-like shapes (all multiples of 16).
+WMMA_FORCED = [(4, 4, 4, 256, 1, 32), (4, 8, 8, 256, 1, 32), (4, 3, 5, 256, 1, 32)]
+
+
+@pytest.mark.parametrize("cfg", WMMA_FORCED, ids=[",".join(map(str, c)) for c in WMMA_FORCED])
+@pytest.mark.parametrize("shape", BIG, ids=[f"big{i}" for i in range(len(BIG))])
+def test_cuda_wmma_variant(library, monkeypatch, tmp_path, cfg, shape):
+    import json
+    log = tmp_path / "configs.jsonl"
+    monkeypatch.setenv("TUCKER_ONNX_CONFIG", ",".join(map(str, cfg)))
+    monkeypatch.setenv("TUCKER_ONNX_CONFIG_LOG", str(log))
+    _check_residual_relu(shape, 2, np.float16)
+    assert [json.loads(line)["chosen"] for line in log.read_text().splitlines()] == [list(cfg)]
+
+
+def test_cuda_wmma_refuses_fp32(library, monkeypatch):
+    monkeypatch.setenv("TUCKER_ONNX_CONFIG", "4,4,4,256,1,32")
+    rng = np.random.default_rng()
+    shape = BIG[0]
+    x, w_in, w_core, w_out, b, _ = _case(rng, shape, 1, False, np.float32)
+    model = tucker_node_model(x.shape, w_in, w_core, w_out, b, False, shape[7], shape[8], shape[9], "none")
+    with pytest.raises(Exception, match="does not fit"):
+        _cuda_session(model).run(None, {"X": x})

@@ -1,4 +1,4 @@
-"""The CUDA kernels' own source (tiled, split-K and cluster), run on the CPU through custom_ops/emu (one host thread
+"""The CUDA kernels' own source (tiled, split-K, cluster and tensor-core), run on the CPU through custom_ops/emu (one host thread
 per CUDA thread, barriers for __syncthreads and cluster.sync, NaN-filled shared memory), against the float64
 reference.
 
@@ -33,6 +33,16 @@ CASES += [(BIG[0][:4] + (14, 14) + BIG[0][6:], 1, (3, 7, 7, 128, 4, 64), np.floa
 OTHERS = [c for c in FORCED if c[0] != 3]
 CASES += [(SHAPES[(j + 3 * i) % len(SHAPES)], 2, cfg, np.float32) for j, cfg in enumerate(OTHERS) for i in range(3)]
 CASES += [(SHAPES[(j + 1) % len(SHAPES)], 1, cfg, np.float16) for j, cfg in enumerate(OTHERS)]
+# The tensor-core kernel (variant 4, fp16, channels and ranks multiples of 16): strides, kernels 1/3/5, asymmetric
+# pads, dilation, N != C, tiles of 15 pixels (padded to 16) and partial tiles.
+WMMA_SHAPES = [(32, 16, 16, 32, 8, 8, 3, (1, 1), (1, 1, 1, 1), (1, 1)),
+               (48, 32, 16, 64, 9, 9, 3, (2, 2), (1, 1, 1, 1), (1, 1)),
+               (16, 16, 32, 16, 7, 7, 5, (1, 1), (2, 2, 2, 2), (1, 1)),
+               (32, 16, 16, 32, 6, 10, 1, (1, 1), (0, 0, 0, 0), (1, 1)),
+               (32, 16, 16, 32, 11, 9, 3, (1, 1), (0, 2, 1, 0), (1, 2))]
+WMMA_CONFIGS = [(4, 4, 4, 256, 1, 32), (4, 2, 8, 256, 1, 32), (4, 3, 5, 256, 1, 32), (4, 8, 8, 256, 1, 32)]
+CASES += [(sh, 2, WMMA_CONFIGS[i % len(WMMA_CONFIGS)], np.float16) for i, sh in enumerate(WMMA_SHAPES)]
+CASES += [(WMMA_SHAPES[0], 1, WMMA_CONFIGS[1], np.float16), (WMMA_SHAPES[1], 1, WMMA_CONFIGS[3], np.float16)]
 
 
 @pytest.fixture(scope="module")

@@ -36,7 +36,7 @@ def build(out: Path) -> Path:
     src = ROOT / "custom_ops/src/cuda"
     subprocess.run(["nvcc", "-std=c++17", "-O2", f"-I{src}", str(ROOT / "tools/model_eval.cu"), str(src / "tucker_conv_model.cc"),
                     str(src / "tucker_conv_tiled.cu"), str(src / "tucker_conv_splitk.cu"), str(src / "tucker_conv_cluster.cu"),
-                    "-o", str(out)], check=True)
+                    str(src / "tucker_conv_wmma.cu"), "-o", str(out)], check=True)
     return out
 
 

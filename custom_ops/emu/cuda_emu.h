@@ -1,8 +1,9 @@
 // A CPU emulation of the CUDA features the TuckerConv kernels use, so that their own source
-// (tucker_conv_{tiled,splitk,cluster}_kernel.cuh) compiles with g++ and runs on host threads: one std::thread per CUDA thread,
-// std::barrier for __syncthreads and cluster.sync, a per-block shared-memory buffer (filled with NaN, so reads of
-// unwritten shared memory show up in the results), DSMEM through the cluster's table of those buffers, and shared
-// float atomics through std::atomic_ref. Correctness only: it says nothing about speed.
+// (tucker_conv_*_kernel.cuh) compiles with g++ and runs on host threads: one std::thread per CUDA thread,
+// std::barrier for __syncthreads, __syncwarp and cluster.sync, a per-block shared-memory buffer (filled with NaN,
+// so reads of unwritten shared memory show up in the results), DSMEM through the cluster's table of those buffers,
+// shared float atomics through std::atomic_ref, and WMMA with each lane holding the whole 16x16 tile (fp16
+// products summed in fp32, as tensor cores do). Correctness only: it says nothing about speed.
 // Why: device time is scarce, and a kernel bug (the session-3 tile bug) should be found by CI, not on the GPU.
 #pragma once
 #include <algorithm>
@@ -14,6 +15,7 @@
 #include <cstdint>
 #include <limits>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #define TUCKER_EMU 1
@@ -50,6 +52,7 @@ namespace emu {
 struct Block {
   std::barrier<>* bar;
   float* smem;
+  std::vector<std::barrier<>*> warps;
 };
 struct Cluster {
   std::barrier<>* bar;
@@ -68,6 +71,7 @@ inline thread_local unsigned rank = 0, cluster_size = 1;
 #define TUCKER_DYNAMIC_SMEM(name) float* name = emu::block->smem
 
 inline void __syncthreads() { emu::block->bar->arrive_and_wait(); }
+inline void __syncwarp() { emu::block->warps[emu::thread_idx.x / 32]->arrive_and_wait(); }
 template <typename T>
 inline T __ldg(const T* p) { return *p; }
 inline float atomicAdd(float* p, float v) { return std::atomic_ref<float>(*p).fetch_add(v); }
@@ -108,7 +112,11 @@ void Launch(dim3 grid, dim3 blk, unsigned cs, std::size_t smem_bytes, Kernel ker
       for (unsigned r = 0; r < cs; ++r) {
         bars.push_back(new std::barrier<>(static_cast<std::ptrdiff_t>(threads)));
         cl.smem.push_back(mem[r].data());
-        blocks[r] = Block{bars.back(), mem[r].data()};
+        blocks[r] = Block{bars.back(), mem[r].data(), {}};
+        for (unsigned w = 0; w * 32 < threads; ++w) {  // a partial last warp has threads % 32 lanes
+          bars.push_back(new std::barrier<>(static_cast<std::ptrdiff_t>(std::min(32u, threads - w * 32))));
+          blocks[r].warps.push_back(bars.back());
+        }
       }
       std::vector<std::thread> pool;
       pool.reserve(cs * threads);

@@ -1,5 +1,5 @@
 // CPU emulation driver of the TuckerConv CUDA kernels (tests/test_kernel_emu.py builds and runs it): the config's
-// variant picks the tiled (0: 4x4, 1: 2x2), split-K (2) or cluster (3) kernel.
+// variant picks the tiled (0: 4x4, 1: 2x2), split-K (2), cluster (3) or tensor-core (4, fp16) kernel.
 // Usage: kernel_emu DIR. DIR/params.txt holds
 //   batch C H W R1 R2 kh kw N Ho Wo sh sw pt pl dh dw relu has_z half  variant th tw threads nsplit kchunk
 // and DIR/{x,w_in,w_core,w_out,b[,z]}.bin the raw tensors (float32, or float16 when half); writes DIR/y.bin.
@@ -12,6 +12,7 @@
 #include "tucker_conv_cluster_kernel.cuh"
 #include "tucker_conv_splitk_kernel.cuh"
 #include "tucker_conv_tiled_kernel.cuh"
+#include "tucker_conv_wmma_kernel.cuh"
 
 namespace {
 
@@ -51,6 +52,12 @@ int Run(const std::string& dir, const tucker_cuda::Problem& p, const tucker_cuda
     const dim3 grid(tiles * c.nsplit, p.batch);
     if (c.kchunk == tucker_cuda::kClusterStaged) run(grid, c.nsplit, tucker_cuda::ClusterKernel<T, true>);
     else run(grid, c.nsplit, tucker_cuda::ClusterKernel<T, false>);
+  } else if (c.variant == tucker_cuda::kWmma) {
+    if constexpr (std::is_same_v<T, __half>) run(dim3(tiles, p.batch), 1, tucker_cuda::WmmaKernel);
+    else {
+      std::fprintf(stderr, "error: the WMMA kernel is fp16 only\n");
+      return 2;
+    }
   } else if (c.variant == tucker_cuda::kSplitK) {
     run(dim3(tiles, p.batch), 1, tucker_cuda::TuckerConvKernel<T>);
   } else {

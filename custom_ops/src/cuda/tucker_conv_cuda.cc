@@ -75,7 +75,7 @@ bool ForcedConfig(Config* c) {
   if (v == nullptr || *v == 0) return false;
   return std::sscanf(v, "%d,%d,%d,%d,%d,%d", &c->variant, &c->th, &c->tw, &c->threads, &c->nsplit, &c->kchunk) == 6 &&
          c->kchunk >= 32 && c->kchunk <= 512 && c->kchunk % 32 == 0 &&
-         c->variant >= tucker_cuda::kTiled4x4 && c->variant <= tucker_cuda::kCluster && c->th >= 1 && c->tw >= 1 &&
+         c->variant >= tucker_cuda::kTiled4x4 && c->variant <= tucker_cuda::kWmma && c->th >= 1 && c->tw >= 1 &&
          c->threads >= 32 && c->threads <= 512 && c->threads % 32 == 0 && c->nsplit >= 1 && c->nsplit <= 64 &&
          (c->variant != tucker_cuda::kCluster || c->nsplit <= 16) &&
          (c->variant != tucker_cuda::kSplitK || c->nsplit == 1);
@@ -176,7 +176,8 @@ struct TuckerConvCuda {
       return Ort::Status("TuckerConv CUDA: TUCKER_ONNX_CONFIG must be variant,th,tw,threads,nsplit,kchunk", ORT_INVALID_ARGUMENT);
     } else if (ForcedConfig(&forced)) {
       if (tucker_cuda::SharedBytes(p, forced) > dev.smem_per_block ||
-          (forced.variant == tucker_cuda::kCluster && dev.cc_major < 9) || !tucker_cuda::Launchable(p, forced, kHalf))
+          (forced.variant == tucker_cuda::kCluster && dev.cc_major < 9) ||
+          (forced.variant == tucker_cuda::kWmma && !kHalf) || !tucker_cuda::Launchable(p, forced, kHalf))
         return Ort::Status("TuckerConv CUDA: TUCKER_ONNX_CONFIG names a config that does not fit this shape",
                            ORT_INVALID_ARGUMENT);
       chosen = forced;

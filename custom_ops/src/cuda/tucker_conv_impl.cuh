@@ -13,9 +13,10 @@ struct Problem {
   bool relu;
 };
 
-// Kernel variants: register-tiled block GEMMs (4x4 or 2x2 outputs per thread), v2's split-K kernel, or v4's
-// cluster kernel (a tile's work spread over a thread-block cluster, Hopper and later).
-enum Variant { kTiled4x4 = 0, kTiled2x2 = 1, kSplitK = 2, kCluster = 3 };
+// Kernel variants: register-tiled block GEMMs (4x4 or 2x2 outputs per thread), v2's split-K kernel, v4's
+// cluster kernel (a tile's work spread over a thread-block cluster, Hopper and later), or the tensor-core
+// (WMMA) kernel for fp16 (forced-only until measured; 256 threads, channels and ranks multiples of 16).
+enum Variant { kTiled4x4 = 0, kTiled2x2 = 1, kSplitK = 2, kCluster = 3, kWmma = 4 };
 
 // Execution parameters picked by the performance model (or the autotuner).
 struct Config {

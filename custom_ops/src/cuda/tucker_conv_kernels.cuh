@@ -35,4 +35,10 @@ cudaError_t LaunchCluster(bool half, const void* x, const void* w_in, const void
                           const void* bias, const void* z, void* y, const Problem& p, const Config& c,
                           cudaStream_t stream);
 
+size_t WmmaSharedBytes(const Problem& p, const Config& c);  // SIZE_MAX unless C, R1, R2, N are multiples of 16
+cudaError_t PrepareWmma(size_t max_smem);
+cudaError_t LaunchWmma(bool half, const void* x, const void* w_in, const void* w_core, const void* w_out,
+                       const void* bias, const void* z, void* y, const Problem& p, const Config& c,
+                       cudaStream_t stream);
+
 }  // namespace tucker_cuda

@@ -152,11 +152,13 @@ double ClusterCycles(const Problem& p, const Config& c, const Device& d, const M
 
 size_t SharedBytes(const Problem& p, const Config& c) {
   if (c.variant == kCluster) return ClusterSharedBytes(p, c);
+  if (c.variant == kWmma) return WmmaSharedBytes(p, c);
   return c.variant == kSplitK ? SplitKSharedBytes(p, c) : TiledSharedBytes(p, c);
 }
 
 double PredictCycles(const Problem& p, const Config& c, const Device& d, const ModelParams& m) {
   if (c.variant == kCluster) return ClusterCycles(p, c, d, m);
+  if (c.variant == kWmma) return INFINITY;  // not modelled yet: forced configs only
   return c.variant == kSplitK ? SplitKCycles(p, c, d, m) : TiledCycles(p, c, d, m);
 }
 
@@ -218,6 +220,7 @@ double PredictMicros(const Problem& p, const Device& d, double sm_ghz) {
 cudaError_t PrepareKernels(size_t max_smem) {
   cudaError_t e = PrepareSplitK(max_smem);
   if (e == cudaSuccess) e = PrepareTiled(max_smem);
+  if (e == cudaSuccess) e = PrepareWmma(max_smem);
   return e;
 }
 
@@ -231,6 +234,7 @@ cudaError_t LaunchTuckerConv(bool half, const void* x, const void* w_in, const v
                              const void* bias, const void* z, void* y, const Problem& p, const Config& c,
                              cudaStream_t stream) {
   if (c.variant == kCluster) return LaunchCluster(half, x, w_in, w_core, w_out, bias, z, y, p, c, stream);
+  if (c.variant == kWmma) return LaunchWmma(half, x, w_in, w_core, w_out, bias, z, y, p, c, stream);
   if (c.variant == kSplitK) return LaunchSplitK(half, x, w_in, w_core, w_out, bias, z, y, p, c, stream);
   return LaunchTiled(half, x, w_in, w_core, w_out, bias, z, y, p, c, stream);
 }
