@@ -110,27 +110,36 @@ def test_cuda_graph_capture(library, monkeypatch, forced):
     np.testing.assert_allclose(yo.numpy(), want2, atol=1e-4, rtol=1e-4)
 
 
+def _check_forced(monkeypatch, tmp_path, cfg, shape, dtype):
+    """Forces one config, checks it against the float64 reference and that the op ran exactly that config."""
+    import json
+    log = tmp_path / "configs.jsonl"
+    monkeypatch.setenv("TUCKER_ONNX_CONFIG", ",".join(map(str, cfg)))
+    monkeypatch.setenv("TUCKER_ONNX_CONFIG_LOG", str(log))
+    _check_residual_relu(shape, 2, dtype)
+    assert [json.loads(line)["chosen"] for line in log.read_text().splitlines()] == [list(cfg)]
+
+
+def _forced_fp32_run_fails(monkeypatch, cfg, shape, match):
+    """A forced config the op must refuse for this shape, with an error naming why."""
+    monkeypatch.setenv("TUCKER_ONNX_CONFIG", cfg)
+    rng = np.random.default_rng()
+    x, w_in, w_core, w_out, b, _ = _case(rng, shape, 1, False, np.float32)
+    model = tucker_node_model(x.shape, w_in, w_core, w_out, b, False, shape[7], shape[8], shape[9], "none")
+    with pytest.raises(Exception, match=match):
+        _cuda_session(model).run(None, {"X": x})
+
+
 @pytest.mark.parametrize("cfg", FORCED, ids=[",".join(map(str, c)) for c in FORCED])
 @pytest.mark.parametrize("si", range(len(FORCED_SHAPES)))
 @pytest.mark.parametrize("dtype", [np.float32, np.float16])
 def test_cuda_every_variant(library, monkeypatch, tmp_path, cfg, si, dtype):
     """Every kernel variant and split, forced one at a time, against the float64 reference."""
-    import json
-    log = tmp_path / "configs.jsonl"
-    monkeypatch.setenv("TUCKER_ONNX_CONFIG", ",".join(map(str, cfg)))
-    monkeypatch.setenv("TUCKER_ONNX_CONFIG_LOG", str(log))
-    _check_residual_relu(FORCED_SHAPES[si], 2, dtype)
-    assert [json.loads(line)["chosen"] for line in log.read_text().splitlines()] == [list(cfg)]
+    _check_forced(monkeypatch, tmp_path, cfg, FORCED_SHAPES[si], dtype)
 
 
 def test_cuda_bad_forced_config(library, monkeypatch):
-    monkeypatch.setenv("TUCKER_ONNX_CONFIG", "9,1,1,100,1,32")
-    rng = np.random.default_rng()
-    shape = SHAPES[0]
-    x, w_in, w_core, w_out, b, _ = _case(rng, shape, 1, False, np.float32)
-    model = tucker_node_model(x.shape, w_in, w_core, w_out, b, False, shape[7], shape[8], shape[9], "none")
-    with pytest.raises(Exception, match="TUCKER_ONNX_CONFIG"):
-        _cuda_session(model).run(None, {"X": x})
+    _forced_fp32_run_fails(monkeypatch, "9,1,1,100,1,32", SHAPES[0], "TUCKER_ONNX_CONFIG")
 
 
 # The tensor-core kernel (variant 4, fp16 only, forced until measured) on the TDC-like shapes (all multiples of 16).
@@ -140,19 +149,8 @@ WMMA_FORCED = [(4, 4, 4, 256, 1, 32), (4, 8, 8, 256, 1, 32), (4, 3, 5, 256, 1, 3
 @pytest.mark.parametrize("cfg", WMMA_FORCED, ids=[",".join(map(str, c)) for c in WMMA_FORCED])
 @pytest.mark.parametrize("shape", BIG, ids=[f"big{i}" for i in range(len(BIG))])
 def test_cuda_wmma_variant(library, monkeypatch, tmp_path, cfg, shape):
-    import json
-    log = tmp_path / "configs.jsonl"
-    monkeypatch.setenv("TUCKER_ONNX_CONFIG", ",".join(map(str, cfg)))
-    monkeypatch.setenv("TUCKER_ONNX_CONFIG_LOG", str(log))
-    _check_residual_relu(shape, 2, np.float16)
-    assert [json.loads(line)["chosen"] for line in log.read_text().splitlines()] == [list(cfg)]
+    _check_forced(monkeypatch, tmp_path, cfg, shape, np.float16)
 
 
 def test_cuda_wmma_refuses_fp32(library, monkeypatch):
-    monkeypatch.setenv("TUCKER_ONNX_CONFIG", "4,4,4,256,1,32")
-    rng = np.random.default_rng()
-    shape = BIG[0]
-    x, w_in, w_core, w_out, b, _ = _case(rng, shape, 1, False, np.float32)
-    model = tucker_node_model(x.shape, w_in, w_core, w_out, b, False, shape[7], shape[8], shape[9], "none")
-    with pytest.raises(Exception, match="does not fit"):
-        _cuda_session(model).run(None, {"X": x})
+    _forced_fp32_run_fails(monkeypatch, "4,4,4,256,1,32", BIG[0], "does not fit")

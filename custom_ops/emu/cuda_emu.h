@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <thread>
 #include <type_traits>
 #include <vector>
@@ -95,48 +96,50 @@ inline cluster_group this_cluster() { return {}; }
 }  // namespace cooperative_groups
 
 namespace emu {
+// Runs one cluster of cs blocks (block x indices first.x .. first.x + cs - 1), a host thread per CUDA thread.
+template <class Kernel, class... Args>
+void RunCluster(dim3 first, dim3 grid, dim3 blk, unsigned cs, std::size_t smem_bytes, Kernel kernel, Args... args) {
+  const unsigned threads = blk.x;
+  std::barrier<> cbar(static_cast<std::ptrdiff_t>(cs * threads));
+  std::vector<std::unique_ptr<std::barrier<>>> bars;
+  std::vector<std::vector<float>> mem(cs, std::vector<float>(smem_bytes / sizeof(float) + 4,
+                                                             std::numeric_limits<float>::quiet_NaN()));
+  Cluster cl{&cbar, {}};
+  std::vector<Block> blocks(cs);
+  for (unsigned r = 0; r < cs; ++r) {
+    bars.push_back(std::make_unique<std::barrier<>>(static_cast<std::ptrdiff_t>(threads)));
+    cl.smem.push_back(mem[r].data());
+    blocks[r] = Block{bars.back().get(), mem[r].data(), {}};
+    for (unsigned w = 0; w * 32 < threads; ++w) {  // a partial last warp has threads % 32 lanes
+      bars.push_back(std::make_unique<std::barrier<>>(static_cast<std::ptrdiff_t>(std::min(32u, threads - w * 32))));
+      blocks[r].warps.push_back(bars.back().get());
+    }
+  }
+  std::vector<std::thread> pool;
+  pool.reserve(cs * threads);
+  for (unsigned r = 0; r < cs; ++r)
+    for (unsigned t = 0; t < threads; ++t)
+      pool.emplace_back([&, r, t] {
+        thread_idx = dim3(t);
+        block_idx = dim3(first.x + r, first.y, first.z);
+        block_dim = blk;
+        grid_dim = grid;
+        block = &blocks[r];
+        cluster = &cl;
+        rank = r;
+        cluster_size = cs;
+        kernel(args...);
+      });
+  for (auto& th : pool) th.join();
+}
+
 // Runs kernel<<<grid, block, smem_bytes>>> with clusters of cs blocks along x (1: no clusters), one cluster at a
 // time: blocks of different clusters never run together, which a correct kernel must not notice.
 template <class Kernel, class... Args>
 void Launch(dim3 grid, dim3 blk, unsigned cs, std::size_t smem_bytes, Kernel kernel, Args... args) {
-  const unsigned threads = blk.x;
-  for (unsigned bz = 0; bz < grid.z; ++bz) {
-  for (unsigned by = 0; by < grid.y; ++by) {
-    for (unsigned bx0 = 0; bx0 < grid.x; bx0 += cs) {
-      std::barrier<> cbar(static_cast<std::ptrdiff_t>(cs * threads));
-      std::vector<std::barrier<>*> bars;
-      std::vector<std::vector<float>> mem(cs, std::vector<float>(smem_bytes / sizeof(float) + 4,
-                                                                 std::numeric_limits<float>::quiet_NaN()));
-      Cluster cl{&cbar, {}};
-      std::vector<Block> blocks(cs);
-      for (unsigned r = 0; r < cs; ++r) {
-        bars.push_back(new std::barrier<>(static_cast<std::ptrdiff_t>(threads)));
-        cl.smem.push_back(mem[r].data());
-        blocks[r] = Block{bars.back(), mem[r].data(), {}};
-        for (unsigned w = 0; w * 32 < threads; ++w) {  // a partial last warp has threads % 32 lanes
-          bars.push_back(new std::barrier<>(static_cast<std::ptrdiff_t>(std::min(32u, threads - w * 32))));
-          blocks[r].warps.push_back(bars.back());
-        }
-      }
-      std::vector<std::thread> pool;
-      pool.reserve(cs * threads);
-      for (unsigned r = 0; r < cs; ++r)
-        for (unsigned t = 0; t < threads; ++t)
-          pool.emplace_back([&, r, t] {
-            thread_idx = dim3(t);
-            block_idx = dim3(bx0 + r, by, bz);
-            block_dim = blk;
-            grid_dim = grid;
-            block = &blocks[r];
-            cluster = &cl;
-            rank = r;
-            cluster_size = cs;
-            kernel(args...);
-          });
-      for (auto& th : pool) th.join();
-      for (auto* b : bars) delete b;
-    }
-  }
-  }
+  for (unsigned bz = 0; bz < grid.z; ++bz)
+    for (unsigned by = 0; by < grid.y; ++by)
+      for (unsigned bx0 = 0; bx0 < grid.x; bx0 += cs)
+        RunCluster(dim3(bx0, by, bz), grid, blk, cs, smem_bytes, kernel, args...);
 }
 }  // namespace emu

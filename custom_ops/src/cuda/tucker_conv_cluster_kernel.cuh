@@ -161,7 +161,7 @@ __global__ void __launch_bounds__(512) ClusterKernel(const T* __restrict__ x, co
     BlockGemm(M1, win, p.C, t1 + r1_lo * winp, winp, [&](float(&acc)[TM][TP], int m0, int p0, int k0, int k1) {
       int xoff[TP];
 #pragma unroll
-      for (int j = 0; j < TP; ++j) {
+      for (int j = 0; j < TP; ++j) {  // WindowPixel inlined by hand: the call makes the fp16 kernel spill
         const int c = p0 + j, r = c / iw_n, ih = ih0 + r, iw = iw0 + (c - r * iw_n);
         xoff[j] = (c < win && ih >= 0 && ih < p.H && iw >= 0 && iw < p.W) ? ih * p.W + iw : -1;
       }
@@ -266,10 +266,9 @@ __global__ void __launch_bounds__(512) ClusterKernel(const T* __restrict__ x, co
       float v[kCopyBatch];
 #pragma unroll
       for (int u = 0; u < kCopyBatch; ++u) {
-        const int i = i0 + u * nthr, c = i / winp, q = i - c * winp, r = q / iw_n;
-        const int ih = ih0 + r, iw = iw0 + (q - r * iw_n);
-        v[u] = (i < p.C * winp && q < win && ih >= 0 && ih < p.H && iw >= 0 && iw < p.W)
-                   ? ld(xn + static_cast<size_t>(c) * hw + ih * p.W + iw) : 0.f;
+        const int i = i0 + u * nthr, c = i / winp;
+        const int off = i < p.C * winp ? WindowPixel(i - c * winp, win, iw_n, ih0, iw0, p.H, p.W) : -1;
+        v[u] = off >= 0 ? ld(xn + static_cast<size_t>(c) * hw + off) : 0.f;
       }
 #pragma unroll
       for (int u = 0; u < kCopyBatch; ++u)
@@ -279,7 +278,8 @@ __global__ void __launch_bounds__(512) ClusterKernel(const T* __restrict__ x, co
     stages(SharedRows{ws1}, SharedRows{ws2}, SharedRows{ws3});
   } else {
     __syncthreads();
-    stages(GlobalRows<T>{w_in + static_cast<size_t>(r1_lo) * p.C}, GlobalRows<T>{w_core + static_cast<size_t>(r2_lo) * K2},
+    stages(GlobalRows<T>{w_in + static_cast<size_t>(r1_lo) * p.C},
+           GlobalRows<T>{w_core + static_cast<size_t>(r2_lo) * K2},
            GlobalRows<T>{w_out + static_cast<size_t>(n_lo) * p.R2});
   }
   __syncthreads();

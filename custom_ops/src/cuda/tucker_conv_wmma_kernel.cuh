@@ -49,6 +49,17 @@ using FragA = wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major
 using FragB = wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::row_major>;
 using FragC = wmma::fragment<wmma::accumulator, 16, 16, 16, float>;
 
+// acc += A[16 x K] . B[K x 16], both row-major fp16: A (lda) in global memory, B (ldb) in shared memory.
+__device__ __forceinline__ void MmaTile(FragC& acc, const __half* a, int lda, const __half* b, int ldb, int K) {
+  for (int k = 0; k < K; k += 16) {
+    FragA fa;
+    FragB fb;
+    wmma::load_matrix_sync(fa, a + k, lda);
+    wmma::load_matrix_sync(fb, b + k * ldb, ldb);
+    wmma::mma_sync(acc, fa, fb, acc);
+  }
+}
+
 // Stores an accumulator tile through the warp's scratch as fp16 rows of dst (ld columns).
 __device__ __forceinline__ void StoreHalf(const FragC& acc, float* scratch, __half* dst, int ld, int lane) {
   wmma::store_matrix_sync(scratch, acc, 16, wmma::mem_row_major);
@@ -84,9 +95,8 @@ __global__ void __launch_bounds__(256) WmmaKernel(const __half* __restrict__ x, 
 
   // X's window, C x winp, zero outside the image and in the padding columns.
   for (int i = t; i < p.C * winp; i += nthr) {
-    const int c = i / winp, q = i - c * winp, r = q / iw_n, ih = ih0 + r, iw = iw0 + (q - r * iw_n);
-    xs[i] = (q < win && ih >= 0 && ih < p.H && iw >= 0 && iw < p.W) ? xn[static_cast<size_t>(c) * hw + ih * p.W + iw]
-                                                                     : zero;
+    const int c = i / winp, off = WindowPixel(i - c * winp, win, iw_n, ih0, iw0, p.H, p.W);
+    xs[i] = off >= 0 ? xn[static_cast<size_t>(c) * hw + off] : zero;
   }
   __syncthreads();
 
@@ -96,13 +106,7 @@ __global__ void __launch_bounds__(256) WmmaKernel(const __half* __restrict__ x, 
     const int m0 = (tt / (winp / 16)) * 16, c0 = (tt % (winp / 16)) * 16;
     FragC acc;
     wmma::fill_fragment(acc, 0.f);
-    for (int k = 0; k < p.C; k += 16) {
-      FragA a;
-      FragB b;
-      wmma::load_matrix_sync(a, w_in + static_cast<size_t>(m0) * p.C + k, p.C);
-      wmma::load_matrix_sync(b, xs + k * winp + c0, winp);
-      wmma::mma_sync(acc, a, b, acc);
-    }
+    MmaTile(acc, w_in + static_cast<size_t>(m0) * p.C, p.C, xs + c0, winp, p.C);
     StoreHalf(acc, scratch, t1 + m0 * winp + c0, winp, lane);
   }
   __syncthreads();
@@ -125,13 +129,7 @@ __global__ void __launch_bounds__(256) WmmaKernel(const __half* __restrict__ x, 
       const int tt = warp + u * kWmmaWarps;
       if (tt >= n2) break;
       const int m0 = (tt / (tpixp / 16)) * 16, c0 = (tt % (tpixp / 16)) * 16;
-      for (int k = 0; k < rows; k += 16) {
-        FragA a;
-        FragB b;
-        wmma::load_matrix_sync(a, w_core + static_cast<size_t>(m0) * K2 + r10 * kk + k, K2);
-        wmma::load_matrix_sync(b, col + k * tpixp + c0, tpixp);
-        wmma::mma_sync(acc2[u], a, b, acc2[u]);
-      }
+      MmaTile(acc2[u], w_core + static_cast<size_t>(m0) * K2 + r10 * kk, K2, col + c0, tpixp, rows);
     }
     __syncthreads();  // col is rebuilt next
   }
@@ -151,13 +149,7 @@ __global__ void __launch_bounds__(256) WmmaKernel(const __half* __restrict__ x, 
     const int m0 = (tt / (tpixp / 16)) * 16, c0 = (tt % (tpixp / 16)) * 16;
     FragC acc;
     wmma::fill_fragment(acc, 0.f);
-    for (int k = 0; k < p.R2; k += 16) {
-      FragA a;
-      FragB b;
-      wmma::load_matrix_sync(a, w_out + static_cast<size_t>(m0) * p.R2 + k, p.R2);
-      wmma::load_matrix_sync(b, t2 + k * tpixp + c0, tpixp);
-      wmma::mma_sync(acc, a, b, acc);
-    }
+    MmaTile(acc, w_out + static_cast<size_t>(m0) * p.R2, p.R2, t2 + c0, tpixp, p.R2);
     wmma::store_matrix_sync(scratch, acc, 16, wmma::mem_row_major);
     __syncwarp();
     for (int i = lane; i < 256; i += 32) {
