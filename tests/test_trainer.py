@@ -44,6 +44,11 @@ def test_admm_residual_falls(tmp_path):
     assert len(res) == 4 and res[-1] < 0.5 * res[0], res
     assert results["admm_ft"]["conv_macs"] < results["dense"]["conv_macs"]
     assert results["admm_ft"]["test_acc"] > 80.0  # digits is easy; a broken pipeline lands near 10%
+    # the converted model is evaluated before fine-tuning: ADMM's weights already sit near the ranks
+    assert results["admm_ft"]["start_acc"] > 50.0 and "start_acc" not in results["dense"]
+    # and after ADMM the fine-tuning runs at its own (lower) learning rate
+    ft_lr = [r["lr"] for r in run.history if r["phase"] == "admm_ft"]
+    assert ft_lr and max(ft_lr) <= cfg.admm_finetune_lr < cfg.finetune_lr
     log = json.loads((tmp_path / "run" / "log.json").read_text())
     assert {"phase", "epoch", "train_loss", "test_acc"} <= set(log[0])
     assert (tmp_path / "run" / "log.csv").read_text().startswith("phase,epoch")

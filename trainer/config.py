@@ -22,7 +22,8 @@ class TrainConfig:
     finetune_epochs: int = 5            # Tucker-format fine-tuning after ADMM
     lr: float = 0.05
     admm_lr: float = 0.01
-    finetune_lr: float = 0.01
+    finetune_lr: float = 0.01           # decompose + fine-tune: starts from a dense model far from the ranks
+    admm_finetune_lr: float = 0.001     # after ADMM the weights already sit near the ranks (Yin et al.: 0.001)
     momentum: float = 0.9
     weight_decay: float = 5e-4
     batch_size: int = 128

@@ -59,6 +59,7 @@ class Run:
         self.ranks = select_convs(probe, cfg.ratio if plan is None else None, plan, cfg.multiple, cfg.min_channels)
         self.history: list[dict] = []
         self.results: dict[str, dict] = {}
+        self.start_acc: dict[str, float] = {}  # Tucker phases: test accuracy right after the conversion
         self.state = {"phase_idx": 0, "epoch": 0}
         (self.out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
 
@@ -84,13 +85,14 @@ class Run:
         return to_tucker(admm, self.ranks).to(self.device)
 
     def _lr(self, phase):
-        return {"dense": self.cfg.lr, "admm": self.cfg.admm_lr}.get(phase, self.cfg.finetune_lr)
+        return {"dense": self.cfg.lr, "admm": self.cfg.admm_lr, "admm_ft": self.cfg.admm_finetune_lr}.get(
+            phase, self.cfg.finetune_lr)
 
     # -- checkpointing ------------------------------------------------------------------------
     def _save(self, model, opt, sched, admm):
         ck = {"config": self.cfg.to_dict(), "state": self.state, "model": model.state_dict(), "opt": opt.state_dict(),
               "sched": sched.state_dict(), "admm": admm.state_dict() if admm else None, "history": self.history,
-              "results": self.results, "torch_rng": torch.get_rng_state(),
+              "results": self.results, "start_acc": self.start_acc, "torch_rng": torch.get_rng_state(),
               "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
         tmp = self.out / "last.pt.tmp"
         torch.save(ck, tmp)
@@ -112,6 +114,7 @@ class Run:
             if ck["config"] != self.cfg.to_dict():
                 raise TuckerOnnxError("--resume with a different configuration than the saved run")
             self.state, self.history, self.results = ck["state"], ck["history"], ck["results"]
+            self.start_acc = ck.get("start_acc", {})
             torch.set_rng_state(ck["torch_rng"])
             if ck["cuda_rng"] is not None and torch.cuda.is_available():
                 torch.cuda.set_rng_state_all(ck["cuda_rng"])
@@ -138,6 +141,8 @@ class Run:
             if ck is not None and start_epoch > 0:
                 opt.load_state_dict(ck["opt"])
                 sched.load_state_dict(ck["sched"])
+            if tucker and start_epoch == 0:  # what the decomposition alone keeps, before any fine-tuning
+                self.start_acc[phase] = evaluate(model, tx, ty, 512, self.device)["test_acc"]
             teacher = None
             if self.cfg.distill > 0 and phase != "dense":  # same teacher for both Tucker methods: a fair budget
                 teacher = self._fresh(False)
@@ -177,6 +182,8 @@ class Run:
             final = {"test_acc": evaluate(model, tx, ty, 512, self.device)["test_acc"],
                      "params": sum(p.numel() for p in model.parameters()),
                      "conv_macs": conv_macs(model, d.shape)}
+            if phase in self.start_acc:
+                final["start_acc"] = self.start_acc[phase]
             self.results[phase] = final
             torch.save(model.state_dict(), self.out / f"{phase}_final.pt")
             self.state = {"phase_idx": pi + 1, "epoch": 0}
@@ -194,13 +201,14 @@ class Run:
 def summary_table(results: dict) -> str:
     names = {"dense": "dense", "decompose_ft": "decompose + fine-tune", "admm_ft": "ADMM + fine-tune"}
     dense = results.get("dense")
-    lines = ["| method | test acc % | params | conv MACs | MACs cut |", "|---|---|---|---|---|"]
+    lines = ["| method | test acc % | before fine-tuning | params | conv MACs | MACs cut |", "|---|---|---|---|---|---|"]
     for k, label in names.items():
         r = results.get(k)
         if not r:
             continue
         cut = f"{dense['conv_macs'] / r['conv_macs']:.2f}x" if dense else "-"
-        lines.append(f"| {label} | {r['test_acc']:.2f} | {r['params'] / 1e6:.3f}M | {r['conv_macs'] / 1e6:.1f}M | {cut} |")
+        start = f"{r['start_acc']:.2f}" if "start_acc" in r else "-"
+        lines.append(f"| {label} | {r['test_acc']:.2f} | {start} | {r['params'] / 1e6:.3f}M | {r['conv_macs'] / 1e6:.1f}M | {cut} |")
     return "\n".join(lines)
 
 

@@ -63,11 +63,16 @@ def save_model(model: onnx.ModelProto, out: str | os.PathLike, src: str | os.Pat
         onnx.checker.check_model(model, full_check=True)
     except Exception as e:
         raise TuckerOnnxError(f"internal error: the output model fails the ONNX checker: {str(e).splitlines()[0]}") from None
-    data = model.SerializeToString()
+    write_atomic(out, model.SerializeToString())
+
+
+def write_atomic(out: str | os.PathLike, data: bytes | str) -> None:
+    """Write through a temporary file in the same folder and rename it: readers never see a half-written file."""
+    out = Path(out)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            f.write(data.encode() if isinstance(data, str) else data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, out)

@@ -23,6 +23,8 @@ from .options import guarded, verbosity
 @click.option("--lr", type=float, default=0.05, show_default=True)
 @click.option("--admm-lr", type=float, default=0.01, show_default=True)
 @click.option("--finetune-lr", type=float, default=0.01, show_default=True)
+@click.option("--admm-finetune-lr", type=float, default=0.001, show_default=True,
+              help="Fine-tuning lr after ADMM (its weights already sit near the ranks).")
 @click.option("--batch-size", type=int, default=128, show_default=True)
 @click.option("--rho", type=float, default=0.05, show_default=True)
 @click.option("--rho-growth", type=float, default=2.0, show_default=True)
@@ -39,14 +41,15 @@ from .options import guarded, verbosity
 @verbosity
 @guarded
 def train(model, data, data_dir, limit, ratio, plan, multiple, methods, epochs, admm_epochs, finetune_epochs, lr,
-          admm_lr, finetune_lr, batch_size, rho, rho_growth, distill, distill_temp, seed, seeds, device, out, resume,
-          no_export, verbose):
+          admm_lr, finetune_lr, admm_finetune_lr, batch_size, rho, rho_growth, distill, distill_temp, seed, seeds,
+          device, out, resume, no_export, verbose):
     """Train a dense model, then Tucker versions by decompose+fine-tune and by ADMM, at the same ranks and budget."""
     from pathlib import Path
 
     from trainer.config import TrainConfig
     from trainer.train import Run, seeds_summary, summary_table
     from ..errors import TuckerOnnxError
+    from ..model_io import write_atomic
     try:
         seed_list = [int(v) for v in seeds.split(",") if v.strip()] if seeds else [seed]
     except ValueError:
@@ -59,9 +62,9 @@ def train(model, data, data_dir, limit, ratio, plan, multiple, methods, epochs, 
         cfg = TrainConfig(model=model, data=data, data_dir=data_dir, limit=limit, ratio=None if plan else ratio,
                           plan=plan, multiple=multiple, methods=tuple(m.strip() for m in methods.split(",") if m.strip()),
                           epochs=epochs, admm_epochs=admm_epochs, finetune_epochs=finetune_epochs, lr=lr,
-                          admm_lr=admm_lr, finetune_lr=finetune_lr, batch_size=batch_size, rho=rho,
-                          rho_growth=rho_growth, distill=distill, distill_temp=distill_temp, seed=s, device=device,
-                          out=run_out)
+                          admm_lr=admm_lr, finetune_lr=finetune_lr, admm_finetune_lr=admm_finetune_lr,
+                          batch_size=batch_size, rho=rho, rho_growth=rho_growth, distill=distill,
+                          distill_temp=distill_temp, seed=s, device=device, out=run_out)
         run = Run(cfg, resume=resume)
         click.echo(f"seed {s}: {len(run.ranks)} Tucker-constrained conv(s) on {run.device}; "
                    f"data {run.data.name} {tuple(run.data.train_x.shape)}")
@@ -69,6 +72,9 @@ def train(model, data, data_dir, limit, ratio, plan, multiple, methods, epochs, 
         table = summary_table(results)
         click.echo(table)
         report = {"config": cfg.to_dict(), "results": results, "ranks": run.ranks}
+        # Written before the export too: a run cut off while exporting keeps its results.
+        write_atomic(Path(run_out, "results.md"), table + "\n")
+        write_atomic(Path(run_out, "results.json"), json.dumps(report, indent=1, default=str))
         if not no_export:
             for phase in ("admm_ft", "decompose_ft"):
                 if phase in results:
@@ -76,11 +82,10 @@ def train(model, data, data_dir, limit, ratio, plan, multiple, methods, epochs, 
                     click.echo(f"exported {phase}: {info['onnx']} -> fused {info.get('fused', 0)} TuckerConv, "
                                f"max |diff| vs PyTorch {info.get('max_abs_diff', 0):.2e}, "
                                f"same predictions: {info.get('same_predictions')}")
-        Path(run_out, "results.json").write_text(json.dumps(report, indent=1, default=str))
-        Path(run_out, "results.md").write_text(table + "\n")
+            write_atomic(Path(run_out, "results.json"), json.dumps(report, indent=1, default=str))
         per_seed[s] = results
     if seeds:
         agg = seeds_summary(per_seed)
         click.echo(agg["table"])
-        Path(out, "results.json").write_text(json.dumps(agg, indent=1, default=str))
-        Path(out, "results.md").write_text(agg["table"] + "\n")
+        write_atomic(Path(out, "results.json"), json.dumps(agg, indent=1, default=str))
+        write_atomic(Path(out, "results.md"), agg["table"] + "\n")
