@@ -120,9 +120,9 @@ def _check_forced(monkeypatch, tmp_path, cfg, shape, dtype):
     assert [json.loads(line)["chosen"] for line in log.read_text().splitlines()] == [list(cfg)]
 
 
-def _forced_fp32_run_fails(monkeypatch, cfg, shape, match):
-    """A forced config the op must refuse for this shape, with an error naming why."""
-    monkeypatch.setenv("TUCKER_ONNX_CONFIG", cfg)
+def _forced_fp32_run_fails(monkeypatch, cfg, shape, match, var="TUCKER_ONNX_CONFIG"):
+    """A forced config (or tuning mode) the op must refuse for this shape, with an error naming why."""
+    monkeypatch.setenv(var, cfg)
     rng = np.random.default_rng()
     x, w_in, w_core, w_out, b, _ = _case(rng, shape, 1, False, np.float32)
     model = tucker_node_model(x.shape, w_in, w_core, w_out, b, False, shape[7], shape[8], shape[9], "none")
@@ -154,3 +154,23 @@ def test_cuda_wmma_variant(library, monkeypatch, tmp_path, cfg, shape):
 
 def test_cuda_wmma_refuses_fp32(library, monkeypatch):
     _forced_fp32_run_fails(monkeypatch, "4,4,4,256,1,32", BIG[0], "does not fit")
+
+
+@pytest.mark.parametrize("k", [1, 8])
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_cuda_quick_tuner(library, monkeypatch, tmp_path, k, dtype):
+    """TUCKER_ONNX_TUNE=top<K> times the model's K cheapest configs (the model's own pick first) and runs the
+    fastest, which must still match the reference."""
+    import json
+    log = tmp_path / "configs.jsonl"
+    monkeypatch.setenv("TUCKER_ONNX_TUNE", f"top{k}")
+    monkeypatch.setenv("TUCKER_ONNX_CONFIG_LOG", str(log))
+    _check_residual_relu(BIG[1], 2, dtype)
+    (entry,) = [json.loads(line) for line in log.read_text().splitlines()]
+    timed = entry["timings_ms"]
+    assert 1 <= len(timed) <= k and timed[0][:6] == entry["model"]
+    assert entry["chosen"] == min(timed, key=lambda t: t[6])[:6]
+
+
+def test_cuda_bad_tune_mode(library, monkeypatch):
+    _forced_fp32_run_fails(monkeypatch, "fastest", SHAPES[0], "TUCKER_ONNX_TUNE", var="TUCKER_ONNX_TUNE")

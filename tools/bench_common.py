@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -86,6 +87,8 @@ def environment() -> dict:
         env["cudnn"] = torch.backends.cudnn.version()
     except Exception:
         pass
+    # How the fused op picks its configs (unset: the analytical model).
+    env["tucker_onnx_env"] = {k: v for k, v in os.environ.items() if k.startswith("TUCKER_ONNX_") and k != "TUCKER_ONNX_CONFIG_LOG"}
     env["session"] = {"providers": CUDA, "provider_options": cuda_options(True)[0] | {"enable_cuda_graph": "on and off per row"},
                       "io_binding": True, "graph_optimization_level": "ORT_ENABLE_ALL"}
     return env

@@ -51,6 +51,8 @@ def main(argv=None) -> int:
     ap.add_argument("--dtype", choices=["fp32", "fp16"], default="fp32")
     ap.add_argument("--stack", type=int, default=4)
     ap.add_argument("--tune", action="store_true", help="also the exhaustive autotuner's pick")
+    ap.add_argument("--quick", type=int, nargs="*", default=[], help="also the quick tuner's pick over the model's "
+                    "K cheapest configs, per K given (TUCKER_ONNX_TUNE=top<K>)")
     ap.add_argument("--out", default=None, help="folder for configs.json / configs.md")
     a = ap.parse_args(argv)
     try:
@@ -75,6 +77,7 @@ def main(argv=None) -> int:
     rows = [{"what": "cuDNN triplet", "us_per_layer": tt["median_ms"] * 1e3 / a.stack, "rel_err": 0.0}]
     runs = [(",".join(map(str, c)), {"TUCKER_ONNX_CONFIG": ",".join(map(str, c))}) for c in configs]
     runs.append(("model pick", {}))
+    runs += [(f"quick tune, top {k}", {"TUCKER_ONNX_TUNE": f"top{k}"}) for k in a.quick]
     if a.tune:
         runs.append(("exhaustive autotune", {"TUCKER_ONNX_TUNE": "exhaustive"}))
     for name, env in runs:

@@ -11,9 +11,11 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import re
 import subprocess
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,7 +65,14 @@ def load(paths) -> list[tuple[list[int], list[tuple[list[int], float]]]]:
     return list(shapes.values())
 
 
-def score(exe: Path, params: list[float], shapes, detail: bool = False) -> tuple[float, list[float]]:
+def shortlist(pred: list[float], top: int) -> list[int]:
+    """The configs the quick tuner measures: the model's K cheapest. Mirrors Shortlist() in tucker_conv_model.cc."""
+    return sorted(range(len(pred)), key=pred.__getitem__)[:top]
+
+
+def score(exe: Path, params: list[float], shapes, detail: bool = False, top: int = 1) -> tuple[float, list[float]]:
+    """Mean gap of the model's pick; with top=K, of the best measured among the model's K cheapest configs
+    (what the quick tuning mode, TUCKER_ONNX_TUNE=top<K>, measures)."""
     lines = [" ".join(map(str, params))]
     for prob, cands in shapes:
         lines += [" ".join(map(str, prob + cfg)) for cfg, _ in cands]
@@ -72,7 +81,7 @@ def score(exe: Path, params: list[float], shapes, detail: bool = False) -> tuple
     gaps = []
     for prob, cands in shapes:
         p = [next(pred) for _ in cands]
-        pick = min(range(len(cands)), key=p.__getitem__)
+        pick = min(shortlist(p, top), key=lambda i: cands[i][1])
         best = min(t for _, t in cands)
         gaps.append(cands[pick][1] / best - 1)
         if detail:
@@ -103,27 +112,36 @@ def main():
     ap.add_argument("logs", nargs="+")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--cv", action="store_true", help="leave-one-shape-out cross-validation")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="cross-validation folds run in parallel")
+    ap.add_argument("--top", default="1", help="score the best measured among the model's K cheapest configs (the "
+                    "quick tuner's shortlist); several K separated by commas (e.g. 1,8,32) are scored on the same fits")
     a = ap.parse_args()
     shapes = load(a.logs)
     with tempfile.TemporaryDirectory() as d:
         exe = build(Path(d) / "model_eval")
         params = defaults()
-        best, _ = score(exe, params, shapes)
-        print(f"{len(shapes)} shapes; current constants: mean gap {100 * best:.1f}%")
+        tops = [int(k) for k in a.top.split(",")]
+        print(f"{len(shapes)} shapes; current constants: "
+              + ", ".join(f"top {k} mean gap {100 * score(exe, params, shapes, top=k)[0]:.1f}%" for k in tops))
         if a.cv:
-            held = []
-            for i in range(len(shapes)):
+            def fold(i):  # fit without shape i, score shape i
                 p, _ = fit(exe, list(HAND_SET), shapes[:i] + shapes[i + 1:], a.rounds)
-                g, _ = score(exe, p, shapes[i:i + 1])
-                held.append(g)
-                print(f"  held out {shapes[i][0][:11]}: +{100 * g:.1f}%", flush=True)
-            print(f"cross-validated (leave one shape out, {a.rounds} round(s)): mean gap {100 * sum(held) / len(held):.1f}%, "
-                  f"median {100 * sorted(held)[len(held) // 2]:.1f}%, worst {100 * max(held):.1f}%")
+                gaps = {k: score(exe, p, shapes[i:i + 1], top=k)[0] for k in tops}
+                print(f"  held out {shapes[i][0][:11]}: " + ", ".join(f"top {k} +{100 * g:.1f}%" for k, g in gaps.items()),
+                      flush=True)
+                return gaps
+            with ThreadPoolExecutor(a.jobs) as pool:  # the folds run model_eval processes side by side
+                folds = list(pool.map(fold, range(len(shapes))))
+            held = {k: [f[k] for f in folds] for k in tops}
+            for k, h in held.items():
+                print(f"cross-validated (leave one shape out, {a.rounds} round(s)), top {k}: mean gap "
+                      f"{100 * sum(h) / len(h):.1f}%, median {100 * sorted(h)[len(h) // 2]:.1f}%, worst {100 * max(h):.1f}%")
             return
-        params, best = fit(exe, params, shapes, a.rounds, log=True)
-        s, gaps = score(exe, params, shapes, detail=True)
-        print(f"fitted: mean gap {100 * s:.1f}%, median {100 * sorted(gaps)[len(gaps) // 2]:.1f}%, worst {100 * max(gaps):.1f}%")
-
+        params, _ = fit(exe, params, shapes, a.rounds, log=True)
+        for k in tops:
+            s, gaps = score(exe, params, shapes, detail=k == 1, top=k)
+            print(f"fitted, top {k}: mean gap {100 * s:.1f}%, median {100 * sorted(gaps)[len(gaps) // 2]:.1f}%, "
+                  f"worst {100 * max(gaps):.1f}%")
 
 if __name__ == "__main__":
     main()

@@ -3,21 +3,29 @@
 //   batch C H W R1 R2 kh kw N Ho Wo sh sw pt pl dh dw  variant th tw threads nsplit kchunk
 // stdout: predicted cycles per config line. Device: H100/H200 (132 SMs, 228 KiB shared memory per SM).
 // With the argument "choose", stdin holds problems only (the first 17 fields) and stdout the config the model
-// picks for each: variant th tw threads nsplit kchunk shared_bytes.
+// picks for each: variant th tw threads nsplit kchunk shared_bytes. With "shortlist K": the K configs the quick
+// tuner measures, cheapest first, on one line separated by " | ".
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "tucker_conv_impl.cuh"
 
 int main(int argc, char** argv) {
   using namespace tucker_cuda;
-  if (argc > 1 && std::strcmp(argv[1], "choose") == 0) {
+  const bool shortlist = argc > 2 && std::strcmp(argv[1], "shortlist") == 0;
+  if (shortlist || (argc > 1 && std::strcmp(argv[1], "choose") == 0)) {
     const Device d = kHopperDevice;
     Problem p{};
     while (std::scanf("%d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d", &p.batch, &p.C, &p.H, &p.W, &p.R1, &p.R2,
                       &p.kh, &p.kw, &p.N, &p.Ho, &p.Wo, &p.sh, &p.sw, &p.pt, &p.pl, &p.dh, &p.dw) == 17) {
-      const Config c = ChooseConfig(p, d);
-      std::printf("%d %d %d %d %d %d %zu\n", c.variant, c.th, c.tw, c.threads, c.nsplit, c.kchunk, SharedBytes(p, c));
+      const std::vector<Config> cs = shortlist ? Shortlist(p, d, std::atoi(argv[2])) : std::vector<Config>{ChooseConfig(p, d)};
+      for (size_t i = 0; i < cs.size(); ++i) {
+        const Config& c = cs[i];
+        std::printf("%s%d %d %d %d %d %d %zu", i ? " | " : "", c.variant, c.th, c.tw, c.threads, c.nsplit, c.kchunk,
+                    SharedBytes(p, c));
+      }
+      std::printf("\n");
     }
     return 0;
   }

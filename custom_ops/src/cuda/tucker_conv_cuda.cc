@@ -1,8 +1,8 @@
 // CUDA TuckerConv adaptor: validates shapes, picks the execution config (analytical model, the opt-in
-// exhaustive autotuner, or a config forced through TUCKER_ONNX_CONFIG for tests), and launches the fused
+// exhaustive or quick autotuner, or a config forced through TUCKER_ONNX_CONFIG for tests), and launches the fused
 // kernel on ORT's compute stream.
-// Nothing is allocated and nothing synchronises in Compute, except the opt-in autotuner's first run
-// per shape (TUCKER_ONNX_TUNE=exhaustive), like cuDNN's EXHAUSTIVE search.
+// Nothing is allocated and nothing synchronises in Compute, except the opt-in autotuners' first run
+// per shape (TUCKER_ONNX_TUNE=exhaustive or top<K>), like cuDNN's EXHAUSTIVE search.
 #include "tucker_conv_cuda.h"
 
 #include <cuda_runtime.h>
@@ -81,9 +81,16 @@ bool ForcedConfig(Config* c) {
          (c->variant != tucker_cuda::kSplitK || c->nsplit == 1);
 }
 
-bool TuneExhaustive() {
+// TUCKER_ONNX_TUNE: unset or "model" = the analytical model's pick; "exhaustive" = measure every candidate
+// (-1); "top<K>" = measure the model's K cheapest configs (K; the quick tuner). Anything else is an error (-2).
+int TuneMode() {
   const char* v = std::getenv("TUCKER_ONNX_TUNE");
-  return v != nullptr && std::string(v) == "exhaustive";
+  if (v == nullptr || *v == 0 || std::string(v) == "model") return 0;
+  if (std::string(v) == "exhaustive") return -1;
+  int k = 0;
+  char rest = 0;
+  if (std::sscanf(v, "top%d%c", &k, &rest) == 1 && k >= 1 && k <= 4096) return k;
+  return -2;
 }
 
 std::string ProblemKey(const Problem& p, bool half) {
@@ -157,7 +164,7 @@ struct TuckerConvCuda {
     cudaGetDevice(&dev_id);
     const char* forced_env = std::getenv("TUCKER_ONNX_CONFIG");
     const std::string key = "dev" + std::to_string(dev_id) + " " + ProblemKey(p, kHalf) + (p.relu ? " relu" : "") +
-                            (z ? " z" : "") + (TuneExhaustive() ? " tuned" : "") +
+                            (z ? " z" : "") + " tune" + std::to_string(TuneMode()) +
                             (forced_env ? std::string(" forced ") + forced_env : std::string());
     std::lock_guard<std::mutex> lock(g_cfg_mutex);
     auto it = g_configs.find(key);
@@ -181,9 +188,12 @@ struct TuckerConvCuda {
         return Ort::Status("TuckerConv CUDA: TUCKER_ONNX_CONFIG names a config that does not fit this shape",
                            ORT_INVALID_ARGUMENT);
       chosen = forced;
-    } else if (TuneExhaustive()) {
-      // Like cuDNN's EXHAUSTIVE: time every candidate on the real buffers (a one-off sync per shape).
-      // A candidate whose first launch is over 3x the best so far is not timed further.
+    } else if (TuneMode() == -2) {
+      return Ort::Status("TuckerConv CUDA: TUCKER_ONNX_TUNE must be model, exhaustive or top<K> (e.g. top16)",
+                         ORT_INVALID_ARGUMENT);
+    } else if (TuneMode() != 0) {
+      // Like cuDNN's EXHAUSTIVE: time every candidate (or the model's shortlist) on the real buffers, a one-off
+      // sync per shape. A candidate whose first launch is over 3x the best so far is not timed further.
       cudaEvent_t e0, e1;
       cudaEventCreate(&e0);
       cudaEventCreate(&e1);
@@ -197,7 +207,10 @@ struct TuckerConvCuda {
         cudaEventElapsedTime(&ms, e0, e1);
         return ms / reps;
       };
-      for (const Config& c : tucker_cuda::Candidates(p, dev)) {
+      const std::vector<Config> measured =
+          TuneMode() > 0 ? tucker_cuda::Shortlist(p, dev, TuneMode(), tucker_cuda::Launchable, kHalf)
+                         : tucker_cuda::Candidates(p, dev);
+      for (const Config& c : measured) {
         if (!tucker_cuda::Launchable(p, c, kHalf)) continue;
         float ms = time_it(c, 1);  // also the warm-up
         if (ms < 3 * best) ms = time_it(c, 5);

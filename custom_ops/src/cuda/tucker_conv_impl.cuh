@@ -74,10 +74,14 @@ double PredictCycles(const Problem& p, const Config& c, const Device& d, const M
 // Every config the autotuner measures (the model's search space plus the split-K kernel's).
 std::vector<Config> Candidates(const Problem& p, const Device& d);
 
-// Picks a config by the analytical model; `usable` (optional) vetoes configs the device cannot launch
-// (a cluster too large for the GPU's partitions at that shared-memory size).
-Config ChooseConfig(const Problem& p, const Device& d, bool (*usable)(const Problem&, const Config&, bool) = nullptr,
-                    bool half = false);
+// The k configs the analytical model predicts cheapest, cheapest first; `usable` (optional) vetoes configs the
+// device cannot launch (a cluster too large for the GPU's partitions at that shared-memory size). The quick tuner
+// (TUCKER_ONNX_TUNE=top<k>) measures these: the model ranks well but picks poorly out of sample.
+using UsableFn = bool (*)(const Problem&, const Config&, bool);
+std::vector<Config> Shortlist(const Problem& p, const Device& d, size_t k, UsableFn usable = nullptr, bool half = false);
+
+// The model's pick: the head of the shortlist (a safe tiled config when nothing fits).
+Config ChooseConfig(const Problem& p, const Device& d, UsableFn usable = nullptr, bool half = false);
 
 // Predicted time (us) of the model's own pick: its cycles at the SM clock, scaled by the median measured/predicted
 // ratio of the picks in the fitted logs (2.09; per shape 1.07-4.06, so expect 0.5-2x of the truth).

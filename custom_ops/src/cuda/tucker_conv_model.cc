@@ -203,13 +203,21 @@ std::vector<Config> Candidates(const Problem& p, const Device& d) {
   return out;
 }
 
-Config ChooseConfig(const Problem& p, const Device& d, bool (*usable)(const Problem&, const Config&, bool), bool half) {
+std::vector<Config> Shortlist(const Problem& p, const Device& d, size_t k, UsableFn usable, bool half) {
   std::vector<std::pair<double, Config>> ranked;
   for (const Config& c : Candidates(p, d)) ranked.emplace_back(PredictCycles(p, c, d), c);
   std::stable_sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  for (const auto& [cost, c] : ranked)
-    if (std::isfinite(cost) && (usable == nullptr || usable(p, c, half))) return c;
-  return Config{kTiled2x2, 1, 1, 128, 1, 32};
+  std::vector<Config> out;
+  for (const auto& [cost, c] : ranked) {
+    if (out.size() >= k) break;
+    if (std::isfinite(cost) && (usable == nullptr || usable(p, c, half))) out.push_back(c);
+  }
+  return out;
+}
+
+Config ChooseConfig(const Problem& p, const Device& d, UsableFn usable, bool half) {
+  const std::vector<Config> best = Shortlist(p, d, 1, usable, half);
+  return best.empty() ? Config{kTiled2x2, 1, 1, 128, 1, 32} : best.front();
 }
 
 double PredictMicros(const Problem& p, const Device& d, double sm_ghz) {
