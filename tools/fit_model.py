@@ -18,6 +18,8 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 NAMES = ["tiled_mem1", "tiled_mem", "tiled_sync", "tiled_fill", "tiled_launch", "splitk_step1", "splitk_step2", "splitk_step3",
          "splitk_atomic", "splitk_instr", "splitk_launch", "cluster_cpi", "cluster_cpi_staged", "cluster_mem", "cluster_sync",
@@ -70,18 +72,29 @@ def shortlist(pred: list[float], top: int) -> list[int]:
     return sorted(range(len(pred)), key=pred.__getitem__)[:top]
 
 
+_TEXT: dict[int, str] = {}  # per shape's candidate list: the model_eval input lines, built once
+
+
+def predict(exe: Path, params: list[float], shapes) -> list[np.ndarray]:
+    """Predicted cycles of every logged config, per shape (one model_eval run for all shapes)."""
+    body = []
+    for prob, cands in shapes:
+        if id(cands) not in _TEXT:
+            _TEXT[id(cands)] = "\n".join(" ".join(map(str, prob + cfg)) for cfg, _ in cands)
+        body.append(_TEXT[id(cands)])
+    text = " ".join(map(str, params)) + "\n" + "\n".join(body) + "\n"
+    out = np.array(subprocess.run([str(exe)], input=text, capture_output=True, text=True, check=True).stdout.split(),
+                   dtype=float)
+    ends = np.cumsum([len(c) for _, c in shapes])
+    return np.split(out, ends[:-1])
+
+
 def score(exe: Path, params: list[float], shapes, detail: bool = False, top: int = 1) -> tuple[float, list[float]]:
     """Mean gap of the model's pick; with top=K, of the best measured among the model's K cheapest configs
     (what the quick tuning mode, TUCKER_ONNX_TUNE=top<K>, measures)."""
-    lines = [" ".join(map(str, params))]
-    for prob, cands in shapes:
-        lines += [" ".join(map(str, prob + cfg)) for cfg, _ in cands]
-    out = subprocess.run([str(exe)], input="\n".join(lines) + "\n", capture_output=True, text=True, check=True).stdout.split()
-    pred = iter(map(float, out))
     gaps = []
-    for prob, cands in shapes:
-        p = [next(pred) for _ in cands]
-        pick = min(shortlist(p, top), key=lambda i: cands[i][1])
+    for (prob, cands), p in zip(shapes, predict(exe, params, shapes)):
+        pick = min(shortlist(list(p), top), key=lambda i: cands[i][1])
         best = min(t for _, t in cands)
         gaps.append(cands[pick][1] / best - 1)
         if detail:
@@ -91,19 +104,36 @@ def score(exe: Path, params: list[float], shapes, detail: bool = False, top: int
     return sum(gaps) / len(gaps), gaps
 
 
-def fit(exe: Path, params: list[float], shapes, rounds: int, log: bool = False) -> tuple[list[float], float]:
-    """Coordinate search: each constant scaled by a few factors, kept when the mean gap falls."""
-    best, _ = score(exe, params, shapes)
+def log_misfit(exe: Path, params: list[float], shapes) -> float:
+    """Smooth alternative objective: per shape, the variance of log(predicted / measured) over the configs within
+    3x of the best (a free per-shape scale: only the order matters), averaged over shapes. It uses every timing,
+    not one pick per shape, so it should overfit less."""
+    total = 0.0
+    for (_, cands), p in zip(shapes, predict(exe, params, shapes)):
+        t = np.array([c[1] for c in cands])
+        near = (t <= 3 * t.min()) & np.isfinite(p) & (p > 0)
+        if near.sum() < 2:
+            total += 10.0
+            continue
+        total += float(np.var(np.log(p[near]) - np.log(t[near])))
+    return total / len(shapes)
+
+
+def fit(exe: Path, params: list[float], shapes, rounds: int, log: bool = False,
+        objective: str = "gap") -> tuple[list[float], float]:
+    """Coordinate search: each constant scaled by a few factors, kept when the objective falls."""
+    f_obj = (lambda q: score(exe, q, shapes)[0]) if objective == "gap" else (lambda q: log_misfit(exe, q, shapes))
+    best = f_obj(params)
     for _ in range(rounds):
         for i in range(len(params)):
             for f in (0.25, 0.5, 0.8, 1.25, 2.0, 4.0):
                 trial = list(params)
                 trial[i] *= f
-                s, _ = score(exe, trial, shapes)
+                s = f_obj(trial)
                 if s < best - 1e-4:
                     best, params = s, trial
         if log:
-            print(f"round: mean gap {100 * best:.1f}%  " + ", ".join(f"{n}={v:g}" for n, v in zip(NAMES, params)))
+            print(f"round: {objective} {best:.4f}  " + ", ".join(f"{n}={v:g}" for n, v in zip(NAMES, params)))
     return params, best
 
 
@@ -112,6 +142,8 @@ def main():
     ap.add_argument("logs", nargs="+")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--cv", action="store_true", help="leave-one-shape-out cross-validation")
+    ap.add_argument("--objective", choices=["gap", "logfit"], default="gap", help="what the fit minimises: the "
+                    "mean pick gap, or the log misfit of every config within 3x of each shape's best")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="cross-validation folds run in parallel")
     ap.add_argument("--top", default="1", help="score the best measured among the model's K cheapest configs (the "
                     "quick tuner's shortlist); several K separated by commas (e.g. 1,8,32) are scored on the same fits")
@@ -125,7 +157,7 @@ def main():
               + ", ".join(f"top {k} mean gap {100 * score(exe, params, shapes, top=k)[0]:.1f}%" for k in tops))
         if a.cv:
             def fold(i):  # fit without shape i, score shape i
-                p, _ = fit(exe, list(HAND_SET), shapes[:i] + shapes[i + 1:], a.rounds)
+                p, _ = fit(exe, list(HAND_SET), shapes[:i] + shapes[i + 1:], a.rounds, objective=a.objective)
                 gaps = {k: score(exe, p, shapes[i:i + 1], top=k)[0] for k in tops}
                 print(f"  held out {shapes[i][0][:11]}: " + ", ".join(f"top {k} +{100 * g:.1f}%" for k, g in gaps.items()),
                       flush=True)
@@ -134,10 +166,10 @@ def main():
                 folds = list(pool.map(fold, range(len(shapes))))
             held = {k: [f[k] for f in folds] for k in tops}
             for k, h in held.items():
-                print(f"cross-validated (leave one shape out, {a.rounds} round(s)), top {k}: mean gap "
+                print(f"cross-validated (leave one shape out, {a.rounds} round(s), fit on {a.objective}), top {k}: mean gap "
                       f"{100 * sum(h) / len(h):.1f}%, median {100 * sorted(h)[len(h) // 2]:.1f}%, worst {100 * max(h):.1f}%")
             return
-        params, _ = fit(exe, params, shapes, a.rounds, log=True)
+        params, _ = fit(exe, params, shapes, a.rounds, log=True, objective=a.objective)
         for k in tops:
             s, gaps = score(exe, params, shapes, detail=k == 1, top=k)
             print(f"fitted, top {k}: mean gap {100 * s:.1f}%, median {100 * sorted(gaps)[len(gaps) // 2]:.1f}%, "

@@ -32,6 +32,7 @@ class TrainConfig:
     distill: float = 0.0                # weight of the dense model's logits (KD) in every Tucker phase; 0 = off
     distill_temp: float = 4.0
     seed: int = 0
+    deterministic: bool = True          # same seed, same result on a GPU too (cuDNN's autotuned algorithms are not)
     device: str = "auto"
     out: str = "runs/train"
 

@@ -34,6 +34,8 @@ from .options import guarded, verbosity
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--seeds", default=None, help="Several runs, e.g. 0,1,2: each in OUT/seed<N>, then mean and spread per "
               "method and how often ADMM beats decompose + fine-tune (replaces --seed).")
+@click.option("--deterministic/--fast", default=True, show_default=True,
+              help="Deterministic GPU kernels, so a seed reproduces its run (--fast: cuDNN's autotuned algorithms).")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--out", default="runs/train", show_default=True, help="Run folder (config, logs, checkpoints, ONNX).")
 @click.option("--resume", is_flag=True, help="Continue the run saved in --out.")
@@ -42,7 +44,7 @@ from .options import guarded, verbosity
 @guarded
 def train(model, data, data_dir, limit, ratio, plan, multiple, methods, epochs, admm_epochs, finetune_epochs, lr,
           admm_lr, finetune_lr, admm_finetune_lr, batch_size, rho, rho_growth, distill, distill_temp, seed, seeds,
-          device, out, resume, no_export, verbose):
+          deterministic, device, out, resume, no_export, verbose):
     """Train a dense model, then Tucker versions by decompose+fine-tune and by ADMM, at the same ranks and budget."""
     from pathlib import Path
 
@@ -64,7 +66,7 @@ def train(model, data, data_dir, limit, ratio, plan, multiple, methods, epochs, 
                           epochs=epochs, admm_epochs=admm_epochs, finetune_epochs=finetune_epochs, lr=lr,
                           admm_lr=admm_lr, finetune_lr=finetune_lr, admm_finetune_lr=admm_finetune_lr,
                           batch_size=batch_size, rho=rho, rho_growth=rho_growth, distill=distill,
-                          distill_temp=distill_temp, seed=s, device=device, out=run_out)
+                          distill_temp=distill_temp, seed=s, deterministic=deterministic, device=device, out=run_out)
         run = Run(cfg, resume=resume)
         click.echo(f"seed {s}: {len(run.ranks)} Tucker-constrained conv(s) on {run.device}; "
                    f"data {run.data.name} {tuple(run.data.train_x.shape)}")
