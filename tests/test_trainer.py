@@ -35,6 +35,25 @@ def test_z_step_projects_onto_the_ranks(shape, r_in, r_out):
     assert torch.linalg.norm(w - z) <= torch.linalg.norm(w - hosvd) + 1e-4
 
 
+def test_rho_change_keeps_the_lagrange_multiplier():
+    """U is the scaled dual: when rho grows, rho * U (the multiplier) must not change, so U shrinks."""
+    from trainer.admm import AdmmState
+    torch.manual_seed(0)
+    m = SmallCNN(1, 10)
+    ranks = select_convs(m, 0.5, None, multiple=1, min_channels=16)
+    st = AdmmState.init(m, ranks, rho=0.1)
+    with torch.no_grad():
+        for mod in m.modules():
+            if isinstance(mod, torch.nn.Conv2d):
+                mod.weight.add_(0.1 * torch.randn_like(mod.weight))
+    st.update(m)
+    before = {n: 0.1 * u.clone() for n, u in st.u.items()}
+    assert any(float(b.abs().max()) > 0 for b in before.values())
+    st.set_rho(0.4)
+    for n, u in st.u.items():
+        torch.testing.assert_close(0.4 * u, before[n])
+
+
 def test_admm_residual_falls(tmp_path):
     cfg = TrainConfig(model="smallcnn", data="digits", methods=("admm",), epochs=2, admm_epochs=4, finetune_epochs=1,
                       rho=0.5, rho_growth=1.5, ratio=0.25, out=str(tmp_path / "run"), batch_size=64)

@@ -107,6 +107,14 @@ class AdmmState:
         return math.sqrt(num / max(den, 1e-30))
 
     @torch.no_grad()
+    def set_rho(self, rho: float) -> None:
+        """Changes the penalty and rescales U: U is the scaled dual (Lagrange multiplier / rho), so the multiplier
+        rho * U must stay as it is (Boyd et al., ADMM, section 3.4.1). Without it, doubling rho doubled the pull."""
+        for n in self.u:
+            self.u[n] *= self.rho / rho
+        self.rho = rho
+
+    @torch.no_grad()
     def residual(self, model: nn.Module) -> float:
         mods = dict(model.named_modules())
         num = sum(float(((mods[n].weight - self.z[n]) ** 2).sum()) for n in self.ranks)

@@ -180,7 +180,7 @@ class Run:
                 if admm is not None:
                     row["admm_residual"] = admm.residual(model)
                     row["rho"] = admm.rho
-                    admm.rho *= self.cfg.rho_growth
+                    admm.set_rho(admm.rho * self.cfg.rho_growth)
                 row |= {"phase": phase, "epoch": epoch + 1, "lr": opt.param_groups[0]["lr"],
                         "seconds": time.perf_counter() - t0}
                 self.history.append(row)
