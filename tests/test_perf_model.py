@@ -23,7 +23,8 @@ def test_model_picks_stay_near_the_tuned_best(tmp_path):
     shapes = fit_model.load(LOGS)
     assert len(shapes) >= 19
     mean, gaps = fit_model.score(exe, fit_model.defaults(), shapes)
-    assert mean <= 0.25, f"model picks {100 * mean:.1f}% slower than the tuned best on average (documented: 23.7%)"
+    # Fitted for out-of-sample picks (the log misfit of every near-best config), not for these shapes' picks.
+    assert mean <= 0.29, f"model picks {100 * mean:.1f}% slower than the tuned best on average (documented: 27.7%)"
     # A model that ignores the problem would pick one config everywhere; the fitted one switches kernels.
     picks = []
     out = subprocess.run([str(exe)], input=" ".join(map(str, fit_model.defaults())) + "\n" + "\n".join(
@@ -84,4 +85,4 @@ def test_quick_tuner_shortlist(tmp_path):
         assert list(map(float, pred)) == sorted(map(float, pred)), (prob, pred)  # cheapest first
     one, _ = fit_model.score(exe, fit_model.defaults(), shapes, top=1)
     sixteen, _ = fit_model.score(exe, fit_model.defaults(), shapes, top=16)
-    assert sixteen <= 0.06 and sixteen < one, (one, sixteen)  # documented: 4.6% vs 23.7% in sample
+    assert sixteen <= 0.04 and sixteen < one, (one, sixteen)  # documented: 3.2% vs 27.7% in sample

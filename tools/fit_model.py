@@ -144,6 +144,8 @@ def main():
     ap.add_argument("--cv", action="store_true", help="leave-one-shape-out cross-validation")
     ap.add_argument("--objective", choices=["gap", "logfit"], default="gap", help="what the fit minimises: the "
                     "mean pick gap, or the log misfit of every config within 3x of each shape's best")
+    ap.add_argument("--from-hand-set", action="store_true", help="start the fit from the hand-set constants (as "
+                    "the cross-validation does) rather than the committed ones")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="cross-validation folds run in parallel")
     ap.add_argument("--top", default="1", help="score the best measured among the model's K cheapest configs (the "
                     "quick tuner's shortlist); several K separated by commas (e.g. 1,8,32) are scored on the same fits")
@@ -169,11 +171,17 @@ def main():
                 print(f"cross-validated (leave one shape out, {a.rounds} round(s), fit on {a.objective}), top {k}: mean gap "
                       f"{100 * sum(h) / len(h):.1f}%, median {100 * sorted(h)[len(h) // 2]:.1f}%, worst {100 * max(h):.1f}%")
             return
-        params, _ = fit(exe, params, shapes, a.rounds, log=True, objective=a.objective)
+        params, _ = fit(exe, list(HAND_SET) if a.from_hand_set else params, shapes, a.rounds, log=True,
+                        objective=a.objective)
         for k in tops:
             s, gaps = score(exe, params, shapes, detail=k == 1, top=k)
             print(f"fitted, top {k}: mean gap {100 * s:.1f}%, median {100 * sorted(gaps)[len(gaps) // 2]:.1f}%, "
                   f"worst {100 * max(gaps):.1f}%")
+        # PredictMicros' scale (kMeasuredPerPredicted): measured / predicted time of each shape's pick, at 1.98 GHz.
+        ratios = sorted(cands[int(np.argmin(p))][1] * 1e3 / (p.min() / 1.98e3)
+                        for (_, cands), p in zip(shapes, predict(exe, params, shapes)))
+        print(f"measured/predicted time of the picks: median {ratios[len(ratios) // 2]:.2f}, "
+              f"range {ratios[0]:.2f}-{ratios[-1]:.2f}")
 
 if __name__ == "__main__":
     main()

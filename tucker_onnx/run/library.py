@@ -56,7 +56,7 @@ def get_library_path() -> str:
 
 def predict_fused_ms(batch: int, c: int, h: int, w: int, r_in: int, r_out: int, n: int, kh: int, kw: int,
                      strides, pads, dilations) -> float | None:
-    """The CUDA kernel's analytical model: predicted ms of a TuckerConv shape (expect 0.5-2x of the measured time),
+    """The CUDA kernel's analytical model: predicted ms of a TuckerConv shape (expect 0.45-2.2x of the measured time),
     computed on the host, no GPU needed. None without a CUDA build of the library."""
     import ctypes
     try:
