@@ -168,7 +168,10 @@ def test_cuda_quick_tuner(library, monkeypatch, tmp_path, k, dtype):
     _check_residual_relu(BIG[1], 2, dtype)
     (entry,) = [json.loads(line) for line in log.read_text().splitlines()]
     timed = entry["timings_ms"]
-    assert 1 <= len(timed) <= k and timed[0][:6] == entry["model"]
+    shortlist = [t for t in timed if t[0] != 4]
+    assert 1 <= len(shortlist) <= k and shortlist[0][:6] == entry["model"]
+    # fp16 with channels and ranks multiples of 16: the tensor-core configs are timed too
+    assert len(timed) - len(shortlist) == (3 if dtype == np.float16 else 0), timed
     assert entry["chosen"] == min(timed, key=lambda t: t[6])[:6]
 
 

@@ -42,7 +42,8 @@ WMMA_SHAPES = [(32, 16, 16, 32, 8, 8, 3, (1, 1), (1, 1, 1, 1), (1, 1)),
                (32, 16, 16, 32, 11, 9, 3, (1, 1), (0, 2, 1, 0), (1, 2))]
 WMMA_CONFIGS = [(4, 4, 4, 256, 1, 32), (4, 2, 8, 256, 1, 32), (4, 3, 5, 256, 1, 32), (4, 8, 8, 256, 1, 32)]
 CASES += [(sh, 2, WMMA_CONFIGS[i % len(WMMA_CONFIGS)], np.float16) for i, sh in enumerate(WMMA_SHAPES)]
-CASES += [(WMMA_SHAPES[0], 1, WMMA_CONFIGS[1], np.float16), (WMMA_SHAPES[1], 1, WMMA_CONFIGS[3], np.float16)]
+CASES += [(WMMA_SHAPES[0], 1, WMMA_CONFIGS[1], np.float16), (WMMA_SHAPES[1], 1, WMMA_CONFIGS[3], np.float16),
+          (WMMA_SHAPES[4], 1, (4, 4, 8, 256, 1, 32), np.float16)]  # a tile shape the autotuners now time
 
 
 @pytest.fixture(scope="module")

@@ -74,6 +74,10 @@ double PredictCycles(const Problem& p, const Config& c, const Device& d, const M
 // Every config the autotuner measures (the model's search space plus the split-K kernel's).
 std::vector<Config> Candidates(const Problem& p, const Device& d);
 
+// The tensor-core (WMMA, fp16) configs that fit p: the autotuners time them too (fp16 only); the model has no cost
+// term for them yet, so they are never its own pick. Empty unless C, R1, R2 and N are multiples of 16.
+std::vector<Config> TensorCoreCandidates(const Problem& p, const Device& d);
+
 // The k configs the analytical model predicts cheapest, cheapest first; `usable` (optional) vetoes configs the
 // device cannot launch (a cluster too large for the GPU's partitions at that shared-memory size). The quick tuner
 // (TUCKER_ONNX_TUNE=top<k>) measures these: the model ranks well but picks poorly out of sample.

@@ -203,6 +203,16 @@ std::vector<Config> Candidates(const Problem& p, const Device& d) {
   return out;
 }
 
+std::vector<Config> TensorCoreCandidates(const Problem& p, const Device& d) {
+  // The tile shapes the H200 ran correctly (tests/test_kernel_cuda.py, tools/bench_configs.py, session 4).
+  std::vector<Config> out;
+  for (auto [th, tw] : {std::pair{4, 4}, std::pair{4, 8}, std::pair{8, 8}}) {
+    const Config c{kWmma, th, tw, 256, 1, 32};
+    if ((th <= p.Ho || th == 4) && (tw <= p.Wo || tw == 4) && SharedBytes(p, c) <= d.smem_per_block) out.push_back(c);
+  }
+  return out;
+}
+
 std::vector<Config> Shortlist(const Problem& p, const Device& d, size_t k, UsableFn usable, bool half) {
   std::vector<std::pair<double, Config>> ranked;
   for (const Config& c : Candidates(p, d)) ranked.emplace_back(PredictCycles(p, c, d), c);
