@@ -113,3 +113,15 @@ def test_wrong_library_is_refused(tmp_path, monkeypatch):
     monkeypatch.setenv("TUCKER_ONNX_LIBRARY", str(fake))
     with pytest.raises(TuckerOnnxError, match="not a tucker-onnx custom-op library"):
         libmod.get_library_path()
+
+
+def test_cpu_kernel_empty_batch(library):
+    """A batch of zero images gives an empty output of the right shape (nothing computed, nothing allocated)."""
+    rng = np.random.default_rng()
+    shape = SHAPES[0]
+    x, w_in, w_core, w_out, b, _ = _case(rng, shape, 1, False, np.float32)
+    model = tucker_node_model(x.shape, w_in, w_core, w_out, b, False, shape[7], shape[8], shape[9], "relu",
+                              batch_symbolic=True)
+    want = tucker_conv(x, w_in, w_core, w_out, b, None, shape[7], shape[8], shape[9], "relu")
+    y = make_session(model, library=True).run(None, {"X": x[:0]})[0]
+    assert y.shape == (0, *want.shape[1:])

@@ -169,13 +169,10 @@ struct TuckerConvCpu {
   Ort::Status Compute(OrtKernelContext* ctx, const Tensor<T>& X, const Tensor<T>& W_in, const Tensor<T>& W_core,
                       const Tensor<T>& W_out, const Tensor<T>& B, std::optional<const Tensor<T>*> Z, Tensor<T>& Y) {
     tucker::Dims d{};
-    const bool has_z = Z.has_value() && *Z != nullptr;
-    const std::vector<int64_t> zshape = has_z ? (*Z)->Shape() : std::vector<int64_t>{};
-    std::string err = tucker::ValidateShapes(X.Shape(), W_in.Shape(), W_core.Shape(), W_out.Shape(), B.Shape(),
-                                             has_z ? &zshape : nullptr, attrs_, &d);
-    if (!err.empty()) return Ort::Status(("TuckerConv: " + err).c_str(), ORT_INVALID_ARGUMENT);
-    T* y = Y.Allocate({d.batch, d.N, d.Ho, d.Wo});
-    if (d.batch == 0) return Ort::Status{nullptr};
+    T* y = nullptr;
+    const T* z = nullptr;
+    Ort::Status st = tucker::PrepareCompute(attrs_, X, W_in, W_core, W_out, B, Z, Y, &d, &y, &z);
+    if (!st.IsOK() || y == nullptr) return st;
     const int64_t hw = d.H * d.W, ohw = d.Ho * d.Wo, kk = d.kh * d.kw;
     // float views of the weights (no copy for float32)
     std::vector<float> wi_s, wc_s, wo_s, b_s;
@@ -183,7 +180,6 @@ struct TuckerConvCpu {
     const float* wc = AsFloat(W_core.Data(), d.R2 * d.R1 * kk, wc_s);
     const float* wo = AsFloat(W_out.Data(), d.N * d.R2, wo_s);
     const float* bias = AsFloat(B.Data(), d.N, b_s);
-    const T* z = has_z ? (*Z)->Data() : nullptr;
     const bool core_is_1x1 = kk == 1 && attrs_.stride_h == 1 && attrs_.stride_w == 1 && attrs_.pad_t == 0 &&
                              attrs_.pad_l == 0 && attrs_.pad_b == 0 && attrs_.pad_r == 0;
     // Stride-1 cores skip im2col: t1 goes into a zero-bordered map of padded width Wp, and each core tap is a

@@ -131,13 +131,10 @@ struct TuckerConvCuda {
   Ort::Status Compute(OrtKernelContext* ctx, const Tensor<T>& X, const Tensor<T>& W_in, const Tensor<T>& W_core,
                       const Tensor<T>& W_out, const Tensor<T>& B, std::optional<const Tensor<T>*> Z, Tensor<T>& Y) {
     tucker::Dims d{};
-    const bool has_z = Z.has_value() && *Z != nullptr;
-    const std::vector<int64_t> zshape = has_z ? (*Z)->Shape() : std::vector<int64_t>{};
-    std::string err = tucker::ValidateShapes(X.Shape(), W_in.Shape(), W_core.Shape(), W_out.Shape(), B.Shape(),
-                                             has_z ? &zshape : nullptr, attrs_, &d);
-    if (!err.empty()) return Ort::Status(("TuckerConv: " + err).c_str(), ORT_INVALID_ARGUMENT);
-    T* y = Y.Allocate({d.batch, d.N, d.Ho, d.Wo});
-    if (d.batch == 0) return Ort::Status{nullptr};
+    T* y = nullptr;
+    const T* z = nullptr;
+    Ort::Status prep = tucker::PrepareCompute(attrs_, X, W_in, W_core, W_out, B, Z, Y, &d, &y, &z);
+    if (!prep.IsOK() || y == nullptr) return prep;
     auto stream = static_cast<cudaStream_t>(Ort::KernelContext(ctx).GetGPUComputeStream());
     Problem p{static_cast<int>(d.batch), static_cast<int>(d.C), static_cast<int>(d.H), static_cast<int>(d.W),
               static_cast<int>(d.R1), static_cast<int>(d.R2), static_cast<int>(d.kh), static_cast<int>(d.kw),
@@ -146,10 +143,10 @@ struct TuckerConvCuda {
               static_cast<int>(attrs_.dil_h), static_cast<int>(attrs_.dil_w), attrs_.relu};
     Config cfg;
     Ort::Status st = GetConfig(p, X.Data(), W_in.Data(), W_core.Data(), W_out.Data(), B.Data(),
-                               has_z ? (*Z)->Data() : nullptr, y, stream, &cfg);
+                               z, y, stream, &cfg);
     if (!st.IsOK()) return st;
     cudaError_t e = tucker_cuda::LaunchTuckerConv(kHalf, X.Data(), W_in.Data(), W_core.Data(), W_out.Data(), B.Data(),
-                                                  has_z ? (*Z)->Data() : nullptr, y, p, cfg, stream);
+                                                  z, y, p, cfg, stream);
     if (e != cudaSuccess) return CudaError(e, "kernel launch");
     return Ort::Status{nullptr};
   }
