@@ -11,7 +11,7 @@ K=${2:-16}
 mkdir -p "$R"
 pack() { tar czf "$OUT/r.tgz" -C /tmp R; }
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader > "$R/gpu.txt" 2>&1
-timeout 150 python3 -m pytest -q -p no:cacheprovider --maxfail=40 tests/test_kernel_cuda.py > "$R/cuda_tests.log" 2>&1
+timeout 150 python3 -m pytest -q -p no:cacheprovider --maxfail=40 tests/test_kernel_cuda.py tests/test_tune.py > "$R/cuda_tests.log" 2>&1
 echo "cuda tests rc $?"; grep -E "^FAILED|passed|failed" "$R/cuda_tests.log" | tail -15; pack
 # Offline (tools/fit_model.py --top), the best of the model's 16 cheapest configs is 4.6% from the tuned best in
 # sample; these check that on the GPU, on shapes where the model pick and the tuned best differ most.

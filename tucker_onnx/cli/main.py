@@ -9,6 +9,7 @@ from .profile import profile
 from .rank import rank
 from .rewrite import rewrite
 from .train import train
+from .tune import tune
 from .unfuse import unfuse
 from .zoo import zoo
 
@@ -26,6 +27,7 @@ cli.add_command(rewrite)
 cli.add_command(unfuse)
 cli.add_command(profile)
 cli.add_command(rank)
+cli.add_command(tune)
 
 
 def main():

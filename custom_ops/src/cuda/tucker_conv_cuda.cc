@@ -9,6 +9,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -93,6 +94,46 @@ int TuneMode() {
   return -2;
 }
 
+std::string ProblemKey(const Problem& p, bool half);
+
+// TUCKER_ONNX_CONFIG_CACHE=file.jsonl: configs tuned earlier (the lines TUCKER_ONNX_CONFIG_LOG writes, e.g. through
+// `tucker-onnx tune`), used for the shapes they name instead of the model or a tuner: a deployment gets tuned
+// configs without measuring at its first run. Read once per path; lines it cannot parse are skipped.
+std::map<std::string, Config> ReadConfigCache(const std::string& path) {
+  std::map<std::string, Config> cache;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    const std::string kk = "\"key\": \"", kc = "\"chosen\": [";
+    const size_t k0 = line.find(kk), c0 = line.find(kc);
+    if (k0 == std::string::npos || c0 == std::string::npos) continue;
+    const size_t k1 = line.find('"', k0 + kk.size());
+    Config c{};
+    if (k1 == std::string::npos ||
+        std::sscanf(line.c_str() + c0 + kc.size(), "%d, %d, %d, %d, %d, %d", &c.variant, &c.th, &c.tw, &c.threads,
+                    &c.nsplit, &c.kchunk) != 6)
+      continue;
+    cache[line.substr(k0 + kk.size(), k1 - k0 - kk.size())] = c;
+  }
+  return cache;
+}
+
+// The cached config for p, if the cache names p and the config fits this device (caller holds g_cfg_mutex).
+std::optional<Config> CachedConfig(const Problem& p, bool half, const DeviceInfo& dev) {
+  static std::map<std::string, std::map<std::string, Config>> caches;  // per cache path
+  const char* path = std::getenv("TUCKER_ONNX_CONFIG_CACHE");
+  if (path == nullptr || *path == 0) return std::nullopt;
+  auto it = caches.find(path);
+  if (it == caches.end()) it = caches.emplace(path, ReadConfigCache(path)).first;
+  auto hit = it->second.find(ProblemKey(p, half));
+  if (hit == it->second.end()) return std::nullopt;
+  const Config& c = hit->second;
+  const bool fits = c.variant >= tucker_cuda::kTiled4x4 && c.variant <= tucker_cuda::kWmma &&
+                    (c.variant != tucker_cuda::kWmma || half) && (c.variant != tucker_cuda::kCluster || dev.cc_major >= 9) &&
+                    tucker_cuda::SharedBytes(p, c) <= dev.smem_per_block && tucker_cuda::Launchable(p, c, half);
+  return fits ? std::optional<Config>(c) : std::nullopt;
+}
+
 std::string ProblemKey(const Problem& p, bool half) {
   char buf[256];
   std::snprintf(buf, sizeof(buf), "%s b%d c%d h%d w%d r1=%d r2=%d k%dx%d n%d s%d,%d p%d,%d d%d,%d res%d",
@@ -162,6 +203,9 @@ struct TuckerConvCuda {
     const char* forced_env = std::getenv("TUCKER_ONNX_CONFIG");
     const std::string key = "dev" + std::to_string(dev_id) + " " + ProblemKey(p, kHalf) + (p.relu ? " relu" : "") +
                             (z ? " z" : "") + " tune" + std::to_string(TuneMode()) +
+                            (std::getenv("TUCKER_ONNX_CONFIG_CACHE") ? std::string(" cache ") +
+                                                                           std::getenv("TUCKER_ONNX_CONFIG_CACHE")
+                                                                     : std::string()) +
                             (forced_env ? std::string(" forced ") + forced_env : std::string());
     std::lock_guard<std::mutex> lock(g_cfg_mutex);
     auto it = g_configs.find(key);
@@ -185,6 +229,8 @@ struct TuckerConvCuda {
         return Ort::Status("TuckerConv CUDA: TUCKER_ONNX_CONFIG names a config that does not fit this shape",
                            ORT_INVALID_ARGUMENT);
       chosen = forced;
+    } else if (const std::optional<Config> cached = CachedConfig(p, kHalf, dev)) {
+      chosen = *cached;
     } else if (TuneMode() == -2) {
       return Ort::Status("TuckerConv CUDA: TUCKER_ONNX_TUNE must be model, exhaustive or top<K> (e.g. top16)",
                          ORT_INVALID_ARGUMENT);
