@@ -63,6 +63,13 @@ def test_tune_without_a_gpu_says_so(r18, tmp_path):
     assert code == 1 and "needs a CUDA GPU" in out and not (tmp_path / "c.jsonl").exists()
 
 
+def test_rank_tune_needs_cuda_and_a_valid_mode(r18, tmp_path):
+    code, out = run("rank", r18[0], "-o", tmp_path / "plan.json", "--provider", "cpu", "--tune", "top16")
+    assert code == 1 and "--tune tunes the CUDA kernel" in out and not (tmp_path / "plan.json").exists()
+    code, out = run("rank", r18[0], "-o", tmp_path / "plan.json", "--provider", "cpu", "--tune", "all")
+    assert code == 1 and "--tune must be exhaustive or top<K>" in out
+
+
 def test_cache_lines_are_the_ops_config_log(tmp_path):
     """The cache is the op's own TUCKER_ONNX_CONFIG_LOG format: an H200 exhaustive log reads back, merges by shape,
     and its summary finds the tuned config's gain over the model's pick from the logged timings."""

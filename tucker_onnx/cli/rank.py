@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import click
@@ -41,11 +42,14 @@ def _curve_png(curve, path, title):
 @click.option("--repeats", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--cache", "cache_path", default=None, help="Latency cache file (default ~/.cache/tucker-onnx/latency.json).")
 @click.option("--no-cache", is_flag=True)
+@click.option("--tune", default=None, help="CUDA: time the fused op with its configs tuned per shape (top<K> or "
+              "exhaustive) instead of the analytical model's pick; deploy with `tucker-onnx tune`'s cache to match.")
 @click.option("--verify/--no-verify", default=True, show_default=True,
               help="Build the planned model and measure its speed-up against the original, beside the prediction.")
 @verbosity
 @guarded
-def rank(model_path, output, energy, speedup, provider, batch, step, repeats, cache_path, no_cache, verify, verbose):
+def rank(model_path, output, energy, speedup, provider, batch, step, repeats, cache_path, no_cache, tune, verify,
+         verbose):
     """Measure candidate Tucker ranks of each conv of a dense MODEL as small graphs and pick ranks by latency."""
     from ..model_io import load_model, same_file
     from ..profile.profiler import available_provider
@@ -59,6 +63,12 @@ def rank(model_path, output, energy, speedup, provider, batch, step, repeats, ca
     model = load_model(model_path)
     if provider == "auto":
         provider = available_provider()
+    if tune is not None:
+        from ..run.tuning import TUNE_ENV, check_mode
+        check_mode(tune, "--tune")
+        if provider != "cuda":
+            raise TuckerOnnxError("--tune tunes the CUDA kernel: it needs the cuda provider")
+        os.environ[TUNE_ENV] = tune  # every fused session of this process (rank's timings and the verification)
     lat, _, note, _ = time_model(model, random_inputs(model, 0, batch), provider, False, provider == "cuda", 10,
                                  max(repeats, 20))
     if note:

@@ -105,7 +105,9 @@ class Timer:
         self.cuda_graph = cuda_graph and provider == "cuda"
         self.library = (provider == "cuda") if library is None else library
         lib = library_fingerprint() if self.library else "function-fallback"
-        scope = f"{device_signature(provider)}|lib {lib}|graph {self.cuda_graph}|b{batch}|net of an empty Run"
+        tune = os.environ.get("TUCKER_ONNX_TUNE", "model") if self.library else "-"  # how the fused op picks configs
+        scope = (f"{device_signature(provider)}|lib {lib}|tune {tune}|graph {self.cuda_graph}|b{batch}"
+                 "|net of an empty Run")
         self.cache = LatencyCache(cache_path, scope)
         self._empty_ms = None
 

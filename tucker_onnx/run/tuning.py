@@ -23,9 +23,9 @@ TUNE_ENV, LOG_ENV, CACHE_ENV = "TUCKER_ONNX_TUNE", "TUCKER_ONNX_CONFIG_LOG", "TU
 FIELDS = ("variant", "th", "tw", "threads", "nsplit", "kchunk")
 
 
-def check_mode(mode: str) -> str:
+def check_mode(mode: str, option: str = "--mode") -> str:
     if mode != "exhaustive" and not re.fullmatch(r"top([1-9][0-9]{0,3})", mode):
-        raise TuckerOnnxError(f"--mode must be exhaustive or top<K> with K in 1..4096 (e.g. top16), got {mode!r}")
+        raise TuckerOnnxError(f"{option} must be exhaustive or top<K> with K in 1..4096 (e.g. top16), got {mode!r}")
     return mode
 
 
