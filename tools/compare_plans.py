@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -57,7 +58,12 @@ def main():
     ap.add_argument("--repeats", type=int, default=10, help="timed runs per candidate graph in rank")
     ap.add_argument("--image-size", type=int, default=224)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--tune", default=None, help="CUDA: the fused op's configs tuned per shape (top<K> or exhaustive) "
+                    "in every measurement, rank's and the final one (TUCKER_ONNX_TUNE), instead of the model's picks")
     a = ap.parse_args()
+    if a.tune:
+        from tucker_onnx.run.tuning import TUNE_ENV, check_mode
+        os.environ[TUNE_ENV] = check_mode(a.tune, "--tune")
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     if a.provider == "cuda":
@@ -104,6 +110,7 @@ def main():
         o["prediction_error"] = o["measured_speedup"] / o["predicted_speedup"] - 1 if o["predicted_speedup"] else None
     report = {
         "model": a.model, "provider": a.provider, "batch": 1, "cuda_graph": graph, "environment": describe(a.provider),
+        "fused_configs": a.tune or "analytical model",
         "ours": ours,
         "tdc": {"layers_decomposed": len(tdc_plan), "mean_energy": tdc_energy,
                 "speedup_unfused": times["original"] / times["tdc_unfused"],
@@ -125,7 +132,7 @@ def main():
                   f"{o['predicted_speedup']:.2f}x, {100 * o['prediction_error']:+.1f}%) |")
     md += [f"| TDC ranks, unfused | {t['layers_decomposed']} | {t['mean_energy']:.3f} | {times['tdc_unfused']:.4f} | {t['speedup_unfused']:.2f}x |",
            f"| TDC ranks, fused | {t['layers_decomposed']} | {t['mean_energy']:.3f} | {times['tdc_fused']:.4f} | {t['speedup_fused']:.2f}x |",
-           "", f"environment: {report['environment']}"]
+           "", f"fused op configs: {report['fused_configs']}; environment: {report['environment']}"]
     (out / "compare.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
 
