@@ -54,6 +54,26 @@ def test_rho_change_keeps_the_lagrange_multiplier():
         torch.testing.assert_close(0.4 * u, before[n])
 
 
+def test_admm_z_steps_within_epochs(tmp_path, monkeypatch):
+    """--admm-z-every N adds Z/U-steps every N optimizer steps to the per-epoch ones."""
+    from trainer.admm import AdmmState
+    calls = {"n": 0}
+    orig = AdmmState.update
+
+    def counted(self, model):
+        calls["n"] += 1
+        return orig(self, model)
+    monkeypatch.setattr(AdmmState, "update", counted)
+    kw = dict(model="smallcnn", data="digits", methods=("admm",), epochs=1, admm_epochs=2, finetune_epochs=1,
+              ratio=0.5, batch_size=64)
+    Run(TrainConfig(out=str(tmp_path / "a"), **kw), progress=False).run()
+    per_epoch = calls["n"]
+    calls["n"] = 0
+    Run(TrainConfig(out=str(tmp_path / "b"), admm_z_every=5, **kw), progress=False).run()
+    steps = -(-1437 // 64)  # digits' training split (80% of 1797), batches per epoch
+    assert per_epoch == 1 and calls["n"] == per_epoch + 2 * (steps // 5), (per_epoch, calls["n"])
+
+
 def test_admm_residual_falls(tmp_path):
     cfg = TrainConfig(model="smallcnn", data="digits", methods=("admm",), epochs=2, admm_epochs=4, finetune_epochs=1,
                       rho=0.5, rho_growth=1.5, ratio=0.25, out=str(tmp_path / "run"), batch_size=64)

@@ -29,6 +29,7 @@ class TrainConfig:
     batch_size: int = 128
     rho: float = 0.05
     rho_growth: float = 2.0             # rho *= growth after every ADMM epoch
+    admm_z_every: int = 0               # also Z- and U-steps every N optimizer steps (0: once per epoch only)
     distill: float = 0.0                # weight of the dense model's logits (KD) in every Tucker phase; 0 = off
     distill_temp: float = 4.0
     seed: int = 0
@@ -42,7 +43,7 @@ class TrainConfig:
         bad = set(self.methods) - {"dense", "decompose", "admm"}
         if bad:
             raise TuckerOnnxError(f"unknown method(s) {sorted(bad)}: dense, decompose, admm")
-        for k in ("epochs", "admm_epochs", "finetune_epochs", "batch_size"):
+        for k in ("epochs", "admm_epochs", "finetune_epochs", "batch_size", "admm_z_every"):
             if getattr(self, k) < 0 or (k == "batch_size" and self.batch_size < 1):
                 raise TuckerOnnxError(f"--{k.replace('_', '-')} must be positive")
         if not 0 <= self.distill <= 1:

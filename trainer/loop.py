@@ -19,8 +19,9 @@ def distill_loss(out, target, teacher_out, alpha: float, temp: float):
 
 
 def train_epoch(model, x, y, opt, batch_size, device, generator, penalty=None, progress=None, teacher=None,
-                distill: float = 0.0, temp: float = 4.0) -> dict:
-    """teacher: a trained model whose logits the student also matches (weight `distill`, temperature `temp`)."""
+                distill: float = 0.0, temp: float = 4.0, after_step=None) -> dict:
+    """teacher: a trained model whose logits the student also matches (weight `distill`, temperature `temp`);
+    after_step(i): called after the epoch's i-th optimizer step (ADMM's Z- and U-steps within an epoch)."""
     model.train()
     total = 0
     correct = torch.zeros((), dtype=torch.long, device=device)
@@ -38,6 +39,8 @@ def train_epoch(model, x, y, opt, batch_size, device, generator, penalty=None, p
         opt.zero_grad(set_to_none=True)
         full.backward()
         opt.step()
+        if after_step is not None:
+            after_step(total // batch_size)
         loss_sum += loss.detach() * len(yb)  # stays on the device: no sync per step
         correct += (out.argmax(1) == yb).sum()
         total += len(yb)

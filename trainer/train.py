@@ -170,9 +170,15 @@ class Run:
                     from tqdm import tqdm
                     bar = tqdm(total=(len(y) + self.cfg.batch_size - 1) // self.cfg.batch_size,
                                desc=f"{phase} {epoch + 1}/{n_epochs}", leave=False, disable=None)
+                every = self.cfg.admm_z_every if admm is not None else 0
+
+                def z_step(i, every=every, admm=admm, model=model):  # ADMM's Z/U-steps within the epoch
+                    if (i + 1) % every == 0:
+                        admm.update(model)
                 row = train_epoch(model, x, y, opt, self.cfg.batch_size, self.device, gen,
                                   admm.penalty if admm is not None else None, bar, teacher=teacher,
-                                  distill=self.cfg.distill, temp=self.cfg.distill_temp)
+                                  distill=self.cfg.distill, temp=self.cfg.distill_temp,
+                                  after_step=z_step if every else None)
                 if bar is not None:
                     bar.close()
                 sched.step()

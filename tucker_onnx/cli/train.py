@@ -28,6 +28,8 @@ from .options import guarded, verbosity
 @click.option("--batch-size", type=int, default=128, show_default=True)
 @click.option("--rho", type=float, default=0.05, show_default=True)
 @click.option("--rho-growth", type=float, default=2.0, show_default=True)
+@click.option("--admm-z-every", type=int, default=0, show_default=True,
+              help="Also run ADMM's Z- and U-steps every N optimizer steps (0: once per epoch, as Yin et al.).")
 @click.option("--distill", type=float, default=0.0, show_default=True,
               help="Weight of the trained dense model's logits (knowledge distillation) in every Tucker phase, both methods.")
 @click.option("--distill-temp", type=float, default=4.0, show_default=True)
@@ -43,8 +45,8 @@ from .options import guarded, verbosity
 @verbosity
 @guarded
 def train(model, data, data_dir, limit, ratio, plan, multiple, methods, epochs, admm_epochs, finetune_epochs, lr,
-          admm_lr, finetune_lr, admm_finetune_lr, batch_size, rho, rho_growth, distill, distill_temp, seed, seeds,
-          deterministic, device, out, resume, no_export, verbose):
+          admm_lr, finetune_lr, admm_finetune_lr, batch_size, rho, rho_growth, admm_z_every, distill, distill_temp,
+          seed, seeds, deterministic, device, out, resume, no_export, verbose):
     """Train a dense model, then Tucker versions by decompose+fine-tune and by ADMM, at the same ranks and budget."""
     from pathlib import Path
 
@@ -65,8 +67,9 @@ def train(model, data, data_dir, limit, ratio, plan, multiple, methods, epochs, 
                           plan=plan, multiple=multiple, methods=tuple(m.strip() for m in methods.split(",") if m.strip()),
                           epochs=epochs, admm_epochs=admm_epochs, finetune_epochs=finetune_epochs, lr=lr,
                           admm_lr=admm_lr, finetune_lr=finetune_lr, admm_finetune_lr=admm_finetune_lr,
-                          batch_size=batch_size, rho=rho, rho_growth=rho_growth, distill=distill,
-                          distill_temp=distill_temp, seed=s, deterministic=deterministic, device=device, out=run_out)
+                          batch_size=batch_size, rho=rho, rho_growth=rho_growth, admm_z_every=admm_z_every,
+                          distill=distill, distill_temp=distill_temp, seed=s, deterministic=deterministic,
+                          device=device, out=run_out)
         run = Run(cfg, resume=resume)
         click.echo(f"seed {s}: {len(run.ranks)} Tucker-constrained conv(s) on {run.device}; "
                    f"data {run.data.name} {tuple(run.data.train_x.shape)}")
