@@ -200,13 +200,14 @@ struct TuckerConvCuda {
                         const void* b, const void* z, void* y, cudaStream_t stream, Config* out) {
     int dev_id = 0;
     cudaGetDevice(&dev_id);
-    const char* forced_env = std::getenv("TUCKER_ONNX_CONFIG");
+    auto env_part = [](const char* name, const char* tag) {  // settings that change the pick or what is logged
+      const char* v = std::getenv(name);
+      return v ? std::string(" ") + tag + " " + v : std::string();
+    };
     const std::string key = "dev" + std::to_string(dev_id) + " " + ProblemKey(p, kHalf) + (p.relu ? " relu" : "") +
                             (z ? " z" : "") + " tune" + std::to_string(TuneMode()) +
-                            (std::getenv("TUCKER_ONNX_CONFIG_CACHE") ? std::string(" cache ") +
-                                                                           std::getenv("TUCKER_ONNX_CONFIG_CACHE")
-                                                                     : std::string()) +
-                            (forced_env ? std::string(" forced ") + forced_env : std::string());
+                            env_part("TUCKER_ONNX_CONFIG_CACHE", "cache") + env_part("TUCKER_ONNX_CONFIG_LOG", "log") +
+                            env_part("TUCKER_ONNX_CONFIG", "forced");
     std::lock_guard<std::mutex> lock(g_cfg_mutex);
     auto it = g_configs.find(key);
     if (it != g_configs.end()) {
