@@ -166,6 +166,13 @@ def test_bad_inputs_fail_clearly(tmp_path):
     r = CliRunner().invoke(cli, ["train", "--model", "resnet18", "--data", "digits", "--plan", str(plan),
                                  "--out", str(tmp_path / "p")])
     assert r.exit_code == 1 and "exceed" in r.output
+    # bad numbers fail before any training, and leave no run folder
+    for opt, val, msg in (("--admm-finetune-lr", "-1", "--admm-finetune-lr must be positive"),
+                          ("--rho", "0", "--rho must be positive"),
+                          ("--admm-z-every", "-3", "--admm-z-every must be >= 0")):
+        r = CliRunner().invoke(cli, ["train", "--data", "digits", opt, val, "--out", str(tmp_path / "n")])
+        assert r.exit_code == 1 and msg in r.output and "Traceback" not in r.output, r.output
+        assert not (tmp_path / "n").exists()
 
 
 def test_onnx_style_plan_names_map_to_modules():

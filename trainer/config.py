@@ -45,7 +45,12 @@ class TrainConfig:
             raise TuckerOnnxError(f"unknown method(s) {sorted(bad)}: dense, decompose, admm")
         for k in ("epochs", "admm_epochs", "finetune_epochs", "batch_size", "admm_z_every"):
             if getattr(self, k) < 0 or (k == "batch_size" and self.batch_size < 1):
-                raise TuckerOnnxError(f"--{k.replace('_', '-')} must be positive")
+                raise TuckerOnnxError(f"--{k.replace('_', '-')} must be {'positive' if k == 'batch_size' else '>= 0'}")
+        for k in ("lr", "admm_lr", "finetune_lr", "admm_finetune_lr", "rho", "rho_growth"):
+            if not getattr(self, k) > 0:  # also catches NaN
+                raise TuckerOnnxError(f"--{k.replace('_', '-')} must be positive, got {getattr(self, k)}")
+        if not 0 <= self.momentum < 1 or not self.weight_decay >= 0:
+            raise TuckerOnnxError("momentum must be in [0, 1) and weight decay >= 0")
         if not 0 <= self.distill <= 1:
             raise TuckerOnnxError("--distill must be in [0, 1]")
         if self.distill_temp <= 0:
