@@ -24,5 +24,10 @@ def unfuse_model(*args, **kwargs):
     return f(*args, **kwargs)
 
 
+def tune_model(*args, **kwargs):
+    from .run.tuning import tune_model as f
+    return f(*args, **kwargs)
+
+
 __all__ = ["TuckerOnnxError", "CheckFailed", "get_library_path", "make_session", "decompose_model",
-           "rewrite_model", "unfuse_model", "__version__"]
+           "rewrite_model", "unfuse_model", "tune_model", "__version__"]
