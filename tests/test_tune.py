@@ -119,3 +119,28 @@ def test_cuda_tune_then_deploy(r18, tmp_path, monkeypatch):
     assert set(deployed) == set(tuned)
     for key, e in deployed.items():
         assert e["chosen"] == tuned[key]["chosen"] and e["timings_ms"] == [], key
+
+
+def test_the_cuda_op_reads_the_cache_as_python_writes_it(tmp_path):
+    """The op's C++ cache reader (run on the host through tools/model_eval) and the Python side agree, key by key,
+    on a cache written by `write_cache` from a real H200 log, including a later line replacing an earlier one."""
+    import shutil
+    import subprocess
+    import sys
+    if shutil.which("nvcc") is None:
+        pytest.skip("nvcc not found: the model tools are built with it")
+    sys.path.insert(0, str(ROOT / "tools"))
+    import fit_model
+    exe = fit_model.build(tmp_path / "model_eval")
+    src = ROOT / "results/h200_2026-11-28_s4/layers_refit_picks/configs.jsonl"
+    entries = read_cache(src)
+    cache = tmp_path / "cache.jsonl"
+    write_cache(entries, cache)
+    first = next(iter(entries))
+    changed = dict(entries[first], chosen=[1, 2, 2, 128, 1, 32])
+    with open(cache, "a") as f:  # appended by hand: the later line wins in both readers
+        f.write(json.dumps(changed) + "\n")
+    out = subprocess.run([str(exe), "cache", str(cache)], capture_output=True, text=True, check=True).stdout
+    got = {k: list(map(int, v.split())) for k, v in (line.split("|") for line in out.splitlines())}
+    want = {k: e["chosen"] for k, e in read_cache(cache).items()}
+    assert got == want and len(got) == len(entries) >= 60 and got[first] == [1, 2, 2, 128, 1, 32]

@@ -4,7 +4,8 @@
 // stdout: predicted cycles per config line. Device: H100/H200 (132 SMs, 228 KiB shared memory per SM).
 // With the argument "choose", stdin holds problems only (the first 17 fields) and stdout the config the model
 // picks for each: variant th tw threads nsplit kchunk shared_bytes. With "shortlist K": the K configs the quick
-// tuner measures, cheapest first, on one line separated by " | ".
+// tuner measures, cheapest first, on one line separated by " | ". With "cache FILE": the config cache as the CUDA
+// op reads it (TUCKER_ONNX_CONFIG_CACHE), one "key|config" line per shape.
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -13,6 +14,11 @@
 
 int main(int argc, char** argv) {
   using namespace tucker_cuda;
+  if (argc > 2 && std::strcmp(argv[1], "cache") == 0) {  // the config cache as the CUDA op reads it
+    for (const auto& [key, c] : ReadConfigCache(argv[2]))
+      std::printf("%s|%d %d %d %d %d %d\n", key.c_str(), c.variant, c.th, c.tw, c.threads, c.nsplit, c.kchunk);
+    return 0;
+  }
   const bool shortlist = argc > 2 && std::strcmp(argv[1], "shortlist") == 0;
   if (shortlist || (argc > 1 && std::strcmp(argv[1], "choose") == 0)) {
     const Device d = kHopperDevice;

@@ -9,7 +9,6 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -96,35 +95,15 @@ int TuneMode() {
 
 std::string ProblemKey(const Problem& p, bool half);
 
-// TUCKER_ONNX_CONFIG_CACHE=file.jsonl: configs tuned earlier (the lines TUCKER_ONNX_CONFIG_LOG writes, e.g. through
-// `tucker-onnx tune`), used for the shapes they name instead of the model or a tuner: a deployment gets tuned
-// configs without measuring at its first run. Read once per path; lines it cannot parse are skipped.
-std::map<std::string, Config> ReadConfigCache(const std::string& path) {
-  std::map<std::string, Config> cache;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    const std::string kk = "\"key\": \"", kc = "\"chosen\": [";
-    const size_t k0 = line.find(kk), c0 = line.find(kc);
-    if (k0 == std::string::npos || c0 == std::string::npos) continue;
-    const size_t k1 = line.find('"', k0 + kk.size());
-    Config c{};
-    if (k1 == std::string::npos ||
-        std::sscanf(line.c_str() + c0 + kc.size(), "%d, %d, %d, %d, %d, %d", &c.variant, &c.th, &c.tw, &c.threads,
-                    &c.nsplit, &c.kchunk) != 6)
-      continue;
-    cache[line.substr(k0 + kk.size(), k1 - k0 - kk.size())] = c;
-  }
-  return cache;
-}
-
+// TUCKER_ONNX_CONFIG_CACHE=file.jsonl: configs tuned earlier (`tucker-onnx tune`), used for the shapes they name
+// instead of the model or a tuner, so a deployment gets tuned configs without measuring at its first run.
 // The cached config for p, if the cache names p and the config fits this device (caller holds g_cfg_mutex).
 std::optional<Config> CachedConfig(const Problem& p, bool half, const DeviceInfo& dev) {
   static std::map<std::string, std::map<std::string, Config>> caches;  // per cache path
   const char* path = std::getenv("TUCKER_ONNX_CONFIG_CACHE");
   if (path == nullptr || *path == 0) return std::nullopt;
   auto it = caches.find(path);
-  if (it == caches.end()) it = caches.emplace(path, ReadConfigCache(path)).first;
+  if (it == caches.end()) it = caches.emplace(path, tucker_cuda::ReadConfigCache(path)).first;
   auto hit = it->second.find(ProblemKey(p, half));
   if (hit == it->second.end()) return std::nullopt;
   const Config& c = hit->second;

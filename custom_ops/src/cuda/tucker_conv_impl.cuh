@@ -3,6 +3,8 @@
 #include <cuda_runtime.h>
 
 #include <cstddef>
+#include <map>
+#include <string>
 #include <vector>
 
 namespace tucker_cuda {
@@ -73,6 +75,9 @@ double PredictCycles(const Problem& p, const Config& c, const Device& d, const M
 
 // Every config the autotuner measures (the model's search space plus the split-K kernel's).
 std::vector<Config> Candidates(const Problem& p, const Device& d);
+
+// Parses a config cache file (the lines TUCKER_ONNX_CONFIG_LOG writes): shape key -> chosen config.
+std::map<std::string, Config> ReadConfigCache(const std::string& path);
 
 // The tensor-core (WMMA, fp16) configs that fit p: the autotuners time them too (fp16 only); the model has no cost
 // term for them yet, so they are never its own pick. Empty unless C, R1, R2 and N are multiples of 16.

@@ -11,6 +11,8 @@
 // max(latency, resident x issue / 4), and the kernel ceil(blocks / (SMs x resident)) waves.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <fstream>
 
 #include "tucker_conv_kernels.cuh"
 #include "tucker_conv_tiled_layout.h"
@@ -202,6 +204,28 @@ std::vector<Config> Candidates(const Problem& p, const Device& d) {
   }
   return out;
 }
+
+// Reads a config cache: the JSON lines TUCKER_ONNX_CONFIG_LOG writes ({"key": "...", ..., "chosen": [6 ints], ...});
+// a later line for a key replaces an earlier one; lines it cannot parse are skipped.
+std::map<std::string, Config> ReadConfigCache(const std::string& path) {
+  std::map<std::string, Config> cache;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    const std::string kk = "\"key\": \"", kc = "\"chosen\": [";
+    const size_t k0 = line.find(kk), c0 = line.find(kc);
+    if (k0 == std::string::npos || c0 == std::string::npos) continue;
+    const size_t k1 = line.find('"', k0 + kk.size());
+    Config c{};
+    if (k1 == std::string::npos ||
+        std::sscanf(line.c_str() + c0 + kc.size(), "%d, %d, %d, %d, %d, %d", &c.variant, &c.th, &c.tw, &c.threads,
+                    &c.nsplit, &c.kchunk) != 6)
+      continue;
+    cache[line.substr(k0 + kk.size(), k1 - k0 - kk.size())] = c;
+  }
+  return cache;
+}
+
 
 std::vector<Config> TensorCoreCandidates(const Problem& p, const Device& d) {
   // The tile shapes the H200 ran correctly (tests/test_kernel_cuda.py, tools/bench_configs.py, session 4).
