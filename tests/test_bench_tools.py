@@ -68,3 +68,13 @@ def test_bench_configs_parses_shapes_and_configs_and_refuses_bad_ones(capsys):
     if available_provider() != "cuda":  # CI: says so in one line instead of failing inside ORT
         assert bench_configs.main(["--shape", "64:32->32:64@7"]) == 1
         assert "GPU machine" in capsys.readouterr().err
+
+
+def test_layer_rows_name_the_config_the_op_ran(monkeypatch):
+    """bench_layers reads the op's config log back per row: on session 4's H200 log, the batch-1 224x224 shape ran
+    a 4x4 register-tiled config (model pick, nothing timed) and a 7x7 shape a cluster config."""
+    log = Path(__file__).resolve().parents[1] / "results/h200_2026-11-28_s4/layers_refit_picks/configs.jsonl"
+    monkeypatch.setenv("TUCKER_ONNX_CONFIG_LOG", str(log))
+    assert bench_layers.fused_config("fp32", 1, 128, 224, 64, 32, 3, 128, 1) == "tiled4x4 0,8,16,512,1,128"
+    assert bench_layers.fused_config("fp32", 1, 384, 7, 192, 160, 3, 384, 1).startswith("cluster 3,")
+    assert bench_layers.fused_config("fp32", 1, 384, 7, 192, 160, 5, 384, 1) is None  # no such shape logged

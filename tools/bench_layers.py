@@ -96,6 +96,24 @@ def model_layer_shapes(names) -> list[dict]:
     return list(shapes.values())
 
 
+VARIANTS = {0: "tiled4x4", 1: "tiled2x2", 2: "split-K", 3: "cluster", 4: "WMMA"}
+
+
+def fused_config(dtype, batch, c, hw, r1, r2, k, n, stride) -> str | None:
+    """The config the op ran for this shape, from its TUCKER_ONNX_CONFIG_LOG (key as the op writes it)."""
+    from tucker_onnx.run.tuning import LOG_ENV, read_cache
+    log = os.environ.get(LOG_ENV)
+    if not log or not Path(log).exists():
+        return None
+    key = (f"{dtype} b{batch} c{c} h{hw} w{hw} r1={r1} r2={r2} k{k}x{k} n{n} s{stride},{stride} "
+           f"p{k // 2},{k // 2} d1,1 res0")
+    e = read_cache(log).get(key)
+    if e is None:
+        return None
+    how = f", best of {len(e['timings_ms'])} timed" if e.get("timings_ms") else ""
+    return f"{VARIANTS.get(e['chosen'][0], '?')} {','.join(map(str, e['chosen']))}{how}"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="results/layers")
@@ -159,6 +177,7 @@ def main():
                         row[f"{name}_kernels_per_layer"] = kern["kernels_per_run"] / L
                     elif kern:
                         row[f"{name}_kernel_error"] = kern["error"]
+                row["fused_config"] = fused_config(dtype, batch, c, hw, r1, r2, k, n, stride)
                 row["speedup_vs_triplet"] = row["triplet_us"] / row["fused_us"]
                 row["speedup_vs_dense"] = row["dense_us"] / row["fused_us"]
                 rows.append(row)
@@ -173,12 +192,13 @@ def main():
         f.write(f"# Layer benchmark\n\n{env}\n\nPer layer: wall time of a Run / stack; 'kern' columns: GPU kernel time per layer (CUPTI) "
                 "and kernels launched per layer, where recorded.\n\n"
                 "| dtype | batch | core | D | fused us | cuDNN triplet us | dense us | floor us | vs triplet | vs dense "
-                "| fused kern us (n) | triplet kern us (n) | dense kern us (n) |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+                "| fused kern us (n) | triplet kern us (n) | dense kern us (n) | fused config |\n"
+                "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
         kern = lambda r, n: (f"{r[n + '_kernel_us']:.2f} ({r[n + '_kernels_per_layer']:.0f})" if n + "_kernel_us" in r else "-")
         for r in rows:
             f.write(f"| {r['dtype']} | {r['batch']} | {r['core']} | {r['D']} | {r['fused_us']:.2f} | {r['triplet_us']:.2f} | "
                     f"{r['dense_us']:.2f} | {r['floor_us']:.2f} | {r['speedup_vs_triplet']:.2f}x | {r['speedup_vs_dense']:.2f}x "
-                    f"| {kern(r, 'fused')} | {kern(r, 'triplet')} | {kern(r, 'dense')} |\n")
+                    f"| {kern(r, 'fused')} | {kern(r, 'triplet')} | {kern(r, 'dense')} | {r.get('fused_config') or '-'} |\n")
         for dtype in args.dtypes:
             for batch in args.batches:
                 sp = [r["speedup_vs_triplet"] for r in rows if r["dtype"] == dtype and r["batch"] == batch]
