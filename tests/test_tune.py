@@ -70,6 +70,14 @@ def test_rank_tune_needs_cuda_and_a_valid_mode(r18, tmp_path):
     assert code == 1 and "--tune must be exhaustive or top<K>" in out
 
 
+def test_rewrite_tune_needs_measure_and_cuda(r18, tmp_path):
+    out = tmp_path / "f.onnx"
+    code, text = run("rewrite", r18[1], out, "--tune", "top4")
+    assert code == 1 and "add --measure" in text and not out.exists()
+    code, text = run("rewrite", r18[1], out, "--measure", "--provider", "cpu", "--tune", "top4")
+    assert code == 1 and "--tune tunes the CUDA kernel" in text and not out.exists()
+
+
 def test_cache_lines_are_the_ops_config_log(tmp_path):
     """The cache is the op's own TUCKER_ONNX_CONFIG_LOG format: an H200 exhaustive log reads back, merges by shape,
     and its summary finds the tuned config's gain over the model's pick from the logged timings."""

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -62,8 +61,8 @@ def main():
                     "in every measurement, rank's and the final one (TUCKER_ONNX_TUNE), instead of the model's picks")
     a = ap.parse_args()
     if a.tune:
-        from tucker_onnx.run.tuning import TUNE_ENV, check_mode
-        os.environ[TUNE_ENV] = check_mode(a.tune, "--tune")
+        from tucker_onnx.run.tuning import use_tuner
+        use_tuner(a.tune, a.provider)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     if a.provider == "cuda":

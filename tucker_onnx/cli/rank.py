@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import click
@@ -63,12 +62,9 @@ def rank(model_path, output, energy, speedup, provider, batch, step, repeats, ca
     model = load_model(model_path)
     if provider == "auto":
         provider = available_provider()
-    if tune is not None:
-        from ..run.tuning import TUNE_ENV, check_mode
-        check_mode(tune, "--tune")
-        if provider != "cuda":
-            raise TuckerOnnxError("--tune tunes the CUDA kernel: it needs the cuda provider")
-        os.environ[TUNE_ENV] = tune  # every fused session of this process (rank's timings and the verification)
+    if tune is not None:  # every fused session of this process: rank's timings and the verification
+        from ..run.tuning import use_tuner
+        use_tuner(tune, provider)
     lat, _, note, _ = time_model(model, random_inputs(model, 0, batch), provider, False, provider == "cuda", 10,
                                  max(repeats, 20))
     if note:

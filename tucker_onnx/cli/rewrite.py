@@ -39,16 +39,20 @@ def run_check(original, candidate, n, atol, rtol, batch, library=True, original_
               help="Time each chain fused and as three Convs on --provider; fuse only where fusing is faster.")
 @click.option("--provider", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
               help="Where --measure times the chains (the custom-op library runs the fused op).")
+@click.option("--tune", default=None, help="With --measure on CUDA: time the fused op with per-shape tuned configs "
+              "(top<K> or exhaustive), as `tucker-onnx tune` deploys it.")
 @check_options
 @verbosity
 @guarded
-def rewrite(input, output, dry_run, plan_path, measure, provider, check_n, atol, rtol, batch, verbose):
+def rewrite(input, output, dry_run, plan_path, measure, provider, tune, check_n, atol, rtol, batch, verbose):
     """Fuse every Conv1x1 -> ConvKxK -> Conv1x1 chain of INPUT into one TuckerConv node; write OUTPUT."""
     from ..model_io import load_model, same_file, save_model
     from ..rewrite import rewrite_model
     from ..run.check import before_after_table
     if not dry_run and same_file(input, output):
         raise TuckerOnnxError(f"{output}: refusing to overwrite the input model; choose another output path")
+    if tune is not None and not measure:
+        raise TuckerOnnxError("--tune only changes how --measure times the fused op: add --measure")
     model = load_model(input)
     keep = set()
     if plan_path:
@@ -58,6 +62,9 @@ def rewrite(input, output, dry_run, plan_path, measure, provider, check_n, atol,
         from ..profile.profiler import available_provider
         from ..rewrite.measure import measure_chains
         provider = available_provider() if provider == "auto" else provider
+        if tune is not None:
+            from ..run.tuning import use_tuner
+            use_tuner(tune, provider)
         times = measure_chains(model, provider, progress=True)
         for name, (f, t) in times.items():
             click.echo(f"{name}: fused {f:.4f} ms, three Convs {t:.4f} ms on {provider} -> {'fuse' if f <= t else 'keep'}")

@@ -29,6 +29,15 @@ def check_mode(mode: str, option: str = "--mode") -> str:
     return mode
 
 
+def use_tuner(mode: str, provider: str, option: str = "--tune") -> None:
+    """Every fused op this process runs from now on picks its configs by timing them (TUCKER_ONNX_TUNE): for
+    `rank --tune`, `rewrite --measure --tune` and the benchmarks, so the fused op is judged as `tune` deploys it."""
+    check_mode(mode, option)
+    if provider != "cuda":
+        raise TuckerOnnxError(f"{option} tunes the CUDA kernel: it needs the cuda provider")
+    os.environ[TUNE_ENV] = mode
+
+
 def read_cache(path: str | os.PathLike) -> dict[str, dict]:
     """Cache entries by shape key (a later line for a key replaces an earlier one, as in the C++ reader)."""
     out = {}
