@@ -152,3 +152,27 @@ def test_the_cuda_op_reads_the_cache_as_python_writes_it(tmp_path):
     got = {k: list(map(int, v.split())) for k, v in (line.split("|") for line in out.splitlines())}
     want = {k: e["chosen"] for k, e in read_cache(cache).items()}
     assert got == want and len(got) == len(entries) >= 60 and got[first] == [1, 2, 2, 128, 1, 32]
+
+
+@pytest.mark.cuda
+def test_cuda_tuner_fills_a_named_cache(r18, tmp_path, monkeypatch):
+    """With a tuner on and a cache named, the op tunes the shapes the cache lacks and appends them (a timing cache);
+    a later run with the tuner off takes those configs from the cache and times nothing."""
+    from tucker_onnx.model_io import load_model
+    from tucker_onnx.profile.timing import open_session
+    from tucker_onnx.run.check import random_inputs
+    cache, log = tmp_path / "auto.jsonl", tmp_path / "log.jsonl"
+    monkeypatch.setenv("TUCKER_ONNX_TUNE", "top2")
+    monkeypatch.setenv("TUCKER_ONNX_CONFIG_CACHE", str(cache))
+    fused = load_model(r18[2])
+    feeds = random_inputs(fused, seed=5)
+    first = open_session(fused, provider="cuda", library=True).run(None, feeds)[0]
+    filled = read_cache(cache)
+    assert len(filled) >= 4 and all(1 <= len(e["timings_ms"]) <= 2 for e in filled.values())
+    monkeypatch.delenv("TUCKER_ONNX_TUNE")
+    monkeypatch.setenv("TUCKER_ONNX_CONFIG_LOG", str(log))
+    second = open_session(fused, provider="cuda", library=True).run(None, feeds)[0]
+    ran = read_cache(log)
+    assert {k: e["chosen"] for k, e in ran.items()} == {k: e["chosen"] for k, e in filled.items()}
+    assert all(e["timings_ms"] == [] for e in ran.values())
+    np.testing.assert_allclose(second, first, atol=1e-5 * float(np.abs(first).max()))

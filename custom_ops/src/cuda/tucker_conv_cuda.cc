@@ -96,16 +96,24 @@ int TuneMode() {
 std::string ProblemKey(const Problem& p, bool half);
 
 // TUCKER_ONNX_CONFIG_CACHE=file.jsonl: configs tuned earlier (`tucker-onnx tune`), used for the shapes they name
-// instead of the model or a tuner, so a deployment gets tuned configs without measuring at its first run.
+// instead of the model or a tuner, so a deployment gets tuned configs without measuring at its first run. With a
+// tuner on too (TUCKER_ONNX_TUNE), the shapes the cache lacks are tuned and appended to it.
 // The cached config for p, if the cache names p and the config fits this device (caller holds g_cfg_mutex).
-std::optional<Config> CachedConfig(const Problem& p, bool half, const DeviceInfo& dev) {
+// The cache named by TUCKER_ONNX_CONFIG_CACHE, read once per path (nullptr when none is named).
+std::map<std::string, Config>* ConfigCache() {
   static std::map<std::string, std::map<std::string, Config>> caches;  // per cache path
   const char* path = std::getenv("TUCKER_ONNX_CONFIG_CACHE");
-  if (path == nullptr || *path == 0) return std::nullopt;
+  if (path == nullptr || *path == 0) return nullptr;
   auto it = caches.find(path);
   if (it == caches.end()) it = caches.emplace(path, tucker_cuda::ReadConfigCache(path)).first;
-  auto hit = it->second.find(ProblemKey(p, half));
-  if (hit == it->second.end()) return std::nullopt;
+  return &it->second;
+}
+
+std::optional<Config> CachedConfig(const Problem& p, bool half, const DeviceInfo& dev) {
+  std::map<std::string, Config>* cache = ConfigCache();
+  if (cache == nullptr) return std::nullopt;
+  auto hit = cache->find(ProblemKey(p, half));
+  if (hit == cache->end()) return std::nullopt;
   const Config& c = hit->second;
   const bool fits = c.variant >= tucker_cuda::kTiled4x4 && c.variant <= tucker_cuda::kWmma &&
                     (c.variant != tucker_cuda::kWmma || half) && (c.variant != tucker_cuda::kCluster || dev.cc_major >= 9) &&
@@ -121,24 +129,29 @@ std::string ProblemKey(const Problem& p, bool half) {
   return buf;
 }
 
-// Appends one JSON line per new shape to $TUCKER_ONNX_CONFIG_LOG (for benchmarks: model pick vs tuned best).
-void LogConfig(const Problem& p, bool half, const Config& model, const Config& chosen,
-               const std::vector<std::pair<Config, float>>& timings) {
-  const char* path = std::getenv("TUCKER_ONNX_CONFIG_LOG");
-  if (path == nullptr) return;
-  FILE* f = std::fopen(path, "a");
-  if (f == nullptr) return;
+// Appends one JSON line for a shape to `path` (the config-log format, which config caches also use): the shape key,
+// the model's pick, the config chosen and every timing taken. Written as one string, so concurrent appenders do not
+// interleave within a line.
+void AppendConfigLine(const char* path, const Problem& p, bool half, const Config& model, const Config& chosen,
+                      const std::vector<std::pair<Config, float>>& timings) {
+  if (path == nullptr || *path == 0) return;
   auto cfg = [](const Config& c) {
     char b[96];
     std::snprintf(b, sizeof(b), "%d, %d, %d, %d, %d, %d", c.variant, c.th, c.tw, c.threads, c.nsplit, c.kchunk);
     return std::string(b);
   };
-  std::fprintf(f, "{\"key\": \"%s\", \"fields\": [\"variant\", \"th\", \"tw\", \"threads\", \"nsplit\", \"kchunk\"], "
-               "\"model\": [%s], \"chosen\": [%s], \"timings_ms\": [",
-               ProblemKey(p, half).c_str(), cfg(model).c_str(), cfg(chosen).c_str());
-  for (size_t i = 0; i < timings.size(); ++i)
-    std::fprintf(f, "%s[%s, %.6f]", i ? ", " : "", cfg(timings[i].first).c_str(), timings[i].second);
-  std::fprintf(f, "]}\n");
+  std::string line = "{\"key\": \"" + ProblemKey(p, half) +
+                     "\", \"fields\": [\"variant\", \"th\", \"tw\", \"threads\", \"nsplit\", \"kchunk\"], "
+                     "\"model\": [" + cfg(model) + "], \"chosen\": [" + cfg(chosen) + "], \"timings_ms\": [";
+  for (size_t i = 0; i < timings.size(); ++i) {
+    char ms[32];
+    std::snprintf(ms, sizeof(ms), "%.6f", timings[i].second);
+    line += (i ? ", [" : "[") + cfg(timings[i].first) + ", " + ms + "]";
+  }
+  line += "]}\n";
+  FILE* f = std::fopen(path, "a");
+  if (f == nullptr) return;
+  std::fwrite(line.data(), 1, line.size(), f);
   std::fclose(f);
 }
 
@@ -249,7 +262,13 @@ struct TuckerConvCuda {
       cudaError_t e = cudaGetLastError();
       if (e != cudaSuccess) return CudaError(e, "autotune");
     }
-    LogConfig(p, kHalf, model, chosen, timings);
+    AppendConfigLine(std::getenv("TUCKER_ONNX_CONFIG_LOG"), p, kHalf, model, chosen, timings);
+    if (!timings.empty()) {  // tuned here: persist it to the cache too, when one is named (a timing cache)
+      if (std::map<std::string, Config>* cache = ConfigCache()) {
+        AppendConfigLine(std::getenv("TUCKER_ONNX_CONFIG_CACHE"), p, kHalf, model, chosen, timings);
+        (*cache)[ProblemKey(p, kHalf)] = chosen;
+      }
+    }
     g_configs.emplace(key, chosen);
     *out = chosen;
     return Ort::Status{nullptr};
