@@ -99,6 +99,13 @@ std::string ProblemKey(const Problem& p, bool half);
 // instead of the model or a tuner, so a deployment gets tuned configs without measuring at its first run. With a
 // tuner on too (TUCKER_ONNX_TUNE), the shapes the cache lacks are tuned and appended to it.
 // The cached config for p, if the cache names p and the config fits this device (caller holds g_cfg_mutex).
+// Whether config c can run p on this device (a forced or cached config is checked; the model's own are by design).
+bool FitsDevice(const Problem& p, const Config& c, bool half, const DeviceInfo& dev) {
+  return c.variant >= tucker_cuda::kTiled4x4 && c.variant <= tucker_cuda::kWmma &&
+         (c.variant != tucker_cuda::kWmma || half) && (c.variant != tucker_cuda::kCluster || dev.cc_major >= 9) &&
+         tucker_cuda::SharedBytes(p, c) <= dev.smem_per_block && tucker_cuda::Launchable(p, c, half);
+}
+
 // The cache named by TUCKER_ONNX_CONFIG_CACHE, read once per path (nullptr when none is named).
 std::map<std::string, Config>* ConfigCache() {
   static std::map<std::string, std::map<std::string, Config>> caches;  // per cache path
@@ -114,11 +121,7 @@ std::optional<Config> CachedConfig(const Problem& p, bool half, const DeviceInfo
   if (cache == nullptr) return std::nullopt;
   auto hit = cache->find(ProblemKey(p, half));
   if (hit == cache->end()) return std::nullopt;
-  const Config& c = hit->second;
-  const bool fits = c.variant >= tucker_cuda::kTiled4x4 && c.variant <= tucker_cuda::kWmma &&
-                    (c.variant != tucker_cuda::kWmma || half) && (c.variant != tucker_cuda::kCluster || dev.cc_major >= 9) &&
-                    tucker_cuda::SharedBytes(p, c) <= dev.smem_per_block && tucker_cuda::Launchable(p, c, half);
-  return fits ? std::optional<Config>(c) : std::nullopt;
+  return FitsDevice(p, hit->second, half, dev) ? std::optional<Config>(hit->second) : std::nullopt;
 }
 
 std::string ProblemKey(const Problem& p, bool half) {
@@ -216,9 +219,7 @@ struct TuckerConvCuda {
     if (std::getenv("TUCKER_ONNX_CONFIG") != nullptr && !ForcedConfig(&forced)) {
       return Ort::Status("TuckerConv CUDA: TUCKER_ONNX_CONFIG must be variant,th,tw,threads,nsplit,kchunk", ORT_INVALID_ARGUMENT);
     } else if (ForcedConfig(&forced)) {
-      if (tucker_cuda::SharedBytes(p, forced) > dev.smem_per_block ||
-          (forced.variant == tucker_cuda::kCluster && dev.cc_major < 9) ||
-          (forced.variant == tucker_cuda::kWmma && !kHalf) || !tucker_cuda::Launchable(p, forced, kHalf))
+      if (!FitsDevice(p, forced, kHalf, dev))
         return Ort::Status("TuckerConv CUDA: TUCKER_ONNX_CONFIG names a config that does not fit this shape",
                            ORT_INVALID_ARGUMENT);
       chosen = forced;
