@@ -45,10 +45,10 @@ constexpr Device kHopperDevice{132, 233472, 232448, 9};
 // Constants of the analytical model, in cycles: fitted (tools/fit_model.py) to the exhaustive-autotune logs of an
 // H200 (results/h200_2026-11-28_s2/autotune and _s3/autotune, 20 shapes), so they are effective values that also
 // absorb what the model does not spell out (tiled_launch, ~16 us at 1.98 GHz, carries the per-layer floor that
-// every kernel of ours shows). Session 4 fit: from the hand-set values, 3 rounds, minimising the log misfit of every
-// config within 3x of each shape's best (`--objective logfit --from-hand-set`), not the pick gap: leave-one-shape-
-// out, the pick is 35.8% slower than the best (the pick-gap fit: 72.9%), and the best of the model's 16 cheapest
-// configs (TUCKER_ONNX_TUNE=top16) 6.4%. In sample: 27.7% and 3.2% (results/h200_2026-11-28_s4/model_cv).
+// every kernel of ours shows). Session 4 fit (tools/fit_model.py's defaults reproduce it): from the hand-set values,
+// 3 rounds, minimising the log misfit of every config within 3x of each shape's best, not the pick gap. Leave one
+// shape out, the pick is 35.8% slower than the best (the pick-gap fit: 72.9%), and the best of the model's 16
+// cheapest configs (TUCKER_ONNX_TUNE=top16) 6.4%. In sample: 27.7% and 3.2% (results/h200_2026-11-28_s4/model_cv).
 struct ModelParams {
   double tiled_mem1 = 56.25;    // per stage-1 chunk: X loads from DRAM
   double tiled_mem = 58.5938;   // per weight chunk of stages 2 and 3
