@@ -11,7 +11,6 @@ A config is variant,th,tw,threads,nsplit,kchunk (TUCKER_ONNX_CONFIG; README, GPU
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
 from pathlib import Path
@@ -21,6 +20,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_common import dump, environment, time_session  # noqa: E402
 from bench_layers import stack_models  # noqa: E402
+from tucker_onnx.run.tuning import op_env  # noqa: E402
 
 SHAPE = re.compile(r"^(\d+):(\d+)->(\d+):(\d+)@(\d+)(?:/k(\d+))?$")
 
@@ -81,18 +81,12 @@ def main(argv=None) -> int:
     if a.tune:
         runs.append(("exhaustive autotune", {"TUCKER_ONNX_TUNE": "exhaustive"}))
     for name, env in runs:
-        saved = {k: os.environ.pop(k, None) for k in ("TUCKER_ONNX_CONFIG", "TUCKER_ONNX_TUNE")}
-        os.environ.update(env)
         try:
-            tf = time_session(fused, {"X": x}, library=True)
+            with op_env({"TUCKER_ONNX_CONFIG": None, "TUCKER_ONNX_TUNE": None} | env):
+                tf = time_session(fused, {"X": x}, library=True)
         except Exception as e:  # a config the op refuses (does not fit, cannot launch): one line, go on
             rows.append({"what": name, "error": str(e).splitlines()[-1][:200]})
             continue
-        finally:
-            for k, v in saved.items():
-                os.environ.pop(k, None)
-                if v is not None:
-                    os.environ[k] = v
         err = float(np.abs(tf["output"].astype(np.float64) - ref).max() / (np.abs(ref).max() + 1e-9))
         rows.append({"what": name, "us_per_layer": tf["median_ms"] * 1e3 / a.stack, "rel_err": err})
     base = rows[0]["us_per_layer"]

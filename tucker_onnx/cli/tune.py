@@ -1,6 +1,8 @@
 """`tucker-onnx tune MODEL CACHE`: autotune a fused model's TuckerConv shapes on this GPU, save the configs."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from ..errors import TuckerOnnxError
@@ -22,11 +24,9 @@ def tune(model, cache, mode, batch, replace, verbose):
 
     Deploy with TUCKER_ONNX_CONFIG_CACHE=CACHE: the op then runs the tuned configs from its first run, with no
     measuring in the session (the default picks come from the analytical model)."""
-    from ..model_io import load_model
+    from ..model_io import load_model, same_file
     from ..profile.report import table
     from ..run.tuning import CACHE_ENV, check_mode, read_cache, summary_rows, tune_model, write_cache
-    from pathlib import Path
-    from ..model_io import same_file
     check_mode(mode)
     if not Path(cache).parent.exists():
         raise TuckerOnnxError(f"{Path(cache).parent}: output directory does not exist")

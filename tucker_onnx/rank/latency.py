@@ -19,6 +19,7 @@ from ..op.function import FUNCTION_IR_VERSION, build_function
 from ..profile.environment import device_signature
 from ..profile.timing import measure, open_session
 from ..run.library import get_library_path
+from ..run.tuning import TUNE_ENV
 
 OPSET = 17
 
@@ -105,7 +106,7 @@ class Timer:
         self.cuda_graph = cuda_graph and provider == "cuda"
         self.library = (provider == "cuda") if library is None else library
         lib = library_fingerprint() if self.library else "function-fallback"
-        tune = os.environ.get("TUCKER_ONNX_TUNE", "model") if self.library else "-"  # how the fused op picks configs
+        tune = os.environ.get(TUNE_ENV, "model") if self.library else "-"  # how the fused op picks configs
         scope = (f"{device_signature(provider)}|lib {lib}|tune {tune}|graph {self.cuda_graph}|b{batch}"
                  "|net of an empty Run")
         self.cache = LatencyCache(cache_path, scope)

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import onnx
@@ -20,7 +21,24 @@ from ..model_io import write_atomic
 from ..op.spec import SPEC
 
 TUNE_ENV, LOG_ENV, CACHE_ENV = "TUCKER_ONNX_TUNE", "TUCKER_ONNX_CONFIG_LOG", "TUCKER_ONNX_CONFIG_CACHE"
-FIELDS = ("variant", "th", "tw", "threads", "nsplit", "kchunk")
+
+
+@contextmanager
+def op_env(settings: dict[str, str | None]):
+    """The op reads its settings from the environment at a shape's first run: set (str) or unset (None) each
+    named variable for the block, and put back what was there after it."""
+    saved = {k: os.environ.get(k) for k in settings}
+    try:
+        for k, v in settings.items():
+            os.environ.pop(k, None)
+            if v is not None:
+                os.environ[k] = v
+        yield
+    finally:
+        for k, v in saved.items():
+            os.environ.pop(k, None)
+            if v is not None:
+                os.environ[k] = v
 
 
 def check_mode(mode: str, option: str = "--mode") -> str:
@@ -62,18 +80,10 @@ def tune_model(model: onnx.ModelProto, mode: str, batch: int = 1, seed: int = 0)
         raise TuckerOnnxError("the model has no TuckerConv node: nothing to tune (run `tucker-onnx rewrite` first)")
     if available_provider() != "cuda":
         raise TuckerOnnxError("tuning needs a CUDA GPU and onnxruntime-gpu's CUDA provider; none is usable here")
-    saved = {k: os.environ.pop(k, None) for k in (TUNE_ENV, LOG_ENV, CACHE_ENV)}
     with tempfile.TemporaryDirectory() as d:
         log = Path(d) / "configs.jsonl"
-        os.environ.update({TUNE_ENV: mode, LOG_ENV: str(log)})
-        try:
-            sess = open_session(model, provider="cuda", library=True)
-            sess.run(None, random_inputs(model, seed, batch))
-        finally:
-            for k, v in saved.items():
-                os.environ.pop(k, None)
-                if v is not None:
-                    os.environ[k] = v
+        with op_env({TUNE_ENV: mode, LOG_ENV: str(log), CACHE_ENV: None}):
+            open_session(model, provider="cuda", library=True).run(None, random_inputs(model, seed, batch))
         return read_cache(log) if log.exists() else {}
 
 

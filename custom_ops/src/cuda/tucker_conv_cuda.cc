@@ -95,10 +95,6 @@ int TuneMode() {
 
 std::string ProblemKey(const Problem& p, bool half);
 
-// TUCKER_ONNX_CONFIG_CACHE=file.jsonl: configs tuned earlier (`tucker-onnx tune`), used for the shapes they name
-// instead of the model or a tuner, so a deployment gets tuned configs without measuring at its first run. With a
-// tuner on too (TUCKER_ONNX_TUNE), the shapes the cache lacks are tuned and appended to it.
-// The cached config for p, if the cache names p and the config fits this device (caller holds g_cfg_mutex).
 // Whether config c can run p on this device (a forced or cached config is checked; the model's own are by design).
 bool FitsDevice(const Problem& p, const Config& c, bool half, const DeviceInfo& dev) {
   return c.variant >= tucker_cuda::kTiled4x4 && c.variant <= tucker_cuda::kWmma &&
@@ -106,7 +102,10 @@ bool FitsDevice(const Problem& p, const Config& c, bool half, const DeviceInfo& 
          tucker_cuda::SharedBytes(p, c) <= dev.smem_per_block && tucker_cuda::Launchable(p, c, half);
 }
 
-// The cache named by TUCKER_ONNX_CONFIG_CACHE, read once per path (nullptr when none is named).
+// TUCKER_ONNX_CONFIG_CACHE=file.jsonl: configs tuned earlier (`tucker-onnx tune`), used for the shapes they name
+// instead of the model or a tuner, so a deployment gets tuned configs without measuring at its first run. With a
+// tuner on too (TUCKER_ONNX_TUNE), the shapes the cache lacks are tuned and appended to it.
+// The cache named there, read once per path (nullptr when none is named; caller holds g_cfg_mutex).
 std::map<std::string, Config>* ConfigCache() {
   static std::map<std::string, std::map<std::string, Config>> caches;  // per cache path
   const char* path = std::getenv("TUCKER_ONNX_CONFIG_CACHE");
@@ -116,6 +115,7 @@ std::map<std::string, Config>* ConfigCache() {
   return &it->second;
 }
 
+// The cached config for p, if the cache names p and the config fits this device.
 std::optional<Config> CachedConfig(const Problem& p, bool half, const DeviceInfo& dev) {
   std::map<std::string, Config>* cache = ConfigCache();
   if (cache == nullptr) return std::nullopt;

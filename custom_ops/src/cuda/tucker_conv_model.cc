@@ -226,7 +226,6 @@ std::map<std::string, Config> ReadConfigCache(const std::string& path) {
   return cache;
 }
 
-
 std::vector<Config> TensorCoreCandidates(const Problem& p, const Device& d) {
   // The tile shapes the H200 ran correctly (tests/test_kernel_cuda.py, tools/bench_configs.py, session 4).
   std::vector<Config> out;
