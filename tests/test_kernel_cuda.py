@@ -27,12 +27,15 @@ BIG = [(64, 32, 32, 64, 56, 56, 3, (1, 1), (1, 1, 1, 1), (1, 1)),
 # tile shapes that leave partial tiles, several passes over M, N split over blocks (some of them empty),
 # reductions shorter and longer than one staged chunk; cluster kernels (variant 3, nsplit = cluster size) of
 # 2 to 16 blocks, odd sizes, clusters larger than a stage's rows (blocks that own none), more thread tiles than
-# threads (several rounds), with weights read from global memory (kchunk 32) or staged in shared memory (64).
+# threads (several rounds), with weights read from global memory (kchunk 32) or staged in shared memory (64);
+# grid kernels (variant 5: th = rows per task 1/2/4, tw = warps sharing a task's reduction, nsplit = blocks per
+# SM), with and without the shared-memory reduction, more tasks than the grid holds (several rounds).
 FORCED = [(0, 4, 4, 128, 1, 32), (0, 8, 8, 512, 1, 32), (0, 2, 8, 256, 2, 64), (0, 1, 1, 128, 4, 128),
           (1, 7, 7, 256, 1, 32), (1, 4, 2, 128, 3, 96), (1, 2, 2, 128, 1, 128), (2, 4, 4, 128, 1, 32),
           (3, 7, 7, 256, 8, 32), (3, 4, 4, 512, 16, 32), (3, 2, 8, 256, 2, 32), (3, 7, 7, 512, 4, 32),
           (3, 1, 1, 256, 3, 32), (3, 7, 7, 256, 16, 64), (3, 2, 8, 512, 16, 64), (3, 1, 1, 256, 12, 64),
-          (3, 4, 8, 256, 16, 64)]
+          (3, 4, 8, 256, 16, 64), (5, 1, 1, 128, 1, 32), (5, 2, 4, 256, 2, 32), (5, 4, 16, 512, 1, 32),
+          (5, 4, 2, 256, 1, 32), (5, 1, 8, 256, 1, 32)]
 FORCED_SHAPES = SHAPES + BIG[1:3]
 
 
@@ -80,10 +83,11 @@ def test_cuda_kernel_tdc_shapes(library, shape, batch, dtype):
     _check_residual_relu(shape, batch, dtype)
 
 
-@pytest.mark.parametrize("forced", [None, "3,8,8,256,8,32"], ids=["model-pick", "cluster"])
+@pytest.mark.parametrize("forced", [None, "3,8,8,256,8,32", "5,2,4,256,1,32"], ids=["model-pick", "cluster", "grid"])
 def test_cuda_graph_capture(library, monkeypatch, forced):
-    """enable_cuda_graph: the op must launch on ORT's stream, allocate nothing and never synchronise
-    (the cluster kernel's launch with a cluster attribute included)."""
+    """enable_cuda_graph: the op must launch on ORT's stream, allocate nothing outside ORT's arena and never
+    synchronise (the cluster kernel's launch with a cluster attribute, the grid kernel's cooperative launch with
+    its arena scratch included)."""
     import onnxruntime as ort
     if forced:
         monkeypatch.setenv("TUCKER_ONNX_CONFIG", forced)

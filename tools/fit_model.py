@@ -41,7 +41,7 @@ def build(out: Path) -> Path:
     src = ROOT / "custom_ops/src/cuda"
     sources = [ROOT / "tools/model_eval.cu"] + [src / f for f in ("tucker_conv_model.cc", "tucker_conv_tiled.cu",
                                                                   "tucker_conv_splitk.cu", "tucker_conv_cluster.cu",
-                                                                  "tucker_conv_wmma.cu")]
+                                                                  "tucker_conv_wmma.cu", "tucker_conv_grid.cu")]
     # -diag-suppress 177: device helpers unused where the default architecture compiles the Hopper kernels out
     subprocess.run(["nvcc", "-std=c++17", "-O2", "-diag-suppress", "177", f"-I{src}", *map(str, sources), "-o", str(out)],
                    check=True)

@@ -75,7 +75,7 @@ bool ForcedConfig(Config* c) {
   if (v == nullptr || *v == 0) return false;
   return std::sscanf(v, "%d,%d,%d,%d,%d,%d", &c->variant, &c->th, &c->tw, &c->threads, &c->nsplit, &c->kchunk) == 6 &&
          c->kchunk >= 32 && c->kchunk <= 512 && c->kchunk % 32 == 0 &&
-         c->variant >= tucker_cuda::kTiled4x4 && c->variant <= tucker_cuda::kWmma && c->th >= 1 && c->tw >= 1 &&
+         c->variant >= tucker_cuda::kTiled4x4 && c->variant <= tucker_cuda::kGrid && c->th >= 1 && c->tw >= 1 &&
          c->threads >= 32 && c->threads <= 512 && c->threads % 32 == 0 && c->nsplit >= 1 && c->nsplit <= 64 &&
          (c->variant != tucker_cuda::kCluster || c->nsplit <= 16) &&
          (c->variant != tucker_cuda::kSplitK || c->nsplit == 1);
@@ -97,7 +97,7 @@ std::string ProblemKey(const Problem& p, bool half);
 
 // Whether config c can run p on this device (a forced or cached config is checked; the model's own are by design).
 bool FitsDevice(const Problem& p, const Config& c, bool half, const DeviceInfo& dev) {
-  return c.variant >= tucker_cuda::kTiled4x4 && c.variant <= tucker_cuda::kWmma &&
+  return c.variant >= tucker_cuda::kTiled4x4 && c.variant <= tucker_cuda::kGrid &&
          (c.variant != tucker_cuda::kWmma || half) && (c.variant != tucker_cuda::kCluster || dev.cc_major >= 9) &&
          tucker_cuda::SharedBytes(p, c) <= dev.smem_per_block && tucker_cuda::Launchable(p, c, half);
 }
@@ -158,6 +158,51 @@ void AppendConfigLine(const char* path, const Problem& p, bool half, const Confi
   std::fclose(f);
 }
 
+// Device scratch for one Compute (the grid kernel's t1/t2), from the CUDA EP's arena through the stream-aware
+// KernelContext_GetScratchBuffer: freed when Compute returns, as ORT's own kernels free theirs (the arena hands a
+// chunk freed on this stream only to later work on the same stream). Under CUDA graphs the capture run takes the
+// same chunk as the warm-up runs, so replays see valid addresses.
+class Scratch {
+ public:
+  explicit Scratch(OrtKernelContext* ctx) : ctx_(ctx) {}
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  ~Scratch() {
+    if (ptr_ != nullptr) alloc_->Free(alloc_, ptr_);
+    if (alloc_ != nullptr) Ort::GetApi().ReleaseAllocator(alloc_);
+    if (info_ != nullptr) Ort::GetApi().ReleaseMemoryInfo(info_);
+  }
+  // At least `bytes` of device memory (kept if an earlier call took enough).
+  Ort::Status Reserve(size_t bytes, void** out) {
+    if (bytes <= size_) {
+      *out = ptr_;
+      return Ort::Status{nullptr};
+    }
+    const OrtApi& api = Ort::GetApi();
+    int dev = 0;
+    cudaGetDevice(&dev);
+    if (info_ == nullptr) {
+      if (OrtStatus* st = api.CreateMemoryInfo("Cuda", OrtArenaAllocator, dev, OrtMemTypeDefault, &info_)) return Ort::Status(st);
+      if (OrtStatus* st = api.KernelContext_GetAllocator(ctx_, info_, &alloc_)) return Ort::Status(st);
+    }
+    if (ptr_ != nullptr) alloc_->Free(alloc_, ptr_);
+    ptr_ = nullptr;
+    size_ = 0;
+    if (OrtStatus* st = api.KernelContext_GetScratchBuffer(ctx_, info_, bytes, &ptr_)) return Ort::Status(st);
+    if (ptr_ == nullptr) return Ort::Status("TuckerConv CUDA: scratch allocation failed", ORT_EP_FAIL);
+    size_ = bytes;
+    *out = ptr_;
+    return Ort::Status{nullptr};
+  }
+
+ private:
+  OrtKernelContext* ctx_;
+  OrtMemoryInfo* info_ = nullptr;
+  OrtAllocator* alloc_ = nullptr;
+  void* ptr_ = nullptr;
+  size_t size_ = 0;
+};
+
 template <typename T>
 struct TuckerConvCuda {
   static constexpr bool kHalf = !std::is_same_v<T, float>;
@@ -178,11 +223,17 @@ struct TuckerConvCuda {
               static_cast<int>(attrs_.stride_w), static_cast<int>(attrs_.pad_t), static_cast<int>(attrs_.pad_l),
               static_cast<int>(attrs_.dil_h), static_cast<int>(attrs_.dil_w), attrs_.relu};
     Config cfg;
+    Scratch scratch(ctx);
     Ort::Status st = GetConfig(p, X.Data(), W_in.Data(), W_core.Data(), W_out.Data(), B.Data(),
-                               z, y, stream, &cfg);
+                               z, y, stream, &scratch, &cfg);
     if (!st.IsOK()) return st;
+    void* work = nullptr;
+    if (const size_t bytes = tucker_cuda::ScratchBytes(p, cfg)) {
+      st = scratch.Reserve(bytes, &work);
+      if (!st.IsOK()) return st;
+    }
     cudaError_t e = tucker_cuda::LaunchTuckerConv(kHalf, X.Data(), W_in.Data(), W_core.Data(), W_out.Data(), B.Data(),
-                                                  z, y, p, cfg, stream);
+                                                  z, y, p, cfg, stream, work);
     if (e != cudaSuccess) return CudaError(e, "kernel launch");
     return Ort::Status{nullptr};
   }
@@ -192,7 +243,7 @@ struct TuckerConvCuda {
  private:
   // Config per shape, decided at the first run of that shape and cached.
   Ort::Status GetConfig(const Problem& p, const void* x, const void* wi, const void* wc, const void* wo,
-                        const void* b, const void* z, void* y, cudaStream_t stream, Config* out) {
+                        const void* b, const void* z, void* y, cudaStream_t stream, Scratch* scratch, Config* out) {
     int dev_id = 0;
     cudaGetDevice(&dev_id);
     auto env_part = [](const char* name, const char* tag) {  // settings that change the pick or what is logged
@@ -235,9 +286,11 @@ struct TuckerConvCuda {
       cudaEventCreate(&e0);
       cudaEventCreate(&e1);
       float best = 1e30f;
+      void* work = nullptr;  // the grid candidates' scratch, taken once for all of them
+      if (Ort::Status ss = scratch->Reserve(tucker_cuda::GridScratchBytes(p), &work); !ss.IsOK()) return ss;
       auto time_it = [&](const Config& c, int reps) {
         cudaEventRecord(e0, stream);
-        for (int r = 0; r < reps; ++r) tucker_cuda::LaunchTuckerConv(kHalf, x, wi, wc, wo, b, z, y, p, c, stream);
+        for (int r = 0; r < reps; ++r) tucker_cuda::LaunchTuckerConv(kHalf, x, wi, wc, wo, b, z, y, p, c, stream, work);
         cudaEventRecord(e1, stream);
         cudaEventSynchronize(e1);
         float ms = 0.f;

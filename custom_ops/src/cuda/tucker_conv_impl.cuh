@@ -17,15 +17,17 @@ struct Problem {
 
 // Kernel variants: register-tiled block GEMMs (4x4 or 2x2 outputs per thread), v2's split-K kernel, v4's
 // cluster kernel (a tile's work spread over a thread-block cluster, Hopper and later), or the tensor-core
-// (WMMA) kernel for fp16 (forced-only until measured; 256 threads, channels and ranks multiples of 16).
-enum Variant { kTiled4x4 = 0, kTiled2x2 = 1, kSplitK = 2, kCluster = 3, kWmma = 4 };
+// (WMMA) kernel for fp16 (256 threads, channels and ranks multiples of 16), or the grid-wide kernel (each stage
+// over every SM, grid barriers between stages, t1/t2 in a scratch buffer from ORT's arena).
+enum Variant { kTiled4x4 = 0, kTiled2x2 = 1, kSplitK = 2, kCluster = 3, kWmma = 4, kGrid = 5 };
 
 // Execution parameters picked by the performance model (or the autotuner).
 struct Config {
   int variant;    // Variant
-  int th, tw;     // output tile (rows x cols) per block
+  int th, tw;     // output tile (rows x cols) per block (grid: output rows per task, warps per task)
   int threads;    // threads per block
-  int nsplit;     // blocks that share one tile's output channels (tiled: grid split; cluster: cluster size; 1 for split-K)
+  int nsplit;     // blocks that share one tile's output channels (tiled: grid split; cluster: cluster size; 1 for split-K;
+                  // grid: blocks per SM)
   int kchunk;     // reduction rows staged per step (tiled variants, a multiple of 32; 32 for split-K; cluster:
                   // 64 stages the block's weight slices in shared memory, 32 reads them from global memory)
 };
@@ -67,6 +69,12 @@ struct ModelParams {
   double cluster_sync = 5000;   // one cluster barrier
   double cluster_gather = 24;   // per float4 a thread copies from another block's shared memory
   double cluster_launch = 500;  // launch and tail of a kernel
+  // The grid kernel (variant 5): first-principles values, not fitted yet (no H200 log has grid configs).
+  double grid_launch = 6000;    // cooperative launch and tail (~3 us)
+  double grid_sync = 2000;      // one grid barrier (~1 us)
+  double grid_mem = 1500;       // first loads of a stage's round (L2, DRAM)
+  double grid_step = 16;        // one step of a reduction chain, loads pipelined
+  double grid_reduce = 300;     // the block barriers and shared-memory sum of a round when S warps share a task
 };
 
 // Analytical model: estimated cycles of a config on a device (INFINITY when it cannot run).
@@ -104,9 +112,15 @@ cudaError_t PrepareClusterKernels(size_t max_smem);
 // Whether the device can run config c for p (cluster configs: one cluster must fit the GPU's partitions).
 bool Launchable(const Problem& p, const Config& c, bool half);
 
-// Launches one config; half selects __half tensors (void* keeps this header free of cuda_fp16.h).
+// Device scratch bytes a config needs (the grid kernel's t1 and t2; 0 for every other variant). GridScratchBytes
+// is what any grid config of p needs, so a tuner can take it once before timing.
+size_t GridScratchBytes(const Problem& p);
+size_t ScratchBytes(const Problem& p, const Config& c);
+
+// Launches one config; half selects __half tensors (void* keeps this header free of cuda_fp16.h); scratch holds
+// ScratchBytes(p, c) bytes of device memory (nullptr when that is 0).
 cudaError_t LaunchTuckerConv(bool half, const void* x, const void* w_in, const void* w_core, const void* w_out,
                              const void* bias, const void* z, void* y, const Problem& p, const Config& c,
-                             cudaStream_t stream);
+                             cudaStream_t stream, void* scratch = nullptr);
 
 }  // namespace tucker_cuda

@@ -150,17 +150,57 @@ double ClusterCycles(const Problem& p, const Config& c, const Device& d, const M
   return waves * std::max(latency, sharing * issue / 4) + m.cluster_launch;
 }
 
+// The grid kernel: three stages over the whole GPU with two grid barriers. A stage is rounds of tasks (a task: th
+// rows x 32 columns, its reduction split over S warps); a round costs its chain of ceil(K / S) steps at
+// grid_step (latency-bound) or the SM's share of the round's instructions at 4 per cycle, whichever is larger,
+// plus the first loads and, when S > 1, the shared-memory reduction.
+double GridCycles(const Problem& p, const Config& c, const Device& d, const ModelParams& m) {
+  if (!GridConfigValid(c)) return INFINITY;
+  const int blocks = GridBlocks(p, c, d.sm_count), S = c.tw, mb = c.th;
+  const double slots = c.threads / 32 / S;
+  const double blocks_per_sm = std::ceil(static_cast<double>(blocks) / d.sm_count);
+  double total = m.grid_launch + 2 * m.grid_sync;
+  const auto stage = [&](int M, double P, double chain, double instr_per_step) {
+    const double tasks = std::ceil(static_cast<double>(M) / mb) * std::ceil(P / 32);
+    const double rounds = std::ceil(tasks / (blocks * slots));
+    const double busy_warps = std::min(tasks, blocks * slots) / blocks * S * blocks_per_sm;  // per SM
+    const double issue = busy_warps * chain * instr_per_step / 4;
+    total += rounds * (std::max(chain * m.grid_step, issue) + m.grid_mem + (S > 1 ? m.grid_reduce : 0.0));
+  };
+  const double kk = p.kh * p.kw;
+  stage(p.R1, static_cast<double>(p.batch) * p.H * p.W, std::ceil(static_cast<double>(p.C) / S), 2 * mb + 2);
+  stage(p.R2, static_cast<double>(p.batch) * p.Ho * p.Wo, std::ceil(static_cast<double>(p.R1) / S) * kk, 2 * mb + 4);
+  stage(p.N, static_cast<double>(p.batch) * p.Ho * p.Wo, std::ceil(static_cast<double>(p.R2) / S), 2 * mb + 2);
+  return total;
+}
+
+// The grid kernel's configs: rows per task x threads x warps per task x blocks per SM.
+void AddGridCandidates(const Problem& p, std::vector<Config>* out) {
+  if (GridScratchBytes(p) > (size_t{1} << 30)) return;
+  for (int mb : {1, 2, 4})
+    for (int threads : kThreads)
+      for (int s : {1, 2, 4, 8, 16})
+        for (int per_sm : {1, 2}) {
+          const Config c{kGrid, mb, s, threads, per_sm, 32};
+          if (GridConfigValid(c)) out->push_back(c);
+        }
+}
+
 }  // namespace
+
+size_t ScratchBytes(const Problem& p, const Config& c) { return c.variant == kGrid ? GridScratchBytes(p) : 0; }
 
 size_t SharedBytes(const Problem& p, const Config& c) {
   if (c.variant == kCluster) return ClusterSharedBytes(p, c);
   if (c.variant == kWmma) return WmmaSharedBytes(p, c);
+  if (c.variant == kGrid) return GridConfigValid(c) ? 0 : static_cast<size_t>(-1);  // static shared memory only
   return c.variant == kSplitK ? SplitKSharedBytes(p, c) : TiledSharedBytes(p, c);
 }
 
 double PredictCycles(const Problem& p, const Config& c, const Device& d, const ModelParams& m) {
   if (c.variant == kCluster) return ClusterCycles(p, c, d, m);
   if (c.variant == kWmma) return INFINITY;  // not modelled yet: forced configs only
+  if (c.variant == kGrid) return GridCycles(p, c, d, m);
   return c.variant == kSplitK ? SplitKCycles(p, c, d, m) : TiledCycles(p, c, d, m);
 }
 
@@ -202,6 +242,7 @@ std::vector<Config> Candidates(const Problem& p, const Device& d) {
       }
     }
   }
+  AddGridCandidates(p, &out);
   return out;
 }
 
@@ -268,12 +309,14 @@ cudaError_t PrepareKernels(size_t max_smem) {
 cudaError_t PrepareClusterKernels(size_t max_smem) { return PrepareCluster(max_smem); }
 
 bool Launchable(const Problem& p, const Config& c, bool half) {
+  if (c.variant == kGrid) return GridLaunchable(half, p, c);
   return c.variant != kCluster || ClusterLaunchable(half, p, c);
 }
 
 cudaError_t LaunchTuckerConv(bool half, const void* x, const void* w_in, const void* w_core, const void* w_out,
                              const void* bias, const void* z, void* y, const Problem& p, const Config& c,
-                             cudaStream_t stream) {
+                             cudaStream_t stream, void* scratch) {
+  if (c.variant == kGrid) return LaunchGrid(half, x, w_in, w_core, w_out, bias, z, y, p, c, scratch, stream);
   if (c.variant == kCluster) return LaunchCluster(half, x, w_in, w_core, w_out, bias, z, y, p, c, stream);
   if (c.variant == kWmma) return LaunchWmma(half, x, w_in, w_core, w_out, bias, z, y, p, c, stream);
   if (c.variant == kSplitK) return LaunchSplitK(half, x, w_in, w_core, w_out, bias, z, y, p, c, stream);

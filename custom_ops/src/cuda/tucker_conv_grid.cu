@@ -1,0 +1,115 @@
+// The grid-wide TuckerConv kernel (variant 5): one cooperative launch runs the three stages one after another
+// over the whole GPU, with a grid barrier between them and t1/t2 in a global scratch buffer (L2-resident at the
+// sizes it is picked for) taken from ORT's arena.
+//
+// Why: at batch 1 on 7x7-28x28 maps a Tucker layer is 0.1-5 M MACs, a few microseconds of work spread over the
+// GPU, but every earlier kernel of ours gives a tile's three stages to one block (or one cluster of <= 16
+// blocks), so the layer takes the latency of one SM walking the whole weight set: the ~15 us floor of sessions
+// 1-4. Here stage 1 alone is spread over every SM (each block takes (rows x 32 columns) tasks, S of its warps
+// split a task's reduction), then a grid barrier, stage 2, a barrier, stage 3 with the epilogue. The cost is two
+// grid barriers (~1 us each) instead of one SM's serial chains, and nothing is recomputed for halos.
+//
+// Config: th = output rows per task (1, 2 or 4), tw = S (warps per task, dividing threads / 32), threads,
+// nsplit = blocks per SM (the grid is nsplit x SMs, capped by the tasks of the largest stage). A cooperative
+// launch guarantees every block is resident; CUDA graphs capture it as a cooperative kernel node.
+#include <algorithm>
+#include <mutex>
+
+#include "tucker_conv_grid_kernel.cuh"
+#include "tucker_conv_kernels.cuh"
+
+namespace tucker_cuda {
+namespace {
+
+template <typename T, int MB>
+cudaError_t LaunchTyped(const void* x, const void* wi, const void* wc, const void* wo, const void* b, const void* z,
+                        void* y, const Problem& p, const Config& c, int blocks, float* t1, float* t2,
+                        cudaStream_t stream) {
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = dim3(blocks, 1, 1);
+  cfg.blockDim = dim3(c.threads, 1, 1);
+  cfg.dynamicSmemBytes = 0;
+  cfg.stream = stream;
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeCooperative;
+  attr[0].val.cooperative = 1;
+  cfg.attrs = attr;
+  cfg.numAttrs = 1;
+  return cudaLaunchKernelEx(&cfg, GridKernel<T, MB>, static_cast<const T*>(x), static_cast<const T*>(wi),
+                            static_cast<const T*>(wc), static_cast<const T*>(wo), static_cast<const T*>(b),
+                            static_cast<const T*>(z), static_cast<T*>(y), p, c.tw, t1, t2);
+}
+
+template <typename T>
+const void* KernelFor(int mb) {
+  if (mb == 1) return reinterpret_cast<const void*>(GridKernel<T, 1>);
+  if (mb == 2) return reinterpret_cast<const void*>(GridKernel<T, 2>);
+  return reinterpret_cast<const void*>(GridKernel<T, 4>);
+}
+
+// SMs of the current device (queried once per device).
+int SmCount() {
+  static std::mutex mu;
+  static int counts[64] = {0};
+  int dev = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) return 0;
+  std::lock_guard<std::mutex> lock(mu);
+  if (counts[dev] == 0) cudaDeviceGetAttribute(&counts[dev], cudaDevAttrMultiProcessorCount, dev);
+  return counts[dev];
+}
+
+}  // namespace
+
+bool GridConfigValid(const Config& c) {
+  return c.variant == kGrid && (c.th == 1 || c.th == 2 || c.th == 4) && c.threads >= 32 && c.threads <= 512 &&
+         c.threads % 32 == 0 && c.tw >= 1 && (c.threads / 32) % c.tw == 0 && c.nsplit >= 1 && c.nsplit <= 4;
+}
+
+int GridBlocks(const Problem& p, const Config& c, int sm_count) {
+  const int slots = c.threads / 32 / c.tw;
+  const auto tasks = [&](int M, long P) { return static_cast<long>((M + c.th - 1) / c.th) * ((P + 31) / 32); };
+  const long most = std::max<long>({tasks(p.R1, static_cast<long>(p.batch) * p.H * p.W),
+                              tasks(p.R2, static_cast<long>(p.batch) * p.Ho * p.Wo),
+                              tasks(p.N, static_cast<long>(p.batch) * p.Ho * p.Wo)});
+  return static_cast<int>(std::max(1L, std::min(static_cast<long>(sm_count) * c.nsplit, (most + slots - 1) / slots)));
+}
+
+namespace {
+// Floats of t1 (rounded up to 256 bytes, where t2 starts) and of t2.
+size_t T1Floats(const Problem& p) { return (static_cast<size_t>(p.batch) * p.R1 * p.H * p.W + 63) / 64 * 64; }
+size_t T2Floats(const Problem& p) { return static_cast<size_t>(p.batch) * p.R2 * p.Ho * p.Wo; }
+}  // namespace
+
+size_t GridScratchBytes(const Problem& p) { return sizeof(float) * (T1Floats(p) + T2Floats(p)); }
+
+bool GridLaunchable(bool half, const Problem& p, const Config& c) {
+  if (!GridConfigValid(c)) return false;
+  int dev = 0, coop = 0, per_sm = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess) return false;
+  cudaDeviceGetAttribute(&coop, cudaDevAttrCooperativeLaunch, dev);
+  const void* k = half ? KernelFor<__half>(c.th) : KernelFor<float>(c.th);
+  if (!coop || cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, k, c.threads, 0) != cudaSuccess) {
+    cudaGetLastError();
+    return false;
+  }
+  (void)p;
+  return per_sm >= c.nsplit;
+}
+
+cudaError_t LaunchGrid(bool half, const void* x, const void* w_in, const void* w_core, const void* w_out,
+                       const void* bias, const void* z, void* y, const Problem& p, const Config& c, void* scratch,
+                       cudaStream_t stream) {
+  if (!GridConfigValid(c) || scratch == nullptr) return cudaErrorInvalidValue;
+  const int blocks = GridBlocks(p, c, SmCount());
+  float* t1 = static_cast<float*>(scratch);
+  float* t2 = t1 + T1Floats(p);
+  auto go = [&](auto tag) -> cudaError_t {
+    using T = decltype(tag);
+    if (c.th == 1) return LaunchTyped<T, 1>(x, w_in, w_core, w_out, bias, z, y, p, c, blocks, t1, t2, stream);
+    if (c.th == 2) return LaunchTyped<T, 2>(x, w_in, w_core, w_out, bias, z, y, p, c, blocks, t1, t2, stream);
+    return LaunchTyped<T, 4>(x, w_in, w_core, w_out, bias, z, y, p, c, blocks, t1, t2, stream);
+  };
+  return half ? go(__half{}) : go(float{});
+}
+
+}  // namespace tucker_cuda

@@ -1,0 +1,157 @@
+// Device code of the grid-wide TuckerConv kernel (variant 5; launcher and design in tucker_conv_grid.cu).
+#pragma once
+#include <cooperative_groups.h>
+#include <cuda_fp16.h>
+
+#include "tucker_conv_device.cuh"
+#include "tucker_conv_impl.cuh"
+
+namespace tucker_cuda {
+namespace {
+
+constexpr int kGridMaxWarps = 16;  // 512 threads
+constexpr int kGridMaxRows = 4;    // output rows per task (Config::th)
+
+// One GEMM stage spread over the whole grid: out(m, q) = sum_k A(m, k) B(k, q), m < M, q < P. A task is MB rows
+// x 32 columns (a lane per column); S warps of a block share a task's reduction (each runs partial() over its
+// slice of k) and their partial sums meet in shared memory; a block holds warps / S tasks at a time and the grid
+// strides over the tasks. With S = 1 there is no reduction and no block barrier.
+template <int MB, typename Partial, typename Store>
+__device__ __forceinline__ void GridStage(int M, int P, int S, float* red, Partial partial, Store store) {
+  const int warps = blockDim.x >> 5, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int slots = warps / S, slot = warp / S, part = warp - slot * S;
+  const int mg = (M + MB - 1) / MB, tasks = mg * ((P + 31) / 32);
+  for (int base = blockIdx.x * slots; base < tasks; base += gridDim.x * slots) {
+    const int t = base + slot, m0 = (t % mg) * MB, q = (t / mg) * 32 + lane;
+    float acc[MB];
+#pragma unroll
+    for (int u = 0; u < MB; ++u) acc[u] = 0.f;
+    if (t < tasks && q < P) partial(m0, q, part, acc);
+    if (S == 1) {
+      if (t < tasks && q < P) {
+#pragma unroll
+        for (int u = 0; u < MB; ++u)
+          if (m0 + u < M) store(m0 + u, q, acc[u]);
+      }
+      continue;
+    }
+#pragma unroll
+    for (int u = 0; u < MB; ++u) red[(warp * MB + u) * 32 + lane] = acc[u];
+    __syncthreads();
+    for (int i = threadIdx.x; i < slots * MB * 32; i += blockDim.x) {
+      const int l = i & 31, u = (i >> 5) % MB, g = i / (32 * MB);
+      const int tt = base + g, mm = (tt % mg) * MB + u, qq = (tt / mg) * 32 + l;
+      if (tt >= tasks || qq >= P || mm >= M) continue;
+      float v = 0.f;
+      for (int s = 0; s < S; ++s) v += red[((g * S + s) * MB + u) * 32 + l];
+      store(mm, qq, v);
+    }
+    __syncthreads();
+  }
+}
+
+// The reduction slice [k0, k1) of part `part` of S over a reduction of length K.
+__device__ __forceinline__ void Slice(int K, int S, int part, int* k0, int* k1) {
+  const int kc = (K + S - 1) / S;
+  *k0 = min(K, part * kc);
+  *k1 = min(K, *k0 + kc);
+}
+
+// t1 and t2 are written and read inside one launch, so they are read through L2 (__ldcg), never the read-only
+// path; everything else is read-only for the kernel's lifetime.
+template <typename T, int MB>
+__global__ void __launch_bounds__(512) GridKernel(const T* __restrict__ x, const T* __restrict__ w_in,
+                                                  const T* __restrict__ w_core, const T* __restrict__ w_out,
+                                                  const T* __restrict__ bias, const T* __restrict__ z,
+                                                  T* __restrict__ y, Problem p, int S, float* t1, float* t2) {
+  __shared__ float red[kGridMaxWarps * kGridMaxRows * 32];
+  const int hw = p.H * p.W, ohw = p.Ho * p.Wo, kk = p.kh * p.kw;
+
+  // Stage 1: t1[n][r1][h][w] = sum_c W_in[r1][c] X[n][c][h][w] over the whole input (columns q = n, h, w).
+  GridStage<MB>(
+      p.R1, p.batch * hw, S, red,
+      [&](int m0, int q, int part, float* acc) {
+        int c0, c1;
+        Slice(p.C, S, part, &c0, &c1);
+        const int n = q / hw, pix = q - n * hw;
+        const T* xp = x + (static_cast<size_t>(n) * p.C) * hw + pix;
+        const T* wp[MB];
+#pragma unroll
+        for (int u = 0; u < MB; ++u) wp[u] = w_in + static_cast<size_t>(min(m0 + u, p.R1 - 1)) * p.C;
+#pragma unroll 4
+        for (int c = c0; c < c1; ++c) {
+          const float xv = ld(xp + static_cast<size_t>(c) * hw);
+#pragma unroll
+          for (int u = 0; u < MB; ++u) acc[u] = fmaf(ld(wp[u] + c), xv, acc[u]);
+        }
+      },
+      [&](int m, int q, float v) {
+        const int n = q / hw;
+        t1[(static_cast<size_t>(n) * p.R1 + m) * hw + (q - n * hw)] = v;
+      });
+  cooperative_groups::this_grid().sync();
+
+  // Stage 2: t2[n][r2][oh][ow] = core conv of t1 (zero outside the map), reduction over R1 x taps.
+  GridStage<MB>(
+      p.R2, p.batch * ohw, S, red,
+      [&](int m0, int q, int part, float* acc) {
+        int r0, r1e;
+        Slice(p.R1, S, part, &r0, &r1e);
+        const int n = q / ohw, o = q - n * ohw, oh = o / p.Wo, ow = o - oh * p.Wo;
+        const int ih0 = oh * p.sh - p.pt, iw0 = ow * p.sw - p.pl;
+        const float* tp = t1 + static_cast<size_t>(n) * p.R1 * hw;
+        const T* wp[MB];
+#pragma unroll
+        for (int u = 0; u < MB; ++u) wp[u] = w_core + static_cast<size_t>(min(m0 + u, p.R2 - 1)) * p.R1 * kk;
+        for (int r1 = r0; r1 < r1e; ++r1) {
+          const float* src = tp + static_cast<size_t>(r1) * hw;
+          for (int i = 0; i < p.kh; ++i) {
+            const int ih = ih0 + i * p.dh;
+            if (ih < 0 || ih >= p.H) continue;
+            for (int j = 0; j < p.kw; ++j) {
+              const int iw = iw0 + j * p.dw;
+              if (iw < 0 || iw >= p.W) continue;
+              const float v = __ldcg(src + ih * p.W + iw);
+              const int widx = r1 * kk + i * p.kw + j;
+#pragma unroll
+              for (int u = 0; u < MB; ++u) acc[u] = fmaf(ld(wp[u] + widx), v, acc[u]);
+            }
+          }
+        }
+      },
+      [&](int m, int q, float v) {
+        const int n = q / ohw;
+        t2[(static_cast<size_t>(n) * p.R2 + m) * ohw + (q - n * ohw)] = v;
+      });
+  cooperative_groups::this_grid().sync();
+
+  // Stage 3: Y = W_out t2 + B (+ Z), Relu.
+  GridStage<MB>(
+      p.N, p.batch * ohw, S, red,
+      [&](int m0, int q, int part, float* acc) {
+        int k0, k1;
+        Slice(p.R2, S, part, &k0, &k1);
+        const int n = q / ohw, o = q - n * ohw;
+        const float* tp = t2 + static_cast<size_t>(n) * p.R2 * ohw + o;
+        const T* wp[MB];
+#pragma unroll
+        for (int u = 0; u < MB; ++u) wp[u] = w_out + static_cast<size_t>(min(m0 + u, p.N - 1)) * p.R2;
+#pragma unroll 4
+        for (int k = k0; k < k1; ++k) {
+          const float v = __ldcg(tp + static_cast<size_t>(k) * ohw);
+#pragma unroll
+          for (int u = 0; u < MB; ++u) acc[u] = fmaf(ld(wp[u] + k), v, acc[u]);
+        }
+      },
+      [&](int m, int q, float v) {
+        const int n = q / ohw;
+        const size_t o = (static_cast<size_t>(n) * p.N + m) * ohw + (q - n * ohw);
+        v += ld(bias + m);
+        if (z != nullptr) v += ld(z + o);
+        if (p.relu) v = fmaxf(v, 0.f);
+        st(y + o, v);
+      });
+}
+
+}  // namespace
+}  // namespace tucker_cuda
