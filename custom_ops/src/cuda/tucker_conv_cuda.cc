@@ -82,7 +82,10 @@ bool ForcedConfig(Config* c) {
 }
 
 // TUCKER_ONNX_TUNE: unset or "model" = the analytical model's pick; "exhaustive" = measure every candidate
-// (-1); "top<K>" = measure the model's K cheapest configs (K; the quick tuner). Anything else is an error (-2).
+// (-1); "top<K>" = measure the model's K cheapest configs (K; the quick tuner); "variant<V>" = the model's pick and
+// every candidate of kernel variant V (kVariantMode - V; a developer mode: timings of one kernel to fit the model's
+// terms for it, tools/gpu_variant_log.sh). Anything else is an error (-2).
+constexpr int kVariantMode = -100;
 int TuneMode() {
   const char* v = std::getenv("TUCKER_ONNX_TUNE");
   if (v == nullptr || *v == 0 || std::string(v) == "model") return 0;
@@ -90,6 +93,8 @@ int TuneMode() {
   int k = 0;
   char rest = 0;
   if (std::sscanf(v, "top%d%c", &k, &rest) == 1 && k >= 1 && k <= 4096) return k;
+  if (std::sscanf(v, "variant%d%c", &k, &rest) == 1 && k >= tucker_cuda::kTiled4x4 && k <= tucker_cuda::kGrid)
+    return kVariantMode - k;
   return -2;
 }
 
@@ -277,7 +282,7 @@ struct TuckerConvCuda {
     } else if (const std::optional<Config> cached = CachedConfig(p, kHalf, dev)) {
       chosen = *cached;
     } else if (TuneMode() == -2) {
-      return Ort::Status("TuckerConv CUDA: TUCKER_ONNX_TUNE must be model, exhaustive or top<K> (e.g. top16)",
+      return Ort::Status("TuckerConv CUDA: TUCKER_ONNX_TUNE must be model, exhaustive or top<K> (e.g. top16), or variant<V>",
                          ORT_INVALID_ARGUMENT);
     } else if (TuneMode() != 0) {
       // Like cuDNN's EXHAUSTIVE: time every candidate (or the model's shortlist) on the real buffers, a one-off
@@ -300,7 +305,14 @@ struct TuckerConvCuda {
       std::vector<Config> measured =
           TuneMode() > 0 ? tucker_cuda::Shortlist(p, dev, TuneMode(), tucker_cuda::Launchable, kHalf)
                          : tucker_cuda::Candidates(p, dev);
-      if (kHalf) {  // the tensor-core kernel: 1.5-2.3x faster than the model's fp16 picks at batch 32 (session 4)
+      if (TuneMode() <= kVariantMode) {
+        const int variant = kVariantMode - TuneMode();
+        std::vector<Config> only{model};
+        for (const Config& c : measured)
+          if (c.variant == variant) only.push_back(c);
+        measured.swap(only);
+      }
+      if (kHalf && TuneMode() >= -1) {  // the tensor-core kernel: 1.5-2.3x faster than the model's fp16 picks at batch 32 (session 4)
         const std::vector<Config> tc = tucker_cuda::TensorCoreCandidates(p, dev);
         measured.insert(measured.end(), tc.begin(), tc.end());
       }

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Timings of one kernel variant on every benchmark shape, for fitting the model's terms for it (tools/fit_model.py
+# --merge): the layer benchmark under TUCKER_ONNX_TUNE=variant<V> (the model's pick plus every candidate of variant V
+# is timed at each shape's first run) with the op's config log, fp32, batch 1 and 32, while nvidia-smi samples the SM
+# clock (is the GPU at full clock during the short, launch-bound runs?). Run through tools/device_env.sh, carrying
+# .ortgpu, .whl and tucker_onnx/_lib. Usage: bash tools/device_env.sh bash tools/gpu_variant_log.sh [V] [SECONDS]
+set -u
+V=${1:-5}
+R=/tmp/R
+mkdir -p "$R"
+pack() { tar czf "$OUT/r.tgz" -C /tmp R; }
+nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader > "$R/gpu.txt" 2>&1
+nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,power.draw,utilization.gpu --format=csv -lms 250 > "$R/clocks.csv" 2>&1 &
+smi=$!
+TUCKER_ONNX_TUNE=variant$V TUCKER_ONNX_CONFIG_LOG="$R/variant${V}_fp32.jsonl" timeout "${2:-300}" \
+  python3 tools/bench_layers.py --out "$R/layers_variant$V" --dtypes fp32 --stack 4 --iters 20 --repeats 2 2>&1 \
+  | grep -v -i "warn\|cudnn_fe" | cut -c1-200
+kill $smi; pack
