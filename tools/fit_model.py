@@ -24,12 +24,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 NAMES = ["tiled_mem1", "tiled_mem", "tiled_sync", "tiled_fill", "tiled_launch", "splitk_step1", "splitk_step2", "splitk_step3",
          "splitk_atomic", "splitk_instr", "splitk_launch", "cluster_cpi", "cluster_cpi_staged", "cluster_mem", "cluster_sync",
-         "cluster_gather", "cluster_launch"]
+         "cluster_gather", "cluster_launch", "grid_launch", "grid_sync", "grid_mem", "grid_step", "grid_reduce"]
 
 
 # The hand-set constants the fit started from: cross-validation starts there too, so a held-out shape never
 # shaped its own starting point (the committed defaults were fitted on every shape).
-HAND_SET = [900, 600, 80, 4, 4000, 400, 150, 150, 30, 12, 4000, 2.0, 1.0, 1000, 400, 24, 4000]
+HAND_SET = [900, 600, 80, 4, 4000, 400, 150, 150, 30, 12, 4000, 2.0, 1.0, 1000, 400, 24, 4000,
+            6000, 2000, 1500, 16, 300]
 
 
 def defaults() -> list[float]:
@@ -56,15 +57,25 @@ def problem(key: str) -> list[int]:
     return [b, c, h, w, r1, r2, kh, kw, n, ho, wo, sh, sw, pt, pl, dh, dw]
 
 
-def load(paths) -> list[tuple[list[int], list[tuple[list[int], float]]]]:
+def load(paths, merge=()) -> list[tuple[list[int], list[tuple[list[int], float]]]]:
+    """Per shape, its timed configs. A later log's entry for a shape replaces an earlier one's; a log in `merge` (one
+    kernel's timings, TUCKER_ONNX_TUNE=variant<V>) adds its configs to the shape's earlier timings instead (a config
+    timed again takes the new time), and is skipped for shapes no earlier log timed fully."""
     shapes = {}
-    for path in paths:
+    for path in list(paths) + list(merge):
         for line in (gzip.open(path, "rt") if str(path).endswith(".gz") else open(path)):
             r = json.loads(line)
             # Cluster configs that stage weights (variant 3, kchunk 64) are forced-only, not model candidates.
             cands = [(x[:6], x[6]) for x in r["timings_ms"] if not (x[0] == 3 and x[5] == 64)]
-            if cands and len(r["model"]) == 6:
-                shapes[r["key"]] = (problem(r["key"]), cands)
+            if not cands or len(r["model"]) != 6:
+                continue
+            if path in merge:
+                if r["key"] not in shapes:
+                    continue
+                new = {tuple(c): t for c, t in cands}
+                old = [(c, t) for c, t in shapes[r["key"]][1] if tuple(c) not in new]
+                cands = old + cands
+            shapes[r["key"]] = (problem(r["key"]), cands)
     return list(shapes.values())
 
 
@@ -121,12 +132,13 @@ def log_misfit(exe: Path, params: list[float], shapes) -> float:
 
 
 def fit(exe: Path, params: list[float], shapes, rounds: int, log: bool = False,
-        objective: str = "gap") -> tuple[list[float], float]:
-    """Coordinate search: each constant scaled by a few factors, kept when the objective falls."""
+        objective: str = "gap", only: str = "") -> tuple[list[float], float]:
+    """Coordinate search: each constant (those whose name starts with `only`) scaled by a few factors, kept when the
+    objective falls."""
     f_obj = (lambda q: score(exe, q, shapes)[0]) if objective == "gap" else (lambda q: log_misfit(exe, q, shapes))
     best = f_obj(params)
     for _ in range(rounds):
-        for i in range(len(params)):
+        for i in [i for i, n in enumerate(NAMES) if n.startswith(only)]:
             for f in (0.25, 0.5, 0.8, 1.25, 2.0, 4.0):
                 trial = list(params)
                 trial[i] *= f
@@ -141,6 +153,10 @@ def fit(exe: Path, params: list[float], shapes, rounds: int, log: bool = False,
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("logs", nargs="+")
+    ap.add_argument("--merge", nargs="*", default=[], help="logs of one kernel's configs (TUCKER_ONNX_TUNE=variant<V>, "
+                    "tools/gpu_variant_log.sh) added to the shapes the other logs timed")
+    ap.add_argument("--only", default="", help="fit only the constants whose name starts with this (e.g. grid_), "
+                    "from the committed values of the others")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--cv", action="store_true", help="leave-one-shape-out cross-validation")
     ap.add_argument("--objective", choices=["gap", "logfit"], default="logfit", help="what the fit minimises: the "
@@ -152,7 +168,7 @@ def main():
     ap.add_argument("--top", default="1", help="score the best measured among the model's K cheapest configs (the "
                     "quick tuner's shortlist); several K separated by commas (e.g. 1,8,32) are scored on the same fits")
     a = ap.parse_args()
-    shapes = load(a.logs)
+    shapes = load(a.logs, a.merge)
     with tempfile.TemporaryDirectory() as d:
         exe = build(Path(d) / "model_eval")
         params = defaults()
@@ -173,8 +189,8 @@ def main():
                 print(f"cross-validated (leave one shape out, {a.rounds} round(s), fit on {a.objective}), top {k}: mean gap "
                       f"{100 * sum(h) / len(h):.1f}%, median {100 * sorted(h)[len(h) // 2]:.1f}%, worst {100 * max(h):.1f}%")
             return
-        params, _ = fit(exe, params if a.from_committed else list(HAND_SET), shapes, a.rounds, log=True,
-                        objective=a.objective)
+        params, _ = fit(exe, params if a.from_committed or a.only else list(HAND_SET), shapes, a.rounds, log=True,
+                        objective=a.objective, only=a.only)
         for k in tops:
             s, gaps = score(exe, params, shapes, detail=k == 1, top=k)
             print(f"fitted, top {k}: mean gap {100 * s:.1f}%, median {100 * sorted(gaps)[len(gaps) // 2]:.1f}%, "

@@ -14,6 +14,7 @@
 // launch guarantees every block is resident; CUDA graphs capture it as a cooperative kernel node.
 #include <algorithm>
 #include <mutex>
+#include <type_traits>
 
 #include "tucker_conv_grid_kernel.cuh"
 #include "tucker_conv_kernels.cuh"
@@ -21,7 +22,7 @@
 namespace tucker_cuda {
 namespace {
 
-template <typename T, int MB>
+template <typename T, int MB, int K>
 cudaError_t LaunchTyped(const void* x, const void* wi, const void* wc, const void* wo, const void* b, const void* z,
                         void* y, const Problem& p, const Config& c, int blocks, float* t1, float* t2,
                         cudaStream_t stream) {
@@ -35,17 +36,23 @@ cudaError_t LaunchTyped(const void* x, const void* wi, const void* wc, const voi
   attr[0].val.cooperative = 1;
   cfg.attrs = attr;
   cfg.numAttrs = 1;
-  return cudaLaunchKernelEx(&cfg, GridKernel<T, MB>, static_cast<const T*>(x), static_cast<const T*>(wi),
+  return cudaLaunchKernelEx(&cfg, GridKernel<T, MB, K, K>, static_cast<const T*>(x), static_cast<const T*>(wi),
                             static_cast<const T*>(wc), static_cast<const T*>(wo), static_cast<const T*>(b),
                             static_cast<const T*>(z), static_cast<T*>(y), p, c.tw, t1, t2);
 }
 
-template <typename T>
+// Whether p's core is the 3x3 the kernel has an unrolled instantiation for.
+bool Core3x3(const Problem& p) { return p.kh == 3 && p.kw == 3; }
+
+template <typename T, int K>
 const void* KernelFor(int mb) {
-  if (mb == 1) return reinterpret_cast<const void*>(GridKernel<T, 1>);
-  if (mb == 2) return reinterpret_cast<const void*>(GridKernel<T, 2>);
-  return reinterpret_cast<const void*>(GridKernel<T, 4>);
+  if (mb == 1) return reinterpret_cast<const void*>(GridKernel<T, 1, K, K>);
+  if (mb == 2) return reinterpret_cast<const void*>(GridKernel<T, 2, K, K>);
+  return reinterpret_cast<const void*>(GridKernel<T, 4, K, K>);
 }
+
+template <typename T>
+const void* KernelFor(int mb, const Problem& p) { return Core3x3(p) ? KernelFor<T, 3>(mb) : KernelFor<T, 0>(mb); }
 
 // SMs of the current device (queried once per device).
 int SmCount() {
@@ -87,12 +94,11 @@ bool GridLaunchable(bool half, const Problem& p, const Config& c) {
   int dev = 0, coop = 0, per_sm = 0;
   if (cudaGetDevice(&dev) != cudaSuccess) return false;
   cudaDeviceGetAttribute(&coop, cudaDevAttrCooperativeLaunch, dev);
-  const void* k = half ? KernelFor<__half>(c.th) : KernelFor<float>(c.th);
+  const void* k = half ? KernelFor<__half>(c.th, p) : KernelFor<float>(c.th, p);
   if (!coop || cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, k, c.threads, 0) != cudaSuccess) {
     cudaGetLastError();
     return false;
   }
-  (void)p;
   return per_sm >= c.nsplit;
 }
 
@@ -103,13 +109,17 @@ cudaError_t LaunchGrid(bool half, const void* x, const void* w_in, const void* w
   const int blocks = GridBlocks(p, c, SmCount());
   float* t1 = static_cast<float*>(scratch);
   float* t2 = t1 + T1Floats(p);
-  auto go = [&](auto tag) -> cudaError_t {
+  auto go = [&](auto tag, auto core) -> cudaError_t {
     using T = decltype(tag);
-    if (c.th == 1) return LaunchTyped<T, 1>(x, w_in, w_core, w_out, bias, z, y, p, c, blocks, t1, t2, stream);
-    if (c.th == 2) return LaunchTyped<T, 2>(x, w_in, w_core, w_out, bias, z, y, p, c, blocks, t1, t2, stream);
-    return LaunchTyped<T, 4>(x, w_in, w_core, w_out, bias, z, y, p, c, blocks, t1, t2, stream);
+    constexpr int K = decltype(core)::value;
+    if (c.th == 1) return LaunchTyped<T, 1, K>(x, w_in, w_core, w_out, bias, z, y, p, c, blocks, t1, t2, stream);
+    if (c.th == 2) return LaunchTyped<T, 2, K>(x, w_in, w_core, w_out, bias, z, y, p, c, blocks, t1, t2, stream);
+    return LaunchTyped<T, 4, K>(x, w_in, w_core, w_out, bias, z, y, p, c, blocks, t1, t2, stream);
   };
-  return half ? go(__half{}) : go(float{});
+  using Any = std::integral_constant<int, 0>;
+  using Three = std::integral_constant<int, 3>;
+  if (Core3x3(p)) return half ? go(__half{}, Three{}) : go(float{}, Three{});
+  return half ? go(__half{}, Any{}) : go(float{}, Any{});
 }
 
 }  // namespace tucker_cuda

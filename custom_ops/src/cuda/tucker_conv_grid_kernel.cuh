@@ -59,7 +59,9 @@ __device__ __forceinline__ void Slice(int K, int S, int part, int* k0, int* k1) 
 
 // t1 and t2 are written and read inside one launch, so they are read through L2 (__ldcg), never the read-only
 // path; everything else is read-only for the kernel's lifetime.
-template <typename T, int MB>
+// KH x KW > 0: the core's size known at compile time (3x3, the common case), so each R1 step issues all its taps'
+// loads at once; 0 x 0: any core, taps looped at run time (R1 unrolled inside them instead).
+template <typename T, int MB, int KH, int KW>
 __global__ void __launch_bounds__(512) GridKernel(const T* __restrict__ x, const T* __restrict__ w_in,
                                                   const T* __restrict__ w_core, const T* __restrict__ w_out,
                                                   const T* __restrict__ bias, const T* __restrict__ z,
@@ -103,21 +105,47 @@ __global__ void __launch_bounds__(512) GridKernel(const T* __restrict__ x, const
         const T* wp[MB];
 #pragma unroll
         for (int u = 0; u < MB; ++u) wp[u] = w_core + static_cast<size_t>(min(m0 + u, p.R2 - 1)) * p.R1 * kk;
-        // Taps outside, R1 inside and unrolled: the t1 loads of consecutive r1 are independent, so several are in
-        // flight at once (r1 outside left one L2 round trip exposed per tap: 33 us on 192->160@7, session 5).
-        for (int i = 0; i < p.kh; ++i) {
-          const int ih = ih0 + i * p.dh;
-          if (ih < 0 || ih >= p.H) continue;
-          for (int j = 0; j < p.kw; ++j) {
-            const int iw = iw0 + j * p.dw;
-            if (iw < 0 || iw >= p.W) continue;
-            const float* src = tp + ih * p.W + iw;
-            const int tap = i * p.kw + j;
-#pragma unroll 8
-            for (int r1 = r0; r1 < r1e; ++r1) {
-              const float v = __ldcg(src + static_cast<size_t>(r1) * hw);
+        if constexpr (KH > 0) {
+          // R1 outside, the KH x KW taps unrolled inside: 9 independent t1 loads (and their weights) per step
+          // of a 3x3 core instead of one L2 round trip per tap.
+          int off[KH * KW];
+          bool ok[KH * KW];
 #pragma unroll
-              for (int u = 0; u < MB; ++u) acc[u] = fmaf(ld(wp[u] + r1 * kk + tap), v, acc[u]);
+          for (int i = 0; i < KH; ++i)
+#pragma unroll
+            for (int j = 0; j < KW; ++j) {
+              const int ih = ih0 + i * p.dh, iw = iw0 + j * p.dw;
+              ok[i * KW + j] = ih >= 0 && ih < p.H && iw >= 0 && iw < p.W;
+              off[i * KW + j] = ok[i * KW + j] ? ih * p.W + iw : 0;
+            }
+#pragma unroll 2
+          for (int r1 = r0; r1 < r1e; ++r1) {
+            const float* src = tp + static_cast<size_t>(r1) * hw;
+            float v[KH * KW];
+#pragma unroll
+            for (int t = 0; t < KH * KW; ++t) v[t] = ok[t] ? __ldcg(src + off[t]) : 0.f;
+#pragma unroll
+            for (int t = 0; t < KH * KW; ++t)
+#pragma unroll
+              for (int u = 0; u < MB; ++u) acc[u] = fmaf(ld(wp[u] + r1 * (KH * KW) + t), v[t], acc[u]);
+          }
+        } else {
+          // Taps outside, R1 inside and unrolled: the t1 loads of consecutive r1 are independent, so several are
+          // in flight at once (r1 outside left one L2 round trip exposed per tap: 33 us on 192->160@7, session 5).
+          for (int i = 0; i < p.kh; ++i) {
+            const int ih = ih0 + i * p.dh;
+            if (ih < 0 || ih >= p.H) continue;
+            for (int j = 0; j < p.kw; ++j) {
+              const int iw = iw0 + j * p.dw;
+              if (iw < 0 || iw >= p.W) continue;
+              const float* src = tp + ih * p.W + iw;
+              const int tap = i * p.kw + j;
+#pragma unroll 8
+              for (int r1 = r0; r1 < r1e; ++r1) {
+                const float v = __ldcg(src + static_cast<size_t>(r1) * hw);
+#pragma unroll
+                for (int u = 0; u < MB; ++u) acc[u] = fmaf(ld(wp[u] + r1 * kk + tap), v, acc[u]);
+              }
             }
           }
         }

@@ -69,12 +69,13 @@ struct ModelParams {
   double cluster_sync = 5000;   // one cluster barrier
   double cluster_gather = 24;   // per float4 a thread copies from another block's shared memory
   double cluster_launch = 500;  // launch and tail of a kernel
-  // The grid kernel (variant 5): first-principles values, not fitted yet (no H200 log has grid configs).
-  double grid_launch = 6000;    // cooperative launch and tail (~3 us)
-  double grid_sync = 2000;      // one grid barrier (~1 us)
+  // The grid kernel (variant 5): fitted (tools/fit_model.py --only grid_ --merge) to session 5's timings of every grid
+  // config on the 18 TDC shapes (results/h200_2026-11-28_s5/call3_grid_variant_log), the other constants held.
+  double grid_launch = 9375;    // cooperative launch and tail (~4.7 us)
+  double grid_sync = 3125;      // one grid barrier (~1.6 us)
   double grid_mem = 1500;       // first loads of a stage's round (L2, DRAM)
-  double grid_step = 16;        // one step of a reduction chain, loads pipelined
-  double grid_reduce = 300;     // the block barriers and shared-memory sum of a round when S warps share a task
+  double grid_step = 40;        // one exposed step of a reduction chain
+  double grid_reduce = 37.5;    // the block barriers and shared-memory sum of a round when S warps share a task
 };
 
 // Analytical model: estimated cycles of a config on a device (INFINITY when it cannot run).
