@@ -12,6 +12,13 @@ ROOT = Path(__file__).resolve().parents[1]
 # kernel's candidates): a later log replaces an earlier one's entry for the same shape.
 LOGS = (sorted((ROOT / "results/h200_2026-11-28_s2/autotune").glob("*.jsonl.gz")) +
         sorted((ROOT / "results/h200_2026-11-28_s3/autotune").glob("*.jsonl.gz")))
+# Session 5's, which the committed constants were refitted on: exhaustive logs of 12 more shapes, and the grid
+# kernel's configs on every TDC shape (merged into the shapes the exhaustive logs cover).
+sys.path.insert(0, str(ROOT / "tools"))
+import fit_model  # noqa: E402
+
+LOGS5 = LOGS + [ROOT / p for p in fit_model.SESSION5_LOGS]
+MERGE5 = [ROOT / p for p in fit_model.SESSION5_MERGE]
 
 pytestmark = pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc not found: the model is built with it")
 
@@ -20,11 +27,11 @@ def test_model_picks_stay_near_the_tuned_best(tmp_path):
     sys.path.insert(0, str(ROOT / "tools"))
     import fit_model
     exe = fit_model.build(tmp_path / "model_eval")
-    shapes = fit_model.load(LOGS)
-    assert len(shapes) >= 19
+    shapes = fit_model.load(LOGS5, MERGE5)
+    assert len(shapes) >= 32
     mean, gaps = fit_model.score(exe, fit_model.defaults(), shapes)
-    # Fitted for out-of-sample picks (the log misfit of every near-best config), not for these shapes' picks.
-    assert mean <= 0.29, f"model picks {100 * mean:.1f}% slower than the tuned best on average (documented: 27.7%)"
+    # Fitted on the log misfit of every near-best config, not on these shapes' picks.
+    assert mean <= 0.35, f"model picks {100 * mean:.1f}% slower than the tuned best on average (documented: 34.1%)"
     # A model that ignores the problem would pick one config everywhere; the fitted one switches kernels.
     picks = []
     out = subprocess.run([str(exe)], input=" ".join(map(str, fit_model.defaults())) + "\n" + "\n".join(
@@ -34,7 +41,7 @@ def test_model_picks_stay_near_the_tuned_best(tmp_path):
     for prob, cands in shapes:
         pred = [next(it) for _ in cands]
         picks.append(cands[min(range(len(cands)), key=pred.__getitem__)][0][0])
-    assert {0, 2, 3} <= set(picks), picks  # tiled 4x4 at batch 32, split-K or cluster at batch 1
+    assert {0, 3, 5} <= set(picks), picks  # tiled 4x4 at batch 32, the grid kernel at batch 1 on small maps
 
 
 def test_model_picks_a_launchable_config_for_every_shape_family(tmp_path):
@@ -72,7 +79,7 @@ def test_quick_tuner_shortlist(tmp_path):
     sys.path.insert(0, str(ROOT / "tools"))
     import fit_model
     exe = fit_model.build(tmp_path / "model_eval")
-    shapes = fit_model.load(LOGS)
+    shapes = fit_model.load(LOGS5, MERGE5)
     probs = "\n".join(" ".join(map(str, prob)) for prob, _ in shapes) + "\n"
     def run(*args):
         return subprocess.run([str(exe), *args], input=probs, capture_output=True, text=True, check=True).stdout
@@ -88,4 +95,4 @@ def test_quick_tuner_shortlist(tmp_path):
         assert list(map(float, pred)) == sorted(map(float, pred)), (prob, pred)  # cheapest first
     one, _ = fit_model.score(exe, fit_model.defaults(), shapes, top=1)
     sixteen, _ = fit_model.score(exe, fit_model.defaults(), shapes, top=16)
-    assert sixteen <= 0.04 and sixteen < one, (one, sixteen)  # documented: 3.2% vs 27.7% in sample
+    assert sixteen <= 0.05 and sixteen < one, (one, sixteen)  # documented: 4.2% vs 34.1% in sample

@@ -30,6 +30,15 @@ def to_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
     return convert_float_to_float16(model, keep_io_types=False, disable_shape_infer=False)
 
 
+def select_fused(tucker: onnx.ModelProto, provider: str, batch: int) -> tuple[onnx.ModelProto, int]:
+    """The Tucker model fused only where the fused op measured faster than its three Convs (`rewrite --measure`)."""
+    from tucker_onnx.rewrite.measure import measure_chains
+    times = measure_chains(tucker, provider, batch=batch)
+    keep = {name for name, (fused_ms, triplet_ms) in times.items() if fused_ms >= triplet_ms}
+    model = rewrite_model(tucker, keep_unfused=keep).model
+    return model, sum(n.op_type == "TuckerConv" for n in model.graph.node)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="results/models")
@@ -40,7 +49,12 @@ def main():
     ap.add_argument("--provider", default="cuda", choices=["cuda", "cpu"])
     ap.add_argument("--image-size", type=int, default=224)
     ap.add_argument("--repeats", type=int, default=100)
+    ap.add_argument("--select", action="store_true", help="also Tucker fused only where the fused op measured faster")
+    ap.add_argument("--tune", default=None, help="the fused op's tuning mode (top16, exhaustive); default: the model")
     args = ap.parse_args()
+    if args.tune:
+        from tucker_onnx.run.tuning import use_tuner
+        use_tuner(args.tune, args.provider)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -73,6 +87,10 @@ def main():
                     sessions = {"original": open_session(d, args.provider, library=False, cuda_graph=g),
                                 "tucker_unfused": open_session(t, args.provider, library=False, cuda_graph=g),
                                 "tucker_fused": open_session(fused, args.provider, library=True, cuda_graph=g)}
+                    n_selected = None
+                    if args.select and dtype == "fp32":
+                        selected, n_selected = select_fused(t, args.provider, batch)
+                        sessions["tucker_selected"] = open_session(selected, args.provider, library=True, cuda_graph=g)
                     try:
                         ref = sessions["tucker_unfused"].run(None, feeds)[0].astype(np.float64)
                         got = sessions["tucker_fused"].run(None, feeds)[0].astype(np.float64)
@@ -83,7 +101,9 @@ def main():
                     err = float(np.abs(got - ref).max() / (np.abs(ref).max() + 1e-9))
                     tol = 2e-2 if dtype == "fp16" else 1e-3
                     row = {"model": name, "dtype": dtype, "batch": batch, "cuda_graph": g, "tucker_layers": n_fused,
-                           "rel_err_fused_vs_unfused": err, "outputs_agree": err < tol}
+                           "rel_err_fused_vs_unfused": err, "outputs_agree": err < tol, "tune": args.tune or "model"}
+                    if n_selected is not None:
+                        row["layers_fused_selected"] = n_selected
                     if not row["outputs_agree"]:
                         print(f"{name} {dtype} b{batch}: fused output disagrees (rel err {err:.2e}); not timed", flush=True)
                         rows.append(row)
@@ -92,19 +112,30 @@ def main():
                         row[f"{k}_ms"] = measure(s, feeds, 20, args.repeats, args.provider).median_ms
                     row["fused_vs_unfused"] = row["tucker_unfused_ms"] / row["tucker_fused_ms"]
                     row["fused_vs_original"] = row["original_ms"] / row["tucker_fused_ms"]
+                    if "tucker_selected_ms" in row:
+                        row["selected_vs_unfused"] = row["tucker_unfused_ms"] / row["tucker_selected_ms"]
+                        row["selected_vs_original"] = row["original_ms"] / row["tucker_selected_ms"]
+                        print(f"{name:12s} {dtype} b{batch:<3d} selected ({n_selected} of {n_fused} fused) "
+                              f"{row['tucker_selected_ms']:8.3f} ms  x{row['selected_vs_unfused']:.2f} vs unfused  "
+                              f"x{row['selected_vs_original']:.2f} vs original", flush=True)
                     rows.append(row)
                     print(f"{name:12s} {dtype} b{batch:<3d} graph={'on ' if g else 'off'} original {row['original_ms']:8.3f} ms  "
                           f"unfused {row['tucker_unfused_ms']:8.3f}  fused {row['tucker_fused_ms']:8.3f}  "
                           f"x{row['fused_vs_unfused']:.2f} vs unfused  x{row['fused_vs_original']:.2f} vs original", flush=True)
                     dump(out / "models.json", {"environment": env, "rows": rows})
     with open(out / "models.md", "w") as f:
-        f.write(f"# Model benchmark ({args.provider})\n\n{env}\n\n| model | dtype | batch | CUDA graph | original ms | "
-                "Tucker unfused ms | Tucker fused ms | fused vs unfused | fused vs original |\n|---|---|---|---|---|---|---|---|---|\n")
+        f.write(f"# Model benchmark ({args.provider}, fused op configs: {args.tune or 'model'})\n\n{env}\n\n"
+                "| model | dtype | batch | CUDA graph | original ms | Tucker unfused ms | Tucker fused ms | fused vs unfused "
+                "| fused vs original | selected: layers fused | selected ms | selected vs unfused | selected vs original |\n"
+                "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
         for r in rows:
             if "tucker_fused_ms" in r:
+                sel = (f"{r['layers_fused_selected']} of {r['tucker_layers']} | {r['tucker_selected_ms']:.3f} | "
+                       f"{r['selected_vs_unfused']:.2f}x | {r['selected_vs_original']:.2f}x"
+                       if "tucker_selected_ms" in r else "- | - | - | -")
                 f.write(f"| {r['model']} | {r['dtype']} | {r['batch']} | {r['cuda_graph']} | {r['original_ms']:.3f} | "
                         f"{r['tucker_unfused_ms']:.3f} | {r['tucker_fused_ms']:.3f} | {r['fused_vs_unfused']:.2f}x | "
-                        f"{r['fused_vs_original']:.2f}x |\n")
+                        f"{r['fused_vs_original']:.2f}x | {sel} |\n")
     dump(out / "models.json", {"environment": env, "rows": rows})
     for p in out.glob("*.onnx"):
         p.unlink()

@@ -3,8 +3,10 @@
 exhaustive-autotune logs (TUCKER_ONNX_TUNE=exhaustive + TUCKER_ONNX_CONFIG_LOG), on the CPU: the model is host
 code, built here into tools/model_eval with nvcc. The score is what matters to users: per shape, how much slower
 the model's pick runs than the measured best, averaged over shapes (TDC's model: ~25%).
-Usage: python tools/fit_model.py LOG.jsonl [LOG2.jsonl ...] [--rounds 3] [--cv] [--top 1,16]
-With the session-2/3 logs and the defaults it reproduces the committed constants (ModelParams).
+Usage: python tools/fit_model.py LOG.jsonl [LOG2.jsonl ...] [--merge VARIANT_LOG ...] [--rounds 3] [--cv] [--top 1,16]
+       [--from-committed] [--only PREFIX]
+The committed constants (ModelParams): session 4 fitted them from the hand-set values on the session-2/3 logs;
+session 5 refitted them from there with SESSION5_LOGS below (--from-committed --rounds 2 --merge the grid log).
 --cv: leave-one-shape-out cross-validation (fit on the others, score the held-out shape): the out-of-sample gap.
 """
 from __future__ import annotations
@@ -31,6 +33,13 @@ NAMES = ["tiled_mem1", "tiled_mem", "tiled_sync", "tiled_fill", "tiled_launch", 
 # shaped its own starting point (the committed defaults were fitted on every shape).
 HAND_SET = [900, 600, 80, 4, 4000, 400, 150, 150, 30, 12, 4000, 2.0, 1.0, 1000, 400, 24, 4000,
             6000, 2000, 1500, 16, 300]
+
+
+# The logs of session 5's refit (after the session-2/3 logs, LOGS): exhaustive logs of the shapes those lacked, and
+# the grid kernel's configs timed on every TDC shape, merged into the shapes the others cover.
+SESSION5_LOGS = ["results/h200_2026-11-28_s5/call4_grid3x3_logs/exhaustive_b1_fp32.jsonl.gz",
+                 "results/h200_2026-11-28_s5/call4_grid3x3_logs/exhaustive_b32_fp32.jsonl.gz"]
+SESSION5_MERGE = ["results/h200_2026-11-28_s5/call4_grid3x3_logs/variant5_fp32.jsonl.gz"]
 
 
 def defaults() -> list[float]:

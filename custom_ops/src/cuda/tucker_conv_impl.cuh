@@ -45,36 +45,36 @@ struct Device {
 constexpr Device kHopperDevice{132, 233472, 232448, 9};
 
 // Constants of the analytical model, in cycles: fitted (tools/fit_model.py) to the exhaustive-autotune logs of an
-// H200 (results/h200_2026-11-28_s2/autotune and _s3/autotune, 20 shapes), so they are effective values that also
-// absorb what the model does not spell out (tiled_launch, ~16 us at 1.98 GHz, carries the per-layer floor that
-// every kernel of ours shows). Session 4 fit (tools/fit_model.py's defaults reproduce it): from the hand-set values,
-// 3 rounds, minimising the log misfit of every config within 3x of each shape's best, not the pick gap. Leave one
-// shape out, the pick is 35.8% slower than the best (the pick-gap fit: 72.9%), and the best of the model's 16
-// cheapest configs (TUCKER_ONNX_TUNE=top16) 6.4%. In sample: 27.7% and 3.2% (results/h200_2026-11-28_s4/model_cv).
+// H200, so they are effective values that also absorb what the model does not spell out (tiled_launch, ~16 us at
+// 1.98 GHz, carries the per-layer floor of the tile kernels). Session 4 fitted them from the hand-set values on the
+// session-2/3 logs (20 shapes), minimising the log misfit of every config within 3x of each shape's best. Session 5
+// refitted all of them from there (2 rounds, --from-committed) on 32 shapes: those logs, session 5's exhaustive logs
+// of batch 1 at 56x56/112x112 and batch 32 at 7x7/14x14, and every grid-kernel config timed on the 18 TDC shapes
+// (--merge). In sample the pick is 34.1% slower than the measured best on average (median 18.9%), the best of the
+// 16 cheapest (TUCKER_ONNX_TUNE=top16) 4.2%; not cross-validated (results/h200_2026-11-28_s5/model_fit.txt).
 struct ModelParams {
-  double tiled_mem1 = 56.25;    // per stage-1 chunk: X loads from DRAM
-  double tiled_mem = 58.5938;   // per weight chunk of stages 2 and 3
-  double tiled_sync = 200;      // the two barriers of a chunk
-  double tiled_fill = 40;       // instructions per staged weight element (index math, load, convert, store)
+  double tiled_mem1 = 14.0625;    // per stage-1 chunk: X loads from DRAM
+  double tiled_mem = 14.6484375;   // per weight chunk of stages 2 and 3
+  double tiled_sync = 50;      // the two barriers of a chunk
+  double tiled_fill = 25;       // instructions per staged weight element (index math, load, convert, store)
   double tiled_launch = 31250;  // launch and tail of a kernel
-  double splitk_step1 = 50;     // one reduction step of split-K stage 1 (global X and weight loads)
-  double splitk_step2 = 93.75;  // ... of stage 2 per core tap (shared t1, global weights)
+  double splitk_step1 = 25;     // one reduction step of split-K stage 1 (global X and weight loads)
+  double splitk_step2 = 75;  // ... of stage 2 per core tap (shared t1, global weights)
   double splitk_step3 = 75;     // ... of stage 3
-  double splitk_atomic = 93.75;  // cycles per colliding shared atomic when the S partial sums of an output meet
+  double splitk_atomic = 117.1875;  // cycles per colliding shared atomic when the S partial sums of an output meet
   double splitk_instr = 15;     // instructions a warp issues per reduction step
-  double splitk_launch = 12500;  // launch and tail of a kernel
+  double splitk_launch = 19531.25;  // launch and tail of a kernel
   double cluster_cpi = 6.25;    // cycles per instruction of one thread's reduction chain (global weight loads)
-  double cluster_cpi_staged = 1.0;  // ... when the block's weights are staged in shared memory (not fitted)
+  double cluster_cpi_staged = 1;  // ... when the block's weights are staged in shared memory (not fitted)
   double cluster_mem = 3125;    // first global loads of a stage (weights, X)
   double cluster_sync = 5000;   // one cluster barrier
   double cluster_gather = 24;   // per float4 a thread copies from another block's shared memory
-  double cluster_launch = 500;  // launch and tail of a kernel
-  // The grid kernel (variant 5): fitted (tools/fit_model.py --only grid_ --merge) to session 5's timings of every grid
-  // config on the 18 TDC shapes (results/h200_2026-11-28_s5/call3_grid_variant_log), the other constants held.
-  double grid_launch = 9375;    // cooperative launch and tail (~4.7 us)
+  double cluster_launch = 4000;  // launch and tail of a kernel
+  // The grid kernel (variant 5).
+  double grid_launch = 14648.4375;    // cooperative launch and tail (~7.4 us)
   double grid_sync = 3125;      // one grid barrier (~1.6 us)
-  double grid_mem = 1500;       // first loads of a stage's round (L2, DRAM)
-  double grid_step = 40;        // one exposed step of a reduction chain
+  double grid_mem = 750;       // first loads of a stage's round (L2, DRAM)
+  double grid_step = 62.5;        // one exposed step of a reduction chain
   double grid_reduce = 37.5;    // the block barriers and shared-memory sum of a round when S warps share a task
 };
 
@@ -102,7 +102,7 @@ std::vector<Config> Shortlist(const Problem& p, const Device& d, size_t k, Usabl
 Config ChooseConfig(const Problem& p, const Device& d, UsableFn usable = nullptr, bool half = false);
 
 // Predicted time (us) of the model's own pick: its cycles at the SM clock, scaled by the median measured/predicted
-// ratio of the picks in the fitted logs (3.33; per shape 1.47-7.38, so expect 0.45-2.2x of the truth).
+// ratio of the picks in the fitted logs (3.74; per shape 1.01-6.91, so expect 0.5-3.7x of the truth).
 double PredictMicros(const Problem& p, const Device& d, double sm_ghz);
 
 // Raises the kernels' dynamic shared-memory limit to max_smem; call once before the first launch
