@@ -78,3 +78,24 @@ def test_layer_rows_name_the_config_the_op_ran(monkeypatch):
     assert bench_layers.fused_config("fp32", 1, 128, 224, 64, 32, 3, 128, 1) == "tiled4x4 0,8,16,512,1,128"
     assert bench_layers.fused_config("fp32", 1, 384, 7, 192, 160, 3, 384, 1).startswith("cluster 3,")
     assert bench_layers.fused_config("fp32", 1, 384, 7, 192, 160, 5, 384, 1) is None  # no such shape logged
+
+
+def test_fit_model_merge_adds_one_kernels_timings_to_known_shapes(tmp_path):
+    """`fit_model.py --merge`: a variant log's configs join the timings another log took for the same shape (a
+    config timed in both keeps the merged time), and shapes no other log covers are left out."""
+    import json
+    import fit_model
+    key = "fp32 b1 c64 h7 w7 r1=32 r2=32 k3x3 n64 s1,1 p1,1 d1,1 res0"
+    other = "fp32 b1 c64 h14 w14 r1=32 r2=32 k3x3 n64 s1,1 p1,1 d1,1 res0"
+    line = lambda k, timings: json.dumps({"key": k, "model": timings[0][:6], "chosen": timings[0][:6],
+                                          "timings_ms": timings}) + "\n"
+    full = tmp_path / "full.jsonl"
+    full.write_text(line(key, [[2, 7, 7, 256, 1, 32, 0.020], [0, 7, 7, 128, 1, 32, 0.030]]))
+    grid = tmp_path / "grid.jsonl"
+    grid.write_text(line(key, [[2, 7, 7, 256, 1, 32, 0.019], [5, 1, 16, 512, 1, 32, 0.012]]) +
+                    line(other, [[5, 4, 16, 512, 1, 32, 0.013]]))
+    (shape,) = fit_model.load([str(full)], [str(grid)])
+    assert shape[0][:4] == [1, 64, 7, 7]
+    assert sorted((tuple(c), t) for c, t in shape[1]) == [((0, 7, 7, 128, 1, 32), 0.030), ((2, 7, 7, 256, 1, 32), 0.019),
+                                                         ((5, 1, 16, 512, 1, 32), 0.012)]
+    assert len(fit_model.load([str(full), str(grid)])) == 2  # without --merge a later log replaces / adds shapes

@@ -1,4 +1,4 @@
-"""The CUDA kernels' own source (tiled, split-K, cluster and tensor-core), run on the CPU through custom_ops/emu (one host thread
+"""The CUDA kernels' own source (tiled, split-K, cluster, tensor-core and grid), run on the CPU through custom_ops/emu (one host thread
 per CUDA thread, barriers for __syncthreads and cluster.sync, NaN-filled shared memory), against the float64
 reference.
 
@@ -28,9 +28,10 @@ CASES = [(SHAPES[i], 2, CONFIGS[i % len(CONFIGS)], np.float32) for i in range(le
 CASES += [(SHAPES[i], 1, CONFIGS[(i + 3) % len(CONFIGS)], np.float16) for i in range(0, len(SHAPES), 2)]
 CASES += [(BIG[0][:4] + (14, 14) + BIG[0][6:], 1, (3, 7, 7, 128, 4, 64), np.float32),
           (BIG[2][:4] + (12, 12) + BIG[2][6:], 2, (3, 4, 4, 64, 3, 32), np.float32)]
-# The tiled (0, 1) and split-K (2) kernels: the configs the GPU tests force, each on three shapes (fp32) and one
-# (fp16).
+# The tiled (0, 1), split-K (2) and grid (5) kernels: the configs the GPU tests force, each on three shapes (fp32)
+# and one (fp16). The grid kernel runs as on a 2-SM GPU (several rounds of tasks per stage), its scratch NaN-filled.
 OTHERS = [c for c in FORCED if c[0] != 3]
+assert any(c[0] == 5 for c in OTHERS)
 CASES += [(SHAPES[(j + 3 * i) % len(SHAPES)], 2, cfg, np.float32) for j, cfg in enumerate(OTHERS) for i in range(3)]
 CASES += [(SHAPES[(j + 1) % len(SHAPES)], 1, cfg, np.float16) for j, cfg in enumerate(OTHERS)]
 # The tensor-core kernel (variant 4, fp16, channels and ranks multiples of 16): strides, kernels 1/3/5, asymmetric

@@ -1,6 +1,6 @@
 // A CPU emulation of the CUDA features the TuckerConv kernels use, so that their own source
 // (tucker_conv_*_kernel.cuh) compiles with g++ and runs on host threads: one std::thread per CUDA thread,
-// std::barrier for __syncthreads, __syncwarp and cluster.sync, a per-block shared-memory buffer (filled with NaN,
+// std::barrier for __syncthreads, __syncwarp, cluster.sync and grid.sync, a per-block shared-memory buffer (filled with NaN,
 // so reads of unwritten shared memory show up in the results), DSMEM through the cluster's table of those buffers,
 // shared float atomics through std::atomic_ref, and WMMA with each lane holding the whole 16x16 tile (fp16
 // products summed in fp32, as tensor cores do). Correctness only: it says nothing about speed.
@@ -75,6 +75,8 @@ inline void __syncthreads() { emu::block->bar->arrive_and_wait(); }
 inline void __syncwarp() { emu::block->warps[emu::thread_idx.x / 32]->arrive_and_wait(); }
 template <typename T>
 inline T __ldg(const T* p) { return *p; }
+template <typename T>
+inline T __ldcg(const T* p) { return *p; }
 inline float atomicAdd(float* p, float v) { return std::atomic_ref<float>(*p).fetch_add(v); }
 using std::fmaf;
 using std::fmaxf;
@@ -93,6 +95,12 @@ struct cluster_group {
   }
 };
 inline cluster_group this_cluster() { return {}; }
+// The grid kernel's barrier: its driver runs the whole grid as one cluster (every block at once), so a grid barrier
+// is the cluster's.
+struct grid_group {
+  void sync() const { emu::cluster->bar->arrive_and_wait(); }
+};
+inline grid_group this_grid() { return {}; }
 }  // namespace cooperative_groups
 
 namespace emu {

@@ -1,5 +1,5 @@
 // CPU emulation driver of the TuckerConv CUDA kernels (tests/test_kernel_emu.py builds and runs it): the config's
-// variant picks the tiled (0: 4x4, 1: 2x2), split-K (2), cluster (3) or tensor-core (4, fp16) kernel.
+// variant picks the tiled (0: 4x4, 1: 2x2), split-K (2), cluster (3), tensor-core (4, fp16) or grid (5) kernel.
 // Usage: kernel_emu DIR. DIR/params.txt holds
 //   batch C H W R1 R2 kh kw N Ho Wo sh sw pt pl dh dw relu has_z half  variant th tw threads nsplit kchunk
 // and DIR/{x,w_in,w_core,w_out,b[,z]}.bin the raw tensors (float32, or float16 when half); writes DIR/y.bin.
@@ -10,6 +10,8 @@
 
 #include "cuda_emu.h"
 #include "tucker_conv_cluster_kernel.cuh"
+#include "tucker_conv_grid_kernel.cuh"
+#include "tucker_conv_grid_layout.h"
 #include "tucker_conv_splitk_kernel.cuh"
 #include "tucker_conv_tiled_kernel.cuh"
 #include "tucker_conv_wmma_kernel.cuh"
@@ -48,7 +50,29 @@ int Run(const std::string& dir, const tucker_cuda::Problem& p, const tucker_cuda
     emu::Launch(grid, dim3(c.threads), cs, max_smem, kernel, x.data(), wi.data(), wc.data(), wo.data(), b.data(), zp,
                 y.data(), p, c.th, c.tw, ih_n, iw_n, extra...);
   };
-  if (c.variant == tucker_cuda::kCluster) {
+  if (c.variant == tucker_cuda::kGrid) {
+    // A GPU of kEmuSms SMs, so the grid has few blocks and every stage takes several rounds of tasks; the whole
+    // grid runs at once (one "cluster"), as a cooperative launch guarantees. Scratch starts as NaN: a read of t1 or
+    // t2 that no block wrote shows up in y.
+    constexpr int kEmuSms = 2;
+    if (!tucker_cuda::GridConfigValid(c)) {
+      std::fprintf(stderr, "error: invalid grid config\n");
+      return 2;
+    }
+    const unsigned blocks = static_cast<unsigned>(tucker_cuda::GridBlocks(p, c, kEmuSms));
+    std::vector<float> scratch(tucker_cuda::GridT1Floats(p) + tucker_cuda::GridT2Floats(p),
+                               std::numeric_limits<float>::quiet_NaN());
+    float* t1 = scratch.data();
+    float* t2 = t1 + tucker_cuda::GridT1Floats(p);
+    auto grid = [&](auto kernel) {
+      emu::Launch(dim3(blocks), dim3(c.threads), blocks, sizeof(float) * tucker_cuda::kGridRedFloats, kernel, x.data(), wi.data(), wc.data(), wo.data(),
+                  b.data(), zp, y.data(), p, c.tw, t1, t2);
+    };
+    const bool k3 = p.kh == 3 && p.kw == 3;  // the launcher's choice of instantiation
+    if (c.th == 1) k3 ? grid(tucker_cuda::GridKernel<T, 1, 3, 3>) : grid(tucker_cuda::GridKernel<T, 1, 0, 0>);
+    else if (c.th == 2) k3 ? grid(tucker_cuda::GridKernel<T, 2, 3, 3>) : grid(tucker_cuda::GridKernel<T, 2, 0, 0>);
+    else k3 ? grid(tucker_cuda::GridKernel<T, 4, 3, 3>) : grid(tucker_cuda::GridKernel<T, 4, 0, 0>);
+  } else if (c.variant == tucker_cuda::kCluster) {
     const dim3 grid(tiles * c.nsplit, p.batch);
     if (c.kchunk == tucker_cuda::kClusterStaged) run(grid, c.nsplit, tucker_cuda::ClusterKernel<T, true>);
     else run(grid, c.nsplit, tucker_cuda::ClusterKernel<T, false>);

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ..errors import TuckerOnnxError
+from ..model_io import write_atomic
 from .options import guarded, verbosity
 
 COLS = [("layer", "layer", ""), ("shape", "shape", ""), ("choice", "ranks", ""), ("dense_ms", "dense ms", ".4f"),
@@ -93,11 +94,9 @@ def rank(model_path, output, energy, speedup, provider, batch, step, repeats, ca
     out = Path(output)
     plan = {"layers": res["plan"], "unfused": res["unfused"],
             "meta": {k: v for k, v in res.items() if k not in ("plan", "unfused", "rows", "curve")}}
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(json.dumps(plan, indent=1))
-    tmp.replace(out)
+    write_atomic(out, json.dumps(plan, indent=1))
     stem = out.with_suffix("")
-    Path(f"{stem}_report.json").write_text(json.dumps(res, indent=1, default=str))
+    write_atomic(f"{stem}_report.json", json.dumps(res, indent=1, default=str))
     Path(f"{stem}_report.md").write_text(f"# Rank plan for {Path(model_path).name}\n\n" + markdown(res["rows"], COLS))
     _curve_png(res["curve"], f"{stem}_curve.png", f"{Path(model_path).name}: latency vs energy kept ({provider})")
     click.echo(f"wrote {out}, {stem}_report.md/.json, {stem}_curve.png")

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from onnx import TensorProto, helper, numpy_helper
 
+from ..model_io import write_atomic
 from ..op import SPEC
 from ..op.function import FUNCTION_IR_VERSION, build_function
 from ..profile.environment import device_signature
@@ -64,9 +65,7 @@ class LatencyCache:
     def save(self):
         if self.path:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(self.data, indent=0))
-            tmp.replace(self.path)
+            write_atomic(self.path, json.dumps(self.data, indent=0))
 
 
 def _conv_model(c, n, h, w, kh, kw, attrs, batch, r_in=None, r_out=None, rng=None, triplet=False):

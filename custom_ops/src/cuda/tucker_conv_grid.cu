@@ -12,11 +12,11 @@
 // Config: th = output rows per task (1, 2 or 4), tw = S (warps per task, dividing threads / 32), threads,
 // nsplit = blocks per SM (the grid is nsplit x SMs, capped by the tasks of the largest stage). A cooperative
 // launch guarantees every block is resident; CUDA graphs capture it as a cooperative kernel node.
-#include <algorithm>
 #include <mutex>
 #include <type_traits>
 
 #include "tucker_conv_grid_kernel.cuh"
+#include "tucker_conv_grid_layout.h"
 #include "tucker_conv_kernels.cuh"
 
 namespace tucker_cuda {
@@ -67,27 +67,7 @@ int SmCount() {
 
 }  // namespace
 
-bool GridConfigValid(const Config& c) {
-  return c.variant == kGrid && (c.th == 1 || c.th == 2 || c.th == 4) && c.threads >= 32 && c.threads <= 512 &&
-         c.threads % 32 == 0 && c.tw >= 1 && (c.threads / 32) % c.tw == 0 && c.nsplit >= 1 && c.nsplit <= 4;
-}
-
-int GridBlocks(const Problem& p, const Config& c, int sm_count) {
-  const int slots = c.threads / 32 / c.tw;
-  const auto tasks = [&](int M, long P) { return static_cast<long>((M + c.th - 1) / c.th) * ((P + 31) / 32); };
-  const long most = std::max<long>({tasks(p.R1, static_cast<long>(p.batch) * p.H * p.W),
-                              tasks(p.R2, static_cast<long>(p.batch) * p.Ho * p.Wo),
-                              tasks(p.N, static_cast<long>(p.batch) * p.Ho * p.Wo)});
-  return static_cast<int>(std::max(1L, std::min(static_cast<long>(sm_count) * c.nsplit, (most + slots - 1) / slots)));
-}
-
-namespace {
-// Floats of t1 (rounded up to 256 bytes, where t2 starts) and of t2.
-size_t T1Floats(const Problem& p) { return (static_cast<size_t>(p.batch) * p.R1 * p.H * p.W + 63) / 64 * 64; }
-size_t T2Floats(const Problem& p) { return static_cast<size_t>(p.batch) * p.R2 * p.Ho * p.Wo; }
-}  // namespace
-
-size_t GridScratchBytes(const Problem& p) { return sizeof(float) * (T1Floats(p) + T2Floats(p)); }
+size_t GridScratchBytes(const Problem& p) { return sizeof(float) * (GridT1Floats(p) + GridT2Floats(p)); }
 
 bool GridLaunchable(bool half, const Problem& p, const Config& c) {
   if (!GridConfigValid(c)) return false;
@@ -108,7 +88,7 @@ cudaError_t LaunchGrid(bool half, const void* x, const void* w_in, const void* w
   if (!GridConfigValid(c) || scratch == nullptr) return cudaErrorInvalidValue;
   const int blocks = GridBlocks(p, c, SmCount());
   float* t1 = static_cast<float*>(scratch);
-  float* t2 = t1 + T1Floats(p);
+  float* t2 = t1 + GridT1Floats(p);
   auto go = [&](auto tag, auto core) -> cudaError_t {
     using T = decltype(tag);
     constexpr int K = decltype(core)::value;

@@ -4,13 +4,11 @@
 #include <cuda_fp16.h>
 
 #include "tucker_conv_device.cuh"
+#include "tucker_conv_grid_layout.h"
 #include "tucker_conv_impl.cuh"
 
 namespace tucker_cuda {
 namespace {
-
-constexpr int kGridMaxWarps = 16;  // 512 threads
-constexpr int kGridMaxRows = 4;    // output rows per task (Config::th)
 
 // One GEMM stage spread over the whole grid: out(m, q) = sum_k A(m, k) B(k, q), m < M, q < P. A task is MB rows
 // x 32 columns (a lane per column); S warps of a block share a task's reduction (each runs partial() over its
@@ -66,7 +64,11 @@ __global__ void __launch_bounds__(512) GridKernel(const T* __restrict__ x, const
                                                   const T* __restrict__ w_core, const T* __restrict__ w_out,
                                                   const T* __restrict__ bias, const T* __restrict__ z,
                                                   T* __restrict__ y, Problem p, int S, float* t1, float* t2) {
-  __shared__ float red[kGridMaxWarps * kGridMaxRows * 32];
+#ifdef TUCKER_EMU
+  TUCKER_DYNAMIC_SMEM(red);  // the emulator's per-block buffer (kGridRedFloats of it)
+#else
+  __shared__ float red[kGridRedFloats];  // [warps][MB][32] partial sums
+#endif
   const int hw = p.H * p.W, ohw = p.Ho * p.Wo, kk = p.kh * p.kw;
 
   // Stage 1: t1[n][r1][h][w] = sum_c W_in[r1][c] X[n][c][h][w] over the whole input (columns q = n, h, w).

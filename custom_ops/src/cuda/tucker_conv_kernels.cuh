@@ -1,5 +1,6 @@
 // Per-kernel entry points behind the dispatch in tucker_conv_model.cc.
 #pragma once
+#include "tucker_conv_grid_layout.h"
 #include "tucker_conv_impl.cuh"
 
 namespace tucker_cuda {
@@ -41,10 +42,8 @@ cudaError_t LaunchWmma(bool half, const void* x, const void* w_in, const void* w
                        const void* bias, const void* z, void* y, const Problem& p, const Config& c,
                        cudaStream_t stream);
 
-// The grid-wide kernel (variant 5): scratch for t1 and t2 (fp32), the blocks it launches, and whether this device
-// can make every block of it resident at once (a cooperative launch).
-bool GridConfigValid(const Config& c);
-int GridBlocks(const Problem& p, const Config& c, int sm_count);
+// The grid-wide kernel (variant 5; its layout in tucker_conv_grid_layout.h): whether this device can make every block
+// of it resident at once (a cooperative launch), and its launcher.
 bool GridLaunchable(bool half, const Problem& p, const Config& c);
 cudaError_t LaunchGrid(bool half, const void* x, const void* w_in, const void* w_core, const void* w_out,
                        const void* bias, const void* z, void* y, const Problem& p, const Config& c, void* scratch,

@@ -1,0 +1,37 @@
+// Config checks, grid size and scratch layout of the grid TuckerConv kernel (variant 5), shared by its launcher, the
+// host-side model and the CPU emulator's driver (custom_ops/emu), so all three size the grid the same way.
+#pragma once
+#include <cstddef>
+
+#include "tucker_conv_impl.cuh"
+
+namespace tucker_cuda {
+
+// th = output rows per task (1, 2, 4), tw = warps sharing a task's reduction (dividing threads / 32), nsplit =
+// blocks per SM (1-4).
+inline bool GridConfigValid(const Config& c) {
+  return c.variant == kGrid && (c.th == 1 || c.th == 2 || c.th == 4) && c.threads >= 32 && c.threads <= 512 &&
+         c.threads % 32 == 0 && c.tw >= 1 && (c.threads / 32) % c.tw == 0 && c.nsplit >= 1 && c.nsplit <= 4;
+}
+
+// Blocks launched: nsplit per SM, but no more than the largest stage has task slots for.
+inline int GridBlocks(const Problem& p, const Config& c, int sm_count) {
+  const long slots = c.threads / 32 / c.tw;
+  const auto tasks = [&](int M, long P) { return static_cast<long>((M + c.th - 1) / c.th) * ((P + 31) / 32); };
+  long most = tasks(p.R1, static_cast<long>(p.batch) * p.H * p.W);
+  const long t2 = tasks(p.R2, static_cast<long>(p.batch) * p.Ho * p.Wo), t3 = tasks(p.N, static_cast<long>(p.batch) * p.Ho * p.Wo);
+  if (t2 > most) most = t2;
+  if (t3 > most) most = t3;
+  long blocks = static_cast<long>(sm_count) * c.nsplit;
+  if ((most + slots - 1) / slots < blocks) blocks = (most + slots - 1) / slots;
+  return blocks < 1 ? 1 : static_cast<int>(blocks);
+}
+
+// A block's static shared memory: the partial sums of up to 16 warps x 4 rows x 32 lanes.
+constexpr int kGridRedFloats = 16 * 4 * 32;
+
+// Floats of t1 (rounded up to 256 bytes, where t2 starts) and of t2, in the fp32 scratch buffer.
+inline size_t GridT1Floats(const Problem& p) { return (static_cast<size_t>(p.batch) * p.R1 * p.H * p.W + 63) / 64 * 64; }
+inline size_t GridT2Floats(const Problem& p) { return static_cast<size_t>(p.batch) * p.R2 * p.Ho * p.Wo; }
+
+}  // namespace tucker_cuda
