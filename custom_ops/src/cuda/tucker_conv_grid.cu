@@ -6,8 +6,10 @@
 // GPU, but every earlier kernel of ours gives a tile's three stages to one block (or one cluster of <= 16
 // blocks), so the layer takes the latency of one SM walking the whole weight set: the ~15 us floor of sessions
 // 1-4. Here stage 1 alone is spread over every SM (each block takes (rows x 32 columns) tasks, S of its warps
-// split a task's reduction), then a grid barrier, stage 2, a barrier, stage 3 with the epilogue. The cost is two
-// grid barriers (~1 us each) instead of one SM's serial chains, and nothing is recomputed for halos.
+// split a task's reduction), then a grid barrier, stage 2, a barrier, stage 3 with the epilogue. The cost is a
+// cooperative launch and two grid barriers instead of one SM's serial chains, and nothing is recomputed for halos.
+// Measured (H200, session 5, results/NOTES.md): every 7x7 and 14x14 TDC core at batch 1 beats ORT's cuDNN triplet,
+// 1.1-3.2x; a ~12 us floor remains, which the model's fit puts on the launch (~7 us) and the barriers (~1.6 us each).
 //
 // Config: th = output rows per task (1, 2 or 4), tw = S (warps per task, dividing threads / 32), threads,
 // nsplit = blocks per SM (the grid is nsplit x SMs, capped by the tasks of the largest stage). A cooperative
