@@ -51,7 +51,8 @@ constexpr Device kHopperDevice{132, 233472, 232448, 9};
 // refitted all of them from there (2 rounds, --from-committed) on 32 shapes: those logs, session 5's exhaustive logs
 // of batch 1 at 56x56/112x112 and batch 32 at 7x7/14x14, and every grid-kernel config timed on the 18 TDC shapes
 // (--merge). In sample the pick is 34.1% slower than the measured best on average (median 18.9%), the best of the
-// 16 cheapest (TUCKER_ONNX_TUNE=top16) 4.2%; not cross-validated (results/h200_2026-11-28_s5/model_fit.txt).
+// 16 cheapest (TUCKER_ONNX_TUNE=top16) 4.2% (model_fit.txt). Leave one shape out (fit from the hand-set values, 2
+// rounds): 41.7% and 4.4% (results/h200_2026-11-28_s5/model_cv_2rounds.txt).
 struct ModelParams {
   double tiled_mem1 = 14.0625;    // per stage-1 chunk: X loads from DRAM
   double tiled_mem = 14.6484375;   // per weight chunk of stages 2 and 3
