@@ -30,6 +30,9 @@ def to_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
     return convert_float_to_float16(model, keep_io_types=False, disable_shape_infer=False)
 
 
+ROUNDS = 5  # interleaved timing rounds per row
+
+
 def select_fused(tucker: onnx.ModelProto, provider: str, batch: int) -> tuple[onnx.ModelProto, int]:
     """The Tucker model fused only where the fused op measured faster than its three Convs (`rewrite --measure`)."""
     from tucker_onnx.rewrite.measure import measure_chains
@@ -108,8 +111,20 @@ def main():
                         print(f"{name} {dtype} b{batch}: fused output disagrees (rel err {err:.2e}); not timed", flush=True)
                         rows.append(row)
                         continue
-                    for k, s in sessions.items():
-                        row[f"{k}_ms"] = measure(s, feeds, 20, args.repeats, args.provider).median_ms
+                    # A second session of the unfused graph is the control: two sessions of one graph differed by
+                    # 13% in session 5, so a gain smaller than the control's gap is noise. Sessions are timed in
+                    # interleaved rounds (order reversed every other round), each row's value the median of the
+                    # rounds' medians, so drift during the run hits every session alike.
+                    sessions["control"] = open_session(t, args.provider, library=False, cuda_graph=g)
+                    per_round = max(1, args.repeats // ROUNDS)
+                    samples = {k: [] for k in sessions}
+                    for r in range(ROUNDS):
+                        for k in (list(sessions) if r % 2 == 0 else list(sessions)[::-1]):
+                            samples[k].append(measure(sessions[k], feeds, 20 if r == 0 else 3, per_round,
+                                                      args.provider).median_ms)
+                    for k, v in samples.items():
+                        row[f"{k}_ms"] = float(np.median(v))
+                    row["control_vs_unfused"] = row["tucker_unfused_ms"] / row["control_ms"]
                     row["fused_vs_unfused"] = row["tucker_unfused_ms"] / row["tucker_fused_ms"]
                     row["fused_vs_original"] = row["original_ms"] / row["tucker_fused_ms"]
                     if "tucker_selected_ms" in row:
@@ -121,13 +136,14 @@ def main():
                     rows.append(row)
                     print(f"{name:12s} {dtype} b{batch:<3d} graph={'on ' if g else 'off'} original {row['original_ms']:8.3f} ms  "
                           f"unfused {row['tucker_unfused_ms']:8.3f}  fused {row['tucker_fused_ms']:8.3f}  "
-                          f"x{row['fused_vs_unfused']:.2f} vs unfused  x{row['fused_vs_original']:.2f} vs original", flush=True)
+                          f"x{row['fused_vs_unfused']:.2f} vs unfused  x{row['fused_vs_original']:.2f} vs original  "
+                          f"(control: unfused again x{row['control_vs_unfused']:.2f})", flush=True)
                     dump(out / "models.json", {"environment": env, "rows": rows})
     with open(out / "models.md", "w") as f:
         f.write(f"# Model benchmark ({args.provider}, fused op configs: {args.tune or 'model'})\n\n{env}\n\n"
                 "| model | dtype | batch | CUDA graph | original ms | Tucker unfused ms | Tucker fused ms | fused vs unfused "
-                "| fused vs original | selected: layers fused | selected ms | selected vs unfused | selected vs original |\n"
-                "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+                "| fused vs original | selected: layers fused | selected ms | selected vs unfused | selected vs original "
+                "| control: unfused again vs unfused |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
         for r in rows:
             if "tucker_fused_ms" in r:
                 sel = (f"{r['layers_fused_selected']} of {r['tucker_layers']} | {r['tucker_selected_ms']:.3f} | "
@@ -135,7 +151,7 @@ def main():
                        if "tucker_selected_ms" in r else "- | - | - | -")
                 f.write(f"| {r['model']} | {r['dtype']} | {r['batch']} | {r['cuda_graph']} | {r['original_ms']:.3f} | "
                         f"{r['tucker_unfused_ms']:.3f} | {r['tucker_fused_ms']:.3f} | {r['fused_vs_unfused']:.2f}x | "
-                        f"{r['fused_vs_original']:.2f}x | {sel} |\n")
+                        f"{r['fused_vs_original']:.2f}x | {sel} | {r['control_vs_unfused']:.2f}x |\n")
     dump(out / "models.json", {"environment": env, "rows": rows})
     for p in out.glob("*.onnx"):
         p.unlink()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The GPU machine's standard call (run through tools/device_env.sh, carrying .ortgpu, .whl and tucker_onnx/_lib):
-# the CUDA tests; the model benchmark at batch 1 (original vs Tucker unfused vs fused everywhere vs fused where
+# the CUDA tests; the fixed cost of a cooperative launch and its grid barriers (tools/coop_floor.cu); the model
+# benchmark at batch 1 (original vs Tucker unfused vs fused everywhere vs fused where
 # `rewrite --measure` timed the fused op faster, with the fused op's configs from the quick tuner, CUDA graphs on);
 # then the layer benchmark with the analytical model's picks. Every step has a time limit and results are re-packed
 # into $OUT/r.tgz after each one, so a call stopped at its limit still returns what ran.
@@ -15,6 +16,8 @@ quiet() { grep -v -i "warn\|cudnn_fe" | cut -c1-200; }
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader > "$R/gpu.txt" 2>&1
 timeout 120 python3 -m pytest -q -p no:cacheprovider --maxfail=40 tests/test_kernel_cuda.py tests/test_tune.py > "$R/cuda_tests.log" 2>&1
 echo "cuda tests rc $?"; grep -E "^FAILED|^ERROR|passed|failed" "$R/cuda_tests.log" | tail -15; pack
+# The grid kernel's fixed cost: cooperative launch and grid barriers, empty (results/NOTES.md, session 5).
+nvcc -O3 -arch=sm_90 tools/coop_floor.cu -o /tmp/coop_floor && timeout 60 /tmp/coop_floor | tee "$R/coop_floor.md"; pack
 timeout "$TM" python3 tools/bench_models.py --models $MODELS --batches 1 --dtypes fp32 --graphs on --select \
   --tune top16 --repeats 50 --out "$R/models_b1_top16_select" 2>&1 | quiet; pack
 timeout "$TL" python3 tools/bench_layers.py --out "$R/layers_model_picks" --stack 4 --iters 30 --repeats 3 2>&1 \
