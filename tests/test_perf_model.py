@@ -8,26 +8,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-# Session 2's logs (tiled and split-K kernels), then session 3's (batch 1, 7x7 and 14x14 maps, with the cluster
-# kernel's candidates): a later log replaces an earlier one's entry for the same shape.
-LOGS = (sorted((ROOT / "results/h200_2026-11-28_s2/autotune").glob("*.jsonl.gz")) +
-        sorted((ROOT / "results/h200_2026-11-28_s3/autotune").glob("*.jsonl.gz")))
-# Session 5's, which the committed constants were refitted on: exhaustive logs of 12 more shapes, and the grid
-# kernel's configs on every TDC shape (merged into the shapes the exhaustive logs cover).
+# fit_model.FIT_LOGS / FIT_MERGE: the H200 logs the committed constants were fitted on (sessions 2, 3 and 5).
 sys.path.insert(0, str(ROOT / "tools"))
 import fit_model  # noqa: E402
-
-LOGS5 = LOGS + [ROOT / p for p in fit_model.SESSION5_LOGS]
-MERGE5 = [ROOT / p for p in fit_model.SESSION5_MERGE]
 
 pytestmark = pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc not found: the model is built with it")
 
 
 def test_model_picks_stay_near_the_tuned_best(tmp_path):
-    sys.path.insert(0, str(ROOT / "tools"))
-    import fit_model
     exe = fit_model.build(tmp_path / "model_eval")
-    shapes = fit_model.load(LOGS5, MERGE5)
+    shapes = fit_model.load(fit_model.FIT_LOGS, fit_model.FIT_MERGE)
     assert len(shapes) >= 32
     mean, gaps = fit_model.score(exe, fit_model.defaults(), shapes)
     # Fitted on the log misfit of every near-best config, not on these shapes' picks.
@@ -47,8 +37,6 @@ def test_model_picks_stay_near_the_tuned_best(tmp_path):
 def test_model_picks_a_launchable_config_for_every_shape_family(tmp_path):
     """Strides 1/2, kernels 1/3/5/7, dilation, odd maps, batch 1 and 64, tiny and wide ranks: the pick fits the
     H100/H200 shared memory and is a config the kernels accept (the CUDA tests run such picks on a GPU)."""
-    sys.path.insert(0, str(ROOT / "tools"))
-    import fit_model
     exe = fit_model.build(tmp_path / "model_eval")
     probs = []
     for b, c, h, r1, r2, n, k, s, d in [(1, 64, 56, 32, 32, 64, 3, 1, 1), (64, 64, 56, 32, 32, 64, 3, 1, 1),
@@ -76,10 +64,8 @@ def test_model_picks_a_launchable_config_for_every_shape_family(tmp_path):
 def test_quick_tuner_shortlist(tmp_path):
     """The quick tuner's shortlist (TUCKER_ONNX_TUNE=top<K>) starts with the model's pick, holds K distinct configs
     in predicted order, and on the committed logs its best measured config is near the tuned best."""
-    sys.path.insert(0, str(ROOT / "tools"))
-    import fit_model
     exe = fit_model.build(tmp_path / "model_eval")
-    shapes = fit_model.load(LOGS5, MERGE5)
+    shapes = fit_model.load(fit_model.FIT_LOGS, fit_model.FIT_MERGE)
     probs = "\n".join(" ".join(map(str, prob)) for prob, _ in shapes) + "\n"
     def run(*args):
         return subprocess.run([str(exe), *args], input=probs, capture_output=True, text=True, check=True).stdout

@@ -68,7 +68,7 @@ int Run(const std::string& dir, const tucker_cuda::Problem& p, const tucker_cuda
       emu::Launch(dim3(blocks), dim3(c.threads), blocks, sizeof(float) * tucker_cuda::kGridRedFloats, kernel, x.data(), wi.data(), wc.data(), wo.data(),
                   b.data(), zp, y.data(), p, c.tw, t1, t2);
     };
-    const bool k3 = p.kh == 3 && p.kw == 3;  // the launcher's choice of instantiation
+    const bool k3 = tucker_cuda::GridCore3x3(p);
     if (c.th == 1) k3 ? grid(tucker_cuda::GridKernel<T, 1, 3, 3>) : grid(tucker_cuda::GridKernel<T, 1, 0, 0>);
     else if (c.th == 2) k3 ? grid(tucker_cuda::GridKernel<T, 2, 3, 3>) : grid(tucker_cuda::GridKernel<T, 2, 0, 0>);
     else k3 ? grid(tucker_cuda::GridKernel<T, 4, 3, 3>) : grid(tucker_cuda::GridKernel<T, 4, 0, 0>);

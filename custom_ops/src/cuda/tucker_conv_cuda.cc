@@ -99,7 +99,13 @@ int TuneMode() {
   return -2;
 }
 
-std::string ProblemKey(const Problem& p, bool half);
+std::string ProblemKey(const Problem& p, bool half) {
+  char buf[256];
+  std::snprintf(buf, sizeof(buf), "%s b%d c%d h%d w%d r1=%d r2=%d k%dx%d n%d s%d,%d p%d,%d d%d,%d res%d",
+                half ? "fp16" : "fp32", p.batch, p.C, p.H, p.W, p.R1, p.R2, p.kh, p.kw, p.N, p.sh, p.sw, p.pt,
+                p.pl, p.dh, p.dw, 0);
+  return buf;
+}
 
 // Whether config c can run p on this device (a forced or cached config is checked; the model's own are by design).
 bool FitsDevice(const Problem& p, const Config& c, bool half, const DeviceInfo& dev) {
@@ -130,13 +136,6 @@ std::optional<Config> CachedConfig(const Problem& p, bool half, const DeviceInfo
   return FitsDevice(p, hit->second, half, dev) ? std::optional<Config>(hit->second) : std::nullopt;
 }
 
-std::string ProblemKey(const Problem& p, bool half) {
-  char buf[256];
-  std::snprintf(buf, sizeof(buf), "%s b%d c%d h%d w%d r1=%d r2=%d k%dx%d n%d s%d,%d p%d,%d d%d,%d res%d",
-                half ? "fp16" : "fp32", p.batch, p.C, p.H, p.W, p.R1, p.R2, p.kh, p.kw, p.N, p.sh, p.sw, p.pt,
-                p.pl, p.dh, p.dw, 0);
-  return buf;
-}
 
 // Appends one JSON line for a shape to `path` (the config-log format, which config caches also use): the shape key,
 // the model's pick, the config chosen and every timing taken. Written as one string, so concurrent appenders do not

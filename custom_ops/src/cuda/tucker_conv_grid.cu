@@ -14,7 +14,6 @@
 // Config: th = output rows per task (1, 2 or 4), tw = S (warps per task, dividing threads / 32), threads,
 // nsplit = blocks per SM (the grid is nsplit x SMs, capped by the tasks of the largest stage). A cooperative
 // launch guarantees every block is resident; CUDA graphs capture it as a cooperative kernel node.
-#include <mutex>
 #include <type_traits>
 
 #include "tucker_conv_grid_kernel.cuh"
@@ -43,9 +42,6 @@ cudaError_t LaunchTyped(const void* x, const void* wi, const void* wc, const voi
                             static_cast<const T*>(z), static_cast<T*>(y), p, c.tw, t1, t2);
 }
 
-// Whether p's core is the 3x3 the kernel has an unrolled instantiation for.
-bool Core3x3(const Problem& p) { return p.kh == 3 && p.kw == 3; }
-
 template <typename T, int K>
 const void* KernelFor(int mb) {
   if (mb == 1) return reinterpret_cast<const void*>(GridKernel<T, 1, K, K>);
@@ -54,17 +50,13 @@ const void* KernelFor(int mb) {
 }
 
 template <typename T>
-const void* KernelFor(int mb, const Problem& p) { return Core3x3(p) ? KernelFor<T, 3>(mb) : KernelFor<T, 0>(mb); }
+const void* KernelFor(int mb, const Problem& p) { return GridCore3x3(p) ? KernelFor<T, 3>(mb) : KernelFor<T, 0>(mb); }
 
-// SMs of the current device (queried once per device).
+// SMs of the current device (a host-side query: no synchronisation, allowed during graph capture).
 int SmCount() {
-  static std::mutex mu;
-  static int counts[64] = {0};
-  int dev = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) return 0;
-  std::lock_guard<std::mutex> lock(mu);
-  if (counts[dev] == 0) cudaDeviceGetAttribute(&counts[dev], cudaDevAttrMultiProcessorCount, dev);
-  return counts[dev];
+  int dev = 0, sms = 0;
+  if (cudaGetDevice(&dev) == cudaSuccess) cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+  return sms;
 }
 
 }  // namespace
@@ -100,7 +92,7 @@ cudaError_t LaunchGrid(bool half, const void* x, const void* w_in, const void* w
   };
   using Any = std::integral_constant<int, 0>;
   using Three = std::integral_constant<int, 3>;
-  if (Core3x3(p)) return half ? go(__half{}, Three{}) : go(float{}, Three{});
+  if (GridCore3x3(p)) return half ? go(__half{}, Three{}) : go(float{}, Three{});
   return half ? go(__half{}, Any{}) : go(float{}, Any{});
 }
 

@@ -30,6 +30,9 @@ inline int GridBlocks(const Problem& p, const Config& c, int sm_count) {
 // A block's static shared memory: the partial sums of up to 16 warps x 4 rows x 32 lanes.
 constexpr int kGridRedFloats = 16 * 4 * 32;
 
+// Whether p's core is the 3x3 the kernel has an unrolled instantiation for (the launcher's and emulator's choice).
+inline bool GridCore3x3(const Problem& p) { return p.kh == 3 && p.kw == 3; }
+
 // Floats of t1 (rounded up to 256 bytes, where t2 starts) and of t2, in the fp32 scratch buffer.
 inline size_t GridT1Floats(const Problem& p) { return (static_cast<size_t>(p.batch) * p.R1 * p.H * p.W + 63) / 64 * 64; }
 inline size_t GridT2Floats(const Problem& p) { return static_cast<size_t>(p.batch) * p.R2 * p.Ho * p.Wo; }
