@@ -256,3 +256,37 @@ def test_seeds_run_and_aggregate(tmp_path):
     assert per[0] != per[1]  # the seeds really differ
     r = CliRunner().invoke(cli, ["train", "--data", "digits", "--seeds", "0,x", "--out", str(tmp_path / "bad")])
     assert r.exit_code == 1 and "--seeds must be integers" in r.output
+
+
+def test_dense_weights_start_from_a_trained_model(tmp_path):
+    """--dense-weights with --epochs 0 reuses a trained dense model: same dense accuracy, and (data shuffled by
+    phase name) the same ADMM run as the full run, even without the decompose method."""
+    kw = dict(model="smallcnn", data="digits", admm_epochs=2, finetune_epochs=1, ratio=0.5, batch_size=64, rho=0.5)
+    full = Run(TrainConfig(out=str(tmp_path / "full"), methods=("dense", "decompose", "admm"), epochs=2, **kw),
+               progress=False)
+    res_full = full.run()
+    reuse = Run(TrainConfig(out=str(tmp_path / "reuse"), methods=("dense", "admm"), epochs=0,
+                            dense_weights=str(tmp_path / "full" / "dense_final.pt"), **kw), progress=False)
+    res = reuse.run()
+    assert res["dense"]["test_acc"] == res_full["dense"]["test_acc"]
+    assert "decompose_ft" not in res
+    admm = lambda h: [(r["phase"], r["epoch"], round(r["train_loss"], 5)) for r in h if r["phase"].startswith("admm")]
+    assert admm(reuse.history) == admm(full.history) and len(admm(full.history)) == 3
+    assert not any(r["phase"] == "dense" for r in reuse.history)  # no dense epoch was trained
+
+
+def test_dense_weights_bad_inputs_fail_clearly(tmp_path):
+    r = CliRunner().invoke(cli, ["train", "--model", "smallcnn", "--data", "digits", "--dense-weights",
+                                 str(tmp_path / "none_{seed}.pt"), "--seed", "3", "--out", str(tmp_path / "o")])
+    assert r.exit_code == 1 and "no such file" in r.output and "none_3.pt" in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "o").exists()
+    wrong = tmp_path / "wrong.pt"
+    torch.save(build_model("resnet18", 1, 10).state_dict(), wrong)
+    r = CliRunner().invoke(cli, ["train", "--model", "smallcnn", "--data", "digits", "--dense-weights", str(wrong),
+                                 "--epochs", "0", "--out", str(tmp_path / "w")])
+    assert r.exit_code == 1 and "not a smallcnn state dict" in r.output and "Traceback" not in r.output, r.output
+    junk = tmp_path / "junk.pt"
+    junk.write_text("not a checkpoint")
+    r = CliRunner().invoke(cli, ["train", "--model", "smallcnn", "--data", "digits", "--dense-weights", str(junk),
+                                 "--epochs", "0", "--out", str(tmp_path / "j")])
+    assert r.exit_code == 1 and "not a smallcnn state dict" in r.output and "Traceback" not in r.output, r.output

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 
 from tucker_onnx.errors import TuckerOnnxError
 
@@ -17,7 +18,8 @@ class TrainConfig:
     multiple: int = 8
     min_channels: int = 16
     methods: tuple = ("dense", "decompose", "admm")
-    epochs: int = 10                    # dense training
+    dense_weights: str | None = None    # start the dense phase from this state dict ({seed} is replaced)
+    epochs: int = 10                    # dense training (0 with dense_weights: use the trained model as it is)
     admm_epochs: int = 5                # ADMM phase (dense structure, rank penalty)
     finetune_epochs: int = 5            # Tucker-format fine-tuning after ADMM
     lr: float = 0.05
@@ -53,11 +55,17 @@ class TrainConfig:
             raise TuckerOnnxError("momentum must be in [0, 1) and weight decay >= 0")
         if not 0 <= self.distill <= 1:
             raise TuckerOnnxError("--distill must be in [0, 1]")
+        if self.dense_weights is not None and not Path(self.dense_weights_path()).is_file():
+            raise TuckerOnnxError(f"--dense-weights: no such file {self.dense_weights_path()}")
         if self.distill_temp <= 0:
             raise TuckerOnnxError("--distill-temp must be positive")
         if self.distill > 0 and "dense" not in self.methods:
             raise TuckerOnnxError("--distill needs the dense method: the dense model is the teacher")
         return self
+
+    def dense_weights_path(self) -> str | None:
+        """The dense start for this seed: '{seed}' in the path picks one trained model per seed."""
+        return None if self.dense_weights is None else self.dense_weights.replace("{seed}", str(self.seed))
 
     def to_dict(self):
         d = asdict(self)

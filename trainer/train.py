@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import pickle
 import time
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from .data import load_dataset
 from .loop import evaluate, train_epoch
 from .models import build_model, conv_macs
 
+PHASE_IDS = {"dense": 0, "decompose_ft": 1, "admm": 2, "admm_ft": 3}
 LOG_FIELDS = ["phase", "epoch", "lr", "rho", "train_loss", "train_acc", "test_loss", "test_acc", "admm_residual", "seconds"]
 
 
@@ -85,7 +87,16 @@ class Run:
     def _phase_start(self, phase: str):
         """The model a phase begins from, built from the saved outputs of earlier phases."""
         if phase == "dense":
-            return self._fresh(False)
+            model = self._fresh(False)
+            if self.cfg.dense_weights is not None:
+                path = self.cfg.dense_weights_path()
+                try:
+                    model.load_state_dict(torch.load(path, map_location=self.device))
+                except (RuntimeError, KeyError, OSError, EOFError, pickle.UnpicklingError) as e:
+                    first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                    raise TuckerOnnxError(f"--dense-weights {path}: not a {self.cfg.model} state dict for "
+                                          f"{self.data.name} ({first})") from None
+            return model
         dense = self._fresh(False)
         dense.load_state_dict(torch.load(self.out / "dense_final.pt", map_location=self.device))
         if phase == "decompose_ft":
@@ -164,7 +175,8 @@ class Run:
                 t0 = time.perf_counter()
                 if admm is not None and epoch > 0:
                     admm.update(model)  # Z- and U-steps at the start of each epoch
-                gen = torch.Generator().manual_seed(self.cfg.seed * 100003 + pi * 1009 + epoch)
+                # Seeded by phase name, not position: a run without some method shuffles the others' data alike.
+                gen = torch.Generator().manual_seed(self.cfg.seed * 100003 + PHASE_IDS[phase] * 1009 + epoch)
                 bar = None
                 if self.progress:
                     from tqdm import tqdm

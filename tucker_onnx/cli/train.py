@@ -17,6 +17,9 @@ from .options import guarded, verbosity
 @click.option("--plan", default=None, help="Per-layer ranks JSON (the format decompose reads).")
 @click.option("--multiple", type=int, default=8, show_default=True)
 @click.option("--methods", default="dense,decompose,admm", show_default=True)
+@click.option("--dense-weights", default=None,
+              help="Start from this trained dense model (a state dict, e.g. a run's dense_final.pt; '{seed}' in the "
+              "path is replaced by the seed); with --epochs 0 it is used as it is.")
 @click.option("--epochs", type=int, default=10, show_default=True, help="Dense training epochs.")
 @click.option("--admm-epochs", type=int, default=5, show_default=True)
 @click.option("--finetune-epochs", type=int, default=5, show_default=True)
@@ -44,7 +47,7 @@ from .options import guarded, verbosity
 @click.option("--no-export", is_flag=True)
 @verbosity
 @guarded
-def train(model, data, data_dir, limit, ratio, plan, multiple, methods, epochs, admm_epochs, finetune_epochs, lr,
+def train(model, data, data_dir, limit, ratio, plan, multiple, methods, dense_weights, epochs, admm_epochs, finetune_epochs, lr,
           admm_lr, finetune_lr, admm_finetune_lr, batch_size, rho, rho_growth, admm_z_every, distill, distill_temp,
           seed, seeds, deterministic, device, out, resume, no_export, verbose):
     """Train a dense model, then Tucker versions by decompose+fine-tune and by ADMM, at the same ranks and budget."""
@@ -65,7 +68,7 @@ def train(model, data, data_dir, limit, ratio, plan, multiple, methods, epochs, 
         run_out = str(Path(out, f"seed{s}")) if seeds else out
         cfg = TrainConfig(model=model, data=data, data_dir=data_dir, limit=limit, ratio=None if plan else ratio,
                           plan=plan, multiple=multiple, methods=tuple(m.strip() for m in methods.split(",") if m.strip()),
-                          epochs=epochs, admm_epochs=admm_epochs, finetune_epochs=finetune_epochs, lr=lr,
+                          dense_weights=dense_weights, epochs=epochs, admm_epochs=admm_epochs, finetune_epochs=finetune_epochs, lr=lr,
                           admm_lr=admm_lr, finetune_lr=finetune_lr, admm_finetune_lr=admm_finetune_lr,
                           batch_size=batch_size, rho=rho, rho_growth=rho_growth, admm_z_every=admm_z_every,
                           distill=distill, distill_temp=distill_temp, seed=s, deterministic=deterministic,

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Issue-4 ADMM settings compared on the GPU machine (through tools/device_env.sh, carrying .whl, .data and
+# tucker_onnx/_lib) at the budget of tools/gpu_train.sh: per seed, one run trains dense + decompose+fine-tune, then
+# each ADMM variant starts from that run's dense model (`train --dense-weights ... --epochs 0`), so every variant
+# is paired with the same dense model and the same decompose+fine-tune. Results re-packed into $OUT/r.tgz after
+# every run; tools/variants_summary.py makes the table.
+# Usage: bash tools/device_env.sh bash tools/gpu_admm_variants.sh "SEEDS" SECONDS_PER_RUN NAME1 "OPTS1" [NAME2 "OPTS2" ...]
+set -u
+seeds=$1; per=$2; shift 2
+R=/tmp/R
+mkdir -p "$R"
+pack() { tar czf "$OUT/r.tgz" -C /tmp --exclude='*.pt' --exclude='*.onnx' R; }
+nvidia-smi --query-gpu=name,driver_version --format=csv,noheader > "$R/gpu.txt" 2>&1
+common=(--model resnet18 --data fashion-mnist --data-dir .data/fashion-mnist --ratio 0.4 --admm-epochs 6
+        --finetune-epochs 4 --batch-size 256 --lr 0.1 --distill 0.5 --no-export)
+for s in $seeds; do
+  start=$(date +%s)
+  timeout "$per" python3 -m tucker_onnx.cli.main train "${common[@]}" --epochs 8 --methods dense,decompose \
+    --seed "$s" --out "$R/base/seed$s" > "$R/base_seed$s.txt" 2>&1
+  echo "seed $s base rc $? in $(( $(date +%s) - start )) s"; grep -E "^\|" "$R/base_seed$s.txt" | tail -3; pack
+  args=("$@")
+  for ((i = 0; i < ${#args[@]}; i += 2)); do
+    name=${args[i]}; read -r -a opts <<< "${args[i+1]}"
+    start=$(date +%s)
+    timeout "$per" python3 -m tucker_onnx.cli.main train "${common[@]}" --epochs 0 --methods dense,admm \
+      --dense-weights "$R/base/seed$s/dense_final.pt" "${opts[@]}" --seed "$s" --out "$R/$name/seed$s" \
+      > "$R/${name}_seed$s.txt" 2>&1
+    echo "seed $s $name rc $? in $(( $(date +%s) - start )) s"; grep -E "^\| ADMM" "$R/${name}_seed$s.txt"; pack
+  done
+done
+python3 tools/variants_summary.py "$R" | tee "$R/summary.md"; pack
