@@ -4,14 +4,14 @@
 # each ADMM variant starts from that run's dense model (`train --dense-weights ... --epochs 0`), so every variant
 # is paired with the same dense model and the same decompose+fine-tune. Results re-packed into $OUT/r.tgz after
 # every run; tools/variants_summary.py makes the table.
-# Usage: bash tools/device_env.sh bash tools/gpu_admm_variants.sh "SEEDS" SECONDS_PER_RUN NAME1 "OPTS1" [NAME2 "OPTS2" ...]
+# Usage: [RATIO=0.4] bash tools/device_env.sh bash tools/gpu_admm_variants.sh "SEEDS" SECONDS_PER_RUN NAME1 "OPTS1" [NAME2 "OPTS2" ...]
 set -u
 seeds=$1; per=$2; shift 2
 R=/tmp/R
 mkdir -p "$R"
 pack() { tar czf "$OUT/r.tgz" -C /tmp --exclude='*.pt' --exclude='*.onnx' R; }
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader > "$R/gpu.txt" 2>&1
-common=(--model resnet18 --data fashion-mnist --data-dir .data/fashion-mnist --ratio 0.4 --admm-epochs 6
+common=(--model resnet18 --data fashion-mnist --data-dir .data/fashion-mnist --ratio "${RATIO:-0.4}" --admm-epochs 6
         --finetune-epochs 4 --batch-size 256 --lr 0.1 --distill 0.5 --no-export)
 for s in $seeds; do
   start=$(date +%s)
