@@ -7,7 +7,7 @@
 # Usage: [RATIO=0.4] bash tools/device_env.sh bash tools/gpu_admm_variants.sh "SEEDS" SECONDS_PER_RUN NAME1 "OPTS1" [NAME2 "OPTS2" ...]
 set -u
 seeds=$1; per=$2; shift 2
-R=/tmp/R
+R=/tmp/R; rm -rf "$R"  # a warm machine keeps /tmp between calls: stale runs would block or mix in
 mkdir -p "$R"
 pack() { tar czf "$OUT/r.tgz" -C /tmp --exclude='*.pt' --exclude='*.onnx' R; }
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader > "$R/gpu.txt" 2>&1

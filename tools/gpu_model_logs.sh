@@ -8,7 +8,7 @@
 # Usage: bash tools/device_env.sh bash tools/gpu_model_logs.sh [V]
 set -u
 V=${1:-5}
-R=/tmp/R
+R=/tmp/R; rm -rf "$R"  # a warm machine keeps /tmp between calls: stale runs would block or mix in
 mkdir -p "$R"
 pack() { tar czf "$OUT/r.tgz" -C /tmp R; }
 quiet() { grep -v -i "warn\|cudnn_fe" | cut -c1-200; }

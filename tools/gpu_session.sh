@@ -7,7 +7,7 @@
 # into $OUT/r.tgz after each one, so a call stopped at its limit still returns what ran.
 # Usage: bash tools/device_env.sh bash tools/gpu_session.sh [SECONDS_FOR_MODELS] [SECONDS_FOR_LAYERS] [MODELS...]
 set -u
-R=/tmp/R
+R=/tmp/R; rm -rf "$R"  # a warm machine keeps /tmp between calls: stale runs would block or mix in
 TM=${1:-180}; TL=${2:-170}; shift 2 || shift $#
 MODELS=${*:-resnet18 vgg16_bn resnet50 densenet121}
 mkdir -p "$R"

@@ -5,7 +5,7 @@
 # Usage: bash tools/device_env.sh bash tools/gpu_train.sh RATIO "SEEDS" [SECONDS_PER_SEED] [extra train options]
 set -u
 ratio=$1; seeds=$2; per=${3:-190}; shift 3 || shift $#
-R=/tmp/R; run=$R/r${ratio}
+R=/tmp/R; rm -rf "$R"; run=$R/r${ratio}  # a warm machine keeps /tmp between calls
 mkdir -p "$run"
 pack() { tar czf "$OUT/r.tgz" -C /tmp --exclude='*.pt' --exclude='*.onnx' R; }
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader > "$R/gpu.txt" 2>&1

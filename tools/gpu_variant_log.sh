@@ -6,7 +6,7 @@
 # .ortgpu, .whl and tucker_onnx/_lib. Usage: bash tools/device_env.sh bash tools/gpu_variant_log.sh [V] [SECONDS]
 set -u
 V=${1:-5}
-R=/tmp/R
+R=/tmp/R; rm -rf "$R"  # a warm machine keeps /tmp between calls: stale runs would block or mix in
 mkdir -p "$R"
 pack() { tar czf "$OUT/r.tgz" -C /tmp R; }
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader > "$R/gpu.txt" 2>&1

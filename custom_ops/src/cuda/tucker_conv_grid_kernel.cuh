@@ -120,16 +120,24 @@ __global__ void __launch_bounds__(512) GridKernel(const T* __restrict__ x, const
               ok[i * KW + j] = ih >= 0 && ih < p.H && iw >= 0 && iw < p.W;
               off[i * KW + j] = ok[i * KW + j] ? ih * p.W + iw : 0;
             }
-#pragma unroll 2
-          for (int r1 = r0; r1 < r1e; ++r1) {
-            const float* src = tp + static_cast<size_t>(r1) * hw;
-            float v[KH * KW];
+          // kGridR1Group R1 steps' t1 loads are issued before any of their FMAs (tools/grid_probe.cu times 1, 2, 4).
+          for (int rb = r0; rb < r1e; rb += kGridR1Group) {
+            float v[kGridR1Group][KH * KW];
 #pragma unroll
-            for (int t = 0; t < KH * KW; ++t) v[t] = ok[t] ? __ldcg(src + off[t]) : 0.f;
+            for (int g = 0; g < kGridR1Group; ++g) {
+              const float* src = tp + static_cast<size_t>(rb + g) * hw;
 #pragma unroll
-            for (int t = 0; t < KH * KW; ++t)
+              for (int t = 0; t < KH * KW; ++t) v[g][t] = (rb + g < r1e && ok[t]) ? __ldcg(src + off[t]) : 0.f;
+            }
 #pragma unroll
-              for (int u = 0; u < MB; ++u) acc[u] = fmaf(ld(wp[u] + r1 * (KH * KW) + t), v[t], acc[u]);
+            for (int g = 0; g < kGridR1Group; ++g) {
+              if (rb + g >= r1e) break;
+              const int r1 = rb + g;
+#pragma unroll
+              for (int t = 0; t < KH * KW; ++t)
+#pragma unroll
+                for (int u = 0; u < MB; ++u) acc[u] = fmaf(ld(wp[u] + r1 * (KH * KW) + t), v[g][t], acc[u]);
+            }
           }
         } else {
           // Taps outside, R1 inside and unrolled: the t1 loads of consecutive r1 are independent, so several are

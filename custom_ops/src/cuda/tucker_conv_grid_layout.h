@@ -27,6 +27,13 @@ inline int GridBlocks(const Problem& p, const Config& c, int sm_count) {
   return blocks < 1 ? 1 : static_cast<int>(blocks);
 }
 
+// R1 steps of a 3x3 core whose t1 loads the kernel issues before their FMAs (a build-time knob that
+// tools/grid_probe.cu compares; 2 is what the unrolled loop of session 5 did).
+#ifndef TUCKER_GRID_R1_GROUP
+#define TUCKER_GRID_R1_GROUP 2
+#endif
+constexpr int kGridR1Group = TUCKER_GRID_R1_GROUP;
+
 // A block's static shared memory: the partial sums of up to 16 warps x 4 rows x 32 lanes.
 constexpr int kGridRedFloats = 16 * 4 * 32;
 

@@ -1,0 +1,178 @@
+// The grid TuckerConv kernel (variant 5) alone, outside ONNX Runtime: on the shapes where the model picks it, each
+// launch checked against a float64 host reference, then timed as tools/bench_layers.py times layers (a CUDA graph of
+// 4 launches, median over replays). Why: session 6 measured the cooperative launch and both grid barriers at
+// ~3.8 us (tools/coop_floor.cu), yet the kernel takes 12-42 us on these maps, so the time is inside the stages.
+// Build with -DTUCKER_GRID_R1_GROUP=G to compare how many R1 steps of the 3x3 core issue their loads together;
+// "once" launches each shape twice without graphs, for Nsight Compute (ncu) to read the stall reasons.
+// Build and run on the GPU machine (tools/gpu_probe.sh does both):
+//   nvcc -O3 --use_fast_math -lineinfo -arch=sm_90 -Icustom_ops/src/cuda tools/grid_probe.cu \
+//        custom_ops/src/cuda/tucker_conv_grid.cu -o /tmp/grid_probe && /tmp/grid_probe [once]
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "tucker_conv_kernels.cuh"
+
+using tucker_cuda::Config;
+using tucker_cuda::Problem;
+
+#define CHECK(x)                                                                      \
+  do {                                                                                \
+    cudaError_t e_ = (x);                                                             \
+    if (e_ != cudaSuccess) {                                                          \
+      std::printf("error %s at %s:%d\n", cudaGetErrorString(e_), __FILE__, __LINE__); \
+      return 1;                                                                       \
+    }                                                                                 \
+  } while (0)
+
+struct Case {
+  const char* name;
+  int batch, C, H, R1, R2;  // square maps, 3x3 core, stride 1, padding 1, N = C (the TDC table's layers)
+  Config c;                 // the config session 5's layer bench ran (the model's pick, or the best timed)
+};
+
+const Case kCases[] = {
+    {"b1 32->32@7 C=64", 1, 64, 7, 32, 32, {5, 1, 16, 512, 1, 32}},
+    {"b1 192->160@7 C=384", 1, 384, 7, 192, 160, {5, 4, 16, 512, 1, 32}},
+    {"b1 64->32@14 C=128", 1, 128, 14, 64, 32, {5, 4, 16, 512, 1, 32}},
+    {"b1 32->32@28 C=64", 1, 64, 28, 32, 32, {5, 4, 8, 256, 2, 32}},
+    {"b1 192->96@28 C=384", 1, 384, 28, 192, 96, {5, 4, 8, 512, 1, 32}},
+    {"b1 32->32@56 C=64", 1, 64, 56, 32, 32, {5, 4, 2, 256, 2, 32}},
+    {"b32 32->32@7 C=64", 32, 64, 7, 32, 32, {5, 4, 4, 512, 1, 32}},
+};
+
+Problem MakeProblem(const Case& k) {
+  return Problem{k.batch, k.C, k.H, k.H, k.R1, k.R2, 3, 3, k.C, k.H, k.H, 1, 1, 1, 1, 1, 1, true};
+}
+
+// y = relu(W_out (core * (W_in x)) + b), float64.
+std::vector<double> Reference(const Problem& p, const std::vector<float>& x, const std::vector<float>& wi,
+                              const std::vector<float>& wc, const std::vector<float>& wo, const std::vector<float>& b) {
+  const int hw = p.H * p.W;
+  std::vector<double> t1(static_cast<size_t>(p.batch) * p.R1 * hw, 0.0), t2(static_cast<size_t>(p.batch) * p.R2 * hw, 0.0);
+  std::vector<double> y(static_cast<size_t>(p.batch) * p.N * hw, 0.0);
+  for (int n = 0; n < p.batch; ++n) {
+    for (int r = 0; r < p.R1; ++r)
+      for (int c = 0; c < p.C; ++c)
+        for (int i = 0; i < hw; ++i)
+          t1[(static_cast<size_t>(n) * p.R1 + r) * hw + i] += double(wi[r * p.C + c]) * x[(static_cast<size_t>(n) * p.C + c) * hw + i];
+    for (int r2 = 0; r2 < p.R2; ++r2)
+      for (int r1 = 0; r1 < p.R1; ++r1)
+        for (int a = 0; a < 3; ++a)
+          for (int bb = 0; bb < 3; ++bb) {
+            const double w = wc[((r2 * p.R1 + r1) * 3 + a) * 3 + bb];
+            for (int oh = 0; oh < p.H; ++oh) {
+              const int ih = oh - 1 + a;
+              if (ih < 0 || ih >= p.H) continue;
+              for (int ow = 0; ow < p.W; ++ow) {
+                const int iw = ow - 1 + bb;
+                if (iw < 0 || iw >= p.W) continue;
+                t2[(static_cast<size_t>(n) * p.R2 + r2) * hw + oh * p.W + ow] +=
+                    w * t1[(static_cast<size_t>(n) * p.R1 + r1) * hw + ih * p.W + iw];
+              }
+            }
+          }
+    for (int o = 0; o < p.N; ++o)
+      for (int i = 0; i < hw; ++i) {
+        double v = b[o];
+        for (int r = 0; r < p.R2; ++r) v += double(wo[o * p.R2 + r]) * t2[(static_cast<size_t>(n) * p.R2 + r) * hw + i];
+        y[(static_cast<size_t>(n) * p.N + o) * hw + i] = v > 0 ? v : 0;
+      }
+  }
+  return y;
+}
+
+template <typename V>
+int Upload(const std::vector<V>& h, V** d) {
+  CHECK(cudaMalloc(d, h.size() * sizeof(V)));
+  CHECK(cudaMemcpy(*d, h.data(), h.size() * sizeof(V), cudaMemcpyHostToDevice));
+  return 0;
+}
+
+int RunCase(const Case& k, bool once, cudaStream_t s) {
+  const Problem p = MakeProblem(k);
+  const Config& c = k.c;
+  if (!tucker_cuda::GridLaunchable(false, p, c)) {
+    std::printf("| %s | %d,%d,%d,%d,%d | not launchable | | |\n", k.name, c.variant, c.th, c.tw, c.threads, c.nsplit);
+    return 0;
+  }
+  std::mt19937 rng(7);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  auto fill = [&](size_t n, float scale) {
+    std::vector<float> v(n);
+    for (auto& e : v) e = nd(rng) * scale;
+    return v;
+  };
+  const int hw = p.H * p.W;
+  auto x = fill(static_cast<size_t>(p.batch) * p.C * hw, 1.f), wi = fill(static_cast<size_t>(p.R1) * p.C, 1.f / std::sqrt(p.C));
+  auto wc = fill(static_cast<size_t>(p.R2) * p.R1 * 9, 1.f / std::sqrt(9.f * p.R1)), wo = fill(static_cast<size_t>(p.N) * p.R2, 1.f / std::sqrt(p.R2));
+  auto b = fill(p.N, 0.1f);
+  float *dx, *dwi, *dwc, *dwo, *db, *dy, *scratch;
+  if (Upload(x, &dx) || Upload(wi, &dwi) || Upload(wc, &dwc) || Upload(wo, &dwo) || Upload(b, &db)) return 1;
+  const size_t ny = static_cast<size_t>(p.batch) * p.N * hw;
+  CHECK(cudaMalloc(&dy, ny * sizeof(float)));
+  CHECK(cudaMalloc(&scratch, tucker_cuda::GridScratchBytes(p)));
+  CHECK(cudaMemset(scratch, 0xff, tucker_cuda::GridScratchBytes(p)));  // NaN: a stage reading unwritten t1/t2 shows
+  auto launch = [&]() { return tucker_cuda::LaunchGrid(false, dx, dwi, dwc, dwo, db, nullptr, dy, p, c, scratch, s); };
+  CHECK(launch());
+  CHECK(cudaStreamSynchronize(s));
+  std::vector<float> y(ny);
+  CHECK(cudaMemcpy(y.data(), dy, ny * sizeof(float), cudaMemcpyDeviceToHost));
+  const auto ref = Reference(p, x, wi, wc, wo, b);
+  double err = 0, scale = 1e-30;
+  for (size_t i = 0; i < ny; ++i) {
+    err = std::max(err, std::isfinite(y[i]) ? std::fabs(y[i] - ref[i]) : INFINITY);
+    scale = std::max(scale, std::fabs(ref[i]));
+  }
+  float us = 0;
+  if (once) {
+    CHECK(launch());  // the second launch, L2 warm, is the one to read in ncu
+    CHECK(cudaStreamSynchronize(s));
+  } else {
+    constexpr int kLaunches = 4;
+    cudaGraph_t g;
+    cudaGraphExec_t ge;
+    CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
+    for (int i = 0; i < kLaunches; ++i) CHECK(launch());
+    CHECK(cudaStreamEndCapture(s, &g));
+    CHECK(cudaGraphInstantiate(&ge, g, 0));
+    cudaEvent_t e0, e1;
+    CHECK(cudaEventCreate(&e0));
+    CHECK(cudaEventCreate(&e1));
+    std::vector<float> t;
+    for (int r = 0; r < 220; ++r) {
+      CHECK(cudaEventRecord(e0, s));
+      CHECK(cudaGraphLaunch(ge, s));
+      CHECK(cudaEventRecord(e1, s));
+      CHECK(cudaEventSynchronize(e1));
+      float ms = 0;
+      CHECK(cudaEventElapsedTime(&ms, e0, e1));
+      if (r >= 20) t.push_back(ms * 1000 / kLaunches);
+    }
+    std::sort(t.begin(), t.end());
+    us = t[t.size() / 2];
+    cudaGraphExecDestroy(ge);
+    cudaGraphDestroy(g);
+  }
+  std::printf("| %s | %d,%d,%d,%d,%d | %d | %.2f | %.1e |\n", k.name, c.variant, c.th, c.tw, c.threads, c.nsplit,
+              tucker_cuda::GridBlocks(p, c, [] { int d = 0, n = 0; cudaGetDevice(&d); cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, d); return n; }()),
+              us, err / scale);
+  for (float* ptr : {dx, dwi, dwc, dwo, db, dy, scratch}) cudaFree(ptr);
+  return err / scale < 1e-4 ? 0 : 2;
+}
+
+int main(int argc, char** argv) {
+  const bool once = argc > 1 && std::strcmp(argv[1], "once") == 0;
+  cudaStream_t s;
+  CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+  std::printf("R1 group %d%s\n\n| shape | config (variant,th,tw,threads,nsplit) | blocks | us per launch (median, graph of 4) | "
+              "max rel err vs float64 |\n|---|---|---|---|---|\n", TUCKER_GRID_R1_GROUP, once ? " (once, for ncu)" : "");
+  int rc = 0;
+  for (const Case& k : kCases) rc |= RunCase(k, once, s);
+  return rc;
+}
