@@ -30,7 +30,7 @@ inline int GridBlocks(const Problem& p, const Config& c, int sm_count) {
 // R1 steps of a 3x3 core whose t1 loads the kernel issues before their FMAs (a build-time knob that
 // tools/grid_probe.cu compares; 2 is what the unrolled loop of session 5 did).
 #ifndef TUCKER_GRID_R1_GROUP
-#define TUCKER_GRID_R1_GROUP 2
+#define TUCKER_GRID_R1_GROUP 4
 #endif
 constexpr int kGridR1Group = TUCKER_GRID_R1_GROUP;
 
