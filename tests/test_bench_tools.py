@@ -1,4 +1,6 @@
 """The benchmark tools' graph builders, on the CPU (the benchmarks themselves run on the GPU machine)."""
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -99,3 +101,18 @@ def test_fit_model_merge_adds_one_kernels_timings_to_known_shapes(tmp_path):
     assert sorted((tuple(c), t) for c, t in shape[1]) == [((0, 7, 7, 128, 1, 32), 0.030), ((2, 7, 7, 256, 1, 32), 0.019),
                                                          ((5, 1, 16, 512, 1, 32), 0.012)]
     assert len(fit_model.load([str(full), str(grid)])) == 2  # without --merge a later log replaces / adds shapes
+
+
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc not found")
+def test_gpu_probes_build_against_the_current_kernel_headers(tmp_path):
+    """tools/grid_probe.cu (the grid kernel alone, checked and timed) and tools/coop_floor.cu only run on the GPU
+    machine; building them here keeps them in step with the kernel's headers, for every R1 group size it compares."""
+    root = Path(__file__).resolve().parents[1]
+    src = root / "custom_ops/src/cuda"
+    for group in (1, 4):
+        subprocess.run(["nvcc", "-O1", "-arch=sm_90", f"-DTUCKER_GRID_R1_GROUP={group}", f"-I{src}",
+                        str(root / "tools/grid_probe.cu"), str(src / "tucker_conv_grid.cu"), "-o",
+                        str(tmp_path / f"grid_probe{group}")], check=True)
+    subprocess.run(["nvcc", "-O1", "-arch=sm_90", str(root / "tools/coop_floor.cu"), "-o", str(tmp_path / "coop")],
+                   check=True)
+    assert all((tmp_path / n).exists() for n in ("grid_probe1", "grid_probe4", "coop"))

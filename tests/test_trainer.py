@@ -273,6 +273,19 @@ def test_dense_weights_start_from_a_trained_model(tmp_path):
     admm = lambda h: [(r["phase"], r["epoch"], round(r["train_loss"], 5)) for r in h if r["phase"].startswith("admm")]
     assert admm(reuse.history) == admm(full.history) and len(admm(full.history)) == 3
     assert not any(r["phase"] == "dense" for r in reuse.history)  # no dense epoch was trained
+    # tools/variants_summary.py pairs such a run with the full run's decompose+fine-tune, seed by seed
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("variants_summary", Path(__file__).parents[1] / "tools" / "variants_summary.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    root = tmp_path / "cmp"
+    for folder, r in (("base", res_full), ("v", res)):
+        (root / folder / "seed0").mkdir(parents=True)
+        (root / folder / "seed0" / "results.json").write_text(json.dumps({"results": r}))
+    table = tool.table(root)
+    gap = res["admm_ft"]["test_acc"] - res_full["decompose_ft"]["test_acc"]
+    row = next(line for line in table.splitlines() if line.startswith("| ADMM v |"))
+    assert f"{gap:+.2f} ({int(gap > 0)}/1 ahead)" in row and f"{res['admm_ft']['test_acc']:.2f}" in row, table
 
 
 def test_dense_weights_bad_inputs_fail_clearly(tmp_path):

@@ -6,7 +6,8 @@ the model's pick runs than the measured best, averaged over shapes (TDC's model:
 Usage: python tools/fit_model.py LOG.jsonl [LOG2.jsonl ...] [--merge VARIANT_LOG ...] [--rounds 3] [--cv] [--top 1,16]
        [--from-committed] [--only PREFIX]
 The committed constants (ModelParams): session 4 fitted them from the hand-set values on the session-2/3 logs;
-session 5 refitted them from there on FIT_LOGS below (--from-committed --rounds 2 --merge FIT_MERGE).
+session 5 refitted them from there on FIT_LOGS below (--from-committed --rounds 2 --merge FIT_MERGE), and session 6
+again after the grid kernel's 3x3 core began issuing 4 R1 steps of loads at once (its configs timed again, merged).
 --cv: leave-one-shape-out cross-validation (fit on the others, score the held-out shape): the out-of-sample gap.
 """
 from __future__ import annotations
@@ -35,14 +36,17 @@ HAND_SET = [900, 600, 80, 4, 4000, 400, 150, 150, 30, 12, 4000, 2.0, 1.0, 1000, 
             6000, 2000, 1500, 16, 300]
 
 
-# The logs the committed constants were fitted on (session 5's refit): the session-2/3 exhaustive logs, session 5's
+# The logs the committed constants were fitted on (session 5's refit, and session 6's): the session-2/3 exhaustive logs, session 5's
 # exhaustive logs of the shapes those lacked, and, merged into the shapes those cover, the grid kernel's configs timed
 # on every TDC shape.
 _S5 = ROOT / "results/h200_2026-11-28_s5/call4_grid3x3_logs"
 FIT_LOGS = (sorted((ROOT / "results/h200_2026-11-28_s2/autotune").glob("*.jsonl.gz")) +
             sorted((ROOT / "results/h200_2026-11-28_s3/autotune").glob("*.jsonl.gz")) +
             [_S5 / "exhaustive_b1_fp32.jsonl.gz", _S5 / "exhaustive_b32_fp32.jsonl.gz"])
-FIT_MERGE = [_S5 / "variant5_fp32.jsonl.gz"]
+# Session 6 timed every grid config again (4 R1 steps of loads in flight), batch 1 and 32: merged after session 5's.
+_S6 = ROOT / "results/h200_2026-11-28_s6"
+FIT_MERGE = [_S5 / "variant5_fp32.jsonl.gz", _S6 / "call6_variant5_b1/variant5_fp32_b1.jsonl.gz",
+             _S6 / "call7_variant5_b32/variant5_fp32_b32.jsonl.gz"]
 
 
 def defaults() -> list[float]:

@@ -50,31 +50,33 @@ constexpr Device kHopperDevice{132, 233472, 232448, 9};
 // session-2/3 logs (20 shapes), minimising the log misfit of every config within 3x of each shape's best. Session 5
 // refitted all of them from there (2 rounds, --from-committed) on 32 shapes: those logs, session 5's exhaustive logs
 // of batch 1 at 56x56/112x112 and batch 32 at 7x7/14x14, and every grid-kernel config timed on the 18 TDC shapes
-// (--merge). In sample the pick is 34.1% slower than the measured best on average (median 18.9%), the best of the
-// 16 cheapest (TUCKER_ONNX_TUNE=top16) 4.2% (model_fit.txt). Leave one shape out (fit from the hand-set values, 2
-// rounds): 41.7% and 4.4% (results/h200_2026-11-28_s5/model_cv_2rounds.txt).
+// (--merge). Session 6 refitted them again (2 rounds, --from-committed) after the grid kernel's 3x3 core began
+// issuing 4 R1 steps of loads at once, with every grid config timed again on the 18 TDC shapes merged in: in sample
+// the pick is 25.0% slower than the measured best on average (median 9.0%), the best of the 16 cheapest
+// (TUCKER_ONNX_TUNE=top16) 4.5% (results/h200_2026-11-28_s6/model_fit.txt; session 5's constants on the same data:
+// 33.3% and 5.1%). Leave one shape out: results/h200_2026-11-28_s6/model_cv_2rounds.txt.
 struct ModelParams {
-  double tiled_mem1 = 14.0625;    // per stage-1 chunk: X loads from DRAM
-  double tiled_mem = 14.6484375;   // per weight chunk of stages 2 and 3
-  double tiled_sync = 50;      // the two barriers of a chunk
-  double tiled_fill = 25;       // instructions per staged weight element (index math, load, convert, store)
+  double tiled_mem1 = 56.25;    // per stage-1 chunk: X loads from DRAM
+  double tiled_mem = 117.188;   // per weight chunk of stages 2 and 3
+  double tiled_sync = 100;      // the two barriers of a chunk
+  double tiled_fill = 31.25;       // instructions per staged weight element (index math, load, convert, store)
   double tiled_launch = 31250;  // launch and tail of a kernel
   double splitk_step1 = 25;     // one reduction step of split-K stage 1 (global X and weight loads)
   double splitk_step2 = 75;  // ... of stage 2 per core tap (shared t1, global weights)
   double splitk_step3 = 75;     // ... of stage 3
-  double splitk_atomic = 117.1875;  // cycles per colliding shared atomic when the S partial sums of an output meet
+  double splitk_atomic = 29.2969;  // cycles per colliding shared atomic when the S partial sums of an output meet
   double splitk_instr = 15;     // instructions a warp issues per reduction step
-  double splitk_launch = 19531.25;  // launch and tail of a kernel
+  double splitk_launch = 24414.1;  // launch and tail of a kernel
   double cluster_cpi = 6.25;    // cycles per instruction of one thread's reduction chain (global weight loads)
   double cluster_cpi_staged = 1;  // ... when the block's weights are staged in shared memory (not fitted)
-  double cluster_mem = 3125;    // first global loads of a stage (weights, X)
+  double cluster_mem = 3906.25;    // first global loads of a stage (weights, X)
   double cluster_sync = 5000;   // one cluster barrier
   double cluster_gather = 24;   // per float4 a thread copies from another block's shared memory
   double cluster_launch = 4000;  // launch and tail of a kernel
   // The grid kernel (variant 5).
-  double grid_launch = 14648.4375;    // cooperative launch and tail (~7.4 us)
+  double grid_launch = 11718.8;    // cooperative launch and tail (~7.4 us)
   double grid_sync = 3125;      // one grid barrier (~1.6 us)
-  double grid_mem = 750;       // first loads of a stage's round (L2, DRAM)
+  double grid_mem = 375;       // first loads of a stage's round (L2, DRAM)
   double grid_step = 62.5;        // one exposed step of a reduction chain
   double grid_reduce = 37.5;    // the block barriers and shared-memory sum of a round when S warps share a task
 };
@@ -103,7 +105,7 @@ std::vector<Config> Shortlist(const Problem& p, const Device& d, size_t k, Usabl
 Config ChooseConfig(const Problem& p, const Device& d, UsableFn usable = nullptr, bool half = false);
 
 // Predicted time (us) of the model's own pick: its cycles at the SM clock, scaled by the median measured/predicted
-// ratio of the picks in the fitted logs (3.74; per shape 1.01-6.91, so expect 0.5-3.7x of the truth).
+// ratio of the picks in the fitted logs (2.87; per shape 1.23-6.73, so expect 0.4-2.3x of the truth).
 double PredictMicros(const Problem& p, const Device& d, double sm_ghz);
 
 // Raises the kernels' dynamic shared-memory limit to max_smem; call once before the first launch
