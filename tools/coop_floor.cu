@@ -1,36 +1,23 @@
 // Times what the grid TuckerConv kernel (variant 5) pays before it does any work: a cooperative launch of an empty
 // kernel, and of one that crosses 0, 1 or 2 grid barriers, on every SM (1 and 2 blocks per SM), each captured in a
 // CUDA graph of 4 launches as tools/bench_layers.py runs layers, against an ordinary empty launch. The session-5
-// model fit puts ~7 us on the launch and ~1.6 us on each barrier; this measures them.
+// model fit put ~7 us on the launch and ~1.6 us on each barrier; session 6 measured 1.7 us and ~1.1 us each.
 // Build and run on the GPU machine: nvcc -O3 -arch=sm_90 tools/coop_floor.cu -o /tmp/coop_floor && /tmp/coop_floor
 #include <cooperative_groups.h>
 #include <cuda_runtime.h>
 
-#include <algorithm>
 #include <cstdio>
-#include <vector>
 
-#define CHECK(x)                                                                      \
-  do {                                                                                \
-    cudaError_t e_ = (x);                                                             \
-    if (e_ != cudaSuccess) {                                                          \
-      std::printf("error %s at %s:%d\n", cudaGetErrorString(e_), __FILE__, __LINE__); \
-      return 1;                                                                       \
-    }                                                                                 \
-  } while (0)
+#include "graph_timing.cuh"
 
 __global__ void Barriers(int n, int* sink) {
   for (int i = 0; i < n; ++i) cooperative_groups::this_grid().sync();
   if (n < 0) sink[0] = 1;  // never: keeps the kernel from being empty for the compiler
 }
 
-// Median microseconds per launch of `launches` launches captured in one graph, over `reps` replays.
+// Median microseconds per launch, 4 launches captured in one graph (graph_timing.cuh).
 int Time(bool coop, int blocks, int threads, int barriers, cudaStream_t s, int* sink, float* us) {
-  cudaGraph_t g;
-  cudaGraphExec_t ge;
-  CHECK(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
-  constexpr int kLaunches = 4;
-  for (int i = 0; i < kLaunches; ++i) {
+  return GraphMicros(s, 4, 180, [&] {
     cudaLaunchConfig_t cfg = {};
     cfg.gridDim = dim3(blocks);
     cfg.blockDim = dim3(threads);
@@ -40,28 +27,8 @@ int Time(bool coop, int blocks, int threads, int barriers, cudaStream_t s, int* 
     attr[0].val.cooperative = 1;
     cfg.attrs = attr;
     cfg.numAttrs = coop ? 1 : 0;
-    CHECK(cudaLaunchKernelEx(&cfg, Barriers, coop ? barriers : 0, sink));
-  }
-  CHECK(cudaStreamEndCapture(s, &g));
-  CHECK(cudaGraphInstantiate(&ge, g, 0));
-  cudaEvent_t a, b;
-  CHECK(cudaEventCreate(&a));
-  CHECK(cudaEventCreate(&b));
-  std::vector<float> t;
-  for (int r = 0; r < 200; ++r) {
-    CHECK(cudaEventRecord(a, s));
-    CHECK(cudaGraphLaunch(ge, s));
-    CHECK(cudaEventRecord(b, s));
-    CHECK(cudaEventSynchronize(b));
-    float ms = 0;
-    CHECK(cudaEventElapsedTime(&ms, a, b));
-    if (r >= 20) t.push_back(ms * 1000 / kLaunches);
-  }
-  std::sort(t.begin(), t.end());
-  *us = t[t.size() / 2];
-  cudaGraphExecDestroy(ge);
-  cudaGraphDestroy(g);
-  return 0;
+    return cudaLaunchKernelEx(&cfg, Barriers, coop ? barriers : 0, sink);
+  }, us);
 }
 
 int main() {
