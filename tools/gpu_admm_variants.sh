@@ -4,6 +4,8 @@
 # each ADMM variant starts from that run's dense model (`train --dense-weights ... --epochs 0`), so every variant
 # is paired with the same dense model and the same decompose+fine-tune. Results re-packed into $OUT/r.tgz after
 # every run; tools/variants_summary.py makes the table.
+# Budget from the environment (defaults: tools/gpu_train.sh's): DENSE_EPOCHS=8, ADMM_EPOCHS=6, FT_EPOCHS=4 (decompose +
+# fine-tune gets ADMM_EPOCHS + FT_EPOCHS).
 # Usage: [RATIO=0.4] bash tools/device_env.sh bash tools/gpu_admm_variants.sh "SEEDS" SECONDS_PER_RUN NAME1 "OPTS1" [NAME2 "OPTS2" ...]
 set -u
 seeds=$1; per=$2; shift 2
@@ -11,11 +13,11 @@ R=/tmp/R; rm -rf "$R"  # a warm machine keeps /tmp between calls: stale runs wou
 mkdir -p "$R"
 pack() { tar czf "$OUT/r.tgz" -C /tmp --exclude='*.pt' --exclude='*.onnx' R; }
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader > "$R/gpu.txt" 2>&1
-common=(--model resnet18 --data fashion-mnist --data-dir .data/fashion-mnist --ratio "${RATIO:-0.4}" --admm-epochs 6
-        --finetune-epochs 4 --batch-size 256 --lr 0.1 --distill 0.5 --no-export)
+common=(--model resnet18 --data fashion-mnist --data-dir .data/fashion-mnist --ratio "${RATIO:-0.4}"
+        --admm-epochs "${ADMM_EPOCHS:-6}" --finetune-epochs "${FT_EPOCHS:-4}" --batch-size 256 --lr 0.1 --distill 0.5 --no-export)
 for s in $seeds; do
   start=$(date +%s)
-  timeout "$per" python3 -m tucker_onnx.cli.main train "${common[@]}" --epochs 8 --methods dense,decompose \
+  timeout "$per" python3 -m tucker_onnx.cli.main train "${common[@]}" --epochs "${DENSE_EPOCHS:-8}" --methods dense,decompose \
     --seed "$s" --out "$R/base/seed$s" > "$R/base_seed$s.txt" 2>&1
   echo "seed $s base rc $? in $(( $(date +%s) - start )) s"; grep -E "^\|" "$R/base_seed$s.txt" | tail -3; pack
   args=("$@")
