@@ -54,7 +54,8 @@ constexpr Device kHopperDevice{132, 233472, 232448, 9};
 // issuing 4 R1 steps of loads at once, with every grid config timed again on the 18 TDC shapes merged in: in sample
 // the pick is 25.0% slower than the measured best on average (median 9.0%), the best of the 16 cheapest
 // (TUCKER_ONNX_TUNE=top16) 4.5% (results/h200_2026-11-28_s6/model_fit.txt; session 5's constants on the same data:
-// 33.3% and 5.1%). Leave one shape out: results/h200_2026-11-28_s6/model_cv_2rounds.txt.
+// 33.3% and 5.1%). Leave one shape out (from the hand-set values, 2 rounds): 31.5% and 3.5%
+// (results/h200_2026-11-28_s6/model_cv_2rounds.txt).
 struct ModelParams {
   double tiled_mem1 = 56.25;    // per stage-1 chunk: X loads from DRAM
   double tiled_mem = 117.188;   // per weight chunk of stages 2 and 3
