@@ -24,6 +24,8 @@ class TrainConfig:
     finetune_epochs: int = 5            # Tucker-format fine-tuning after ADMM
     lr: float = 0.05
     admm_lr: float = 0.01
+    admm_schedule: str = "cosine"       # lr over the ADMM phase: cosine to 0, or constant (Yin et al.'s long runs are
+                                        # near-constant over any few epochs; fine-tuning anneals afterwards)
     finetune_lr: float = 0.01           # decompose + fine-tune: starts from a dense model far from the ranks
     admm_finetune_lr: float = 0.001     # after ADMM the weights already sit near the ranks (Yin et al.: 0.001)
     momentum: float = 0.9
@@ -57,6 +59,8 @@ class TrainConfig:
             raise TuckerOnnxError("--distill must be in [0, 1]")
         if self.dense_weights is not None and not Path(self.dense_weights_path()).is_file():
             raise TuckerOnnxError(f"--dense-weights: no such file {self.dense_weights_path()}")
+        if self.admm_schedule not in ("cosine", "constant"):
+            raise TuckerOnnxError(f"--admm-schedule must be cosine or constant, got {self.admm_schedule!r}")
         if self.distill_temp <= 0:
             raise TuckerOnnxError("--distill-temp must be positive")
         if self.distill > 0 and "dense" not in self.methods:

@@ -156,7 +156,10 @@ class Run:
                 model = self._phase_start(phase)
             opt = torch.optim.SGD(model.parameters(), lr=self._lr(phase), momentum=self.cfg.momentum,
                                   weight_decay=self.cfg.weight_decay)
-            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, n_epochs))
+            if phase == "admm" and self.cfg.admm_schedule == "constant":
+                sched = torch.optim.lr_scheduler.ConstantLR(opt, factor=1.0, total_iters=0)
+            else:
+                sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, n_epochs))
             admm = None
             if phase == "admm":
                 admm = (AdmmState.from_state_dict(ck["admm"]) if ck is not None and start_epoch > 0 and ck["admm"]

@@ -25,6 +25,8 @@ from .options import guarded, verbosity
 @click.option("--finetune-epochs", type=int, default=5, show_default=True)
 @click.option("--lr", type=float, default=0.05, show_default=True)
 @click.option("--admm-lr", type=float, default=0.01, show_default=True)
+@click.option("--admm-schedule", type=click.Choice(["cosine", "constant"]), default="cosine", show_default=True,
+              help="lr over the ADMM phase: cosine to 0, or constant at --admm-lr (fine-tuning anneals afterwards).")
 @click.option("--finetune-lr", type=float, default=0.01, show_default=True)
 @click.option("--admm-finetune-lr", type=float, default=0.001, show_default=True,
               help="Fine-tuning lr after ADMM (its weights already sit near the ranks).")
@@ -47,9 +49,7 @@ from .options import guarded, verbosity
 @click.option("--no-export", is_flag=True)
 @verbosity
 @guarded
-def train(model, data, data_dir, limit, ratio, plan, multiple, methods, dense_weights, epochs, admm_epochs, finetune_epochs, lr,
-          admm_lr, finetune_lr, admm_finetune_lr, batch_size, rho, rho_growth, admm_z_every, distill, distill_temp,
-          seed, seeds, deterministic, device, out, resume, no_export, verbose):
+def train(ratio, plan, methods, seed, seeds, out, resume, no_export, verbose, **knobs):
     """Train a dense model, then Tucker versions by decompose+fine-tune and by ADMM, at the same ranks and budget."""
     from pathlib import Path
 
@@ -66,13 +66,9 @@ def train(model, data, data_dir, limit, ratio, plan, multiple, methods, dense_we
     per_seed = {}
     for s in seed_list:
         run_out = str(Path(out, f"seed{s}")) if seeds else out
-        cfg = TrainConfig(model=model, data=data, data_dir=data_dir, limit=limit, ratio=None if plan else ratio,
-                          plan=plan, multiple=multiple, methods=tuple(m.strip() for m in methods.split(",") if m.strip()),
-                          dense_weights=dense_weights, epochs=epochs, admm_epochs=admm_epochs, finetune_epochs=finetune_epochs, lr=lr,
-                          admm_lr=admm_lr, finetune_lr=finetune_lr, admm_finetune_lr=admm_finetune_lr,
-                          batch_size=batch_size, rho=rho, rho_growth=rho_growth, admm_z_every=admm_z_every,
-                          distill=distill, distill_temp=distill_temp, seed=s, deterministic=deterministic,
-                          device=device, out=run_out)
+        # The other options map one to one onto TrainConfig's fields (same names).
+        cfg = TrainConfig(ratio=None if plan else ratio, plan=plan, seed=s, out=run_out,
+                          methods=tuple(m.strip() for m in methods.split(",") if m.strip()), **knobs)
         run = Run(cfg, resume=resume)
         click.echo(f"seed {s}: {len(run.ranks)} Tucker-constrained conv(s) on {run.device}; "
                    f"data {run.data.name} {tuple(run.data.train_x.shape)}")
