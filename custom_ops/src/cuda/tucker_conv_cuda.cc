@@ -136,7 +136,6 @@ std::optional<Config> CachedConfig(const Problem& p, bool half, const DeviceInfo
   return FitsDevice(p, hit->second, half, dev) ? std::optional<Config>(hit->second) : std::nullopt;
 }
 
-
 // Appends one JSON line for a shape to `path` (the config-log format, which config caches also use): the shape key,
 // the model's pick, the config chosen and every timing taken. Written as one string, so concurrent appenders do not
 // interleave within a line.

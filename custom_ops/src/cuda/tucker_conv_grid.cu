@@ -8,8 +8,9 @@
 // 1-4. Here stage 1 alone is spread over every SM (each block takes (rows x 32 columns) tasks, S of its warps
 // split a task's reduction), then a grid barrier, stage 2, a barrier, stage 3 with the epilogue. The cost is a
 // cooperative launch and two grid barriers instead of one SM's serial chains, and nothing is recomputed for halos.
-// Measured (H200, session 5, results/NOTES.md): every 7x7 and 14x14 TDC core at batch 1 beats ORT's cuDNN triplet,
-// 1.1-3.2x; a ~12 us floor remains, which the model's fit puts on the launch (~7 us) and the barriers (~1.6 us each).
+// Measured (H200, sessions 5-6, results/NOTES.md): every 7x7 and 14x14 TDC core at batch 1 beats ORT's cuDNN
+// triplet (fp32 1.5-3.4x); of the ~10 us floor on the smallest shapes the launch and both barriers take ~3.8 us
+// (tools/coop_floor.cu), the rest is the stages (tools/grid_probe.cu).
 //
 // Config: th = output rows per task (1, 2 or 4), tw = S (warps per task, dividing threads / 32), threads,
 // nsplit = blocks per SM (the grid is nsplit x SMs, capped by the tasks of the largest stage). A cooperative
