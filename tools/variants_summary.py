@@ -29,18 +29,19 @@ def table(root: Path) -> str:
     for label, acc in (("dense", dense), ("decompose + FT", dec)):
         rows.append(f"| {label} | {mean(list(acc.values()))} | "
                     f"{' | '.join(f'{acc[s]:.2f}' if s in acc else '-' for s in seeds)} | | |")
+    from trainer.train import seeds_summary
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and p.name != "base"):
-        runs = _load(folder)
-        acc = {s: r["admm_ft"]["test_acc"] for s, r in runs.items() if "admm_ft" in r}
-        if not acc:
+        runs = {s: r for s, r in _load(folder).items() if "admm_ft" in r and s in base}
+        if not runs:
             continue
-        cells = [f"{acc[s]:.2f} ({runs[s]['admm_ft'].get('start_acc', float('nan')):.2f})" if s in acc else "-"
-                 for s in seeds]
-        gaps = [acc[s] - dec[s] for s in acc if s in dec]
-        dgap = [acc[s] - dense[s] for s in acc]
-        rows.append(f"| ADMM {folder.name} | {mean(list(acc.values()))} | {' | '.join(cells)} | "
-                    f"{statistics.mean(gaps):+.2f} ({sum(g > 0 for g in gaps)}/{len(gaps)} ahead) | "
-                    f"{statistics.mean(dgap):+.2f} |")
+        # Each variant seed joined with its seed's dense and decompose+FT: `train --seeds`' own aggregate.
+        agg = seeds_summary({s: {**base[s], "admm_ft": r["admm_ft"]} for s, r in runs.items()})
+        admm, gap = agg["methods"]["admm_ft"], agg.get("admm_minus_decompose")
+        cells = [f"{runs[s]['admm_ft']['test_acc']:.2f} ({runs[s]['admm_ft'].get('start_acc', float('nan')):.2f})"
+                 if s in runs else "-" for s in seeds]
+        paired = f"{gap['mean']:+.2f} ({gap['admm_wins']}/{len(runs)} ahead)" if gap else "-"
+        rows.append(f"| ADMM {folder.name} | {admm['mean']:.2f} | {' | '.join(cells)} | {paired} | "
+                    f"{0.0 - agg['dense_minus_admm']:+.2f} |")
     return "\n".join(rows) + "\n\nADMM cells: final accuracy (accuracy right after the conversion, before fine-tuning)."
 
 
