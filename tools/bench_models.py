@@ -35,10 +35,8 @@ ROUNDS = 5  # interleaved timing rounds per row
 
 def select_fused(tucker: onnx.ModelProto, provider: str, batch: int) -> tuple[onnx.ModelProto, int]:
     """The Tucker model fused only where the fused op measured faster than its three Convs (`rewrite --measure`)."""
-    from tucker_onnx.rewrite.measure import measure_chains
-    times = measure_chains(tucker, provider, batch=batch)
-    keep = {name for name, (fused_ms, triplet_ms) in times.items() if fused_ms >= triplet_ms}
-    model = rewrite_model(tucker, keep_unfused=keep).model
+    from tucker_onnx.rewrite.measure import measure_chains, slower_fused
+    model = rewrite_model(tucker, keep_unfused=slower_fused(measure_chains(tucker, provider, batch=batch))).model
     return model, sum(n.op_type == "TuckerConv" for n in model.graph.node)
 
 

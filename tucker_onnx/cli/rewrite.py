@@ -60,7 +60,7 @@ def rewrite(input, output, dry_run, plan_path, measure, provider, tune, check_n,
         keep = load_unfused(plan_path)
     if measure:
         from ..profile.profiler import available_provider
-        from ..rewrite.measure import measure_chains
+        from ..rewrite.measure import measure_chains, slower_fused
         provider = available_provider() if provider == "auto" else provider
         if tune is not None:
             from ..run.tuning import use_tuner
@@ -68,7 +68,7 @@ def rewrite(input, output, dry_run, plan_path, measure, provider, tune, check_n,
         times = measure_chains(model, provider, progress=True)
         for name, (f, t) in times.items():
             click.echo(f"{name}: fused {f:.4f} ms, three Convs {t:.4f} ms on {provider} -> {'fuse' if f <= t else 'keep'}")
-        keep |= {name for name, (f, t) in times.items() if t < f}
+        keep |= slower_fused(times)
     result = rewrite_model(model, dry_run=dry_run, keep_unfused=keep)
     if dry_run:
         for c in result.candidates:

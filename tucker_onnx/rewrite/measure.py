@@ -36,3 +36,8 @@ def measure_chains(model: onnx.ModelProto, provider: str, batch: int = 1, repeat
         out[c.core.name] = (timer.time(layer, r1, r2), timer.time(layer, r1, r2, triplet=True))
     timer.cache.save()
     return out
+
+
+def slower_fused(times: dict[str, tuple[float, float]]) -> set[str]:
+    """The chains of `measure_chains` whose three Convs ran faster than the fused op: the ones to keep unfused."""
+    return {name for name, (fused_ms, triplet_ms) in times.items() if triplet_ms < fused_ms}
