@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Where the grid kernel's time goes (run on the GPU machine from the repository root; needs only nvcc, and ncu for
 # the stall reasons): tools/grid_probe.cu built with 1, 2, 4 and 8 R1 steps of loads in flight, each checked
-# against float64 and timed in CUDA graphs; then Nsight Compute on the default build (2), one launch per shape
+# against float64 and timed in CUDA graphs; then Nsight Compute on build $NCU_GROUP (default 4, the kernel's
+# default; session 6 profiled 2), one launch per shape
 # with L2 warm, its details page and per-line stall samples (SourceCounters, the build has -lineinfo).
 # Results under $OUT/probe (and $OUT/r.tgz when $R is set by the caller). Usage: bash tools/gpu_probe.sh
 set -u
 P=${R:-/tmp/R}/probe
+G=${NCU_GROUP:-4}
 mkdir -p "$P"
 for g in 1 2 4 8; do
   nvcc -O3 --use_fast_math -lineinfo -arch=sm_90 -DTUCKER_GRID_R1_GROUP=$g -Icustom_ops/src/cuda tools/grid_probe.cu \
@@ -17,11 +19,11 @@ if command -v ncu > /dev/null; then
   timeout 240 ncu --clock-control none --kernel-name regex:GridKernel --launch-skip 0 --launch-count 14 \
     --section SpeedOfLight --section WarpStateStats --section SchedulerStats --section Occupancy \
     --section LaunchStats --section MemoryWorkloadAnalysis --section SourceCounters --import-source yes \
-    -o "$P/grid2" -f /tmp/grid_probe2 once > "$P/ncu_run.log" 2>&1
+    -o "$P/grid$G" -f /tmp/grid_probe$G once > "$P/ncu_run.log" 2>&1
   echo "ncu rc $?"; tail -5 "$P/ncu_run.log"
-  ncu -i "$P/grid2.ncu-rep" --page details > "$P/ncu_details.txt" 2>&1
-  ncu -i "$P/grid2.ncu-rep" --page source --csv --print-source cuda > "$P/ncu_source_cuda.csv" 2>&1
-  ncu -i "$P/grid2.ncu-rep" --page source --csv --print-source sass > "$P/ncu_source_sass.csv" 2>&1
+  ncu -i "$P/grid$G.ncu-rep" --page details > "$P/ncu_details.txt" 2>&1
+  ncu -i "$P/grid$G.ncu-rep" --page source --csv --print-source cuda > "$P/ncu_source_cuda.csv" 2>&1
+  ncu -i "$P/grid$G.ncu-rep" --page source --csv --print-source sass > "$P/ncu_source_sass.csv" 2>&1
   ls -la "$P"; grep -E "Duration|Warp Cycles Per Issued|Stall|Achieved Occupancy|Registers Per" "$P/ncu_details.txt" | head -40
 else
   echo "no ncu on this machine"

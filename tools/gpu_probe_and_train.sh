@@ -5,6 +5,6 @@
 # Usage: bash tools/device_env.sh bash tools/gpu_probe_and_train.sh "SEEDS"
 set -u
 export R=/tmp/R2; rm -rf "$R"; mkdir -p "$R"
-bash tools/gpu_probe.sh
+NCU_GROUP=2 bash tools/gpu_probe.sh
 tar czf "$OUT/probe.tgz" -C "$R" probe
 RATIO=0.25 bash tools/gpu_admm_variants.sh "$1" 150 ft01 "--admm-finetune-lr 0.01"
