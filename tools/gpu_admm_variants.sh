@@ -6,16 +6,21 @@
 # every run; tools/variants_summary.py makes the table.
 # Budget from the environment (defaults: tools/gpu_train.sh's): DENSE_EPOCHS=8, ADMM_EPOCHS=6, FT_EPOCHS=4 (decompose +
 # fine-tune gets ADMM_EPOCHS + FT_EPOCHS).
-# Usage: [RATIO=0.4] bash tools/device_env.sh bash tools/gpu_admm_variants.sh "SEEDS" SECONDS_PER_RUN NAME1 "OPTS1" [NAME2 "OPTS2" ...]
+# PARALLEL=1 runs the seeds side by side on the one GPU (a ResNet-18 on 28x28 images leaves most of an H200 idle).
+# Usage: [RATIO=0.4] [PARALLEL=1] bash tools/device_env.sh bash tools/gpu_admm_variants.sh "SEEDS" SECONDS_PER_RUN NAME1 "OPTS1" [NAME2 "OPTS2" ...]
 set -u
 seeds=$1; per=$2; shift 2
 R=/tmp/R; rm -rf "$R"  # a warm machine keeps /tmp between calls: stale runs would block or mix in
 mkdir -p "$R"
-pack() { tar czf "$OUT/r.tgz" -C /tmp --exclude='*.pt' --exclude='*.onnx' R; }
+pack() {  # atomic and serialised: parallel seeds pack after each of their runs
+  ( flock 9; tar czf "$OUT/r.tgz.tmp" -C /tmp --exclude='*.pt' --exclude='*.onnx' --exclude='.lock' R \
+      && mv "$OUT/r.tgz.tmp" "$OUT/r.tgz" ) 9> "$R/.lock"
+}
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader > "$R/gpu.txt" 2>&1
 common=(--model resnet18 --data fashion-mnist --data-dir .data/fashion-mnist --ratio "${RATIO:-0.4}"
         --admm-epochs "${ADMM_EPOCHS:-6}" --finetune-epochs "${FT_EPOCHS:-4}" --batch-size 256 --lr 0.1 --distill 0.5 --no-export)
-for s in $seeds; do
+one_seed() {
+  local s=$1 start name i opts args; shift
   start=$(date +%s)
   timeout "$per" python3 -m tucker_onnx.cli.main train "${common[@]}" --epochs "${DENSE_EPOCHS:-8}" --methods dense,decompose \
     --seed "$s" --out "$R/base/seed$s" > "$R/base_seed$s.txt" 2>&1
@@ -29,5 +34,9 @@ for s in $seeds; do
       > "$R/${name}_seed$s.txt" 2>&1
     echo "seed $s $name rc $? in $(( $(date +%s) - start )) s"; grep -E "^\| ADMM" "$R/${name}_seed$s.txt"; pack
   done
+}
+for s in $seeds; do
+  if [ "${PARALLEL:-0}" = 1 ]; then one_seed "$s" "$@" & else one_seed "$s" "$@"; fi
 done
+wait
 python3 tools/variants_summary.py "$R" | tee "$R/summary.md"; pack
