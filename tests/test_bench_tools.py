@@ -106,12 +106,12 @@ def test_fit_model_merge_adds_one_kernels_timings_to_known_shapes(tmp_path):
 @pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc not found")
 def test_gpu_probes_build_against_the_current_kernel_headers(tmp_path):
     """tools/grid_probe.cu (the grid kernel alone, checked and timed) and tools/coop_floor.cu only run on the GPU
-    machine; building them here keeps them in step with the kernel's headers, for every R1 group size it compares."""
+    machine; building them here keeps them in step with the kernel's headers, for the R1 group sizes and weight-load widths it compares."""
     root = Path(__file__).resolve().parents[1]
     src = root / "custom_ops/src/cuda"
-    for group in (1, 4):
-        subprocess.run(["nvcc", "-O1", "-arch=sm_90", f"-DTUCKER_GRID_R1_GROUP={group}", f"-I{src}",
-                        str(root / "tools/grid_probe.cu"), str(src / "tucker_conv_grid.cu"), "-o",
+    for group, vec in ((1, 1), (4, 0)):  # every build tools/gpu_probe.sh can ask for: group size, vector weights
+        subprocess.run(["nvcc", "-O1", "-arch=sm_90", f"-DTUCKER_GRID_R1_GROUP={group}", f"-DTUCKER_GRID_VEC={vec}",
+                        f"-I{src}", str(root / "tools/grid_probe.cu"), str(src / "tucker_conv_grid.cu"), "-o",
                         str(tmp_path / f"grid_probe{group}")], check=True)
     subprocess.run(["nvcc", "-O1", "-arch=sm_90", str(root / "tools/coop_floor.cu"), "-o", str(tmp_path / "coop")],
                    check=True)

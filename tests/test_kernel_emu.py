@@ -34,6 +34,13 @@ OTHERS = [c for c in FORCED if c[0] != 3]
 assert any(c[0] == 5 for c in OTHERS)
 CASES += [(SHAPES[(j + 3 * i) % len(SHAPES)], 2, cfg, np.float32) for j, cfg in enumerate(OTHERS) for i in range(3)]
 CASES += [(SHAPES[(j + 1) % len(SHAPES)], 1, cfg, np.float16) for j, cfg in enumerate(OTHERS)]
+# The grid kernel's quad-vector weight loads (channels and ranks multiples of 4, a 3x3 core, R1 a multiple of the
+# R1 group): slices rounded to whole quads, S warps of which some get empty slices, stride 1 and 2.
+GRID_VEC_SHAPES = [(16, 8, 12, 20, 9, 9, 3, (1, 1), (1, 1, 1, 1), (1, 1)),
+                   (12, 12, 8, 16, 8, 7, 3, (2, 2), (1, 0, 1, 1), (1, 1))]
+GRID = [c for c in OTHERS if c[0] == 5]
+CASES += [(sh, 2, cfg, np.float32) for sh in GRID_VEC_SHAPES for cfg in GRID]
+CASES += [(GRID_VEC_SHAPES[i % 2], 1, cfg, np.float16) for i, cfg in enumerate(GRID)]
 # The tensor-core kernel (variant 4, fp16, channels and ranks multiples of 16): strides, kernels 1/3/5, asymmetric
 # pads, dilation, N != C, tiles of 15 pixels (padded to 16) and partial tiles.
 WMMA_SHAPES = [(32, 16, 16, 32, 8, 8, 3, (1, 1), (1, 1, 1, 1), (1, 1)),

@@ -2,7 +2,8 @@
 // launch checked against a float64 host reference, then timed as tools/bench_layers.py times layers (a CUDA graph of
 // 4 launches, median over replays). Why: session 6 measured the cooperative launch and both grid barriers at
 // ~3.8 us (tools/coop_floor.cu), yet the kernel takes 12-42 us on these maps, so the time is inside the stages.
-// Build with -DTUCKER_GRID_R1_GROUP=G to compare how many R1 steps of the 3x3 core issue their loads together;
+// Build with -DTUCKER_GRID_R1_GROUP=G to compare how many R1 steps of the 3x3 core issue their loads together, and
+// with -DTUCKER_GRID_VEC=0 to read the weights one at a time instead of four;
 // "once" launches each shape twice without graphs, for Nsight Compute (ncu) to read the stall reasons.
 // Build and run on the GPU machine (tools/gpu_probe.sh does both):
 //   nvcc -O3 --use_fast_math -lineinfo -arch=sm_90 -Icustom_ops/src/cuda tools/grid_probe.cu \
@@ -35,6 +36,9 @@ const Case kCases[] = {
     {"b1 32->32@28 C=64", 1, 64, 28, 32, 32, {5, 4, 8, 256, 2, 32}},
     {"b1 192->96@28 C=384", 1, 384, 28, 192, 96, {5, 4, 8, 512, 1, 32}},
     {"b1 32->32@56 C=64", 1, 64, 56, 32, 32, {5, 4, 2, 256, 2, 32}},
+    {"b1 64->64@56 C=128", 1, 128, 56, 64, 64, {5, 4, 2, 256, 2, 32}},
+    {"b1 160->96@28 C=320", 1, 320, 28, 160, 96, {5, 4, 8, 512, 1, 32}},
+    {"b1 128->96@14 C=256", 1, 256, 14, 128, 96, {5, 4, 8, 256, 2, 32}},
     {"b32 32->32@7 C=64", 32, 64, 7, 32, 32, {5, 4, 4, 512, 1, 32}},
 };
 
@@ -143,8 +147,9 @@ int main(int argc, char** argv) {
   const bool once = argc > 1 && std::strcmp(argv[1], "once") == 0;
   cudaStream_t s;
   CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
-  std::printf("R1 group %d%s\n\n| shape | config (variant,th,tw,threads,nsplit) | blocks | us per launch (median, graph of 4) | "
-              "max rel err vs float64 |\n|---|---|---|---|---|\n", TUCKER_GRID_R1_GROUP, once ? " (once, for ncu)" : "");
+  std::printf("R1 group %d, weights read %s%s\n\n| shape | config (variant,th,tw,threads,nsplit) | blocks | us per launch (median, graph of 4) | "
+              "max rel err vs float64 |\n|---|---|---|---|---|\n", TUCKER_GRID_R1_GROUP,
+              tucker_cuda::kGridVec ? "four at a time" : "one at a time", once ? " (once, for ncu)" : "");
   int rc = 0;
   for (const Case& k : kCases) rc |= RunCase(k, once, s);
   return rc;

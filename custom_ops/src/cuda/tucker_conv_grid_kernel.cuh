@@ -48,9 +48,10 @@ __device__ __forceinline__ void GridStage(int M, int P, int S, float* red, Parti
   }
 }
 
-// The reduction slice [k0, k1) of part `part` of S over a reduction of length K.
-__device__ __forceinline__ void Slice(int K, int S, int part, int* k0, int* k1) {
-  const int kc = (K + S - 1) / S;
+// The reduction slice [k0, k1) of part `part` of S over a reduction of length K; slices start at multiples of
+// `gran` (4 where the weights are read four at a time).
+__device__ __forceinline__ void Slice(int K, int S, int part, int* k0, int* k1, int gran = 1) {
+  const int kc = ((K + S - 1) / S + gran - 1) / gran * gran;
   *k0 = min(K, part * kc);
   *k1 = min(K, *k0 + kc);
 }
@@ -70,18 +71,37 @@ __global__ void __launch_bounds__(512) GridKernel(const T* __restrict__ x, const
   __shared__ float red[kGridRedFloats];  // [warps][MB][32] partial sums
 #endif
   const int hw = p.H * p.W, ohw = p.Ho * p.Wo, kk = p.kh * p.kw;
+  // Weights read four at a time where every row starts quad-aligned (channels / ranks multiples of 4, as in
+  // every model we rewrite); the 3x3 core reads a row's kGridR1Group x 9 weights of one R1 group at once.
+  const bool vec_in = kGridVec && p.C % 4 == 0 && Aligned4(w_in), vec_out = kGridVec && p.R2 % 4 == 0 && Aligned4(w_out);
+  const bool vec_core = kGridVec && KH > 0 && KH * KW * kGridR1Group % 4 == 0 && p.R1 % kGridR1Group == 0 && Aligned4(w_core);
 
   // Stage 1: t1[n][r1][h][w] = sum_c W_in[r1][c] X[n][c][h][w] over the whole input (columns q = n, h, w).
   GridStage<MB>(
       p.R1, p.batch * hw, S, red,
       [&](int m0, int q, int part, float* acc) {
         int c0, c1;
-        Slice(p.C, S, part, &c0, &c1);
+        Slice(p.C, S, part, &c0, &c1, vec_in ? 4 : 1);
         const int n = q / hw, pix = q - n * hw;
         const T* xp = x + (static_cast<size_t>(n) * p.C) * hw + pix;
         const T* wp[MB];
 #pragma unroll
         for (int u = 0; u < MB; ++u) wp[u] = w_in + static_cast<size_t>(min(m0 + u, p.R1 - 1)) * p.C;
+        if (vec_in) {  // slices of whole quads: no tail
+#pragma unroll 2
+          for (int c = c0; c < c1; c += 4) {
+            float xv[4], w[4];
+#pragma unroll
+            for (int i = 0; i < 4; ++i) xv[i] = ld(xp + static_cast<size_t>(c + i) * hw);
+#pragma unroll
+            for (int u = 0; u < MB; ++u) {
+              ld4(wp[u] + c, w);
+#pragma unroll
+              for (int i = 0; i < 4; ++i) acc[u] = fmaf(w[i], xv[i], acc[u]);
+            }
+          }
+          return;
+        }
 #pragma unroll 8
         for (int c = c0; c < c1; ++c) {
           const float xv = ld(xp + static_cast<size_t>(c) * hw);
@@ -100,7 +120,7 @@ __global__ void __launch_bounds__(512) GridKernel(const T* __restrict__ x, const
       p.R2, p.batch * ohw, S, red,
       [&](int m0, int q, int part, float* acc) {
         int r0, r1e;
-        Slice(p.R1, S, part, &r0, &r1e);
+        Slice(p.R1, S, part, &r0, &r1e, vec_core ? kGridR1Group : 1);
         const int n = q / ohw, o = q - n * ohw, oh = o / p.Wo, ow = o - oh * p.Wo;
         const int ih0 = oh * p.sh - p.pt, iw0 = ow * p.sw - p.pl;
         const float* tp = t1 + static_cast<size_t>(n) * p.R1 * hw;
@@ -128,6 +148,19 @@ __global__ void __launch_bounds__(512) GridKernel(const T* __restrict__ x, const
               const float* src = tp + static_cast<size_t>(rb + g) * hw;
 #pragma unroll
               for (int t = 0; t < KH * KW; ++t) v[g][t] = (rb + g < r1e && ok[t]) ? __ldcg(src + off[t]) : 0.f;
+            }
+            if (vec_core) {  // a row's weights of the whole group are contiguous and quad-aligned: no tail
+#pragma unroll
+              for (int u = 0; u < MB; ++u) {
+                float w[kGridR1Group * KH * KW];
+#pragma unroll
+                for (int i = 0; i < kGridR1Group * KH * KW; i += 4) ld4(wp[u] + rb * (KH * KW) + i, w + i);
+#pragma unroll
+                for (int g = 0; g < kGridR1Group; ++g)
+#pragma unroll
+                  for (int t = 0; t < KH * KW; ++t) acc[u] = fmaf(w[g * (KH * KW) + t], v[g][t], acc[u]);
+              }
+              continue;
             }
 #pragma unroll
             for (int g = 0; g < kGridR1Group; ++g) {
@@ -171,12 +204,27 @@ __global__ void __launch_bounds__(512) GridKernel(const T* __restrict__ x, const
       p.N, p.batch * ohw, S, red,
       [&](int m0, int q, int part, float* acc) {
         int k0, k1;
-        Slice(p.R2, S, part, &k0, &k1);
+        Slice(p.R2, S, part, &k0, &k1, vec_out ? 4 : 1);
         const int n = q / ohw, o = q - n * ohw;
         const float* tp = t2 + static_cast<size_t>(n) * p.R2 * ohw + o;
         const T* wp[MB];
 #pragma unroll
         for (int u = 0; u < MB; ++u) wp[u] = w_out + static_cast<size_t>(min(m0 + u, p.N - 1)) * p.R2;
+        if (vec_out) {
+#pragma unroll 2
+          for (int k = k0; k < k1; k += 4) {
+            float tv[4], w[4];
+#pragma unroll
+            for (int i = 0; i < 4; ++i) tv[i] = __ldcg(tp + static_cast<size_t>(k + i) * ohw);
+#pragma unroll
+            for (int u = 0; u < MB; ++u) {
+              ld4(wp[u] + k, w);
+#pragma unroll
+              for (int i = 0; i < 4; ++i) acc[u] = fmaf(w[i], tv[i], acc[u]);
+            }
+          }
+          return;
+        }
 #pragma unroll 8
         for (int k = k0; k < k1; ++k) {
           const float v = __ldcg(tp + static_cast<size_t>(k) * ohw);

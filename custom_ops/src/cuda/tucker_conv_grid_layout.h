@@ -34,6 +34,13 @@ inline int GridBlocks(const Problem& p, const Config& c, int sm_count) {
 #endif
 constexpr int kGridR1Group = TUCKER_GRID_R1_GROUP;
 
+// Whether the kernel reads weights four at a time where rows are quad-aligned (1, the default) or one at a time (0,
+// for tools/grid_probe.cu's side-by-side timing).
+#ifndef TUCKER_GRID_VEC
+#define TUCKER_GRID_VEC 1
+#endif
+constexpr bool kGridVec = TUCKER_GRID_VEC != 0;
+
 // A block's static shared memory: the partial sums of up to 16 warps x 4 rows x 32 lanes.
 constexpr int kGridRedFloats = 16 * 4 * 32;
 
