@@ -3,7 +3,8 @@
 // 4 launches, median over replays). Why: session 6 measured the cooperative launch and both grid barriers at
 // ~3.8 us (tools/coop_floor.cu), yet the kernel takes 12-42 us on these maps, so the time is inside the stages.
 // Build with -DTUCKER_GRID_R1_GROUP=G to compare how many R1 steps of the 3x3 core issue their loads together, and
-// with -DTUCKER_GRID_VEC=0 to read the weights one at a time instead of four;
+// with -DTUCKER_GRID_VEC=0 to read the weights one at a time instead of four, -DTUCKER_GRID_L1=0 to read t1/t2
+// from L2 only;
 // "once" launches each shape twice without graphs, for Nsight Compute (ncu) to read the stall reasons.
 // Build and run on the GPU machine (tools/gpu_probe.sh does both):
 //   nvcc -O3 --use_fast_math -lineinfo -arch=sm_90 -Icustom_ops/src/cuda tools/grid_probe.cu \
@@ -115,6 +116,13 @@ int RunCase(const Case& k, bool once, cudaStream_t s) {
   CHECK(cudaMalloc(&scratch, tucker_cuda::GridScratchBytes(p)));
   CHECK(cudaMemset(scratch, 0xff, tucker_cuda::GridScratchBytes(p)));  // NaN: a stage reading unwritten t1/t2 shows
   auto launch = [&]() { return tucker_cuda::LaunchGrid(false, dx, dwi, dwc, dwo, db, nullptr, dy, p, c, scratch, s); };
+  // First a launch on other inputs, so that the checked one would show t1/t2 (or L1 lines of them) left over from
+  // an earlier launch on the same scratch.
+  std::vector<float> x_other(x.size());
+  for (size_t i = 0; i < x.size(); ++i) x_other[i] = 1.f - 2.f * x[i];
+  CHECK(cudaMemcpy(dx, x_other.data(), x.size() * sizeof(float), cudaMemcpyHostToDevice));
+  CHECK(launch());
+  CHECK(cudaMemcpy(dx, x.data(), x.size() * sizeof(float), cudaMemcpyHostToDevice));
   CHECK(launch());
   CHECK(cudaStreamSynchronize(s));
   std::vector<float> y(ny);
@@ -147,9 +155,10 @@ int main(int argc, char** argv) {
   const bool once = argc > 1 && std::strcmp(argv[1], "once") == 0;
   cudaStream_t s;
   CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
-  std::printf("R1 group %d, weights read %s%s\n\n| shape | config (variant,th,tw,threads,nsplit) | blocks | us per launch (median, graph of 4) | "
+  std::printf("R1 group %d, weights read %s, t1/t2 read %s%s\n\n| shape | config (variant,th,tw,threads,nsplit) | blocks | us per launch (median, graph of 4) | "
               "max rel err vs float64 |\n|---|---|---|---|---|\n", TUCKER_GRID_R1_GROUP,
-              tucker_cuda::kGridVec ? "four at a time" : "one at a time", once ? " (once, for ncu)" : "");
+              tucker_cuda::kGridVec ? "four at a time" : "one at a time",
+              tucker_cuda::kGridL1 ? "through L1" : "from L2 only", once ? " (once, for ncu)" : "");
   int rc = 0;
   for (const Case& k : kCases) rc |= RunCase(k, once, s);
   return rc;

@@ -56,7 +56,13 @@ __device__ __forceinline__ void Slice(int K, int S, int part, int* k0, int* k1, 
   *k1 = min(K, *k0 + kc);
 }
 
-// t1 and t2 are written and read inside one launch, so they are read through L2 (__ldcg), never the read-only
+// Reads of t1 and t2 (kGridL1 says why L1 is safe).
+__device__ __forceinline__ float LdScratch(const float* p) {
+  if constexpr (kGridL1) return __ldca(p);
+  return __ldcg(p);
+}
+
+// t1 and t2 are written and read inside one launch, so they are read with LdScratch, never the read-only
 // path; everything else is read-only for the kernel's lifetime.
 // KH x KW > 0: the core's size known at compile time (3x3, the common case), so each R1 step issues all its taps'
 // loads at once; 0 x 0: any core, taps looped at run time (R1 unrolled inside them instead).
@@ -147,7 +153,7 @@ __global__ void __launch_bounds__(512) GridKernel(const T* __restrict__ x, const
             for (int g = 0; g < kGridR1Group; ++g) {
               const float* src = tp + static_cast<size_t>(rb + g) * hw;
 #pragma unroll
-              for (int t = 0; t < KH * KW; ++t) v[g][t] = (rb + g < r1e && ok[t]) ? __ldcg(src + off[t]) : 0.f;
+              for (int t = 0; t < KH * KW; ++t) v[g][t] = (rb + g < r1e && ok[t]) ? LdScratch(src + off[t]) : 0.f;
             }
             if (vec_core) {  // a row's weights of the whole group are contiguous and quad-aligned: no tail
 #pragma unroll
@@ -185,7 +191,7 @@ __global__ void __launch_bounds__(512) GridKernel(const T* __restrict__ x, const
               const int tap = i * p.kw + j;
 #pragma unroll 8
               for (int r1 = r0; r1 < r1e; ++r1) {
-                const float v = __ldcg(src + static_cast<size_t>(r1) * hw);
+                const float v = LdScratch(src + static_cast<size_t>(r1) * hw);
 #pragma unroll
                 for (int u = 0; u < MB; ++u) acc[u] = fmaf(ld(wp[u] + r1 * kk + tap), v, acc[u]);
               }
@@ -215,7 +221,7 @@ __global__ void __launch_bounds__(512) GridKernel(const T* __restrict__ x, const
           for (int k = k0; k < k1; k += 4) {
             float tv[4], w[4];
 #pragma unroll
-            for (int i = 0; i < 4; ++i) tv[i] = __ldcg(tp + static_cast<size_t>(k + i) * ohw);
+            for (int i = 0; i < 4; ++i) tv[i] = LdScratch(tp + static_cast<size_t>(k + i) * ohw);
 #pragma unroll
             for (int u = 0; u < MB; ++u) {
               ld4(wp[u] + k, w);
@@ -227,7 +233,7 @@ __global__ void __launch_bounds__(512) GridKernel(const T* __restrict__ x, const
         }
 #pragma unroll 8
         for (int k = k0; k < k1; ++k) {
-          const float v = __ldcg(tp + static_cast<size_t>(k) * ohw);
+          const float v = LdScratch(tp + static_cast<size_t>(k) * ohw);
 #pragma unroll
           for (int u = 0; u < MB; ++u) acc[u] = fmaf(ld(wp[u] + k), v, acc[u]);
         }

@@ -41,6 +41,16 @@ constexpr int kGridR1Group = TUCKER_GRID_R1_GROUP;
 #endif
 constexpr bool kGridVec = TUCKER_GRID_VEC != 0;
 
+// How stages 2 and 3 read t1 and t2, which other blocks wrote earlier in the same launch: through L1 (1, the
+// default) or L2 only (0, session 6's __ldcg). L1 is safe here: no block touches a scratch line before the grid
+// barrier after the stage that writes it (t1 and t2 start on separate 256-byte lines, stages 1 and 2 read only x
+// and t1), and L1 holds no global lines from an earlier launch. It pays because a 3x3 core reads each t1 value 9 x
+// (R2 / rows per task) times, which L2-only loads sent to L2 every time.
+#ifndef TUCKER_GRID_L1
+#define TUCKER_GRID_L1 1
+#endif
+constexpr bool kGridL1 = TUCKER_GRID_L1 != 0;
+
 // A block's static shared memory: the partial sums of up to 16 warps x 4 rows x 32 lanes.
 constexpr int kGridRedFloats = 16 * 4 * 32;
 
