@@ -193,7 +193,10 @@ def main():
               + ", ".join(f"top {k} mean gap {100 * score(exe, params, shapes, top=k)[0]:.1f}%" for k in tops))
         if a.cv:
             def fold(i):  # fit without shape i, score shape i
-                p, _ = fit(exe, list(HAND_SET), shapes[:i] + shapes[i + 1:], a.rounds, objective=a.objective)
+                # With --only, the other constants stay the committed ones (fitted on every shape, the held-out one
+                # too): a partly in-sample check of refitting those constants alone.
+                start = list(params) if a.only else list(HAND_SET)
+                p, _ = fit(exe, start, shapes[:i] + shapes[i + 1:], a.rounds, objective=a.objective, only=a.only)
                 gaps = {k: score(exe, p, shapes[i:i + 1], top=k)[0] for k in tops}
                 print(f"  held out {shapes[i][0][:11]}: " + ", ".join(f"top {k} +{100 * g:.1f}%" for k, g in gaps.items()),
                       flush=True)
