@@ -7,7 +7,8 @@ Usage: python tools/fit_model.py LOG.jsonl [LOG2.jsonl ...] [--merge VARIANT_LOG
        [--from-committed] [--only PREFIX]
 The committed constants (ModelParams): session 4 fitted them from the hand-set values on the session-2/3 logs;
 session 5 refitted them from there on FIT_LOGS below (--from-committed --rounds 2 --merge FIT_MERGE), and session 6
-again after the grid kernel's 3x3 core began issuing 4 R1 steps of loads at once (its configs timed again, merged).
+again after the grid kernel's 3x3 core began issuing 4 R1 steps of loads at once (its configs timed again, merged);
+session 7 refitted cluster_cpi alone on the pick gap (--only cluster_ --objective gap --rounds 1).
 --cv: leave-one-shape-out cross-validation (fit on the others, score the held-out shape): the out-of-sample gap.
 """
 from __future__ import annotations

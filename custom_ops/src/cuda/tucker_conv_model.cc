@@ -298,7 +298,7 @@ Config ChooseConfig(const Problem& p, const Device& d, UsableFn usable, bool hal
 }
 
 double PredictMicros(const Problem& p, const Device& d, double sm_ghz) {
-  constexpr double kMeasuredPerPredicted = 2.87;  // tools/fit_model.py logs, see the header
+  constexpr double kMeasuredPerPredicted = 2.51;  // tools/fit_model.py logs, see the header
   return PredictCycles(p, ChooseConfig(p, d), d) / (sm_ghz * 1e3) * kMeasuredPerPredicted;
 }
 
