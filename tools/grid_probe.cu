@@ -5,6 +5,7 @@
 // Build with -DTUCKER_GRID_R1_GROUP=G to compare how many R1 steps of the 3x3 core issue their loads together, and
 // with -DTUCKER_GRID_VEC=0 to read the weights one at a time instead of four, -DTUCKER_GRID_L1=0 to read t1/t2
 // from L2 only;
+// Each case runs its config as the model would (kchunk 32) and with its tasks spread over every block (64).
 // "once" launches each shape twice without graphs, for Nsight Compute (ncu) to read the stall reasons.
 // Build and run on the GPU machine (tools/gpu_probe.sh does both):
 //   nvcc -O3 --use_fast_math -lineinfo -arch=sm_90 -Icustom_ops/src/cuda tools/grid_probe.cu \
@@ -95,7 +96,8 @@ int RunCase(const Case& k, bool once, cudaStream_t s) {
   const Problem p = MakeProblem(k);
   const Config& c = k.c;
   if (!tucker_cuda::GridLaunchable(false, p, c)) {
-    std::printf("| %s | %d,%d,%d,%d,%d | not launchable | | |\n", k.name, c.variant, c.th, c.tw, c.threads, c.nsplit);
+    std::printf("| %s | %d,%d,%d,%d,%d,%d | not launchable | | |\n", k.name, c.variant, c.th, c.tw, c.threads, c.nsplit,
+                c.kchunk);
     return 0;
   }
   std::mt19937 rng(7);
@@ -152,7 +154,7 @@ int RunCase(const Case& k, bool once, cudaStream_t s) {
   CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
   char timed[32] = "-";  // "once" (for ncu) times nothing
   if (!once) std::snprintf(timed, sizeof(timed), "%.2f", us);
-  std::printf("| %s | %d,%d,%d,%d,%d | %d | %s | %.1e |\n", k.name, c.variant, c.th, c.tw, c.threads, c.nsplit,
+  std::printf("| %s | %d,%d,%d,%d,%d,%d | %d | %s | %.1e |\n", k.name, c.variant, c.th, c.tw, c.threads, c.nsplit, c.kchunk,
               tucker_cuda::GridBlocks(p, c, sms), timed, err / scale);
   for (float* ptr : {dx, dwi, dwc, dwo, db, dy, scratch}) cudaFree(ptr);
   return err / scale < 1e-4 ? 0 : 2;
@@ -162,11 +164,16 @@ int main(int argc, char** argv) {
   const bool once = argc > 1 && std::strcmp(argv[1], "once") == 0;
   cudaStream_t s;
   CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
-  std::printf("R1 group %d, weights read %s, t1/t2 read %s%s\n\n| shape | config (variant,th,tw,threads,nsplit) | blocks | us per launch (median, graph of 4) | "
+  std::printf("R1 group %d, weights read %s, t1/t2 read %s%s\n\n| shape | config (variant,th,tw,threads,nsplit,kchunk: 64 = tasks spread) | blocks | us per launch (median, graph of 4) | "
               "max rel err vs float64 |\n|---|---|---|---|---|\n", TUCKER_GRID_R1_GROUP,
               tucker_cuda::kGridVec ? "four at a time" : "one at a time",
               tucker_cuda::kGridL1 ? "through L1" : "from L2 only", once ? " (once, for ncu)" : "");
   int rc = 0;
-  for (const Case& k : kCases) rc |= RunCase(k, once, s);
+  for (const Case& k : kCases) {  // each config as the model runs it, then with its tasks spread over every block
+    rc |= RunCase(k, once, s);
+    Case spread = k;
+    spread.c.kchunk = tucker_cuda::kGridSpread;
+    rc |= RunCase(spread, once, s);
+  }
   return rc;
 }

@@ -13,7 +13,8 @@
 // (tools/coop_floor.cu), the rest is the stages (tools/grid_probe.cu).
 //
 // Config: th = output rows per task (1, 2 or 4), tw = S (warps per task, dividing threads / 32), threads,
-// nsplit = blocks per SM (the grid is nsplit x SMs, capped by the tasks of the largest stage). A cooperative
+// nsplit = blocks per SM (the grid is nsplit x SMs, capped by the tasks of the largest stage), kchunk = how a
+// stage's tasks go to blocks (kGridRuns or kGridSpread, tucker_conv_grid_kernel.cuh). A cooperative
 // launch guarantees every block is resident; CUDA graphs capture it as a cooperative kernel node.
 #include <type_traits>
 
@@ -40,7 +41,8 @@ cudaError_t LaunchTyped(const void* x, const void* wi, const void* wc, const voi
   cfg.numAttrs = 1;
   return cudaLaunchKernelEx(&cfg, GridKernel<T, MB, K, K>, static_cast<const T*>(x), static_cast<const T*>(wi),
                             static_cast<const T*>(wc), static_cast<const T*>(wo), static_cast<const T*>(b),
-                            static_cast<const T*>(z), static_cast<T*>(y), p, c.tw, t1, t2);
+                            static_cast<const T*>(z), static_cast<T*>(y), p, c.tw, int{c.kchunk == kGridSpread}, t1,
+                            t2);
 }
 
 template <typename T, int K>

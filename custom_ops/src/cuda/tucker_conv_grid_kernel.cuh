@@ -12,21 +12,27 @@ namespace {
 
 // One GEMM stage spread over the whole grid: out(m, q) = sum_k A(m, k) B(k, q), m < M, q < P. A task is MB rows
 // x 32 columns (a lane per column); S warps of a block share a task's reduction (each runs partial() over its
-// slice of k) and their partial sums meet in shared memory; a block holds warps / S tasks at a time and the grid
-// strides over the tasks. With S = 1 there is no reduction and no block barrier.
+// slice of k) and their partial sums meet in shared memory; a block holds up to warps / S tasks at a time and the
+// grid strides over the tasks. With S = 1 there is no reduction and no block barrier.
+// A block takes a run of consecutive tasks per round (neighbouring tasks read the same t1 columns, so they share
+// L1): `slots` of them, or with `spread` (grid config kchunk kGridSpread) only ceil(tasks / blocks), so that a
+// stage with fewer tasks than the grid has slots keeps every SM busy instead of filling the first blocks and
+// leaving the rest idle at the barrier (what the model's GridCycles already assumes).
 template <int MB, typename Partial, typename Store>
-__device__ __forceinline__ void GridStage(int M, int P, int S, float* red, Partial partial, Store store) {
+__device__ __forceinline__ void GridStage(int M, int P, int S, bool spread, float* red, Partial partial, Store store) {
   const int warps = blockDim.x >> 5, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int slots = warps / S, slot = warp / S, part = warp - slot * S;
   const int mg = (M + MB - 1) / MB, tasks = mg * ((P + 31) / 32);
-  for (int base = blockIdx.x * slots; base < tasks; base += gridDim.x * slots) {
+  const int per = spread ? min(slots, (tasks + static_cast<int>(gridDim.x) - 1) / static_cast<int>(gridDim.x)) : slots;
+  for (int base = blockIdx.x * per; base < tasks; base += gridDim.x * per) {
     const int t = base + slot, m0 = (t % mg) * MB, q = (t / mg) * 32 + lane;
+    const bool mine = slot < per && t < tasks;
     float acc[MB];
 #pragma unroll
     for (int u = 0; u < MB; ++u) acc[u] = 0.f;
-    if (t < tasks && q < P) partial(m0, q, part, acc);
+    if (mine && q < P) partial(m0, q, part, acc);
     if (S == 1) {
-      if (t < tasks && q < P) {
+      if (mine && q < P) {
 #pragma unroll
         for (int u = 0; u < MB; ++u)
           if (m0 + u < M) store(m0 + u, q, acc[u]);
@@ -36,7 +42,7 @@ __device__ __forceinline__ void GridStage(int M, int P, int S, float* red, Parti
 #pragma unroll
     for (int u = 0; u < MB; ++u) red[(warp * MB + u) * 32 + lane] = acc[u];
     __syncthreads();
-    for (int i = threadIdx.x; i < slots * MB * 32; i += blockDim.x) {
+    for (int i = threadIdx.x; i < per * MB * 32; i += blockDim.x) {
       const int l = i & 31, u = (i >> 5) % MB, g = i / (32 * MB);
       const int tt = base + g, mm = (tt % mg) * MB + u, qq = (tt / mg) * 32 + l;
       if (tt >= tasks || qq >= P || mm >= M) continue;
@@ -70,7 +76,8 @@ template <typename T, int MB, int KH, int KW>
 __global__ void __launch_bounds__(512) GridKernel(const T* __restrict__ x, const T* __restrict__ w_in,
                                                   const T* __restrict__ w_core, const T* __restrict__ w_out,
                                                   const T* __restrict__ bias, const T* __restrict__ z,
-                                                  T* __restrict__ y, Problem p, int S, float* t1, float* t2) {
+                                                  T* __restrict__ y, Problem p, int S, int spread, float* t1,
+                                                  float* t2) {
 #ifdef TUCKER_EMU
   TUCKER_DYNAMIC_SMEM(red);  // the emulator's per-block buffer (kGridRedFloats of it)
 #else
@@ -84,7 +91,7 @@ __global__ void __launch_bounds__(512) GridKernel(const T* __restrict__ x, const
 
   // Stage 1: t1[n][r1][h][w] = sum_c W_in[r1][c] X[n][c][h][w] over the whole input (columns q = n, h, w).
   GridStage<MB>(
-      p.R1, p.batch * hw, S, red,
+      p.R1, p.batch * hw, S, spread != 0, red,
       [&](int m0, int q, int part, float* acc) {
         int c0, c1;
         Slice(p.C, S, part, &c0, &c1, vec_in ? 4 : 1);
@@ -123,7 +130,7 @@ __global__ void __launch_bounds__(512) GridKernel(const T* __restrict__ x, const
 
   // Stage 2: t2[n][r2][oh][ow] = core conv of t1 (zero outside the map), reduction over R1 x taps.
   GridStage<MB>(
-      p.R2, p.batch * ohw, S, red,
+      p.R2, p.batch * ohw, S, spread != 0, red,
       [&](int m0, int q, int part, float* acc) {
         int r0, r1e;
         Slice(p.R1, S, part, &r0, &r1e, vec_core ? kGridR1Group : 1);
@@ -207,7 +214,7 @@ __global__ void __launch_bounds__(512) GridKernel(const T* __restrict__ x, const
 
   // Stage 3: Y = W_out t2 + B (+ Z), Relu.
   GridStage<MB>(
-      p.N, p.batch * ohw, S, red,
+      p.N, p.batch * ohw, S, spread != 0, red,
       [&](int m0, int q, int part, float* acc) {
         int k0, k1;
         Slice(p.R2, S, part, &k0, &k1, vec_out ? 4 : 1);

@@ -7,11 +7,17 @@
 
 namespace tucker_cuda {
 
+// kchunk of a grid config: a block takes runs of threads / 32 / tw tasks (kGridRuns, what the model and the
+// tuners use), or spreads each stage's tasks over every block (kGridSpread; forced configs and tools/grid_probe.cu
+// only until it has been timed on a GPU).
+constexpr int kGridRuns = 32, kGridSpread = 64;
+
 // th = output rows per task (1, 2, 4), tw = warps sharing a task's reduction (dividing threads / 32), nsplit =
-// blocks per SM (1-4).
+// blocks per SM (1-4), kchunk kGridRuns or kGridSpread.
 inline bool GridConfigValid(const Config& c) {
   return c.variant == kGrid && (c.th == 1 || c.th == 2 || c.th == 4) && c.threads >= 32 && c.threads <= 512 &&
-         c.threads % 32 == 0 && c.tw >= 1 && (c.threads / 32) % c.tw == 0 && c.nsplit >= 1 && c.nsplit <= 4;
+         c.threads % 32 == 0 && c.tw >= 1 && (c.threads / 32) % c.tw == 0 && c.nsplit >= 1 && c.nsplit <= 4 &&
+         (c.kchunk == kGridRuns || c.kchunk == kGridSpread);
 }
 
 // Blocks launched: nsplit per SM, but no more than the largest stage has task slots for.

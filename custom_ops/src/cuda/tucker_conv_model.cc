@@ -184,7 +184,7 @@ void AddGridCandidates(const Problem& p, std::vector<Config>* out) {
     for (int threads : kThreads)
       for (int s : {1, 2, 4, 8, 16})
         for (int per_sm : {1, 2}) {
-          const Config c{kGrid, mb, s, threads, per_sm, 32};
+          const Config c{kGrid, mb, s, threads, per_sm, kGridRuns};
           if (GridConfigValid(c)) out->push_back(c);
         }
 }
