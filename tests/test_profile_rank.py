@@ -130,7 +130,9 @@ def test_rank_plan_feeds_decompose_and_respects_speedup(r18, tmp_path):
     if p["layers"]:
         assert "verified: original" in r.output and v["planned_ms"] > 0
         assert v["measured_speedup"] == pytest.approx(v["original_ms"] / v["planned_ms"])
-    assert (tmp_path / "plan_curve.png").exists() and (tmp_path / "plan_report.md").exists()
+    assert (tmp_path / "plan_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "plan_report.md").read_text().startswith("# Rank plan for ")
+    assert not list(tmp_path.glob(".*.tmp"))  # every output written through a temporary file, none left behind
     if p["layers"]:
         out = tmp_path / "tk.onnx"
         r = CliRunner().invoke(cli, ["decompose", str(r18), str(out), "--plan", str(plan)])

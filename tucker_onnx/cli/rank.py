@@ -1,6 +1,7 @@
 """`tucker-onnx rank MODEL -o plan.json`: per-layer ranks chosen by measured latency under a budget."""
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -26,8 +27,10 @@ def _curve_png(curve, path, title):
     ax.set_title(title)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
+    write_atomic(path, buf.getvalue())  # like every other output: never a half-written file
 
 
 @click.command()
@@ -97,6 +100,6 @@ def rank(model_path, output, energy, speedup, provider, batch, step, repeats, ca
     write_atomic(out, json.dumps(plan, indent=1))
     stem = out.with_suffix("")
     write_atomic(f"{stem}_report.json", json.dumps(res, indent=1, default=str))
-    Path(f"{stem}_report.md").write_text(f"# Rank plan for {Path(model_path).name}\n\n" + markdown(res["rows"], COLS))
+    write_atomic(f"{stem}_report.md", f"# Rank plan for {Path(model_path).name}\n\n" + markdown(res["rows"], COLS))
     _curve_png(res["curve"], f"{stem}_curve.png", f"{Path(model_path).name}: latency vs energy kept ({provider})")
     click.echo(f"wrote {out}, {stem}_report.md/.json, {stem}_curve.png")
