@@ -6,14 +6,9 @@
 # quick tuner). Each step has a time limit; results are re-packed into $OUT/r.tgz after each.
 # Usage: BUILDS="4:0 4:1" [MODELS="resnet18 resnet50"] bash tools/device_env.sh bash tools/gpu_kernel_check.sh [SECONDS_PER_LAYER_BENCH]
 set -u
-export R=/tmp/R; rm -rf "$R"  # a warm machine keeps /tmp between calls: stale runs would block or mix in
 TL=${1:-150}
-mkdir -p "$R"
-pack() { tar czf "$OUT/r.tgz" -C /tmp R; }
-quiet() { grep -v -i "warn\|cudnn_fe" | cut -c1-200; }
-nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader > "$R/gpu.txt" 2>&1
-timeout 150 python3 -m pytest -q -p no:cacheprovider --maxfail=40 tests/test_kernel_cuda.py tests/test_tune.py > "$R/cuda_tests.log" 2>&1
-echo "cuda tests rc $?"; grep -E "^FAILED|^ERROR|passed|failed" "$R/cuda_tests.log" | tail -15; pack
+. tools/gpu_common.sh
+cuda_tests 150
 NCU=0 timeout 150 bash tools/gpu_probe.sh 2>&1 | tail -60; pack
 for b in ${BATCHES:-1 32}; do
   timeout "$TL" python3 tools/bench_layers.py --batches "$b" --out "$R/layers_b$b" --stack 4 --iters 30 --repeats 3 2>&1 \

@@ -7,15 +7,10 @@
 # into $OUT/r.tgz after each one, so a call stopped at its limit still returns what ran.
 # Usage: bash tools/device_env.sh bash tools/gpu_session.sh [SECONDS_FOR_MODELS] [SECONDS_FOR_LAYERS] [MODELS...]
 set -u
-R=/tmp/R; rm -rf "$R"  # a warm machine keeps /tmp between calls: stale runs would block or mix in
 TM=${1:-180}; TL=${2:-170}; shift 2 || shift $#
 MODELS=${*:-resnet18 vgg16_bn resnet50 densenet121}
-mkdir -p "$R"
-pack() { tar czf "$OUT/r.tgz" -C /tmp R; }
-quiet() { grep -v -i "warn\|cudnn_fe" | cut -c1-200; }
-nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader > "$R/gpu.txt" 2>&1
-timeout 120 python3 -m pytest -q -p no:cacheprovider --maxfail=40 tests/test_kernel_cuda.py tests/test_tune.py > "$R/cuda_tests.log" 2>&1
-echo "cuda tests rc $?"; grep -E "^FAILED|^ERROR|passed|failed" "$R/cuda_tests.log" | tail -15; pack
+. tools/gpu_common.sh
+cuda_tests 120
 # The grid kernel's fixed cost: cooperative launch and grid barriers, empty (results/NOTES.md, session 5).
 nvcc -O3 -arch=sm_90 tools/coop_floor.cu -o /tmp/coop_floor && timeout 60 /tmp/coop_floor | tee "$R/coop_floor.md"; pack
 timeout "$TM" python3 tools/bench_models.py --models $MODELS --batches 1 --dtypes fp32 --graphs on --select \

@@ -68,6 +68,24 @@ __device__ __forceinline__ float LdScratch(const float* p) {
   return __ldcg(p);
 }
 
+// acc[u] += sum over k in [k0, k1) of W_u[k] act(k) for the MB weight rows wp[u] (stages 1 and 3): k0 and k1
+// multiples of 4 and every row quad-aligned, so four weights come in one load.
+template <int MB, typename T, typename Act>
+__device__ __forceinline__ void QuadDot(int k0, int k1, const T* const* wp, Act act, float* acc) {
+#pragma unroll 2
+  for (int k = k0; k < k1; k += 4) {
+    float a[4], w[4];
+#pragma unroll
+    for (int i = 0; i < 4; ++i) a[i] = act(k + i);
+#pragma unroll
+    for (int u = 0; u < MB; ++u) {
+      ld4(wp[u] + k, w);
+#pragma unroll
+      for (int i = 0; i < 4; ++i) acc[u] = fmaf(w[i], a[i], acc[u]);
+    }
+  }
+}
+
 // t1 and t2 are written and read inside one launch, so they are read with LdScratch, never the read-only
 // path; everything else is read-only for the kernel's lifetime.
 // KH x KW > 0: the core's size known at compile time (3x3, the common case), so each R1 step issues all its taps'
@@ -101,18 +119,7 @@ __global__ void __launch_bounds__(512) GridKernel(const T* __restrict__ x, const
 #pragma unroll
         for (int u = 0; u < MB; ++u) wp[u] = w_in + static_cast<size_t>(min(m0 + u, p.R1 - 1)) * p.C;
         if (vec_in) {  // slices of whole quads: no tail
-#pragma unroll 2
-          for (int c = c0; c < c1; c += 4) {
-            float xv[4], w[4];
-#pragma unroll
-            for (int i = 0; i < 4; ++i) xv[i] = ld(xp + static_cast<size_t>(c + i) * hw);
-#pragma unroll
-            for (int u = 0; u < MB; ++u) {
-              ld4(wp[u] + c, w);
-#pragma unroll
-              for (int i = 0; i < 4; ++i) acc[u] = fmaf(w[i], xv[i], acc[u]);
-            }
-          }
+          QuadDot<MB>(c0, c1, wp, [&](int c) { return ld(xp + static_cast<size_t>(c) * hw); }, acc);
           return;
         }
 #pragma unroll 8
@@ -224,18 +231,7 @@ __global__ void __launch_bounds__(512) GridKernel(const T* __restrict__ x, const
 #pragma unroll
         for (int u = 0; u < MB; ++u) wp[u] = w_out + static_cast<size_t>(min(m0 + u, p.N - 1)) * p.R2;
         if (vec_out) {
-#pragma unroll 2
-          for (int k = k0; k < k1; k += 4) {
-            float tv[4], w[4];
-#pragma unroll
-            for (int i = 0; i < 4; ++i) tv[i] = LdScratch(tp + static_cast<size_t>(k + i) * ohw);
-#pragma unroll
-            for (int u = 0; u < MB; ++u) {
-              ld4(wp[u] + k, w);
-#pragma unroll
-              for (int i = 0; i < 4; ++i) acc[u] = fmaf(w[i], tv[i], acc[u]);
-            }
-          }
+          QuadDot<MB>(k0, k1, wp, [&](int k) { return LdScratch(tp + static_cast<size_t>(k) * ohw); }, acc);
           return;
         }
 #pragma unroll 8
