@@ -154,8 +154,8 @@ int RunCase(const Case& k, bool once, cudaStream_t s) {
   CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
   char timed[32] = "-";  // "once" (for ncu) times nothing
   if (!once) std::snprintf(timed, sizeof(timed), "%.2f", us);
-  std::printf("| %s | %d,%d,%d,%d,%d,%d | %d | %s | %.1e |\n", k.name, c.variant, c.th, c.tw, c.threads, c.nsplit, c.kchunk,
-              tucker_cuda::GridBlocks(p, c, sms), timed, err / scale);
+  std::printf("| %s | %d,%d,%d,%d,%d,%d | %d | %s | %.1e |\n", k.name, c.variant, c.th, c.tw, c.threads, c.nsplit,
+              c.kchunk, tucker_cuda::GridBlocks(p, c, sms), timed, err / scale);
   for (float* ptr : {dx, dwi, dwc, dwo, db, dy, scratch}) cudaFree(ptr);
   return err / scale < 1e-4 ? 0 : 2;
 }
@@ -164,8 +164,10 @@ int main(int argc, char** argv) {
   const bool once = argc > 1 && std::strcmp(argv[1], "once") == 0;
   cudaStream_t s;
   CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
-  std::printf("R1 group %d, weights read %s, t1/t2 read %s%s\n\n| shape | config (variant,th,tw,threads,nsplit,kchunk: 64 = tasks spread) | blocks | us per launch (median, graph of 4) | "
-              "max rel err vs float64 |\n|---|---|---|---|---|\n", TUCKER_GRID_R1_GROUP,
+  std::printf("R1 group %d, weights read %s, t1/t2 read %s%s\n\n"
+              "| shape | config (variant,th,tw,threads,nsplit,kchunk: 64 = tasks spread) | blocks | "
+              "us per launch (median, graph of 4) | max rel err vs float64 |\n|---|---|---|---|---|\n",
+              TUCKER_GRID_R1_GROUP,
               tucker_cuda::kGridVec ? "four at a time" : "one at a time",
               tucker_cuda::kGridL1 ? "through L1" : "from L2 only", once ? " (once, for ncu)" : "");
   int rc = 0;

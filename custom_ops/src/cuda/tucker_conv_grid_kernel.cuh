@@ -23,7 +23,8 @@ __device__ __forceinline__ void GridStage(int M, int P, int S, bool spread, floa
   const int warps = blockDim.x >> 5, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int slots = warps / S, slot = warp / S, part = warp - slot * S;
   const int mg = (M + MB - 1) / MB, tasks = mg * ((P + 31) / 32);
-  const int per = spread ? min(slots, (tasks + static_cast<int>(gridDim.x) - 1) / static_cast<int>(gridDim.x)) : slots;
+  const int blocks = static_cast<int>(gridDim.x);
+  const int per = spread ? min(slots, (tasks + blocks - 1) / blocks) : slots;  // tasks a block takes per round
   for (int base = blockIdx.x * per; base < tasks; base += gridDim.x * per) {
     const int t = base + slot, m0 = (t % mg) * MB, q = (t / mg) * 32 + lane;
     const bool mine = slot < per && t < tasks;
@@ -104,8 +105,10 @@ __global__ void __launch_bounds__(512) GridKernel(const T* __restrict__ x, const
   const int hw = p.H * p.W, ohw = p.Ho * p.Wo, kk = p.kh * p.kw;
   // Weights read four at a time where every row starts quad-aligned (channels / ranks multiples of 4, as in
   // every model we rewrite); the 3x3 core reads a row's kGridR1Group x 9 weights of one R1 group at once.
-  const bool vec_in = kGridVec && p.C % 4 == 0 && Aligned4(w_in), vec_out = kGridVec && p.R2 % 4 == 0 && Aligned4(w_out);
-  const bool vec_core = kGridVec && KH > 0 && KH * KW * kGridR1Group % 4 == 0 && p.R1 % kGridR1Group == 0 && Aligned4(w_core);
+  const bool vec_in = kGridVec && p.C % 4 == 0 && Aligned4(w_in);
+  const bool vec_out = kGridVec && p.R2 % 4 == 0 && Aligned4(w_out);
+  const bool vec_core =
+      kGridVec && KH > 0 && KH * KW * kGridR1Group % 4 == 0 && p.R1 % kGridR1Group == 0 && Aligned4(w_core);
 
   // Stage 1: t1[n][r1][h][w] = sum_c W_in[r1][c] X[n][c][h][w] over the whole input (columns q = n, h, w).
   GridStage<MB>(
