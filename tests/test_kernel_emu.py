@@ -54,16 +54,27 @@ CASES += [(WMMA_SHAPES[0], 1, WMMA_CONFIGS[1], np.float16), (WMMA_SHAPES[1], 1, 
           (WMMA_SHAPES[4], 1, (4, 4, 8, 256, 1, 32), np.float16)]  # a tile shape the autotuners now time
 
 
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory):
+def _build_emulator(tmp_path_factory, *defines):
     cxx = shutil.which("g++")
     if cxx is None:
         pytest.skip("g++ not found: the emulator is built with it")
     exe = tmp_path_factory.mktemp("emu") / "kernel_emu"
     emu = ROOT / "custom_ops/emu"
-    subprocess.run([cxx, "-std=c++20", "-O1", "-pthread", "-Wno-unknown-pragmas", f"-I{emu / 'stubs'}", f"-I{emu}",
-                    f"-I{ROOT / 'custom_ops/src/cuda'}", str(emu / "kernel_emu.cc"), "-o", str(exe)], check=True)
+    subprocess.run([cxx, "-std=c++20", "-O1", "-pthread", "-Wno-unknown-pragmas", *defines, f"-I{emu / 'stubs'}",
+                    f"-I{emu}", f"-I{ROOT / 'custom_ops/src/cuda'}", str(emu / "kernel_emu.cc"), "-o", str(exe)],
+                   check=True)
     return exe
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory):
+    return _build_emulator(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def emulator_flags(tmp_path_factory):
+    """The grid kernel built with TUCKER_GRID_FLAGS=1: stage 3 waits on counters instead of a grid barrier."""
+    return _build_emulator(tmp_path_factory, "-DTUCKER_GRID_FLAGS=1")
 
 
 def run_emulated(exe, tmp, x, w_in, w_core, w_out, b, z, strides, pads, dilations, relu, cfg):
@@ -107,3 +118,24 @@ def test_emulated_kernel_without_residual_or_relu(emulator, tmp_path):
                        (3, 4, 4, 64, 2, 64))
     assert (want < 0).any()  # without Relu, negative outputs must survive
     np.testing.assert_allclose(got.astype(np.float64), want, **TOL[np.float32])
+
+
+# The grid kernel with per-column-group counters in place of its second grid barrier (TUCKER_GRID_FLAGS=1, a
+# build-time knob tools/grid_probe.cu times): every grid config, runs and spread, S = 1 and S > 1, on shapes with
+# several column groups per block and blocks that wait on groups other blocks finish.
+FLAG_CASES = [(sh, b, cfg, np.float32) for sh in GRID_VEC_SHAPES + SHAPES[:2] + SHAPES[4:5] for cfg in GRID
+              for b in (1, 3)]
+FLAG_CASES += [(GRID_VEC_SHAPES[0], 2, cfg, np.float16) for cfg in GRID]
+
+
+@pytest.mark.parametrize("shape,batch,cfg,dtype", FLAG_CASES,
+                         ids=[f"{i}-{','.join(map(str, c[2]))}-{c[3].__name__}" for i, c in enumerate(FLAG_CASES)])
+def test_emulated_grid_kernel_with_counters(emulator_flags, tmp_path, shape, batch, cfg, dtype):
+    rng = np.random.default_rng()
+    x, w_in, w_core, w_out, b, z = _case(rng, shape, batch, True, dtype)
+    s, p, d = shape[7], shape[8], shape[9]
+    want = tucker_conv(x, w_in, w_core, w_out, b, z, s, p, d, "relu")
+    got = run_emulated(emulator_flags, tmp_path, x, w_in, w_core, w_out, b, z, s, p, d, True, cfg)
+    assert np.isfinite(got.astype(np.float64)).all()  # no stage-3 read of t2 before its group was stored
+    tol = TOL[dtype] if dtype == np.float32 else dict(atol=5e-2, rtol=5e-2)
+    np.testing.assert_allclose(got.astype(np.float64), want, **tol)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Where the grid kernel's time goes (run on the GPU machine from the repository root; needs only nvcc, and ncu for
 # the stall reasons): tools/grid_probe.cu built once per entry of $BUILDS, each checked against float64 and timed
-# in CUDA graphs. An entry is G[:V[:L]]: G R1 steps of the 3x3 core's loads in flight, V = 0 reads weights one at
-# a time (1, four at a time, is the default), L = 0 reads t1/t2 from L2 only (1, through L1, is the default);
+# in CUDA graphs. An entry is G[:V[:L[:F]]]: G R1 steps of the 3x3 core's loads in flight, V = 0 reads weights one
+# at a time (1, four at a time, is the default), L = 0 reads t1/t2 from L2 only (1, through L1, is the default),
+# F = 1 makes stage 3 wait on per-column-group counters instead of a second grid barrier (0 is the default);
 # default BUILDS="1 2 4 8". Then, unless NCU=0, Nsight Compute on build
 # $NCU_GROUP (a BUILDS entry; default 4, the kernel's default; session 6 profiled 2), one launch per shape with L2 warm, its
 # details page and per-line stall samples (SourceCounters, the build has -lineinfo).
@@ -13,9 +14,9 @@ G=${NCU_GROUP:-4}
 mkdir -p "$P"
 BUILDS=${BUILDS:-1 2 4 8}
 for b in $BUILDS; do
-  IFS=: read -r g v l <<< "$b"
+  IFS=: read -r g v l f <<< "$b"
   nvcc -O3 --use_fast_math -lineinfo -arch=sm_90 -DTUCKER_GRID_R1_GROUP=$g -DTUCKER_GRID_VEC=${v:-1} \
-    -DTUCKER_GRID_L1=${l:-1} -Icustom_ops/src/cuda tools/grid_probe.cu custom_ops/src/cuda/tucker_conv_grid.cu \
+    -DTUCKER_GRID_L1=${l:-1} -DTUCKER_GRID_FLAGS=${f:-0} -Icustom_ops/src/cuda tools/grid_probe.cu custom_ops/src/cuda/tucker_conv_grid.cu \
     -o "/tmp/grid_probe${b//:/_}" > "$P/build${b//:/_}.log" 2>&1 &
 done
 wait

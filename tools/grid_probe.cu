@@ -4,7 +4,7 @@
 // ~3.8 us (tools/coop_floor.cu), yet the kernel takes 12-42 us on these maps, so the time is inside the stages.
 // Build with -DTUCKER_GRID_R1_GROUP=G to compare how many R1 steps of the 3x3 core issue their loads together, and
 // with -DTUCKER_GRID_VEC=0 to read the weights one at a time instead of four, -DTUCKER_GRID_L1=0 to read t1/t2
-// from L2 only;
+// from L2 only, -DTUCKER_GRID_FLAGS=1 to replace the second grid barrier by per-column-group counters;
 // Each case runs its config as the model would (kchunk 32) and with its tasks spread over every block (64).
 // "once" launches each shape twice without graphs, for Nsight Compute (ncu) to read the stall reasons.
 // Build and run on the GPU machine (tools/gpu_probe.sh does both):
@@ -164,12 +164,13 @@ int main(int argc, char** argv) {
   const bool once = argc > 1 && std::strcmp(argv[1], "once") == 0;
   cudaStream_t s;
   CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
-  std::printf("R1 group %d, weights read %s, t1/t2 read %s%s\n\n"
+  std::printf("R1 group %d, weights read %s, t1/t2 read %s, stage 3 after %s%s\n\n"
               "| shape | config (variant,th,tw,threads,nsplit,kchunk: 64 = tasks spread) | blocks | "
               "us per launch (median, graph of 4) | max rel err vs float64 |\n|---|---|---|---|---|\n",
               TUCKER_GRID_R1_GROUP,
               tucker_cuda::kGridVec ? "four at a time" : "one at a time",
-              tucker_cuda::kGridL1 ? "through L1" : "from L2 only", once ? " (once, for ncu)" : "");
+              tucker_cuda::kGridL1 ? "through L1" : "from L2 only",
+              tucker_cuda::kGridFlags ? "its column group's counter" : "a grid barrier", once ? " (once, for ncu)" : "");
   int rc = 0;
   for (const Case& k : kCases) {  // each config as the model runs it, then with its tasks spread over every block
     rc |= RunCase(k, once, s);

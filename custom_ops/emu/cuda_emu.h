@@ -81,6 +81,9 @@ inline T __ldcg(const T* p) { return *p; }
 template <typename T>
 inline T __ldca(const T* p) { return *p; }
 inline float atomicAdd(float* p, float v) { return std::atomic_ref<float>(*p).fetch_add(v); }
+inline int atomicAdd(int* p, int v) { return std::atomic_ref<int>(*p).fetch_add(v); }
+inline void __threadfence() { std::atomic_thread_fence(std::memory_order_seq_cst); }
+#define TUCKER_LOAD_ACQUIRE(p) (std::atomic_ref<int>(*const_cast<int*>(p)).load(std::memory_order_acquire))
 using std::fmaf;
 using std::fmaxf;
 inline int min(int a, int b) { return a < b ? a : b; }

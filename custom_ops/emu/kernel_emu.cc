@@ -60,7 +60,7 @@ int Run(const std::string& dir, const tucker_cuda::Problem& p, const tucker_cuda
       return 2;
     }
     const unsigned blocks = static_cast<unsigned>(tucker_cuda::GridBlocks(p, c, kEmuSms));
-    std::vector<float> scratch(tucker_cuda::GridT1Floats(p) + tucker_cuda::GridT2Floats(p),
+    std::vector<float> scratch(tucker_cuda::GridScratchWords(p),
                                std::numeric_limits<float>::quiet_NaN());
     float* t1 = scratch.data();
     float* t2 = t1 + tucker_cuda::GridT1Floats(p);

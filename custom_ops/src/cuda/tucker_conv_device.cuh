@@ -7,7 +7,21 @@
 #define TUCKER_DYNAMIC_SMEM(name) extern __shared__ __align__(16) float name[]
 #endif
 
+// A load with acquire semantics at GPU scope (a counter other blocks publish with __threadfence + atomicAdd); the
+// emulator defines it with std::atomic_ref.
+#ifndef TUCKER_LOAD_ACQUIRE
+#define TUCKER_LOAD_ACQUIRE(p) tucker_cuda::LoadAcquireGpu(p)
+#endif
+
 namespace tucker_cuda {
+
+#ifndef TUCKER_EMU
+__device__ __forceinline__ int LoadAcquireGpu(const int* p) {
+  int v;
+  asm volatile("ld.acquire.gpu.global.s32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
+  return v;
+}
+#endif
 
 __device__ __forceinline__ float ld(const float* p) { return __ldg(p); }
 __device__ __forceinline__ float ld(const __half* p) { return __half2float(__ldg(p)); }

@@ -64,7 +64,7 @@ int SmCount() {
 
 }  // namespace
 
-size_t GridScratchBytes(const Problem& p) { return sizeof(float) * (GridT1Floats(p) + GridT2Floats(p)); }
+size_t GridScratchBytes(const Problem& p) { return sizeof(float) * GridScratchWords(p); }
 
 bool GridLaunchable(bool half, const Problem& p, const Config& c) {
   if (!GridConfigValid(c)) return false;

@@ -3,6 +3,8 @@
 #include <cooperative_groups.h>
 #include <cuda_fp16.h>
 
+#include <type_traits>
+
 #include "tucker_conv_device.cuh"
 #include "tucker_conv_grid_layout.h"
 #include "tucker_conv_impl.cuh"
@@ -18,8 +20,22 @@ namespace {
 // L1): `slots` of them, or with `spread` (grid config kchunk kGridSpread) only ceil(tasks / blocks), so that a
 // stage with fewer tasks than the grid has slots keeps every SM busy instead of filling the first blocks and
 // leaving the rest idle at the barrier (what the model's GridCycles already assumes).
-template <int MB, typename Partial, typename Store>
-__device__ __forceinline__ void GridStage(int M, int P, int S, bool spread, float* red, Partial partial, Store store) {
+// `wait(j)` runs before a task of column group j starts, `done(j)` once per finished task after its stores are
+// fenced (kGridFlags' counters; no-ops otherwise).
+struct NoHook {
+  __device__ __forceinline__ void operator()(int) const {}
+};
+
+// f when On, else the no-op: the kGridFlags hooks compile away when the counters are off.
+template <bool On, typename F>
+__device__ __forceinline__ auto Hook(F f) {
+  if constexpr (On) return f;
+  else return NoHook{};
+}
+
+template <int MB, typename Partial, typename Store, typename Wait = NoHook, typename Done = NoHook>
+__device__ __forceinline__ void GridStage(int M, int P, int S, bool spread, float* red, Partial partial, Store store,
+                                          Wait wait = {}, Done done = {}) {
   const int warps = blockDim.x >> 5, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int slots = warps / S, slot = warp / S, part = warp - slot * S;
   const int mg = (M + MB - 1) / MB, tasks = mg * ((P + 31) / 32);
@@ -31,12 +47,20 @@ __device__ __forceinline__ void GridStage(int M, int P, int S, bool spread, floa
     float acc[MB];
 #pragma unroll
     for (int u = 0; u < MB; ++u) acc[u] = 0.f;
-    if (mine && q < P) partial(m0, q, part, acc);
+    if (mine && q < P) {
+      wait(t / mg);
+      partial(m0, q, part, acc);
+    }
     if (S == 1) {
       if (mine && q < P) {
 #pragma unroll
         for (int u = 0; u < MB; ++u)
           if (m0 + u < M) store(m0 + u, q, acc[u]);
+      }
+      if constexpr (!std::is_same_v<Done, NoHook>) {
+        __threadfence();  // each lane's stores before the warp's signal
+        __syncwarp();
+        if (lane == 0 && mine) done(t / mg);
       }
       continue;
     }
@@ -51,7 +75,12 @@ __device__ __forceinline__ void GridStage(int M, int P, int S, bool spread, floa
       for (int s = 0; s < S; ++s) v += red[((g * S + s) * MB + u) * 32 + l];
       store(mm, qq, v);
     }
+    if constexpr (!std::is_same_v<Done, NoHook>) __threadfence();  // every thread's stores before the signals
     __syncthreads();
+    if constexpr (!std::is_same_v<Done, NoHook>) {
+      if (static_cast<int>(threadIdx.x) < per && base + static_cast<int>(threadIdx.x) < tasks)
+        done((base + threadIdx.x) / mg);
+    }
   }
 }
 
@@ -63,10 +92,14 @@ __device__ __forceinline__ void Slice(int K, int S, int part, int* k0, int* k1, 
   *k1 = min(K, *k0 + kc);
 }
 
-// Reads of t1 and t2 (kGridL1 says why L1 is safe).
+// Reads of t1 and t2 (kGridL1 says why L1 is safe); with kGridFlags, t2 from L2 only (see there).
 __device__ __forceinline__ float LdScratch(const float* p) {
   if constexpr (kGridL1) return __ldca(p);
   return __ldcg(p);
+}
+__device__ __forceinline__ float LdT2(const float* p) {
+  if constexpr (kGridFlags) return __ldcg(p);
+  return LdScratch(p);
 }
 
 // acc[u] += sum over k in [k0, k1) of W_u[k] act(k) for the MB weight rows wp[u] (stages 1 and 3): k0 and k1
@@ -105,6 +138,12 @@ __global__ void __launch_bounds__(512) GridKernel(const T* __restrict__ x, const
   const int hw = p.H * p.W, ohw = p.Ho * p.Wo, kk = p.kh * p.kw;
   // Weights read four at a time where every row starts quad-aligned (channels / ranks multiples of 4, as in
   // every model we rewrite); the 3x3 core reads a row's kGridR1Group x 9 weights of one R1 group at once.
+  // kGridFlags: one counter per 32-column group of stage 2/3, after t2 (GridT2Floats: t2 rounded up to 64 floats).
+  const int groups = (p.batch * ohw + 31) / 32, tasks2 = (p.R2 + MB - 1) / MB;
+  int* flags = reinterpret_cast<int*>(t2 + (static_cast<size_t>(p.batch) * p.R2 * ohw + 63) / 64 * 64);
+  if constexpr (kGridFlags) {
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < groups; i += gridDim.x * blockDim.x) flags[i] = 0;
+  }
   const bool vec_in = kGridVec && p.C % 4 == 0 && Aligned4(w_in);
   const bool vec_out = kGridVec && p.R2 % 4 == 0 && Aligned4(w_out);
   const bool vec_core =
@@ -219,8 +258,9 @@ __global__ void __launch_bounds__(512) GridKernel(const T* __restrict__ x, const
       [&](int m, int q, float v) {
         const int n = q / ohw;
         t2[(static_cast<size_t>(n) * p.R2 + m) * ohw + (q - n * ohw)] = v;
-      });
-  cooperative_groups::this_grid().sync();
+      },
+      NoHook{}, Hook<kGridFlags>([&](int j) { atomicAdd(flags + j, 1); }));
+  if constexpr (!kGridFlags) cooperative_groups::this_grid().sync();
 
   // Stage 3: Y = W_out t2 + B (+ Z), Relu.
   GridStage<MB>(
@@ -234,12 +274,12 @@ __global__ void __launch_bounds__(512) GridKernel(const T* __restrict__ x, const
 #pragma unroll
         for (int u = 0; u < MB; ++u) wp[u] = w_out + static_cast<size_t>(min(m0 + u, p.N - 1)) * p.R2;
         if (vec_out) {
-          QuadDot<MB>(k0, k1, wp, [&](int k) { return LdScratch(tp + static_cast<size_t>(k) * ohw); }, acc);
+          QuadDot<MB>(k0, k1, wp, [&](int k) { return LdT2(tp + static_cast<size_t>(k) * ohw); }, acc);
           return;
         }
 #pragma unroll 8
         for (int k = k0; k < k1; ++k) {
-          const float v = LdScratch(tp + static_cast<size_t>(k) * ohw);
+          const float v = LdT2(tp + static_cast<size_t>(k) * ohw);
 #pragma unroll
           for (int u = 0; u < MB; ++u) acc[u] = fmaf(ld(wp[u] + k), v, acc[u]);
         }
@@ -251,7 +291,11 @@ __global__ void __launch_bounds__(512) GridKernel(const T* __restrict__ x, const
         if (z != nullptr) v += ld(z + o);
         if (p.relu) v = fmaxf(v, 0.f);
         st(y + o, v);
-      });
+      },
+      Hook<kGridFlags>([&](int j) {  // every stage-2 task of column group j has stored its t2 rows
+        while (TUCKER_LOAD_ACQUIRE(flags + j) < tasks2) {
+        }
+      }));
 }
 
 }  // namespace

@@ -57,14 +57,29 @@ constexpr bool kGridVec = TUCKER_GRID_VEC != 0;
 #endif
 constexpr bool kGridL1 = TUCKER_GRID_L1 != 0;
 
+// Whether stage 3 waits on per-column-group counters that stage 2 raises (1) instead of a second grid barrier (0,
+// the default until tools/grid_probe.cu has timed both on a GPU). A stage-3 task of column group j (32 columns of
+// batch x Ho x Wo) starts once all ceil(R2 / rows) stage-2 tasks of j have stored their t2 rows: no SM idles at a
+// barrier behind a straggler of another column group. Stage 1 zeroes the counters (the first grid barrier
+// publishes them); stage 3 then reads t2 from L2 only, since a 128-byte line can hold two groups' values.
+#ifndef TUCKER_GRID_FLAGS
+#define TUCKER_GRID_FLAGS 0
+#endif
+constexpr bool kGridFlags = TUCKER_GRID_FLAGS != 0;
+
 // A block's static shared memory: the partial sums of up to 16 warps x 4 rows x 32 lanes.
 constexpr int kGridRedFloats = 16 * 4 * 32;
 
 // Whether p's core is the 3x3 the kernel has an unrolled instantiation for (the launcher's and emulator's choice).
 inline bool GridCore3x3(const Problem& p) { return p.kh == 3 && p.kw == 3; }
 
-// Floats of t1 (rounded up to 256 bytes, where t2 starts) and of t2, in the fp32 scratch buffer.
+// Floats of t1 and of t2 in the fp32 scratch buffer, each rounded up to 256 bytes (t2 starts after t1, the
+// counters of kGridFlags after t2: the kernel computes the same offsets), and the 4-byte words of the counters.
 inline size_t GridT1Floats(const Problem& p) { return (static_cast<size_t>(p.batch) * p.R1 * p.H * p.W + 63) / 64 * 64; }
-inline size_t GridT2Floats(const Problem& p) { return static_cast<size_t>(p.batch) * p.R2 * p.Ho * p.Wo; }
+inline size_t GridT2Floats(const Problem& p) { return (static_cast<size_t>(p.batch) * p.R2 * p.Ho * p.Wo + 63) / 64 * 64; }
+inline size_t GridFlagWords(const Problem& p) {
+  return kGridFlags ? (static_cast<size_t>(p.batch) * p.Ho * p.Wo + 31) / 32 : 0;
+}
+inline size_t GridScratchWords(const Problem& p) { return GridT1Floats(p) + GridT2Floats(p) + GridFlagWords(p); }
 
 }  // namespace tucker_cuda
