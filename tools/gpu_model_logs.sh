@@ -8,13 +8,8 @@
 # Usage: bash tools/device_env.sh bash tools/gpu_model_logs.sh [V]
 set -u
 V=${1:-5}
-R=/tmp/R; rm -rf "$R"  # a warm machine keeps /tmp between calls: stale runs would block or mix in
-mkdir -p "$R"
-pack() { tar czf "$OUT/r.tgz" -C /tmp R; }
-quiet() { grep -v -i "warn\|cudnn_fe" | cut -c1-200; }
-nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader > "$R/gpu.txt" 2>&1
-timeout 150 python3 -m pytest -q -p no:cacheprovider --maxfail=40 tests/test_kernel_cuda.py > "$R/cuda_tests.log" 2>&1
-echo "cuda tests rc $?"; grep -E "^FAILED|^ERROR|passed|failed" "$R/cuda_tests.log" | tail -15; pack
+. tools/gpu_common.sh
+cuda_tests 150 tests/test_kernel_cuda.py
 TUCKER_ONNX_TUNE=variant$V TUCKER_ONNX_CONFIG_LOG="$R/variant${V}_fp32.jsonl" timeout 120 \
   python3 tools/bench_layers.py --out "$R/layers_variant$V" --dtypes fp32 --stack 4 --iters 20 --repeats 2 2>&1 | quiet; pack
 TUCKER_ONNX_TUNE=exhaustive TUCKER_ONNX_CONFIG_LOG="$R/exhaustive_b1_fp32.jsonl" timeout 90 \

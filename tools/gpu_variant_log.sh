@@ -6,13 +6,9 @@
 # .ortgpu, .whl and tucker_onnx/_lib. Usage: bash tools/device_env.sh bash tools/gpu_variant_log.sh [V] [SECONDS]
 set -u
 V=${1:-5}
-R=/tmp/R; rm -rf "$R"  # a warm machine keeps /tmp between calls: stale runs would block or mix in
-mkdir -p "$R"
-pack() { tar czf "$OUT/r.tgz" -C /tmp R; }
-nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader > "$R/gpu.txt" 2>&1
+. tools/gpu_common.sh
 nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,power.draw,utilization.gpu --format=csv -lms 250 > "$R/clocks.csv" 2>&1 &
 smi=$!
 TUCKER_ONNX_TUNE=variant$V TUCKER_ONNX_CONFIG_LOG="$R/variant${V}_fp32.jsonl" timeout "${2:-300}" \
-  python3 tools/bench_layers.py --out "$R/layers_variant$V" --dtypes fp32 --stack 4 --iters 20 --repeats 2 2>&1 \
-  | grep -v -i "warn\|cudnn_fe" | cut -c1-200
+  python3 tools/bench_layers.py --out "$R/layers_variant$V" --dtypes fp32 --stack 4 --iters 20 --repeats 2 2>&1 | quiet
 kill $smi; pack

@@ -62,11 +62,10 @@ int Run(const std::string& dir, const tucker_cuda::Problem& p, const tucker_cuda
     const unsigned blocks = static_cast<unsigned>(tucker_cuda::GridBlocks(p, c, kEmuSms));
     std::vector<float> scratch(tucker_cuda::GridScratchWords(p),
                                std::numeric_limits<float>::quiet_NaN());
-    float* t1 = scratch.data();
-    float* t2 = t1 + tucker_cuda::GridT1Floats(p);
+    const tucker_cuda::GridScratch parts = tucker_cuda::SplitGridScratch(p, scratch.data());
     auto grid = [&](auto kernel) {
       emu::Launch(dim3(blocks), dim3(c.threads), blocks, sizeof(float) * tucker_cuda::kGridRedFloats, kernel, x.data(), wi.data(), wc.data(), wo.data(),
-                  b.data(), zp, y.data(), p, c.tw, int{c.kchunk == tucker_cuda::kGridSpread}, t1, t2);
+                  b.data(), zp, y.data(), p, c.tw, int{c.kchunk == tucker_cuda::kGridSpread}, parts);
     };
     const bool k3 = tucker_cuda::GridCore3x3(p);
     if (c.th == 1) k3 ? grid(tucker_cuda::GridKernel<T, 1, 3, 3>) : grid(tucker_cuda::GridKernel<T, 1, 0, 0>);

@@ -27,7 +27,7 @@ namespace {
 
 template <typename T, int MB, int K>
 cudaError_t LaunchTyped(const void* x, const void* wi, const void* wc, const void* wo, const void* b, const void* z,
-                        void* y, const Problem& p, const Config& c, int blocks, float* t1, float* t2,
+                        void* y, const Problem& p, const Config& c, int blocks, GridScratch s,
                         cudaStream_t stream) {
   cudaLaunchConfig_t cfg = {};
   cfg.gridDim = dim3(blocks, 1, 1);
@@ -41,8 +41,7 @@ cudaError_t LaunchTyped(const void* x, const void* wi, const void* wc, const voi
   cfg.numAttrs = 1;
   return cudaLaunchKernelEx(&cfg, GridKernel<T, MB, K, K>, static_cast<const T*>(x), static_cast<const T*>(wi),
                             static_cast<const T*>(wc), static_cast<const T*>(wo), static_cast<const T*>(b),
-                            static_cast<const T*>(z), static_cast<T*>(y), p, c.tw, int{c.kchunk == kGridSpread}, t1,
-                            t2);
+                            static_cast<const T*>(z), static_cast<T*>(y), p, c.tw, int{c.kchunk == kGridSpread}, s);
 }
 
 template <typename T, int K>
@@ -84,14 +83,13 @@ cudaError_t LaunchGrid(bool half, const void* x, const void* w_in, const void* w
                        cudaStream_t stream) {
   if (!GridConfigValid(c) || scratch == nullptr) return cudaErrorInvalidValue;
   const int blocks = GridBlocks(p, c, SmCount());
-  float* t1 = static_cast<float*>(scratch);
-  float* t2 = t1 + GridT1Floats(p);
+  const GridScratch s = SplitGridScratch(p, static_cast<float*>(scratch));
   auto go = [&](auto tag, auto core) -> cudaError_t {
     using T = decltype(tag);
     constexpr int K = decltype(core)::value;
-    if (c.th == 1) return LaunchTyped<T, 1, K>(x, w_in, w_core, w_out, bias, z, y, p, c, blocks, t1, t2, stream);
-    if (c.th == 2) return LaunchTyped<T, 2, K>(x, w_in, w_core, w_out, bias, z, y, p, c, blocks, t1, t2, stream);
-    return LaunchTyped<T, 4, K>(x, w_in, w_core, w_out, bias, z, y, p, c, blocks, t1, t2, stream);
+    if (c.th == 1) return LaunchTyped<T, 1, K>(x, w_in, w_core, w_out, bias, z, y, p, c, blocks, s, stream);
+    if (c.th == 2) return LaunchTyped<T, 2, K>(x, w_in, w_core, w_out, bias, z, y, p, c, blocks, s, stream);
+    return LaunchTyped<T, 4, K>(x, w_in, w_core, w_out, bias, z, y, p, c, blocks, s, stream);
   };
   using Any = std::integral_constant<int, 0>;
   using Three = std::integral_constant<int, 3>;

@@ -36,6 +36,7 @@ __device__ __forceinline__ auto Hook(F f) {
 template <int MB, typename Partial, typename Store, typename Wait = NoHook, typename Done = NoHook>
 __device__ __forceinline__ void GridStage(int M, int P, int S, bool spread, float* red, Partial partial, Store store,
                                           Wait wait = {}, Done done = {}) {
+  constexpr bool kSignal = !std::is_same_v<Done, NoHook>;
   const int warps = blockDim.x >> 5, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int slots = warps / S, slot = warp / S, part = warp - slot * S;
   const int mg = (M + MB - 1) / MB, tasks = mg * ((P + 31) / 32);
@@ -57,7 +58,7 @@ __device__ __forceinline__ void GridStage(int M, int P, int S, bool spread, floa
         for (int u = 0; u < MB; ++u)
           if (m0 + u < M) store(m0 + u, q, acc[u]);
       }
-      if constexpr (!std::is_same_v<Done, NoHook>) {
+      if constexpr (kSignal) {
         __threadfence();  // each lane's stores before the warp's signal
         __syncwarp();
         if (lane == 0 && mine) done(t / mg);
@@ -75,9 +76,9 @@ __device__ __forceinline__ void GridStage(int M, int P, int S, bool spread, floa
       for (int s = 0; s < S; ++s) v += red[((g * S + s) * MB + u) * 32 + l];
       store(mm, qq, v);
     }
-    if constexpr (!std::is_same_v<Done, NoHook>) __threadfence();  // every thread's stores before the signals
+    if constexpr (kSignal) __threadfence();  // every thread's stores before the signals
     __syncthreads();
-    if constexpr (!std::is_same_v<Done, NoHook>) {
+    if constexpr (kSignal) {
       if (static_cast<int>(threadIdx.x) < per && base + static_cast<int>(threadIdx.x) < tasks)
         done((base + threadIdx.x) / mg);
     }
@@ -128,8 +129,8 @@ template <typename T, int MB, int KH, int KW>
 __global__ void __launch_bounds__(512) GridKernel(const T* __restrict__ x, const T* __restrict__ w_in,
                                                   const T* __restrict__ w_core, const T* __restrict__ w_out,
                                                   const T* __restrict__ bias, const T* __restrict__ z,
-                                                  T* __restrict__ y, Problem p, int S, int spread, float* t1,
-                                                  float* t2) {
+                                                  T* __restrict__ y, Problem p, int S, int spread,
+                                                  GridScratch scratch) {
 #ifdef TUCKER_EMU
   TUCKER_DYNAMIC_SMEM(red);  // the emulator's per-block buffer (kGridRedFloats of it)
 #else
@@ -138,9 +139,10 @@ __global__ void __launch_bounds__(512) GridKernel(const T* __restrict__ x, const
   const int hw = p.H * p.W, ohw = p.Ho * p.Wo, kk = p.kh * p.kw;
   // Weights read four at a time where every row starts quad-aligned (channels / ranks multiples of 4, as in
   // every model we rewrite); the 3x3 core reads a row's kGridR1Group x 9 weights of one R1 group at once.
-  // kGridFlags: one counter per 32-column group of stage 2/3, after t2 (GridT2Floats: t2 rounded up to 64 floats).
+  float* const t1 = scratch.t1;
+  float* const t2 = scratch.t2;
+  int* const flags = scratch.flags;  // kGridFlags: one counter per 32-column group of stages 2 and 3
   const int groups = (p.batch * ohw + 31) / 32, tasks2 = (p.R2 + MB - 1) / MB;
-  int* flags = reinterpret_cast<int*>(t2 + (static_cast<size_t>(p.batch) * p.R2 * ohw + 63) / 64 * 64);
   if constexpr (kGridFlags) {
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < groups; i += gridDim.x * blockDim.x) flags[i] = 0;
   }

@@ -74,12 +74,24 @@ constexpr int kGridRedFloats = 16 * 4 * 32;
 inline bool GridCore3x3(const Problem& p) { return p.kh == 3 && p.kw == 3; }
 
 // Floats of t1 and of t2 in the fp32 scratch buffer, each rounded up to 256 bytes (t2 starts after t1, the
-// counters of kGridFlags after t2: the kernel computes the same offsets), and the 4-byte words of the counters.
+// counters of kGridFlags after t2), and the 4-byte words of the counters.
 inline size_t GridT1Floats(const Problem& p) { return (static_cast<size_t>(p.batch) * p.R1 * p.H * p.W + 63) / 64 * 64; }
 inline size_t GridT2Floats(const Problem& p) { return (static_cast<size_t>(p.batch) * p.R2 * p.Ho * p.Wo + 63) / 64 * 64; }
 inline size_t GridFlagWords(const Problem& p) {
   return kGridFlags ? (static_cast<size_t>(p.batch) * p.Ho * p.Wo + 31) / 32 : 0;
 }
 inline size_t GridScratchWords(const Problem& p) { return GridT1Floats(p) + GridT2Floats(p) + GridFlagWords(p); }
+
+// The scratch buffer's parts (GridScratchWords words from `base`), as the launcher and the emulator hand them to
+// the kernel: one place for the layout.
+struct GridScratch {
+  float* t1;
+  float* t2;
+  int* flags;
+};
+inline GridScratch SplitGridScratch(const Problem& p, float* base) {
+  float* t2 = base + GridT1Floats(p);
+  return {base, t2, reinterpret_cast<int*>(t2 + GridT2Floats(p))};
+}
 
 }  // namespace tucker_cuda
