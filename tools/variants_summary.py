@@ -41,7 +41,7 @@ def table(root: Path) -> str:
                  if s in runs else "-" for s in seeds]
         paired = f"{gap['mean']:+.2f} ({gap['admm_wins']}/{len(runs)} ahead)" if gap else "-"
         rows.append(f"| ADMM {folder.name} | {admm['mean']:.2f} | {' | '.join(cells)} | {paired} | "
-                    f"{0.0 - agg['dense_minus_admm']:+.2f} |")
+                    f"{-agg['dense_minus_admm']:+.2f} |")
     return "\n".join(rows) + "\n\nADMM cells: final accuracy (accuracy right after the conversion, before fine-tuning)."
 
 

@@ -66,9 +66,11 @@ def rewrite(input, output, dry_run, plan_path, measure, provider, tune, check_n,
             from ..run.tuning import use_tuner
             use_tuner(tune, provider)
         times = measure_chains(model, provider, progress=True)
+        slower = slower_fused(times)
         for name, (f, t) in times.items():
-            click.echo(f"{name}: fused {f:.4f} ms, three Convs {t:.4f} ms on {provider} -> {'fuse' if f <= t else 'keep'}")
-        keep |= slower_fused(times)
+            click.echo(f"{name}: fused {f:.4f} ms, three Convs {t:.4f} ms on {provider} -> "
+                       f"{'keep' if name in slower else 'fuse'}")
+        keep |= slower
     result = rewrite_model(model, dry_run=dry_run, keep_unfused=keep)
     if dry_run:
         for c in result.candidates:
