@@ -28,7 +28,7 @@ CASES = [(SHAPES[i], 2, CONFIGS[i % len(CONFIGS)], np.float32) for i in range(le
 CASES += [(SHAPES[i], 1, CONFIGS[(i + 3) % len(CONFIGS)], np.float16) for i in range(0, len(SHAPES), 2)]
 CASES += [(BIG[0][:4] + (14, 14) + BIG[0][6:], 1, (3, 7, 7, 128, 4, 64), np.float32),
           (BIG[2][:4] + (12, 12) + BIG[2][6:], 2, (3, 4, 4, 64, 3, 32), np.float32)]
-# The tiled (0, 1), split-K (2) and grid (5) kernels: the configs the GPU tests force, each on three shapes (fp32)
+# The tiled (0, 1), split-K (2), grid (5) and staged (6) kernels: the configs the GPU tests force, each on three shapes (fp32)
 # and one (fp16). The grid kernel runs as on a 2-SM GPU (several rounds of tasks per stage), its scratch NaN-filled.
 OTHERS = [c for c in FORCED if c[0] != 3]
 assert any(c[0] == 5 for c in OTHERS)
@@ -50,6 +50,15 @@ WMMA_SHAPES = [(32, 16, 16, 32, 8, 8, 3, (1, 1), (1, 1, 1, 1), (1, 1)),
                (32, 16, 16, 32, 11, 9, 3, (1, 1), (0, 2, 1, 0), (1, 2))]
 WMMA_CONFIGS = [(4, 4, 4, 256, 1, 32), (4, 2, 8, 256, 1, 32), (4, 3, 5, 256, 1, 32), (4, 8, 8, 256, 1, 32)]
 CASES += [(sh, 2, WMMA_CONFIGS[i % len(WMMA_CONFIGS)], np.float16) for i, sh in enumerate(WMMA_SHAPES)]
+# The staged kernel (variant 6) on shapes whose stages reach every block tile (M of 40, 72 and 136 channels: BM 64
+# and 128, partial row tiles, two row tiles), columns that end mid-tile and cross images, each core family.
+STAGED_SHAPES = [(24, 40, 72, 136, 7, 9, 3, (1, 1), (1, 1, 1, 1), (1, 1)),
+                 (20, 72, 40, 36, 9, 8, 3, (2, 2), (0, 1, 2, 0), (2, 1)),
+                 (36, 40, 136, 24, 6, 6, 1, (1, 1), (0, 0, 0, 0), (1, 1)),
+                 (12, 40, 72, 70, 8, 7, 5, (2, 1), (2, 1, 1, 2), (1, 1))]
+STAGED = [c for c in FORCED if c[0] == 6]
+CASES += [(sh, 3, cfg, np.float32) for sh in STAGED_SHAPES for cfg in STAGED]
+CASES += [(STAGED_SHAPES[i % 4], 2, cfg, np.float16) for i, cfg in enumerate(STAGED)]
 CASES += [(WMMA_SHAPES[0], 1, WMMA_CONFIGS[1], np.float16), (WMMA_SHAPES[1], 1, WMMA_CONFIGS[3], np.float16),
           (WMMA_SHAPES[4], 1, (4, 4, 8, 256, 1, 32), np.float16)]  # a tile shape the autotuners now time
 

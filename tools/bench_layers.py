@@ -96,7 +96,7 @@ def model_layer_shapes(names) -> list[dict]:
     return list(shapes.values())
 
 
-VARIANTS = {0: "tiled4x4", 1: "tiled2x2", 2: "split-K", 3: "cluster", 4: "WMMA", 5: "grid"}
+VARIANTS = {0: "tiled4x4", 1: "tiled2x2", 2: "split-K", 3: "cluster", 4: "WMMA", 5: "grid", 6: "staged"}
 
 
 def fused_config(dtype, batch, c, hw, r1, r2, k, n, stride) -> str | None:

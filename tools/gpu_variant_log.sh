@@ -3,12 +3,16 @@
 # --merge): the layer benchmark under TUCKER_ONNX_TUNE=variant<V> (the model's pick plus every candidate of variant V
 # is timed at each shape's first run) with the op's config log, fp32, batch 1 and 32, while nvidia-smi samples the SM
 # clock (is the GPU at full clock during the short, launch-bound runs?). Run through tools/device_env.sh, carrying
-# .ortgpu, .whl and tucker_onnx/_lib. Usage: bash tools/device_env.sh bash tools/gpu_variant_log.sh [V] [SECONDS]
+# .ortgpu, .whl and tucker_onnx/_lib. DTYPES (default fp32) and BATCHES (default "1 32") pick the rows; CUDA_TESTS=1
+# runs the CUDA kernel tests first (a new kernel checked and timed in one call).
+# Usage: [DTYPES="fp32 fp16"] [CUDA_TESTS=1] bash tools/device_env.sh bash tools/gpu_variant_log.sh [V] [SECONDS]
 set -u
 V=${1:-5}
 . tools/gpu_common.sh
+[ "${CUDA_TESTS:-0}" = 1 ] && cuda_tests 200
 nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,power.draw,utilization.gpu --format=csv -lms 250 > "$R/clocks.csv" 2>&1 &
 smi=$!
-TUCKER_ONNX_TUNE=variant$V TUCKER_ONNX_CONFIG_LOG="$R/variant${V}_fp32.jsonl" timeout "${2:-300}" \
-  python3 tools/bench_layers.py --out "$R/layers_variant$V" --dtypes fp32 --stack 4 --iters 20 --repeats 2 2>&1 | quiet
+TUCKER_ONNX_TUNE=variant$V TUCKER_ONNX_CONFIG_LOG="$R/variant${V}.jsonl" timeout "${2:-300}" \
+  python3 tools/bench_layers.py --out "$R/layers_variant$V" --dtypes ${DTYPES:-fp32} --batches ${BATCHES:-1 32} \
+  --stack 4 --iters 20 --repeats 2 2>&1 | quiet
 kill $smi; pack

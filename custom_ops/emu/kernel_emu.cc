@@ -1,5 +1,6 @@
 // CPU emulation driver of the TuckerConv CUDA kernels (tests/test_kernel_emu.py builds and runs it): the config's
-// variant picks the tiled (0: 4x4, 1: 2x2), split-K (2), cluster (3), tensor-core (4, fp16) or grid (5) kernel.
+// variant picks the tiled (0: 4x4, 1: 2x2), split-K (2), cluster (3), tensor-core (4, fp16), grid (5) or staged (6)
+// kernel.
 // Usage: kernel_emu DIR. DIR/params.txt holds
 //   batch C H W R1 R2 kh kw N Ho Wo sh sw pt pl dh dw relu has_z half  variant th tw threads nsplit kchunk
 // and DIR/{x,w_in,w_core,w_out,b[,z]}.bin the raw tensors (float32, or float16 when half); writes DIR/y.bin.
@@ -13,6 +14,8 @@
 #include "tucker_conv_grid_kernel.cuh"
 #include "tucker_conv_grid_layout.h"
 #include "tucker_conv_splitk_kernel.cuh"
+#include "tucker_conv_staged_kernel.cuh"
+#include "tucker_conv_staged_layout.h"
 #include "tucker_conv_tiled_kernel.cuh"
 #include "tucker_conv_wmma_kernel.cuh"
 
@@ -50,7 +53,18 @@ int Run(const std::string& dir, const tucker_cuda::Problem& p, const tucker_cuda
     emu::Launch(grid, dim3(c.threads), cs, max_smem, kernel, x.data(), wi.data(), wc.data(), wo.data(), b.data(), zp,
                 y.data(), p, c.th, c.tw, ih_n, iw_n, extra...);
   };
-  if (c.variant == tucker_cuda::kGrid) {
+  if (c.variant == tucker_cuda::kStaged) {
+    // Three launches, one after another as on a stream; scratch starts as NaN (a read of unwritten t1/t2 shows).
+    if (!tucker_cuda::StagedConfigValid(c)) {
+      std::fprintf(stderr, "error: invalid staged config\n");
+      return 2;
+    }
+    std::vector<float> scratch(tucker_cuda::StagedScratchWords(p), std::numeric_limits<float>::quiet_NaN());
+    tucker_cuda::RunStaged<T>(x.data(), wi.data(), wc.data(), wo.data(), b.data(), zp, y.data(), p, c, scratch.data(),
+                              [](auto kernel, dim3 grid, std::size_t smem, auto... args) {
+                                emu::Launch(grid, dim3(tucker_cuda::kStagedThreads), 1, smem, kernel, args...);
+                              });
+  } else if (c.variant == tucker_cuda::kGrid) {
     // A GPU of kEmuSms SMs, so the grid has few blocks and every stage takes several rounds of tasks; the whole
     // grid runs at once (one "cluster"), as a cooperative launch guarantees. Scratch starts as NaN: a read of t1 or
     // t2 that no block wrote shows up in y.

@@ -76,7 +76,7 @@ bool ForcedConfig(Config* c) {
   if (v == nullptr || *v == 0) return false;
   return std::sscanf(v, "%d,%d,%d,%d,%d,%d", &c->variant, &c->th, &c->tw, &c->threads, &c->nsplit, &c->kchunk) == 6 &&
          c->kchunk >= 32 && c->kchunk <= 512 && c->kchunk % 32 == 0 &&
-         c->variant >= tucker_cuda::kTiled4x4 && c->variant <= tucker_cuda::kGrid && c->th >= 1 && c->tw >= 1 &&
+         c->variant >= tucker_cuda::kTiled4x4 && c->variant <= tucker_cuda::kStaged && c->th >= 1 && c->tw >= 1 &&
          c->threads >= 32 && c->threads <= 512 && c->threads % 32 == 0 && c->nsplit >= 1 && c->nsplit <= 64 &&
          (c->variant != tucker_cuda::kCluster || c->nsplit <= 16) &&
          (c->variant != tucker_cuda::kSplitK || c->nsplit == 1);
@@ -94,7 +94,7 @@ int TuneMode() {
   int k = 0;
   char rest = 0;
   if (std::sscanf(v, "top%d%c", &k, &rest) == 1 && k >= 1 && k <= 4096) return k;
-  if (std::sscanf(v, "variant%d%c", &k, &rest) == 1 && k >= tucker_cuda::kTiled4x4 && k <= tucker_cuda::kGrid)
+  if (std::sscanf(v, "variant%d%c", &k, &rest) == 1 && k >= tucker_cuda::kTiled4x4 && k <= tucker_cuda::kStaged)
     return kVariantMode - k;
   return -2;
 }
@@ -109,7 +109,7 @@ std::string ProblemKey(const Problem& p, bool half) {
 
 // Whether config c can run p on this device (a forced or cached config is checked; the model's own are by design).
 bool FitsDevice(const Problem& p, const Config& c, bool half, const DeviceInfo& dev) {
-  return c.variant >= tucker_cuda::kTiled4x4 && c.variant <= tucker_cuda::kGrid &&
+  return c.variant >= tucker_cuda::kTiled4x4 && c.variant <= tucker_cuda::kStaged &&
          (c.variant != tucker_cuda::kWmma || half) && (c.variant != tucker_cuda::kCluster || dev.cc_major >= 9) &&
          tucker_cuda::SharedBytes(p, c) <= dev.smem_per_block && tucker_cuda::Launchable(p, c, half);
 }

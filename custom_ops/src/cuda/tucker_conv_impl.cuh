@@ -18,8 +18,9 @@ struct Problem {
 // Kernel variants: register-tiled block GEMMs (4x4 or 2x2 outputs per thread), v2's split-K kernel, v4's
 // cluster kernel (a tile's work spread over a thread-block cluster, Hopper and later), or the tensor-core
 // (WMMA) kernel for fp16 (256 threads, channels and ranks multiples of 16), or the grid-wide kernel (each stage
-// over every SM, grid barriers between stages, t1/t2 in a scratch buffer from ORT's arena).
-enum Variant { kTiled4x4 = 0, kTiled2x2 = 1, kSplitK = 2, kCluster = 3, kWmma = 4, kGrid = 5 };
+// over every SM, grid barriers between stages, t1/t2 in a scratch buffer from ORT's arena), or the staged kernel
+// (one register-tiled implicit-GEMM launch per stage, t1/t2 in arena scratch: for large maps and batches).
+enum Variant { kTiled4x4 = 0, kTiled2x2 = 1, kSplitK = 2, kCluster = 3, kWmma = 4, kGrid = 5, kStaged = 6 };
 
 // Execution parameters picked by the performance model (or the autotuner).
 struct Config {
@@ -83,6 +84,11 @@ struct ModelParams {
   double grid_mem = 375;       // first loads of a stage's round (L2, DRAM)
   double grid_step = 62.5;        // one exposed step of a reduction chain
   double grid_reduce = 37.5;    // the block barriers and shared-memory sum of a round when S warps share a task
+  // The staged kernel (variant 6): hand-set, not fitted yet (a launch set like tiled_launch, so that the model
+  // keeps its measured picks on small problems until the staged kernel's timings are fitted).
+  double staged_cpi = 1.5;      // issue cycles per ideal cycle of a GEMM step (stalls on shared memory, barriers)
+  double staged_launch = 12000;  // launch and tail of one stage
+  double staged_bw = 2000;      // DRAM bytes per SM-clock cycle (~4 TB/s at 1.98 GHz)
 };
 
 // Analytical model: estimated cycles of a config on a device (INFINITY when it cannot run).
@@ -120,7 +126,7 @@ cudaError_t PrepareClusterKernels(size_t max_smem);
 // Whether the device can run config c for p (cluster configs: one cluster must fit the GPU's partitions).
 bool Launchable(const Problem& p, const Config& c, bool half);
 
-// Device scratch bytes a config needs (the grid kernel's t1 and t2; 0 for every other variant). GridScratchBytes
+// Device scratch bytes a config needs (t1 and t2 of the grid and staged kernels; 0 for every other variant). GridScratchBytes
 // is what any grid config of p needs, so a tuner can take it once before timing.
 size_t GridScratchBytes(const Problem& p);
 size_t ScratchBytes(const Problem& p, const Config& c);

@@ -15,6 +15,7 @@
 #include <fstream>
 
 #include "tucker_conv_kernels.cuh"
+#include "tucker_conv_staged_layout.h"
 #include "tucker_conv_tiled_layout.h"
 
 namespace tucker_cuda {
@@ -189,14 +190,57 @@ void AddGridCandidates(const Problem& p, std::vector<Config>* out) {
         }
 }
 
+// The staged kernel: three GEMM launches. A stage's blocks run in waves of SMs x resident blocks; a block walks
+// ceil(K / kStagedBK) steps, each kStagedBK rows of its register tile's FMAs plus the shared-memory loads that feed
+// them, the staging of the next step's operands and a barrier, issued by 8 warps at 4 warp-instructions per SM
+// cycle (staged_cpi: the issue efficiency the measurements give). A stage costs at least its DRAM bytes at
+// staged_bw bytes per cycle, plus a launch.
+double StagedCycles(const Problem& p, const Config& c, const Device& d, const ModelParams& m) {
+  if (!StagedConfigValid(c)) return INFINITY;
+  const double warps = kStagedThreads / 32.0;
+  double total = 0;
+  const auto stage = [&](const StagedConv& a, double in_bytes, double out_bytes) {
+    const int bm = StagedBM(a.cout, c.th), bn = c.tw, tm = StagedTM(bm, bn), tn = StagedTN(bm, bn);
+    const double K = static_cast<double>(a.cin) * a.kh * a.kw;
+    const double cols = static_cast<double>(a.batch) * a.Ho * a.Wo;
+    const double blocks = std::ceil(cols / bn) * std::ceil(static_cast<double>(a.cout) / bm);
+    const int resident = tm * tn >= 64 ? 2 : 3;  // registers: ~128 per thread for 8x8 tiles, fewer below
+    const double waves = std::ceil(blocks / (static_cast<double>(d.sm_count) * resident));
+    const double loads = static_cast<double>(bm + bn) * kStagedBK / kStagedThreads;  // per thread per step
+    const double step = kStagedBK * (tm * tn + std::ceil(tm / 4.0) + std::ceil(tn / 4.0)) + loads * 8 + 20;
+    const double issue = waves * resident * std::ceil(K / kStagedBK) * step * warps / 4 * m.staged_cpi;
+    const double bytes = in_bytes + out_bytes;
+    total += std::max(issue, bytes / m.staged_bw) + m.staged_launch;
+  };
+  const double pix_in = static_cast<double>(p.batch) * p.H * p.W, pix_out = static_cast<double>(p.batch) * p.Ho * p.Wo;
+  stage(StagedStage1(p), pix_in * p.C * 4, pix_in * p.R1 * 4);
+  stage(StagedStage2(p), pix_in * p.R1 * 4, pix_out * p.R2 * 4);
+  stage(StagedStage3(p), pix_out * p.R2 * 4, pix_out * p.N * 4 * 2);
+  return total;
+}
+
+// The staged kernel's configs: BM cap x BN, each BM cap only where some stage has that many channels.
+void AddStagedCandidates(const Problem& p, std::vector<Config>* out) {
+  if (StagedScratchBytes(p) > (size_t{1} << 31)) return;
+  const int most = std::max({p.R1, p.R2, p.N});
+  for (int bm : {32, 64, 128}) {
+    if (bm > 32 && most <= bm / 2) break;
+    for (int bn : {64, 128}) out->push_back(Config{kStaged, bm, bn, kStagedThreads, 1, 32});
+  }
+}
+
 }  // namespace
 
-size_t ScratchBytes(const Problem& p, const Config& c) { return c.variant == kGrid ? GridScratchBytes(p) : 0; }
+size_t ScratchBytes(const Problem& p, const Config& c) {
+  if (c.variant == kGrid) return GridScratchBytes(p);
+  return c.variant == kStaged ? StagedScratchBytes(p) : 0;
+}
 
 size_t SharedBytes(const Problem& p, const Config& c) {
   if (c.variant == kCluster) return ClusterSharedBytes(p, c);
   if (c.variant == kWmma) return WmmaSharedBytes(p, c);
   if (c.variant == kGrid) return GridConfigValid(c) ? 0 : static_cast<size_t>(-1);  // static shared memory only
+  if (c.variant == kStaged) return StagedConfigValid(c) ? 0 : static_cast<size_t>(-1);  // < 48 KB, no opt-in
   return c.variant == kSplitK ? SplitKSharedBytes(p, c) : TiledSharedBytes(p, c);
 }
 
@@ -204,6 +248,7 @@ double PredictCycles(const Problem& p, const Config& c, const Device& d, const M
   if (c.variant == kCluster) return ClusterCycles(p, c, d, m);
   if (c.variant == kWmma) return INFINITY;  // not modelled yet: forced configs only
   if (c.variant == kGrid) return GridCycles(p, c, d, m);
+  if (c.variant == kStaged) return StagedCycles(p, c, d, m);
   return c.variant == kSplitK ? SplitKCycles(p, c, d, m) : TiledCycles(p, c, d, m);
 }
 
@@ -246,6 +291,7 @@ std::vector<Config> Candidates(const Problem& p, const Device& d) {
     }
   }
   AddGridCandidates(p, &out);
+  AddStagedCandidates(p, &out);
   return out;
 }
 
@@ -313,6 +359,7 @@ cudaError_t PrepareClusterKernels(size_t max_smem) { return PrepareCluster(max_s
 
 bool Launchable(const Problem& p, const Config& c, bool half) {
   if (c.variant == kGrid) return GridLaunchable(half, p, c);
+  if (c.variant == kStaged) return StagedConfigValid(c);
   return c.variant != kCluster || ClusterLaunchable(half, p, c);
 }
 
@@ -320,6 +367,7 @@ cudaError_t LaunchTuckerConv(bool half, const void* x, const void* w_in, const v
                              const void* bias, const void* z, void* y, const Problem& p, const Config& c,
                              cudaStream_t stream, void* scratch) {
   if (c.variant == kGrid) return LaunchGrid(half, x, w_in, w_core, w_out, bias, z, y, p, c, scratch, stream);
+  if (c.variant == kStaged) return LaunchStaged(half, x, w_in, w_core, w_out, bias, z, y, p, c, scratch, stream);
   if (c.variant == kCluster) return LaunchCluster(half, x, w_in, w_core, w_out, bias, z, y, p, c, stream);
   if (c.variant == kWmma) return LaunchWmma(half, x, w_in, w_core, w_out, bias, z, y, p, c, stream);
   if (c.variant == kSplitK) return LaunchSplitK(half, x, w_in, w_core, w_out, bias, z, y, p, c, stream);

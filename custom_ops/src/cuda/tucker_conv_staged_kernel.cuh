@@ -1,0 +1,218 @@
+// Device code of the staged TuckerConv kernel (variant 6, see tucker_conv_staged.cu): one implicit-GEMM conv
+// kernel, launched once per stage. A header of its own so that the CPU emulator (custom_ops/emu,
+// tests/test_kernel_emu.py) compiles exactly this code with a host compiler.
+//
+// One launch computes out[n][m][p] = epilogue(sum_k A[m][k] . B_n[k][p]) where A is a conv's weights [M][K]
+// (K = Cin x kh x kw) and B_n the im2col of image n, never materialised. Columns are (image, output pixel) pairs
+// flattened over the batch, so a batch-32 layer is one long GEMM. A block owns a BM x BN output tile and walks K
+// in steps of kStagedBK through two shared-memory buffers (the next step's global loads are in registers while
+// this step's FMAs run: one barrier per step). A thread owns TM x TN outputs, read from shared memory as float4
+// groups spread by BM / 2 (BN / 2) so a warp's reads are conflict-free.
+#pragma once
+#include <cuda_fp16.h>
+
+#include <type_traits>
+
+#include "tucker_conv_device.cuh"
+#include "tucker_conv_staged_layout.h"
+
+namespace tucker_cuda {
+namespace {
+
+// Rows (columns) of a thread's register tile: TM values in groups of G = min(TM, 4) consecutive rows, the groups
+// BM / (TM / G) apart.
+template <int BM, int TM>
+__device__ __forceinline__ int TileRow(int ty, int i) {
+  constexpr int G = TM < 4 ? TM : 4;
+  return (i / G) * (BM / (TM / G)) + ty * G + i % G;
+}
+
+template <int G>
+__device__ __forceinline__ void LoadGroup(const float* p, float* v) {
+  if constexpr (G == 4) {
+    const float4 q = *reinterpret_cast<const float4*>(p);
+    v[0] = q.x, v[1] = q.y, v[2] = q.z, v[3] = q.w;
+  } else if constexpr (G == 2) {
+    const float2 q = *reinterpret_cast<const float2*>(p);
+    v[0] = q.x, v[1] = q.y;
+  } else {
+#pragma unroll
+    for (int i = 0; i < G; ++i) v[i] = p[i];
+  }
+}
+
+// One conv as an implicit GEMM. TX: input storage (the model's dtype for stage 1, fp32 scratch after), TW: weights,
+// bias and residual (the model's dtype), TY: output storage. KH/KW: the kernel's size when known at compile time
+// (1x1 with unit stride and no padding: PW, a plain GEMM over each image's pixels), 0 when read from `a`.
+template <typename TX, typename TW, typename TY, int BM, int BN, int TM, int TN, bool PW, int KH, int KW>
+__global__ void __launch_bounds__(kStagedThreads, TM * TN >= 64 ? 2 : 1) StagedConvKernel(const TX* __restrict__ in, const TW* __restrict__ w,
+                                                                  const TW* __restrict__ bias, const TW* __restrict__ z,
+                                                                  TY* __restrict__ out, StagedConv a) {
+  static_assert((BM / TM) * (BN / TN) == kStagedThreads, "one register tile per thread");
+  constexpr int BK = kStagedBK, AP = BM + 4;  // padded A rows: the transposed stores do not collide
+  constexpr int A_PER = BM * BK / kStagedThreads, B_PER = BK * BN / kStagedThreads, B_ROWS = kStagedThreads / BN;
+  TUCKER_DYNAMIC_SMEM(smem);
+  float* As = smem;                // [2][BK][AP]
+  float* Bs = smem + 2 * BK * AP;  // [2][BK][BN]
+  const int t = threadIdx.x;
+  const int kh = KH ? KH : a.kh, kw = KW ? KW : a.kw, kk = kh * kw;
+  const int K = a.cin * kk, hw = a.H * a.W, ohw = a.Ho * a.Wo;
+  const int cols = a.batch * ohw;
+  const int m0 = blockIdx.y * BM, j0 = blockIdx.x * BN;
+
+  // This thread's B column (fixed for the whole reduction) and the rows it loads: image, window origin.
+  const int jb = j0 + t % BN, kb = t / BN;
+  const bool col_ok = jb < cols;
+  const int nb = col_ok ? jb / ohw : 0, pb = col_ok ? jb - nb * ohw : 0;
+  const int ohb = pb / a.Wo, owb = pb - ohb * a.Wo;
+  const int ih0 = ohb * a.sh - a.pt, iw0 = owb * a.sw - a.pl;
+  const TX* in_n = in + static_cast<size_t>(nb) * a.cin * hw;
+  // This thread's A rows: k = t % BK of rows t / BK + u * (threads / BK).
+  const int ka = t % BK, ma = t / BK;
+
+  float ra[A_PER], rb[B_PER];
+  // A core whose input channels are a multiple of BK walks the reduction tap-major (k = tap x cin + c): a step's
+  // BK rows share one tap, so its window offset and bounds check are worked out once per step, not per element.
+  const bool tap_major = !PW && a.cin % BK == 0;
+  auto load_tap_major = [&](int k0) {
+    const int tap = k0 / a.cin, c0 = k0 - tap * a.cin, i = tap / kw, j = tap - i * kw;
+#pragma unroll
+    for (int u = 0; u < A_PER; ++u) {
+      const int m = m0 + ma + u * (kStagedThreads / BK);
+      ra[u] = m < a.cout ? ld(w + static_cast<size_t>(m) * K + (c0 + ka) * kk + tap) : 0.f;
+    }
+    const int ih = ih0 + i * a.dh, iw = iw0 + j * a.dw;
+    const bool ok = col_ok && ih >= 0 && ih < a.H && iw >= 0 && iw < a.W;
+    const TX* src = in_n + static_cast<size_t>(c0 + kb) * hw + (ok ? ih * a.W + iw : 0);
+#pragma unroll
+    for (int u = 0; u < B_PER; ++u) rb[u] = ok ? ld(src + static_cast<size_t>(u * B_ROWS) * hw) : 0.f;
+  };
+  auto load = [&](int k0) {
+    if (tap_major) {
+      load_tap_major(k0);
+      return;
+    }
+#pragma unroll
+    for (int u = 0; u < A_PER; ++u) {
+      const int m = m0 + ma + u * (kStagedThreads / BK), k = k0 + ka;
+      ra[u] = (m < a.cout && k < K) ? ld(w + static_cast<size_t>(m) * K + k) : 0.f;
+    }
+#pragma unroll
+    for (int u = 0; u < B_PER; ++u) {
+      const int k = k0 + kb + u * B_ROWS;
+      float v = 0.f;
+      if (col_ok && k < K) {
+        if constexpr (PW) {
+          v = ld(in_n + static_cast<size_t>(k) * hw + pb);
+        } else {
+          const int c = k / kk, r = k - c * kk, i = r / kw, j = r - i * kw;
+          const int ih = ih0 + i * a.dh, iw = iw0 + j * a.dw;
+          if (ih >= 0 && ih < a.H && iw >= 0 && iw < a.W) v = ld(in_n + static_cast<size_t>(c) * hw + ih * a.W + iw);
+        }
+      }
+      rb[u] = v;
+    }
+  };
+  auto store = [&](int buf) {
+#pragma unroll
+    for (int u = 0; u < A_PER; ++u) As[(buf * BK + ka) * AP + ma + u * (kStagedThreads / BK)] = ra[u];
+#pragma unroll
+    for (int u = 0; u < B_PER; ++u) Bs[(buf * BK + kb + u * B_ROWS) * BN + t % BN] = rb[u];
+  };
+
+  constexpr int GM = TM < 4 ? TM : 4, GN = TN < 4 ? TN : 4;
+  const int tx = t % (BN / TN), ty = t / (BN / TN);
+  float acc[TM][TN];
+#pragma unroll
+  for (int i = 0; i < TM; ++i)
+#pragma unroll
+    for (int j = 0; j < TN; ++j) acc[i][j] = 0.f;
+
+  const int steps = (K + BK - 1) / BK;
+  load(0);
+  store(0);
+  __syncthreads();
+  for (int s = 0; s < steps; ++s) {
+    const int buf = s & 1;
+    if (s + 1 < steps) load((s + 1) * BK);  // in flight during this step's FMAs
+    const float* as = As + buf * BK * AP;
+    const float* bs = Bs + buf * BK * BN;
+#pragma unroll
+    for (int k = 0; k < BK; ++k) {
+      float av[TM], bv[TN];
+#pragma unroll
+      for (int g = 0; g < TM / GM; ++g) LoadGroup<GM>(as + k * AP + TileRow<BM, TM>(ty, g * GM), av + g * GM);
+#pragma unroll
+      for (int g = 0; g < TN / GN; ++g) LoadGroup<GN>(bs + k * BN + TileRow<BN, TN>(tx, g * GN), bv + g * GN);
+#pragma unroll
+      for (int i = 0; i < TM; ++i)
+#pragma unroll
+        for (int j = 0; j < TN; ++j) acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
+    }
+    if (s + 1 < steps) store(buf ^ 1);  // the other buffer: every thread left it at the last step's barrier
+    __syncthreads();
+  }
+
+  // Epilogue: + bias (+ residual), Relu, stored to out[n][m][p].
+#pragma unroll
+  for (int j = 0; j < TN; ++j) {
+    const int col = j0 + TileRow<BN, TN>(tx, j);
+    if (col >= cols) continue;
+    const int n = col / ohw, pix = col - n * ohw;
+    const size_t base = static_cast<size_t>(n) * a.cout * ohw + pix;
+#pragma unroll
+    for (int i = 0; i < TM; ++i) {
+      const int m = m0 + TileRow<BM, TM>(ty, i);
+      if (m >= a.cout) continue;
+      const size_t o = base + static_cast<size_t>(m) * ohw;
+      float v = acc[i][j];
+      if (bias != nullptr) v += ld(bias + m);
+      if (z != nullptr) v += ld(z + o);
+      if (a.relu) v = fmaxf(v, 0.f);
+      st(out + o, v);
+    }
+  }
+}
+
+}  // namespace
+
+// Runs the three stages for config c: go(kernel, grid, smem_bytes, kernel arguments...) launches one (the CUDA
+// launcher with <<<>>> on ORT's stream, the emulator on host threads). t1 and t2 are fp32 in `scratch`
+// (StagedScratchWords floats).
+template <typename T, class Go>
+void RunStaged(const T* x, const T* w_in, const T* w_core, const T* w_out, const T* bias, const T* z, T* y,
+               const Problem& p, const Config& c, float* scratch, Go go) {
+  float* t1 = scratch;
+  float* t2 = scratch + StagedT1Words(p);
+  auto stage = [&](auto tx, auto ty, auto kind, const auto* in, const T* w, const T* b, const T* zz, auto* out,
+                   const StagedConv& a) {
+    using TX = decltype(tx);
+    using TY = decltype(ty);
+    constexpr int KIND = decltype(kind)::value;  // 1: pointwise GEMM, 3: 3x3 core, 0: any core
+    constexpr bool PW = KIND == 1;
+    constexpr int KS = KIND == 3 ? 3 : 0;
+    auto launch = [&](auto kernel, int bm, int bn) {
+      const dim3 grid(static_cast<unsigned>(CeilDiv(a.batch * a.Ho * a.Wo, bn)), static_cast<unsigned>(CeilDiv(a.cout, bm)));
+      go(kernel, grid, StagedSmemBytes(bm, bn), in, w, b, zz, out, a);
+    };
+    const int bm = StagedBM(a.cout, c.th), bn = c.tw;
+    if (bn == 64) {
+      if (bm == 32) launch(StagedConvKernel<TX, T, TY, 32, 64, 2, 4, PW, KS, KS>, 32, 64);
+      else if (bm == 64) launch(StagedConvKernel<TX, T, TY, 64, 64, 4, 4, PW, KS, KS>, 64, 64);
+      else launch(StagedConvKernel<TX, T, TY, 128, 64, 8, 4, PW, KS, KS>, 128, 64);
+    } else {
+      if (bm == 32) launch(StagedConvKernel<TX, T, TY, 32, 128, 4, 4, PW, KS, KS>, 32, 128);
+      else if (bm == 64) launch(StagedConvKernel<TX, T, TY, 64, 128, 4, 8, PW, KS, KS>, 64, 128);
+      else launch(StagedConvKernel<TX, T, TY, 128, 128, 8, 8, PW, KS, KS>, 128, 128);
+    }
+  };
+  using Pointwise = std::integral_constant<int, 1>;
+  const StagedConv s1 = StagedStage1(p), s2 = StagedStage2(p), s3 = StagedStage3(p);
+  stage(T{}, float{}, Pointwise{}, x, w_in, nullptr, nullptr, t1, s1);
+  if (StagedPointwise(s2)) stage(float{}, float{}, Pointwise{}, t1, w_core, nullptr, nullptr, t2, s2);
+  else if (p.kh == 3 && p.kw == 3) stage(float{}, float{}, std::integral_constant<int, 3>{}, t1, w_core, nullptr, nullptr, t2, s2);
+  else stage(float{}, float{}, std::integral_constant<int, 0>{}, t1, w_core, nullptr, nullptr, t2, s2);
+  stage(float{}, T{}, Pointwise{}, t2, w_out, bias, z, y, s3);
+}
+
+}  // namespace tucker_cuda

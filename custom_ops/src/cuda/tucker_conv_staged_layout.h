@@ -1,0 +1,62 @@
+// Config checks, tile choice, scratch layout and per-stage arguments of the staged TuckerConv kernel (variant 6),
+// shared by its launcher, the host-side model and the CPU emulator's driver (custom_ops/emu).
+#pragma once
+#include <cstddef>
+
+#include "tucker_conv_impl.cuh"
+#include "tucker_conv_tiled_layout.h"
+
+namespace tucker_cuda {
+
+constexpr int kStagedThreads = 256;  // threads per block, every tile shape
+constexpr int kStagedBK = 8;         // reduction rows per shared-memory step
+
+// One stage as a conv: out[batch][cout][Ho][Wo] = conv(in[batch][cin][H][W]) with a kh x kw kernel.
+struct StagedConv {
+  int batch, cin, H, W, cout, Ho, Wo, kh, kw, sh, sw, pt, pl, dh, dw;
+  bool relu;
+};
+
+// Config: th = the largest BM (output channels per block: 32, 64 or 128), tw = BN (columns, i.e. (image, pixel)
+// pairs, per block: 64 or 128), threads kStagedThreads, nsplit 1, kchunk 32.
+inline bool StagedConfigValid(const Config& c) {
+  return c.variant == kStaged && (c.th == 32 || c.th == 64 || c.th == 128) && (c.tw == 64 || c.tw == 128) &&
+         c.threads == kStagedThreads && c.nsplit == 1 && c.kchunk == 32;
+}
+
+// A stage's BM: the smallest tile that covers its M output channels, at most the config's cap.
+TUCKER_HD int StagedBM(int M, int cap) { return (M <= 32 || cap == 32) ? 32 : ((M <= 64 || cap == 64) ? 64 : 128); }
+
+// Register tile (TM x TN) of each (BM, BN): BM / TM x BN / TN = kStagedThreads.
+TUCKER_HD int StagedTM(int bm, int bn) { return bm == 128 ? 8 : (bm == 64 ? 4 : (bn == 128 ? 4 : 2)); }
+TUCKER_HD int StagedTN(int bm, int bn) { return bm * bn / kStagedThreads / StagedTM(bm, bn); }
+
+TUCKER_HD size_t StagedSmemBytes(int bm, int bn) {
+  return sizeof(float) * 2 * kStagedBK * static_cast<size_t>(bm + 4 + bn);
+}
+
+// The three stages: C -> R1 over H x W (1x1), the core R1 -> R2 (the layer's stride, padding, dilation), R2 -> N
+// over Ho x Wo (1x1, with bias, residual and Relu).
+inline StagedConv StagedStage1(const Problem& p) {
+  return {p.batch, p.C, p.H, p.W, p.R1, p.H, p.W, 1, 1, 1, 1, 0, 0, 1, 1, false};
+}
+inline StagedConv StagedStage2(const Problem& p) {
+  return {p.batch, p.R1, p.H, p.W, p.R2, p.Ho, p.Wo, p.kh, p.kw, p.sh, p.sw, p.pt, p.pl, p.dh, p.dw, false};
+}
+inline StagedConv StagedStage3(const Problem& p) {
+  return {p.batch, p.R2, p.Ho, p.Wo, p.N, p.Ho, p.Wo, 1, 1, 1, 1, 0, 0, 1, 1, p.relu};
+}
+// A 1x1 kernel with unit stride and no padding is a plain GEMM over each image's pixels.
+inline bool StagedPointwise(const StagedConv& a) {
+  return a.kh == 1 && a.kw == 1 && a.sh == 1 && a.sw == 1 && a.pt == 0 && a.pl == 0 && a.H == a.Ho && a.W == a.Wo;
+}
+
+// Scratch (floats): t1 [batch][R1][H][W], then t2 [batch][R2][Ho][Wo], each 64-byte aligned.
+inline size_t StagedT1Words(const Problem& p) {
+  return (static_cast<size_t>(p.batch) * p.R1 * p.H * p.W + 15) / 16 * 16;
+}
+inline size_t StagedScratchWords(const Problem& p) {
+  return StagedT1Words(p) + static_cast<size_t>(p.batch) * p.R2 * p.Ho * p.Wo;
+}
+
+}  // namespace tucker_cuda
