@@ -61,8 +61,8 @@ int Run(const std::string& dir, const tucker_cuda::Problem& p, const tucker_cuda
     }
     std::vector<float> scratch(tucker_cuda::StagedScratchWords(p), std::numeric_limits<float>::quiet_NaN());
     tucker_cuda::RunStaged<T>(x.data(), wi.data(), wc.data(), wo.data(), b.data(), zp, y.data(), p, c, scratch.data(),
-                              [](auto kernel, dim3 grid, std::size_t smem, auto... args) {
-                                emu::Launch(grid, dim3(tucker_cuda::kStagedThreads), 1, smem, kernel, args...);
+                              [](auto kernel, dim3 grid, int threads, std::size_t smem, auto... args) {
+                                emu::Launch(grid, dim3(static_cast<unsigned>(threads)), 1, smem, kernel, args...);
                               });
   } else if (c.variant == tucker_cuda::kGrid) {
     // A GPU of kEmuSms SMs, so the grid has few blocks and every stage takes several rounds of tasks; the whole

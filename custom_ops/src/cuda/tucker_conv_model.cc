@@ -197,16 +197,20 @@ void AddGridCandidates(const Problem& p, std::vector<Config>* out) {
 // staged_bw bytes per cycle, plus a launch.
 double StagedCycles(const Problem& p, const Config& c, const Device& d, const ModelParams& m) {
   if (!StagedConfigValid(c)) return INFINITY;
-  const double warps = kStagedThreads / 32.0;
   double total = 0;
   const auto stage = [&](const StagedConv& a, double in_bytes, double out_bytes) {
-    const int bm = StagedBM(a.cout, c.th), bn = c.tw, tm = StagedTM(bm, bn), tn = StagedTN(bm, bn);
+    const int bm = StagedBM(a.cout, c.th), bn = c.tw, tm = StagedTM(bm, c.nsplit), tn = StagedTN(c.nsplit);
+    const int threads = StagedBlockThreads(bm, bn, c.nsplit);
+    const double warps = threads / 32.0;
     const double K = static_cast<double>(a.cin) * a.kh * a.kw;
     const double cols = static_cast<double>(a.batch) * a.Ho * a.Wo;
     const double blocks = std::ceil(cols / bn) * std::ceil(static_cast<double>(a.cout) / bm);
-    const int resident = tm * tn >= 64 ? 2 : 3;  // registers: ~128 per thread for 8x8 tiles, fewer below
+    // Registers (ptxas, sm_90): ~150 per thread for 8 x 8 tiles, ~105 for 4 x 8, ~80 below; they cap the blocks
+    // per SM.
+    const int regs = tm * tn >= 64 ? 152 : (tm * tn >= 32 ? 104 : 80);
+    const int resident = std::max(1, std::min(2048 / threads, kStagedRegsPerSm / (regs * threads)));
     const double waves = std::ceil(blocks / (static_cast<double>(d.sm_count) * resident));
-    const double loads = static_cast<double>(bm + bn) * kStagedBK / kStagedThreads;  // per thread per step
+    const double loads = static_cast<double>(bm + bn) * kStagedBK / threads;  // per thread per step
     const double step = kStagedBK * (tm * tn + std::ceil(tm / 4.0) + std::ceil(tn / 4.0)) + loads * 8 + 20;
     const double issue = waves * resident * std::ceil(K / kStagedBK) * step * warps / 4 * m.staged_cpi;
     const double bytes = in_bytes + out_bytes;
@@ -219,13 +223,15 @@ double StagedCycles(const Problem& p, const Config& c, const Device& d, const Mo
   return total;
 }
 
-// The staged kernel's configs: BM cap x BN, each BM cap only where some stage has that many channels.
+// The staged kernel's configs: BM cap x BN x register-tile family, each BM cap only where some stage has that many
+// channels.
 void AddStagedCandidates(const Problem& p, std::vector<Config>* out) {
   if (StagedScratchBytes(p) > (size_t{1} << 31)) return;
   const int most = std::max({p.R1, p.R2, p.N});
   for (int bm : {32, 64, 128}) {
     if (bm > 32 && most <= bm / 2) break;
     for (int bn : {64, 128}) out->push_back(Config{kStaged, bm, bn, kStagedThreads, 1, 32});
+    out->push_back(Config{kStaged, bm, 64, kStagedThreads, 2, 32});
   }
 }
 

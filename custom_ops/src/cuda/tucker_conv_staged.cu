@@ -6,7 +6,7 @@
 // maps and batch 32 compute-bound at ~8% of the FMA peak, against cuDNN's ~46% (results/NOTES.md, session 7):
 // per-tile halos are recomputed, weights are re-read per tile, and the tiles are too small to reuse operands in
 // registers. Here each stage is one GEMM over all (image, pixel) columns of the batch with 64-128 x 64-128 block
-// tiles and 4x4-8x8 register tiles, like cuDNN's own kernels; the bias, residual and Relu ride on stage 3's stores.
+// tiles and 4x8-8x8 register tiles, like cuDNN's own kernels; the bias, residual and Relu ride on stage 3's stores.
 #include "tucker_conv_kernels.cuh"
 #include "tucker_conv_staged_kernel.cuh"
 #include "tucker_conv_staged_layout.h"
@@ -20,9 +20,9 @@ cudaError_t LaunchStaged(bool half, const void* x, const void* w_in, const void*
                          cudaStream_t stream) {
   if (!StagedConfigValid(c) || scratch == nullptr) return cudaErrorInvalidValue;
   cudaError_t err = cudaSuccess;
-  auto go = [&](auto kernel, dim3 grid, size_t smem, auto... args) {
+  auto go = [&](auto kernel, dim3 grid, int threads, size_t smem, auto... args) {
     if (err != cudaSuccess) return;
-    kernel<<<grid, kStagedThreads, smem, stream>>>(args...);
+    kernel<<<grid, threads, smem, stream>>>(args...);
     err = cudaGetLastError();
   };
   auto run = [&](auto tag) {

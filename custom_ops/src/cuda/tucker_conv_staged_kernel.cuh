@@ -6,8 +6,11 @@
 // (K = Cin x kh x kw) and B_n the im2col of image n, never materialised. Columns are (image, output pixel) pairs
 // flattened over the batch, so a batch-32 layer is one long GEMM. A block owns a BM x BN output tile and walks K
 // in steps of kStagedBK through two shared-memory buffers (the next step's global loads are in registers while
-// this step's FMAs run: one barrier per step). A thread owns TM x TN outputs, read from shared memory as float4
-// groups spread by BM / 2 (BN / 2) so a warp's reads are conflict-free.
+// this step's FMAs run: one barrier per step). A thread owns TM x TN outputs (8 x 8, or 4 x 8 when BM is 32: a k
+// step reads TM + TN values from shared memory for TM x TN FMAs, and an SM's shared memory serves one 128-byte
+// wavefront per cycle against four warp-FMAs, so 4 x 4 tiles ran shared-memory-bound at half the FMA rate), read from shared memory as float4
+// groups spread by BM / 2 (BN / 2) so a warp's reads are conflict-free; a warp's threads form an 8 x 4 patch of
+// thread tiles, so its reads are few distinct addresses (the stage stays FMA-bound, not shared-memory-bound).
 #pragma once
 #include <cuda_fp16.h>
 
@@ -45,12 +48,13 @@ __device__ __forceinline__ void LoadGroup(const float* p, float* v) {
 // bias and residual (the model's dtype), TY: output storage. KH/KW: the kernel's size when known at compile time
 // (1x1 with unit stride and no padding: PW, a plain GEMM over each image's pixels), 0 when read from `a`.
 template <typename TX, typename TW, typename TY, int BM, int BN, int TM, int TN, bool PW, int KH, int KW>
-__global__ void __launch_bounds__(kStagedThreads, TM * TN >= 64 ? 2 : 1) StagedConvKernel(const TX* __restrict__ in, const TW* __restrict__ w,
+__global__ void __launch_bounds__((BM / TM) * (BN / TN), kStagedRegsPerSm / (168 * (BM / TM) * (BN / TN))) StagedConvKernel(const TX* __restrict__ in, const TW* __restrict__ w,
                                                                   const TW* __restrict__ bias, const TW* __restrict__ z,
                                                                   TY* __restrict__ out, StagedConv a) {
-  static_assert((BM / TM) * (BN / TN) == kStagedThreads, "one register tile per thread");
+  constexpr int NT = (BM / TM) * (BN / TN);  // threads: one register tile each
+  static_assert(NT >= BN && NT % BN == 0, "a thread loads B values of one column");
   constexpr int BK = kStagedBK, AP = BM + 4;  // padded A rows: the transposed stores do not collide
-  constexpr int A_PER = BM * BK / kStagedThreads, B_PER = BK * BN / kStagedThreads, B_ROWS = kStagedThreads / BN;
+  constexpr int A_PER = BM * BK / NT, B_PER = BK * BN / NT, B_ROWS = NT / BN;
   TUCKER_DYNAMIC_SMEM(smem);
   float* As = smem;                // [2][BK][AP]
   float* Bs = smem + 2 * BK * AP;  // [2][BK][BN]
@@ -78,7 +82,7 @@ __global__ void __launch_bounds__(kStagedThreads, TM * TN >= 64 ? 2 : 1) StagedC
     const int tap = k0 / a.cin, c0 = k0 - tap * a.cin, i = tap / kw, j = tap - i * kw;
 #pragma unroll
     for (int u = 0; u < A_PER; ++u) {
-      const int m = m0 + ma + u * (kStagedThreads / BK);
+      const int m = m0 + ma + u * (NT / BK);
       ra[u] = m < a.cout ? ld(w + static_cast<size_t>(m) * K + (c0 + ka) * kk + tap) : 0.f;
     }
     const int ih = ih0 + i * a.dh, iw = iw0 + j * a.dw;
@@ -94,7 +98,7 @@ __global__ void __launch_bounds__(kStagedThreads, TM * TN >= 64 ? 2 : 1) StagedC
     }
 #pragma unroll
     for (int u = 0; u < A_PER; ++u) {
-      const int m = m0 + ma + u * (kStagedThreads / BK), k = k0 + ka;
+      const int m = m0 + ma + u * (NT / BK), k = k0 + ka;
       ra[u] = (m < a.cout && k < K) ? ld(w + static_cast<size_t>(m) * K + k) : 0.f;
     }
 #pragma unroll
@@ -115,13 +119,18 @@ __global__ void __launch_bounds__(kStagedThreads, TM * TN >= 64 ? 2 : 1) StagedC
   };
   auto store = [&](int buf) {
 #pragma unroll
-    for (int u = 0; u < A_PER; ++u) As[(buf * BK + ka) * AP + ma + u * (kStagedThreads / BK)] = ra[u];
+    for (int u = 0; u < A_PER; ++u) As[(buf * BK + ka) * AP + ma + u * (NT / BK)] = ra[u];
 #pragma unroll
     for (int u = 0; u < B_PER; ++u) Bs[(buf * BK + kb + u * B_ROWS) * BN + t % BN] = rb[u];
   };
 
   constexpr int GM = TM < 4 ? TM : 4, GN = TN < 4 ? TN : 4;
-  const int tx = t % (BN / TN), ty = t / (BN / TN);
+  // Thread tiles: a warp covers 8 x 4 of them (columns x rows), so its shared-memory reads touch 8 distinct B
+  // groups and 4 distinct A groups (one 128-byte wavefront each for 4-wide groups) instead of 32 and 1.
+  constexpr int WX = BN / TN / 8;  // warps across the columns
+  static_assert((BN / TN) % 8 == 0 && (BM / TM) % 4 == 0, "8 x 4 thread tiles per warp");
+  const int lane = t % 32, warp = t / 32;
+  const int tx = (warp % WX) * 8 + lane % 8, ty = (warp / WX) * 4 + lane / 8;
   float acc[TM][TN];
 #pragma unroll
   for (int i = 0; i < TM; ++i)
@@ -176,7 +185,7 @@ __global__ void __launch_bounds__(kStagedThreads, TM * TN >= 64 ? 2 : 1) StagedC
 
 }  // namespace
 
-// Runs the three stages for config c: go(kernel, grid, smem_bytes, kernel arguments...) launches one (the CUDA
+// Runs the three stages for config c: go(kernel, grid, threads, smem_bytes, kernel arguments...) launches one (the CUDA
 // launcher with <<<>>> on ORT's stream, the emulator on host threads). t1 and t2 are fp32 in `scratch`
 // (StagedScratchWords floats).
 template <typename T, class Go>
@@ -191,19 +200,23 @@ void RunStaged(const T* x, const T* w_in, const T* w_core, const T* w_out, const
     constexpr int KIND = decltype(kind)::value;  // 1: pointwise GEMM, 3: 3x3 core, 0: any core
     constexpr bool PW = KIND == 1;
     constexpr int KS = KIND == 3 ? 3 : 0;
-    auto launch = [&](auto kernel, int bm, int bn) {
+    const int bm = StagedBM(a.cout, c.th), bn = c.tw, fam = c.nsplit;
+    auto launch = [&](auto kernel) {
       const dim3 grid(static_cast<unsigned>(CeilDiv(a.batch * a.Ho * a.Wo, bn)), static_cast<unsigned>(CeilDiv(a.cout, bm)));
-      go(kernel, grid, StagedSmemBytes(bm, bn), in, w, b, zz, out, a);
+      go(kernel, grid, StagedBlockThreads(bm, bn, fam), StagedSmemBytes(bm, bn), in, w, b, zz, out, a);
     };
-    const int bm = StagedBM(a.cout, c.th), bn = c.tw;
-    if (bn == 64) {
-      if (bm == 32) launch(StagedConvKernel<TX, T, TY, 32, 64, 2, 4, PW, KS, KS>, 32, 64);
-      else if (bm == 64) launch(StagedConvKernel<TX, T, TY, 64, 64, 4, 4, PW, KS, KS>, 64, 64);
-      else launch(StagedConvKernel<TX, T, TY, 128, 64, 8, 4, PW, KS, KS>, 128, 64);
+    if (fam == 2) {  // small register tiles, 256 threads, BN 64
+      if (bm == 32) launch(StagedConvKernel<TX, T, TY, 32, 64, 2, 4, PW, KS, KS>);
+      else if (bm == 64) launch(StagedConvKernel<TX, T, TY, 64, 64, 4, 4, PW, KS, KS>);
+      else launch(StagedConvKernel<TX, T, TY, 128, 64, 8, 4, PW, KS, KS>);
+    } else if (bn == 64) {
+      if (bm == 32) launch(StagedConvKernel<TX, T, TY, 32, 64, 4, 8, PW, KS, KS>);
+      else if (bm == 64) launch(StagedConvKernel<TX, T, TY, 64, 64, 8, 8, PW, KS, KS>);
+      else launch(StagedConvKernel<TX, T, TY, 128, 64, 8, 8, PW, KS, KS>);
     } else {
-      if (bm == 32) launch(StagedConvKernel<TX, T, TY, 32, 128, 4, 4, PW, KS, KS>, 32, 128);
-      else if (bm == 64) launch(StagedConvKernel<TX, T, TY, 64, 128, 4, 8, PW, KS, KS>, 64, 128);
-      else launch(StagedConvKernel<TX, T, TY, 128, 128, 8, 8, PW, KS, KS>, 128, 128);
+      if (bm == 32) launch(StagedConvKernel<TX, T, TY, 32, 128, 4, 8, PW, KS, KS>);
+      else if (bm == 64) launch(StagedConvKernel<TX, T, TY, 64, 128, 8, 8, PW, KS, KS>);
+      else launch(StagedConvKernel<TX, T, TY, 128, 128, 8, 8, PW, KS, KS>);
     }
   };
   using Pointwise = std::integral_constant<int, 1>;

@@ -8,8 +8,9 @@
 
 namespace tucker_cuda {
 
-constexpr int kStagedThreads = 256;  // threads per block, every tile shape
+constexpr int kStagedThreads = 256;  // Config::threads of every staged config (a label: the tile sets the block size)
 constexpr int kStagedBK = 8;         // reduction rows per shared-memory step
+constexpr int kStagedRegsPerSm = 65536;  // registers of an SM; the kernel asks for 168 per thread at most (no spills)
 
 // One stage as a conv: out[batch][cout][Ho][Wo] = conv(in[batch][cin][H][W]) with a kh x kw kernel.
 struct StagedConv {
@@ -18,18 +19,21 @@ struct StagedConv {
 };
 
 // Config: th = the largest BM (output channels per block: 32, 64 or 128), tw = BN (columns, i.e. (image, pixel)
-// pairs, per block: 64 or 128), threads kStagedThreads, nsplit 1, kchunk 32.
+// pairs, per block: 64 or 128), threads kStagedThreads, kchunk 32, nsplit the register-tile family: 1 = wide
+// (8 x 8 per thread, 4 x 8 when BM is 32; 64-256 threads), 2 = small (2 x 4 to 8 x 4 per thread, 256 threads,
+// BN 64 only: more blocks for maps of 14x14-28x28, where the wide tiles leave SMs idle).
 inline bool StagedConfigValid(const Config& c) {
   return c.variant == kStaged && (c.th == 32 || c.th == 64 || c.th == 128) && (c.tw == 64 || c.tw == 128) &&
-         c.threads == kStagedThreads && c.nsplit == 1 && c.kchunk == 32;
+         c.threads == kStagedThreads && (c.nsplit == 1 || (c.nsplit == 2 && c.tw == 64)) && c.kchunk == 32;
 }
 
 // A stage's BM: the smallest tile that covers its M output channels, at most the config's cap.
 TUCKER_HD int StagedBM(int M, int cap) { return (M <= 32 || cap == 32) ? 32 : ((M <= 64 || cap == 64) ? 64 : 128); }
 
-// Register tile (TM x TN) of each (BM, BN): BM / TM x BN / TN = kStagedThreads.
-TUCKER_HD int StagedTM(int bm, int bn) { return bm == 128 ? 8 : (bm == 64 ? 4 : (bn == 128 ? 4 : 2)); }
-TUCKER_HD int StagedTN(int bm, int bn) { return bm * bn / kStagedThreads / StagedTM(bm, bn); }
+// Register tile (TM x TN) of each (BM, BN) and family, and the block's threads (BM / TM x BN / TN, at least BN).
+TUCKER_HD int StagedTM(int bm, int fam) { return fam == 2 ? bm / 16 : (bm == 32 ? 4 : 8); }
+TUCKER_HD int StagedTN(int fam) { return fam == 2 ? 4 : 8; }
+TUCKER_HD int StagedBlockThreads(int bm, int bn, int fam) { return (bm / StagedTM(bm, fam)) * (bn / StagedTN(fam)); }
 
 TUCKER_HD size_t StagedSmemBytes(int bm, int bn) {
   return sizeof(float) * 2 * kStagedBK * static_cast<size_t>(bm + 4 + bn);
