@@ -8,7 +8,8 @@ Usage: python tools/fit_model.py LOG.jsonl [LOG2.jsonl ...] [--merge VARIANT_LOG
 The committed constants (ModelParams): session 4 fitted them from the hand-set values on the session-2/3 logs;
 session 5 refitted them from there on FIT_LOGS below (--from-committed --rounds 2 --merge FIT_MERGE), and session 6
 again after the grid kernel's 3x3 core began issuing 4 R1 steps of loads at once (its configs timed again, merged);
-session 7 refitted cluster_cpi alone on the pick gap (--only cluster_ --objective gap --rounds 1).
+session 7 refitted cluster_cpi alone on the pick gap (--only cluster_ --objective gap --rounds 1); session 8 fitted
+the staged kernel's three constants alone (--only staged_ --objective gap --rounds 2) with its timings merged.
 --cv: leave-one-shape-out cross-validation (fit on the others, score the held-out shape): the out-of-sample gap.
 """
 from __future__ import annotations
@@ -47,8 +48,10 @@ FIT_LOGS = (sorted((ROOT / "results/h200_2026-11-28_s2/autotune").glob("*.jsonl.
             [_S5 / "exhaustive_b1_fp32.jsonl.gz", _S5 / "exhaustive_b32_fp32.jsonl.gz"])
 # Session 6 timed every grid config again (4 R1 steps of loads in flight), batch 1 and 32: merged after session 5's.
 _S6 = ROOT / "results/h200_2026-11-28_s6"
+# Session 8 timed every staged config (variant 6, its final kernel) on the same shapes, batch 1 and 32.
 FIT_MERGE = [_S5 / "variant5_fp32.jsonl.gz", _S6 / "call6_variant5_b1/variant5_fp32_b1.jsonl.gz",
-             _S6 / "call7_variant5_b32/variant5_fp32_b32.jsonl.gz"]
+             _S6 / "call7_variant5_b32/variant5_fp32_b32.jsonl.gz",
+             ROOT / "results/h200_2026-11-28_s8/call6_staged_families/variant6.jsonl.gz"]
 
 
 def defaults() -> list[float]:
