@@ -10,6 +10,7 @@ Usage: python tools/bench_models.py --out results/models [--models resnet18 vgg1
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -52,7 +53,12 @@ def main():
     ap.add_argument("--repeats", type=int, default=100)
     ap.add_argument("--select", action="store_true", help="also Tucker fused only where the fused op measured faster")
     ap.add_argument("--tune", default=None, help="the fused op's tuning mode (top16, exhaustive); default: the model")
+    ap.add_argument("--tf32", choices=["ort-default", "off"], default="ort-default",
+                    help="off: cuDNN without TF32 (NVIDIA_TF32_OVERRIDE=0), the plain-fp32 comparison TuckerConv's "
+                         "fp32 kernels make; ort-default lets cuDNN use TF32 tensor cores on fp32 convs")
     args = ap.parse_args()
+    if args.tf32 == "off":  # read by cuDNN/cuBLAS when they initialise: set before any session exists
+        os.environ["NVIDIA_TF32_OVERRIDE"] = "0"
     if args.tune:
         from tucker_onnx.run.tuning import use_tuner
         use_tuner(args.tune, args.provider)
@@ -66,7 +72,9 @@ def main():
         from tucker_onnx.profile.timing import cuda_provider_options
         env = environment()
         env["session"]["provider_options"] = cuda_provider_options(True)[0] | {
-            "enable_cuda_graph": "per row", "use_tf32": "ORT default (1): cuDNN may use TF32 on fp32; TuckerConv is plain fp32"}
+            "enable_cuda_graph": "per row",
+            "use_tf32": ("off (NVIDIA_TF32_OVERRIDE=0): cuDNN plain fp32, as TuckerConv" if args.tf32 == "off" else
+                         "ORT default (1): cuDNN may use TF32 on fp32; TuckerConv is plain fp32")}
     else:
         env = {"provider": "cpu"}
     for name in args.models:
