@@ -30,8 +30,8 @@ BIG = [(64, 32, 32, 64, 56, 56, 3, (1, 1), (1, 1, 1, 1), (1, 1)),
 # threads (several rounds), with weights read from global memory (kchunk 32) or staged in shared memory (64);
 # grid kernels (variant 5: th = rows per task 1/2/4, tw = warps sharing a task's reduction, nsplit = blocks per
 # SM), with and without the shared-memory reduction, more tasks than the grid holds (several rounds); staged
-# kernels (variant 6: th = largest BM, tw = BN, nsplit = register-tile family), every block tile a stage of these
-# shapes reaches.
+# kernels (variant 6: th = largest BM, tw = BN, nsplit = register-tile family, kchunk = 32 x the core's K split),
+# every block tile a stage of these shapes reaches, core reductions split in 2 and 4 (some slices empty).
 FORCED = [(0, 4, 4, 128, 1, 32), (0, 8, 8, 512, 1, 32), (0, 2, 8, 256, 2, 64), (0, 1, 1, 128, 4, 128),
           (1, 7, 7, 256, 1, 32), (1, 4, 2, 128, 3, 96), (1, 2, 2, 128, 1, 128), (2, 4, 4, 128, 1, 32),
           (3, 7, 7, 256, 8, 32), (3, 4, 4, 512, 16, 32), (3, 2, 8, 256, 2, 32), (3, 7, 7, 512, 4, 32),
@@ -39,7 +39,7 @@ FORCED = [(0, 4, 4, 128, 1, 32), (0, 8, 8, 512, 1, 32), (0, 2, 8, 256, 2, 64), (
           (3, 4, 8, 256, 16, 64), (5, 1, 1, 128, 1, 32), (5, 2, 4, 256, 2, 32), (5, 4, 16, 512, 1, 32),
           (5, 4, 2, 256, 1, 32), (5, 1, 8, 256, 1, 32), (5, 4, 2, 256, 2, 64), (5, 1, 1, 128, 1, 64),
           (6, 32, 64, 256, 1, 32), (6, 64, 128, 256, 1, 32), (6, 128, 64, 256, 1, 32), (6, 128, 128, 256, 1, 32),
-          (6, 32, 64, 256, 2, 32), (6, 128, 64, 256, 2, 32)]
+          (6, 32, 64, 256, 2, 32), (6, 128, 64, 256, 2, 32), (6, 64, 64, 256, 1, 64), (6, 128, 64, 256, 2, 128)]
 FORCED_SHAPES = SHAPES + BIG[1:3]
 
 

@@ -59,7 +59,7 @@ int Run(const std::string& dir, const tucker_cuda::Problem& p, const tucker_cuda
       std::fprintf(stderr, "error: invalid staged config\n");
       return 2;
     }
-    std::vector<float> scratch(tucker_cuda::StagedScratchWords(p), std::numeric_limits<float>::quiet_NaN());
+    std::vector<float> scratch(tucker_cuda::StagedScratchWords(p, c), std::numeric_limits<float>::quiet_NaN());
     tucker_cuda::RunStaged<T>(x.data(), wi.data(), wc.data(), wo.data(), b.data(), zp, y.data(), p, c, scratch.data(),
                               [](auto kernel, dim3 grid, int threads, std::size_t smem, auto... args) {
                                 emu::Launch(grid, dim3(static_cast<unsigned>(threads)), 1, smem, kernel, args...);

@@ -50,7 +50,7 @@ cudaError_t LaunchGrid(bool half, const void* x, const void* w_in, const void* w
                        cudaStream_t stream);
 
 // The staged kernel (variant 6; its layout in tucker_conv_staged_layout.h): three implicit-GEMM launches.
-size_t StagedScratchBytes(const Problem& p);
+size_t StagedScratchBytes(const Problem& p, const Config& c);
 cudaError_t LaunchStaged(bool half, const void* x, const void* w_in, const void* w_core, const void* w_out,
                          const void* bias, const void* z, void* y, const Problem& p, const Config& c, void* scratch,
                          cudaStream_t stream);

@@ -13,7 +13,7 @@
 
 namespace tucker_cuda {
 
-size_t StagedScratchBytes(const Problem& p) { return sizeof(float) * StagedScratchWords(p); }
+size_t StagedScratchBytes(const Problem& p, const Config& c) { return sizeof(float) * StagedScratchWords(p, c); }
 
 cudaError_t LaunchStaged(bool half, const void* x, const void* w_in, const void* w_core, const void* w_out,
                          const void* bias, const void* z, void* y, const Problem& p, const Config& c, void* scratch,

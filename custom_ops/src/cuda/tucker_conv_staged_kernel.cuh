@@ -47,7 +47,10 @@ __device__ __forceinline__ void LoadGroup(const float* p, float* v) {
 // One conv as an implicit GEMM. TX: input storage (the model's dtype for stage 1, fp32 scratch after), TW: weights,
 // bias and residual (the model's dtype), TY: output storage. KH/KW: the kernel's size when known at compile time
 // (1x1 with unit stride and no padding: PW, a plain GEMM over each image's pixels), 0 when read from `a`.
-template <typename TX, typename TW, typename TY, int BM, int BN, int TM, int TN, bool PW, int KH, int KW>
+// SPLIT: the launch takes part in a K split (a.ksplit slices, or a.in_parts input buffers). Without it the slice
+// bounds are the whole reduction and the partial-sum loads compile out: the kernel timed in session 8 (calls 6-7),
+// within 2-6 registers per instantiation under ptxas and the same blocks per SM.
+template <typename TX, typename TW, typename TY, int BM, int BN, int TM, int TN, bool PW, int KH, int KW, bool SPLIT>
 __global__ void __launch_bounds__((BM / TM) * (BN / TN), kStagedRegsPerSm / (168 * (BM / TM) * (BN / TN))) StagedConvKernel(const TX* __restrict__ in, const TW* __restrict__ w,
                                                                   const TW* __restrict__ bias, const TW* __restrict__ z,
                                                                   TY* __restrict__ out, StagedConv a) {
@@ -63,6 +66,11 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN), kStagedRegsPerSm / (168
   const int K = a.cin * kk, hw = a.H * a.W, ohw = a.Ho * a.Wo;
   const int cols = a.batch * ohw;
   const int m0 = blockIdx.y * BM, j0 = blockIdx.x * BN;
+  // This block's slice of the reduction (whole BK steps) and its partial-sum buffer (a.ksplit > 1).
+  const int steps_all = (K + BK - 1) / BK, per = SPLIT ? (steps_all + a.ksplit - 1) / a.ksplit : steps_all;
+  const int s_begin = SPLIT ? blockIdx.z * per : 0, s_end = SPLIT ? min(steps_all, s_begin + per) : steps_all;
+  if constexpr (SPLIT) out += static_cast<size_t>(blockIdx.z) * a.batch * a.cout * ohw;
+  const size_t in_part = static_cast<size_t>(a.batch) * a.cin * hw;  // between the input's partial buffers
 
   // This thread's B column (fixed for the whole reduction) and the rows it loads: image, window origin.
   const int jb = j0 + t % BN, kb = t / BN;
@@ -107,7 +115,10 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN), kStagedRegsPerSm / (168
       float v = 0.f;
       if (col_ok && k < K) {
         if constexpr (PW) {
-          v = ld(in_n + static_cast<size_t>(k) * hw + pb);
+          const TX* src = in_n + static_cast<size_t>(k) * hw + pb;
+          v = ld(src);
+          if constexpr (SPLIT)
+            for (int q = 1; q < a.in_parts; ++q) v += ld(src + q * in_part);
         } else {
           const int c = k / kk, r = k - c * kk, i = r / kw, j = r - i * kw;
           const int ih = ih0 + i * a.dh, iw = iw0 + j * a.dw;
@@ -137,13 +148,14 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN), kStagedRegsPerSm / (168
 #pragma unroll
     for (int j = 0; j < TN; ++j) acc[i][j] = 0.f;
 
-  const int steps = (K + BK - 1) / BK;
-  load(0);
-  store(0);
+  if (s_begin < s_end) {  // an empty slice (more slices than steps) still writes its zeros below
+    load(s_begin * BK);
+    store(0);
+  }
   __syncthreads();
-  for (int s = 0; s < steps; ++s) {
-    const int buf = s & 1;
-    if (s + 1 < steps) load((s + 1) * BK);  // in flight during this step's FMAs
+  for (int s = s_begin; s < s_end; ++s) {
+    const int buf = (s - s_begin) & 1;
+    if (s + 1 < s_end) load((s + 1) * BK);  // in flight during this step's FMAs
     const float* as = As + buf * BK * AP;
     const float* bs = Bs + buf * BK * BN;
 #pragma unroll
@@ -158,7 +170,7 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN), kStagedRegsPerSm / (168
 #pragma unroll
         for (int j = 0; j < TN; ++j) acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
     }
-    if (s + 1 < steps) store(buf ^ 1);  // the other buffer: every thread left it at the last step's barrier
+    if (s + 1 < s_end) store(buf ^ 1);  // the other buffer: every thread left it at the last step's barrier
     __syncthreads();
   }
 
@@ -186,8 +198,8 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN), kStagedRegsPerSm / (168
 }  // namespace
 
 // Runs the three stages for config c: go(kernel, grid, threads, smem_bytes, kernel arguments...) launches one (the CUDA
-// launcher with <<<>>> on ORT's stream, the emulator on host threads). t1 and t2 are fp32 in `scratch`
-// (StagedScratchWords floats).
+// launcher with <<<>>> on ORT's stream, the emulator on host threads). t1 and t2 (its K-split partials) are fp32 in
+// `scratch` (StagedScratchWords floats).
 template <typename T, class Go>
 void RunStaged(const T* x, const T* w_in, const T* w_core, const T* w_out, const T* bias, const T* z, T* y,
                const Problem& p, const Config& c, float* scratch, Go go) {
@@ -202,25 +214,32 @@ void RunStaged(const T* x, const T* w_in, const T* w_core, const T* w_out, const
     constexpr int KS = KIND == 3 ? 3 : 0;
     const int bm = StagedBM(a.cout, c.th), bn = c.tw, fam = c.nsplit;
     auto launch = [&](auto kernel) {
-      const dim3 grid(static_cast<unsigned>(CeilDiv(a.batch * a.Ho * a.Wo, bn)), static_cast<unsigned>(CeilDiv(a.cout, bm)));
+      const dim3 grid(static_cast<unsigned>(CeilDiv(a.batch * a.Ho * a.Wo, bn)), static_cast<unsigned>(CeilDiv(a.cout, bm)),
+                      static_cast<unsigned>(a.ksplit));
       go(kernel, grid, StagedBlockThreads(bm, bn, fam), StagedSmemBytes(bm, bn), in, w, b, zz, out, a);
     };
-    if (fam == 2) {  // small register tiles, 256 threads, BN 64
-      if (bm == 32) launch(StagedConvKernel<TX, T, TY, 32, 64, 2, 4, PW, KS, KS>);
-      else if (bm == 64) launch(StagedConvKernel<TX, T, TY, 64, 64, 4, 4, PW, KS, KS>);
-      else launch(StagedConvKernel<TX, T, TY, 128, 64, 8, 4, PW, KS, KS>);
-    } else if (bn == 64) {
-      if (bm == 32) launch(StagedConvKernel<TX, T, TY, 32, 64, 4, 8, PW, KS, KS>);
-      else if (bm == 64) launch(StagedConvKernel<TX, T, TY, 64, 64, 8, 8, PW, KS, KS>);
-      else launch(StagedConvKernel<TX, T, TY, 128, 64, 8, 8, PW, KS, KS>);
-    } else {
-      if (bm == 32) launch(StagedConvKernel<TX, T, TY, 32, 128, 4, 8, PW, KS, KS>);
-      else if (bm == 64) launch(StagedConvKernel<TX, T, TY, 64, 128, 8, 8, PW, KS, KS>);
-      else launch(StagedConvKernel<TX, T, TY, 128, 128, 8, 8, PW, KS, KS>);
-    }
+    auto tiles = [&](auto split) {
+      constexpr bool S = decltype(split)::value;
+      if (fam == 2) {  // small register tiles, 256 threads, BN 64
+        if (bm == 32) launch(StagedConvKernel<TX, T, TY, 32, 64, 2, 4, PW, KS, KS, S>);
+        else if (bm == 64) launch(StagedConvKernel<TX, T, TY, 64, 64, 4, 4, PW, KS, KS, S>);
+        else launch(StagedConvKernel<TX, T, TY, 128, 64, 8, 4, PW, KS, KS, S>);
+      } else if (bn == 64) {
+        if (bm == 32) launch(StagedConvKernel<TX, T, TY, 32, 64, 4, 8, PW, KS, KS, S>);
+        else if (bm == 64) launch(StagedConvKernel<TX, T, TY, 64, 64, 8, 8, PW, KS, KS, S>);
+        else launch(StagedConvKernel<TX, T, TY, 128, 64, 8, 8, PW, KS, KS, S>);
+      } else {
+        if (bm == 32) launch(StagedConvKernel<TX, T, TY, 32, 128, 4, 8, PW, KS, KS, S>);
+        else if (bm == 64) launch(StagedConvKernel<TX, T, TY, 64, 128, 8, 8, PW, KS, KS, S>);
+        else launch(StagedConvKernel<TX, T, TY, 128, 128, 8, 8, PW, KS, KS, S>);
+      }
+    };
+    if (a.ksplit > 1 || a.in_parts > 1) tiles(std::true_type{});
+    else tiles(std::false_type{});
   };
   using Pointwise = std::integral_constant<int, 1>;
-  const StagedConv s1 = StagedStage1(p), s2 = StagedStage2(p), s3 = StagedStage3(p);
+  const int split = StagedKSplit(c);  // the core stage's K slices, summed by stage 3's loads
+  const StagedConv s1 = StagedStage1(p), s2 = StagedStage2(p, split), s3 = StagedStage3(p, split);
   stage(T{}, float{}, Pointwise{}, x, w_in, nullptr, nullptr, t1, s1);
   if (StagedPointwise(s2)) stage(float{}, float{}, Pointwise{}, t1, w_core, nullptr, nullptr, t2, s2);
   else if (p.kh == 3 && p.kw == 3) stage(float{}, float{}, std::integral_constant<int, 3>{}, t1, w_core, nullptr, nullptr, t2, s2);

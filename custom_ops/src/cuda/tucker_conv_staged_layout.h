@@ -13,19 +13,26 @@ constexpr int kStagedBK = 8;         // reduction rows per shared-memory step
 constexpr int kStagedRegsPerSm = 65536;  // registers of an SM; the kernel asks for 168 per thread at most (no spills)
 
 // One stage as a conv: out[batch][cout][Ho][Wo] = conv(in[batch][cin][H][W]) with a kh x kw kernel.
+// ksplit: the reduction is cut into that many slices of whole kStagedBK steps (grid z), each writing its partial sums
+// to its own output buffer (batch x cout x Ho x Wo apart); in_parts: the input is the sum of that many such buffers
+// (stage 3 reading a split stage 2's partials). No atomics, no zeroing: every slice writes all of its buffer.
 struct StagedConv {
   int batch, cin, H, W, cout, Ho, Wo, kh, kw, sh, sw, pt, pl, dh, dw;
   bool relu;
+  int ksplit = 1, in_parts = 1;
 };
 
 // Config: th = the largest BM (output channels per block: 32, 64 or 128), tw = BN (columns, i.e. (image, pixel)
-// pairs, per block: 64 or 128), threads kStagedThreads, kchunk 32, nsplit the register-tile family: 1 = wide
-// (8 x 8 per thread, 4 x 8 when BM is 32; 64-256 threads), 2 = small (2 x 4 to 8 x 4 per thread, 256 threads,
-// BN 64 only: more blocks for maps of 14x14-28x28, where the wide tiles leave SMs idle).
+// pairs, per block: 64 or 128), threads kStagedThreads, nsplit the register-tile family: 1 = wide (8 x 8 per thread,
+// 4 x 8 when BM is 32; 64-256 threads), 2 = small (2 x 4 to 8 x 4 per thread, 256 threads, BN 64 only: more blocks
+// for maps of 14x14-28x28, where the wide tiles leave SMs idle), kchunk 32 x the core stage's K split (1, 2 or 4:
+// more blocks again where a long core reduction meets few column tiles, e.g. 14x14 at batch 32).
 inline bool StagedConfigValid(const Config& c) {
   return c.variant == kStaged && (c.th == 32 || c.th == 64 || c.th == 128) && (c.tw == 64 || c.tw == 128) &&
-         c.threads == kStagedThreads && (c.nsplit == 1 || (c.nsplit == 2 && c.tw == 64)) && c.kchunk == 32;
+         c.threads == kStagedThreads && (c.nsplit == 1 || (c.nsplit == 2 && c.tw == 64)) &&
+         (c.kchunk == 32 || c.kchunk == 64 || c.kchunk == 128);
 }
+inline int StagedKSplit(const Config& c) { return c.kchunk / 32; }
 
 // A stage's BM: the smallest tile that covers its M output channels, at most the config's cap.
 TUCKER_HD int StagedBM(int M, int cap) { return (M <= 32 || cap == 32) ? 32 : ((M <= 64 || cap == 64) ? 64 : 128); }
@@ -44,23 +51,24 @@ TUCKER_HD size_t StagedSmemBytes(int bm, int bn) {
 inline StagedConv StagedStage1(const Problem& p) {
   return {p.batch, p.C, p.H, p.W, p.R1, p.H, p.W, 1, 1, 1, 1, 0, 0, 1, 1, false};
 }
-inline StagedConv StagedStage2(const Problem& p) {
-  return {p.batch, p.R1, p.H, p.W, p.R2, p.Ho, p.Wo, p.kh, p.kw, p.sh, p.sw, p.pt, p.pl, p.dh, p.dw, false};
+inline StagedConv StagedStage2(const Problem& p, int ksplit = 1) {
+  return {p.batch, p.R1, p.H, p.W, p.R2, p.Ho, p.Wo, p.kh, p.kw, p.sh, p.sw, p.pt, p.pl, p.dh, p.dw, false, ksplit, 1};
 }
-inline StagedConv StagedStage3(const Problem& p) {
-  return {p.batch, p.R2, p.Ho, p.Wo, p.N, p.Ho, p.Wo, 1, 1, 1, 1, 0, 0, 1, 1, p.relu};
+inline StagedConv StagedStage3(const Problem& p, int in_parts = 1) {
+  return {p.batch, p.R2, p.Ho, p.Wo, p.N, p.Ho, p.Wo, 1, 1, 1, 1, 0, 0, 1, 1, p.relu, 1, in_parts};
 }
 // A 1x1 kernel with unit stride and no padding is a plain GEMM over each image's pixels.
 inline bool StagedPointwise(const StagedConv& a) {
   return a.kh == 1 && a.kw == 1 && a.sh == 1 && a.sw == 1 && a.pt == 0 && a.pl == 0 && a.H == a.Ho && a.W == a.Wo;
 }
 
-// Scratch (floats): t1 [batch][R1][H][W], then t2 [batch][R2][Ho][Wo], each 64-byte aligned.
+// Scratch (floats): t1 [batch][R1][H][W] (64-byte aligned), then the core stage's K-split partials of t2, each
+// [batch][R2][Ho][Wo].
 inline size_t StagedT1Words(const Problem& p) {
   return (static_cast<size_t>(p.batch) * p.R1 * p.H * p.W + 15) / 16 * 16;
 }
-inline size_t StagedScratchWords(const Problem& p) {
-  return StagedT1Words(p) + static_cast<size_t>(p.batch) * p.R2 * p.Ho * p.Wo;
+inline size_t StagedScratchWords(const Problem& p, const Config& c) {
+  return StagedT1Words(p) + static_cast<size_t>(StagedKSplit(c)) * p.batch * p.R2 * p.Ho * p.Wo;
 }
 
 }  // namespace tucker_cuda
