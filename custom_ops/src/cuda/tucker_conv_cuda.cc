@@ -323,8 +323,8 @@ struct TuckerConvCuda {
       for (const Config& c : measured) {
         if (!tucker_cuda::Launchable(p, c, kHalf)) continue;
         if (work == nullptr && tucker_cuda::ScratchBytes(p, c) > 0) continue;
-        // An untimed launch first: a kernel's first launch also loads its module (CUDA's lazy loading), which took
-        // 2-46 ms in session 8's logs and would drop a fast config at the 3x cut below.
+        // An untimed launch first: a kernel's first launch also loads its module under CUDA's lazy loading (the likely
+        // cause of the 2-46 ms single launches in session 8's logs), which would drop a fast config at the 3x cut.
         time_it(c, 1);
         float ms = time_it(c, 1);
         if (ms < 3 * best) ms = time_it(c, 5);
