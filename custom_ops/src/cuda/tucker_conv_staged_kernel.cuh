@@ -51,9 +51,9 @@ __device__ __forceinline__ void LoadGroup(const float* p, float* v) {
 // bounds are the whole reduction and the partial-sum loads compile out: the kernel timed in session 8 (calls 6-7),
 // within 2-6 registers per instantiation under ptxas and the same blocks per SM.
 template <typename TX, typename TW, typename TY, int BM, int BN, int TM, int TN, bool PW, int KH, int KW, bool SPLIT>
-__global__ void __launch_bounds__((BM / TM) * (BN / TN), kStagedRegsPerSm / (168 * (BM / TM) * (BN / TN))) StagedConvKernel(const TX* __restrict__ in, const TW* __restrict__ w,
-                                                                  const TW* __restrict__ bias, const TW* __restrict__ z,
-                                                                  TY* __restrict__ out, StagedConv a) {
+__global__ void __launch_bounds__((BM / TM) * (BN / TN), StagedMinBlocks((BM / TM) * (BN / TN)))
+    StagedConvKernel(const TX* __restrict__ in, const TW* __restrict__ w, const TW* __restrict__ bias,
+                     const TW* __restrict__ z, TY* __restrict__ out, StagedConv a) {
   constexpr int NT = (BM / TM) * (BN / TN);  // threads: one register tile each
   static_assert(NT >= BN && NT % BN == 0, "a thread loads B values of one column");
   constexpr int BK = kStagedBK, AP = BM + 4;  // padded A rows: the transposed stores do not collide

@@ -10,7 +10,10 @@ namespace tucker_cuda {
 
 constexpr int kStagedThreads = 256;  // Config::threads of every staged config (a label: the tile sets the block size)
 constexpr int kStagedBK = 8;         // reduction rows per shared-memory step
-constexpr int kStagedRegsPerSm = 65536;  // registers of an SM; the kernel asks for 168 per thread at most (no spills)
+constexpr int kStagedRegsPerSm = 65536;  // registers of an SM
+constexpr int kStagedMaxRegs = 168;      // per thread: the 8 x 8 tiles spill at 128 (ptxas, sm_90), not at 168
+// Blocks per SM a kernel of `threads` threads is compiled for (__launch_bounds__), so it gets kStagedMaxRegs.
+constexpr int StagedMinBlocks(int threads) { return kStagedRegsPerSm / (kStagedMaxRegs * threads); }
 
 // One stage as a conv: out[batch][cout][Ho][Wo] = conv(in[batch][cin][H][W]) with a kh x kw kernel.
 // ksplit: the reduction is cut into that many slices of whole kStagedBK steps (grid z), each writing its partial sums
