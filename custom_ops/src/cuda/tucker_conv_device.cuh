@@ -43,6 +43,20 @@ template <typename T>
 __device__ __forceinline__ bool Aligned4(const T* p) {
   return (reinterpret_cast<unsigned long long>(p) & (4 * sizeof(T) - 1)) == 0;
 }
+// N (1, 2 or 4) consecutive floats of shared memory in one load; p aligned to N floats.
+template <int N>
+__device__ __forceinline__ void LoadVec(const float* p, float* v) {
+  if constexpr (N == 4) {
+    const float4 q = *reinterpret_cast<const float4*>(p);
+    v[0] = q.x; v[1] = q.y; v[2] = q.z; v[3] = q.w;
+  } else if constexpr (N == 2) {
+    const float2 q = *reinterpret_cast<const float2*>(p);
+    v[0] = q.x; v[1] = q.y;
+  } else {
+#pragma unroll
+    for (int i = 0; i < N; ++i) v[i] = p[i];
+  }
+}
 __device__ __forceinline__ void st(float* p, float v) { *p = v; }
 __device__ __forceinline__ void st(__half* p, float v) { *p = __float2half_rn(v); }
 

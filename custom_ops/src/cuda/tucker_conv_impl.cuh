@@ -128,8 +128,8 @@ cudaError_t PrepareClusterKernels(size_t max_smem);
 // Whether the device can run config c for p (cluster configs: one cluster must fit the GPU's partitions).
 bool Launchable(const Problem& p, const Config& c, bool half);
 
-// Device scratch bytes a config needs (t1 and t2 of the grid and staged kernels; 0 for every other variant). GridScratchBytes
-// is what any grid config of p needs, so a tuner can take it once before timing.
+// Device scratch bytes a config needs (t1 and t2 of the grid and staged kernels; 0 for every other variant).
+// GridScratchBytes is what any grid config of p needs, so a tuner can take it once before timing.
 size_t GridScratchBytes(const Problem& p);
 size_t ScratchBytes(const Problem& p, const Config& c);
 

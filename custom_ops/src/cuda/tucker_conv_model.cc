@@ -192,8 +192,8 @@ void AddGridCandidates(const Problem& p, std::vector<Config>* out) {
 
 // The staged kernel: three GEMM launches. A stage's blocks run in waves of SMs x resident blocks; a block walks
 // ceil(K / kStagedBK) steps, each kStagedBK rows of its register tile's FMAs plus the shared-memory loads that feed
-// them, the staging of the next step's operands and a barrier, issued by 8 warps at 4 warp-instructions per SM
-// cycle (staged_cpi: the issue efficiency the measurements give). A stage costs at least its DRAM bytes at
+// them, the staging of the next step's operands and a barrier, issued by the block's warps at 4 warp-instructions
+// per SM cycle (staged_cpi: the issue efficiency the measurements give). A stage costs at least its DRAM bytes at
 // staged_bw bytes per cycle, plus a launch.
 double StagedCycles(const Problem& p, const Config& c, const Device& d, const ModelParams& m) {
   // A split core reduction (kchunk > 32) has not been timed on a GPU yet: the tuners measure it, the model skips it.

@@ -6,11 +6,11 @@
 // (K = Cin x kh x kw) and B_n the im2col of image n, never materialised. Columns are (image, output pixel) pairs
 // flattened over the batch, so a batch-32 layer is one long GEMM. A block owns a BM x BN output tile and walks K
 // in steps of kStagedBK through two shared-memory buffers (the next step's global loads are in registers while
-// this step's FMAs run: one barrier per step). A thread owns TM x TN outputs (8 x 8, or 4 x 8 when BM is 32: a k
-// step reads TM + TN values from shared memory for TM x TN FMAs, and an SM's shared memory serves one 128-byte
-// wavefront per cycle against four warp-FMAs, so 4 x 4 tiles ran shared-memory-bound at half the FMA rate), read from shared memory as float4
-// groups spread by BM / 2 (BN / 2) so a warp's reads are conflict-free; a warp's threads form an 8 x 4 patch of
-// thread tiles, so its reads are few distinct addresses (the stage stays FMA-bound, not shared-memory-bound).
+// this step's FMAs run: one barrier per step). A thread owns a TM x TN register tile (the families in
+// tucker_conv_staged_layout.h), read from shared memory as float4 groups spread by BM / 2 (BN / 2) so a warp's
+// reads are conflict-free; a warp's threads form an 8 x 4 patch of tiles, so its reads touch few distinct
+// addresses. A k step reads TM + TN floats for TM x TN FMAs and an SM's shared memory serves one 128-byte wavefront
+// per cycle against four warp-FMAs: 4 x 4 tiles ran shared-memory-bound at half the FMA rate (Nsight, session 8).
 #pragma once
 #include <cuda_fp16.h>
 
@@ -28,20 +28,6 @@ template <int BM, int TM>
 __device__ __forceinline__ int TileRow(int ty, int i) {
   constexpr int G = TM < 4 ? TM : 4;
   return (i / G) * (BM / (TM / G)) + ty * G + i % G;
-}
-
-template <int G>
-__device__ __forceinline__ void LoadGroup(const float* p, float* v) {
-  if constexpr (G == 4) {
-    const float4 q = *reinterpret_cast<const float4*>(p);
-    v[0] = q.x, v[1] = q.y, v[2] = q.z, v[3] = q.w;
-  } else if constexpr (G == 2) {
-    const float2 q = *reinterpret_cast<const float2*>(p);
-    v[0] = q.x, v[1] = q.y;
-  } else {
-#pragma unroll
-    for (int i = 0; i < G; ++i) v[i] = p[i];
-  }
 }
 
 // One conv as an implicit GEMM. TX: input storage (the model's dtype for stage 1, fp32 scratch after), TW: weights,
@@ -162,9 +148,9 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN), StagedMinBlocks((BM / T
     for (int k = 0; k < BK; ++k) {
       float av[TM], bv[TN];
 #pragma unroll
-      for (int g = 0; g < TM / GM; ++g) LoadGroup<GM>(as + k * AP + TileRow<BM, TM>(ty, g * GM), av + g * GM);
+      for (int g = 0; g < TM / GM; ++g) LoadVec<GM>(as + k * AP + TileRow<BM, TM>(ty, g * GM), av + g * GM);
 #pragma unroll
-      for (int g = 0; g < TN / GN; ++g) LoadGroup<GN>(bs + k * BN + TileRow<BN, TN>(tx, g * GN), bv + g * GN);
+      for (int g = 0; g < TN / GN; ++g) LoadVec<GN>(bs + k * BN + TileRow<BN, TN>(tx, g * GN), bv + g * GN);
 #pragma unroll
       for (int i = 0; i < TM; ++i)
 #pragma unroll
@@ -220,18 +206,27 @@ void RunStaged(const T* x, const T* w_in, const T* w_core, const T* w_out, const
     };
     auto tiles = [&](auto split) {
       constexpr bool S = decltype(split)::value;
-      if (fam == 2) {  // small register tiles, 256 threads, BN 64
-        if (bm == 32) launch(StagedConvKernel<TX, T, TY, 32, 64, 2, 4, PW, KS, KS, S>);
-        else if (bm == 64) launch(StagedConvKernel<TX, T, TY, 64, 64, 4, 4, PW, KS, KS, S>);
-        else launch(StagedConvKernel<TX, T, TY, 128, 64, 8, 4, PW, KS, KS, S>);
+      auto tile = [&](auto bm_c, auto bn_c, auto fam_c) {
+        constexpr int BM = decltype(bm_c)::value, BN = decltype(bn_c)::value, F = decltype(fam_c)::value;
+        launch(StagedConvKernel<TX, T, TY, BM, BN, StagedTM(BM, F), StagedTN(F), PW, KS, KS, S>);
+      };
+      using I32 = std::integral_constant<int, 32>;
+      using I64 = std::integral_constant<int, 64>;
+      using I128 = std::integral_constant<int, 128>;
+      using Wide = std::integral_constant<int, 1>;
+      using Small = std::integral_constant<int, 2>;  // 256 threads, BN 64
+      if (fam == 2) {
+        if (bm == 32) tile(I32{}, I64{}, Small{});
+        else if (bm == 64) tile(I64{}, I64{}, Small{});
+        else tile(I128{}, I64{}, Small{});
       } else if (bn == 64) {
-        if (bm == 32) launch(StagedConvKernel<TX, T, TY, 32, 64, 4, 8, PW, KS, KS, S>);
-        else if (bm == 64) launch(StagedConvKernel<TX, T, TY, 64, 64, 8, 8, PW, KS, KS, S>);
-        else launch(StagedConvKernel<TX, T, TY, 128, 64, 8, 8, PW, KS, KS, S>);
+        if (bm == 32) tile(I32{}, I64{}, Wide{});
+        else if (bm == 64) tile(I64{}, I64{}, Wide{});
+        else tile(I128{}, I64{}, Wide{});
       } else {
-        if (bm == 32) launch(StagedConvKernel<TX, T, TY, 32, 128, 4, 8, PW, KS, KS, S>);
-        else if (bm == 64) launch(StagedConvKernel<TX, T, TY, 64, 128, 8, 8, PW, KS, KS, S>);
-        else launch(StagedConvKernel<TX, T, TY, 128, 128, 8, 8, PW, KS, KS, S>);
+        if (bm == 32) tile(I32{}, I128{}, Wide{});
+        else if (bm == 64) tile(I64{}, I128{}, Wide{});
+        else tile(I128{}, I128{}, Wide{});
       }
     };
     if (a.ksplit > 1 || a.in_parts > 1) tiles(std::true_type{});

@@ -41,9 +41,12 @@ inline int StagedKSplit(const Config& c) { return c.kchunk / 32; }
 TUCKER_HD int StagedBM(int M, int cap) { return (M <= 32 || cap == 32) ? 32 : ((M <= 64 || cap == 64) ? 64 : 128); }
 
 // Register tile (TM x TN) of each (BM, BN) and family, and the block's threads (BM / TM x BN / TN, at least BN).
-TUCKER_HD int StagedTM(int bm, int fam) { return fam == 2 ? bm / 16 : (bm == 32 ? 4 : 8); }
-TUCKER_HD int StagedTN(int fam) { return fam == 2 ? 4 : 8; }
-TUCKER_HD int StagedBlockThreads(int bm, int bn, int fam) { return (bm / StagedTM(bm, fam)) * (bn / StagedTN(fam)); }
+// The kernel's template arguments come from these too (constexpr), so host and device cannot disagree.
+TUCKER_HD constexpr int StagedTM(int bm, int fam) { return fam == 2 ? bm / 16 : (bm == 32 ? 4 : 8); }
+TUCKER_HD constexpr int StagedTN(int fam) { return fam == 2 ? 4 : 8; }
+TUCKER_HD constexpr int StagedBlockThreads(int bm, int bn, int fam) {
+  return (bm / StagedTM(bm, fam)) * (bn / StagedTN(fam));
+}
 
 TUCKER_HD size_t StagedSmemBytes(int bm, int bn) {
   return sizeof(float) * 2 * kStagedBK * static_cast<size_t>(bm + 4 + bn);

@@ -10,20 +10,6 @@
 namespace tucker_cuda {
 namespace {
 
-template <int N>
-__device__ __forceinline__ void LoadVec(const float* p, float (&v)[N]) {
-  if constexpr (N == 4) {
-    const float4 q = *reinterpret_cast<const float4*>(p);
-    v[0] = q.x; v[1] = q.y; v[2] = q.z; v[3] = q.w;
-  } else if constexpr (N == 2) {
-    const float2 q = *reinterpret_cast<const float2*>(p);
-    v[0] = q.x; v[1] = q.y;
-  } else {
-#pragma unroll
-    for (int i = 0; i < N; ++i) v[i] = p[i];
-  }
-}
-
 template <int TM, int TN, class ReadB>
 __device__ __forceinline__ void Step(const float* a_row, ReadB& read_b, int kc, int k, float (&acc)[TM][TN]) {
   float a[TM], b[TN];
