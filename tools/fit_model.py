@@ -9,7 +9,8 @@ The committed constants (ModelParams): session 4 fitted them from the hand-set v
 session 5 refitted them from there on FIT_LOGS below (--from-committed --rounds 2 --merge FIT_MERGE), and session 6
 again after the grid kernel's 3x3 core began issuing 4 R1 steps of loads at once (its configs timed again, merged);
 session 7 refitted cluster_cpi alone on the pick gap (--only cluster_ --objective gap --rounds 1); session 8 fitted
-the staged kernel's three constants alone (--only staged_ --objective gap --rounds 2) with its timings merged.
+the staged kernel's three constants alone (--only staged_ --objective gap --rounds 2) with its timings merged;
+session 9 refitted them the same way after the model began costing the core stage's K split (timed in call 1).
 --cv: leave-one-shape-out cross-validation (fit on the others, score the held-out shape): the out-of-sample gap.
 """
 from __future__ import annotations
@@ -48,10 +49,12 @@ FIT_LOGS = (sorted((ROOT / "results/h200_2026-11-28_s2/autotune").glob("*.jsonl.
             [_S5 / "exhaustive_b1_fp32.jsonl.gz", _S5 / "exhaustive_b32_fp32.jsonl.gz"])
 # Session 6 timed every grid config again (4 R1 steps of loads in flight), batch 1 and 32: merged after session 5's.
 _S6 = ROOT / "results/h200_2026-11-28_s6"
-# Session 8 timed every staged config (variant 6, its final kernel) on the same shapes, batch 1 and 32.
+# Session 8 timed every staged config (variant 6, its final kernel) on the same shapes, batch 1 and 32; session 9
+# again with the core stage's K split (kchunk 64/128), fp32 and fp16 (only the fp32 rows merge: FIT_LOGS are fp32).
 FIT_MERGE = [_S5 / "variant5_fp32.jsonl.gz", _S6 / "call6_variant5_b1/variant5_fp32_b1.jsonl.gz",
              _S6 / "call7_variant5_b32/variant5_fp32_b32.jsonl.gz",
-             ROOT / "results/h200_2026-11-28_s8/call6_staged_families/variant6.jsonl.gz"]
+             ROOT / "results/h200_2026-11-28_s8/call6_staged_families/variant6.jsonl.gz",
+             ROOT / "results/h200_2026-11-29_s9/call1_ksplit/variant6.jsonl.gz"]
 
 
 def defaults() -> list[float]:

@@ -194,33 +194,40 @@ void AddGridCandidates(const Problem& p, std::vector<Config>* out) {
 // ceil(K / kStagedBK) steps, each kStagedBK rows of its register tile's FMAs plus the shared-memory loads that feed
 // them, the staging of the next step's operands and a barrier, issued by the block's warps at 4 warp-instructions
 // per SM cycle (staged_cpi: the issue efficiency the measurements give). A stage costs at least its DRAM bytes at
-// staged_bw bytes per cycle, plus a launch.
+// staged_bw bytes per cycle, plus a launch. A K split of the core stage (kchunk > 32) multiplies its blocks and
+// divides each block's reduction by the split, and each slice writes (and stage 3 reads) its own fp32 partial t2.
 double StagedCycles(const Problem& p, const Config& c, const Device& d, const ModelParams& m) {
-  // A split core reduction (kchunk > 32) has not been timed on a GPU yet: the tuners measure it, the model skips it.
-  if (!StagedConfigValid(c) || StagedKSplit(c) > 1) return INFINITY;
+  if (!StagedConfigValid(c)) return INFINITY;
+  const int split = StagedKSplit(c);
   double total = 0;
   const auto stage = [&](const StagedConv& a, double in_bytes, double out_bytes) {
     const int bm = StagedBM(a.cout, c.th), bn = c.tw, tm = StagedTM(bm, c.nsplit), tn = StagedTN(c.nsplit);
     const int threads = StagedBlockThreads(bm, bn, c.nsplit);
     const double warps = threads / 32.0;
-    const double K = static_cast<double>(a.cin) * a.kh * a.kw;
+    const double K = std::ceil(static_cast<double>(a.cin) * a.kh * a.kw / kStagedBK / a.ksplit) * kStagedBK;
     const double cols = static_cast<double>(a.batch) * a.Ho * a.Wo;
-    const double blocks = std::ceil(cols / bn) * std::ceil(static_cast<double>(a.cout) / bm);
+    const double blocks = std::ceil(cols / bn) * std::ceil(static_cast<double>(a.cout) / bm) * a.ksplit;
     // Registers (ptxas, sm_90): ~150 per thread for 8 x 8 tiles, ~105 for 4 x 8, ~80 below; they cap the blocks
     // per SM.
     const int regs = tm * tn >= 64 ? 152 : (tm * tn >= 32 ? 104 : 80);
     const int resident = std::max(1, std::min(2048 / threads, kStagedRegsPerSm / (regs * threads)));
     const double waves = std::ceil(blocks / (static_cast<double>(d.sm_count) * resident));
-    const double loads = static_cast<double>(bm + bn) * kStagedBK / threads;  // per thread per step
+    // Per thread per step: the staging loads (a split stage 2's partials are summed as stage 3 loads them).
+    const double loads = static_cast<double>(bm + bn * a.in_parts) * kStagedBK / threads;
     const double step = kStagedBK * (tm * tn + std::ceil(tm / 4.0) + std::ceil(tn / 4.0)) + loads * 8 + 20;
-    const double issue = waves * resident * std::ceil(K / kStagedBK) * step * warps / 4 * m.staged_cpi;
+    // Per block, once: the tile's stores with their epilogue and the first step's loads; a split multiplies it.
+    const double once = tm * tn * 6 + loads * 8 + 100;
+    // The busiest SM issues its blocks' instructions at 4 per cycle, and a wave takes at least one warp's chain.
+    const double work = std::ceil(K / kStagedBK) * step + once;  // per warp
+    const double per_sm = std::ceil(blocks / d.sm_count);
+    const double issue = std::max(per_sm * warps / 4, waves * 2) * work * m.staged_cpi;
     const double bytes = in_bytes + out_bytes;
     total += std::max(issue, bytes / m.staged_bw) + m.staged_launch;
   };
   const double pix_in = static_cast<double>(p.batch) * p.H * p.W, pix_out = static_cast<double>(p.batch) * p.Ho * p.Wo;
   stage(StagedStage1(p), pix_in * p.C * 4, pix_in * p.R1 * 4);
-  stage(StagedStage2(p), pix_in * p.R1 * 4, pix_out * p.R2 * 4);
-  stage(StagedStage3(p), pix_out * p.R2 * 4, pix_out * p.N * 4 * 2);
+  stage(StagedStage2(p, split), pix_in * p.R1 * 4, pix_out * p.R2 * 4 * split);
+  stage(StagedStage3(p, split), pix_out * p.R2 * 4 * split, pix_out * p.N * 4 * 2);
   return total;
 }
 
