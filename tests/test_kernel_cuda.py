@@ -147,6 +147,21 @@ def test_cuda_every_variant(library, monkeypatch, tmp_path, cfg, si, dtype):
     _check_forced(monkeypatch, tmp_path, cfg, FORCED_SHAPES[si], dtype)
 
 
+# The staged kernel's tensor-core family (nsplit 3, fp16 only): every BM cap and BN, K splits of 2 and 4.
+STAGED_MMA_FORCED = [(6, 32, 64, 256, 3, 32), (6, 64, 128, 256, 3, 32), (6, 128, 128, 256, 3, 32),
+                     (6, 128, 64, 256, 3, 64), (6, 64, 64, 256, 3, 128)]
+
+
+@pytest.mark.parametrize("cfg", STAGED_MMA_FORCED, ids=[",".join(map(str, c)) for c in STAGED_MMA_FORCED])
+@pytest.mark.parametrize("si", range(len(FORCED_SHAPES)))
+def test_cuda_staged_tensor_cores(library, monkeypatch, tmp_path, cfg, si):
+    _check_forced(monkeypatch, tmp_path, cfg, FORCED_SHAPES[si], np.float16)
+
+
+def test_cuda_staged_tensor_cores_refuse_fp32(library, monkeypatch):
+    _forced_fp32_run_fails(monkeypatch, "6,64,64,256,3,32", BIG[0], "does not fit")
+
+
 def test_cuda_bad_forced_config(library, monkeypatch):
     _forced_fp32_run_fails(monkeypatch, "9,1,1,100,1,32", SHAPES[0], "TUCKER_ONNX_CONFIG")
 

@@ -59,6 +59,9 @@ STAGED_SHAPES = [(24, 40, 72, 136, 7, 9, 3, (1, 1), (1, 1, 1, 1), (1, 1)),
 STAGED = [c for c in FORCED if c[0] == 6]
 CASES += [(sh, 3, cfg, np.float32) for sh in STAGED_SHAPES for cfg in STAGED]
 CASES += [(STAGED_SHAPES[i % 4], 2, cfg, np.float16) for i, cfg in enumerate(STAGED)]
+# Its tensor-core family (nsplit 3, fp16): every block tile on every staged shape, K splits included.
+from test_kernel_cuda import STAGED_MMA_FORCED  # noqa: E402
+CASES += [(sh, 2, cfg, np.float16) for sh in STAGED_SHAPES for cfg in STAGED_MMA_FORCED]
 CASES += [(WMMA_SHAPES[0], 1, WMMA_CONFIGS[1], np.float16), (WMMA_SHAPES[1], 1, WMMA_CONFIGS[3], np.float16),
           (WMMA_SHAPES[4], 1, (4, 4, 8, 256, 1, 32), np.float16)]  # a tile shape the autotuners now time
 

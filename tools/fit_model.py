@@ -31,13 +31,14 @@ ROOT = Path(__file__).resolve().parents[1]
 NAMES = ["tiled_mem1", "tiled_mem", "tiled_sync", "tiled_fill", "tiled_launch", "splitk_step1", "splitk_step2", "splitk_step3",
          "splitk_atomic", "splitk_instr", "splitk_launch", "cluster_cpi", "cluster_cpi_staged", "cluster_mem", "cluster_sync",
          "cluster_gather", "cluster_launch", "grid_launch", "grid_sync", "grid_mem", "grid_step", "grid_reduce",
-         "staged_cpi", "staged_launch", "staged_bw"]
+         "staged_cpi", "staged_launch", "staged_bw", "staged_mma_cpi", "staged_mma_bw",
+         "staged_mma_lat"]
 
 
 # The hand-set constants the fit started from: cross-validation starts there too, so a held-out shape never
 # shaped its own starting point (the committed defaults were fitted on every shape).
 HAND_SET = [900, 600, 80, 4, 4000, 400, 150, 150, 30, 12, 4000, 2.0, 1.0, 1000, 400, 24, 4000,
-            6000, 2000, 1500, 16, 300, 1.5, 12000, 2000]
+            6000, 2000, 1500, 16, 300, 1.5, 12000, 2000, 1.5, 2000, 400]
 
 
 # The logs the committed constants were fitted on (session 5's refit, and session 6's): the session-2/3 exhaustive logs, session 5's
@@ -55,6 +56,10 @@ FIT_MERGE = [_S5 / "variant5_fp32.jsonl.gz", _S6 / "call6_variant5_b1/variant5_f
              _S6 / "call7_variant5_b32/variant5_fp32_b32.jsonl.gz",
              ROOT / "results/h200_2026-11-28_s8/call6_staged_families/variant6.jsonl.gz",
              ROOT / "results/h200_2026-11-29_s9/call1_ksplit/variant6.jsonl.gz"]
+
+
+# The fp16 timings of the staged kernel's tensor-core family (and its other configs) that staged_mma_* were fitted on.
+TC_LOG = ROOT / "results/h200_2026-11-29_s9/call2_staged_tensor_cores/variant6.jsonl.gz"
 
 
 def defaults() -> list[float]:

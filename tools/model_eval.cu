@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "tucker_conv_impl.cuh"
+#include "tucker_conv_staged_layout.h"
 
 int main(int argc, char** argv) {
   using namespace tucker_cuda;
@@ -25,7 +26,10 @@ int main(int argc, char** argv) {
     Problem p{};
     while (std::scanf("%d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d", &p.batch, &p.C, &p.H, &p.W, &p.R1, &p.R2,
                       &p.kh, &p.kw, &p.N, &p.Ho, &p.Wo, &p.sh, &p.sw, &p.pt, &p.pl, &p.dh, &p.dw) == 17) {
-      const std::vector<Config> cs = shortlist ? Shortlist(p, d, std::atoi(argv[2])) : std::vector<Config>{ChooseConfig(p, d)};
+      // fp32 problems: the tensor-core configs (fp16 only) are not usable.
+      const UsableFn fp32 = [](const Problem&, const Config& c, bool) { return !(c.variant == kStaged && StagedTensorCores(c)); };
+      const std::vector<Config> cs = shortlist ? Shortlist(p, d, std::atoi(argv[2]), fp32)
+                                               : std::vector<Config>{ChooseConfig(p, d, fp32)};
       for (size_t i = 0; i < cs.size(); ++i) {
         const Config& c = cs[i];
         std::printf("%s%d %d %d %d %d %d %zu", i ? " | " : "", c.variant, c.th, c.tw, c.threads, c.nsplit, c.kchunk,
@@ -36,12 +40,14 @@ int main(int argc, char** argv) {
     return 0;
   }
   ModelParams m;
-  if (std::scanf("%lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf", &m.tiled_mem1,
+  if (std::scanf("%lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf",
+                 &m.tiled_mem1,
                  &m.tiled_mem, &m.tiled_sync, &m.tiled_fill, &m.tiled_launch, &m.splitk_step1, &m.splitk_step2,
                  &m.splitk_step3, &m.splitk_atomic, &m.splitk_instr, &m.splitk_launch, &m.cluster_cpi,
                  &m.cluster_cpi_staged, &m.cluster_mem, &m.cluster_sync, &m.cluster_gather, &m.cluster_launch,
                  &m.grid_launch, &m.grid_sync, &m.grid_mem, &m.grid_step, &m.grid_reduce, &m.staged_cpi, &m.staged_launch,
-                 &m.staged_bw) != 25)
+                 &m.staged_bw, &m.staged_mma_cpi, &m.staged_mma_bw,
+                 &m.staged_mma_lat) != 28)
     return 1;
   const Device d = kHopperDevice;
   Problem p{};

@@ -55,7 +55,7 @@ int Run(const std::string& dir, const tucker_cuda::Problem& p, const tucker_cuda
   };
   if (c.variant == tucker_cuda::kStaged) {
     // Three launches, one after another as on a stream; scratch starts as NaN (a read of unwritten t1/t2 shows).
-    if (!tucker_cuda::StagedConfigValid(c)) {
+    if (!tucker_cuda::StagedConfigValid(c) || (tucker_cuda::StagedTensorCores(c) && !std::is_same_v<T, __half>)) {
       std::fprintf(stderr, "error: invalid staged config\n");
       return 2;
     }

@@ -94,6 +94,12 @@ struct ModelParams {
   double staged_cpi = 0.585938;  // issue cycles per ideal cycle of a GEMM step (in the model's scaled units)
   double staged_launch = 7500;   // launch and tail of one stage
   double staged_bw = 16000;      // DRAM bytes per cycle (in the model's scaled units)
+  // The staged kernel's tensor-core family (fp16): its issue scale, bytes per cycle and per-step latency, fitted alone
+  // on its fp16 timings (--only staged_mma --objective gap, results/h200_2026-11-29_s9/model_fit_tensor_cores.txt):
+  // in sample the pick is 8.8% slower than the best of the 36 fp16 shapes' timed configs.
+  double staged_mma_cpi = 0.375;
+  double staged_mma_bw = 2000;
+  double staged_mma_lat = 200;  // one step's global-load latency and barrier, per block round (scaled units)
 };
 
 // Analytical model: estimated cycles of a config on a device (INFINITY when it cannot run).
