@@ -392,7 +392,8 @@ Config ChooseConfig(const Problem& p, const Device& d, UsableFn usable, bool hal
 
 double PredictMicros(const Problem& p, const Device& d, double sm_ghz) {
   constexpr double kMeasuredPerPredicted = 2.51;  // tools/fit_model.py logs, see the header
-  // The fp32 kernels' pick (the scale was fitted on fp32 logs; the tensor-core family has no timings yet).
+  // The fp32 kernels' pick: the scale was fitted on fp32 logs (the tensor-core family is fp16 only; the same
+  // predicate as tools/model_eval.cu's, which cannot call Launchable: that queries the CUDA runtime).
   const UsableFn fp32 = [](const Problem&, const Config& c, bool) { return !(c.variant == kStaged && StagedTensorCores(c)); };
   return PredictCycles(p, ChooseConfig(p, d, fp32), d) / (sm_ghz * 1e3) * kMeasuredPerPredicted;
 }
