@@ -162,6 +162,37 @@ def test_cuda_staged_tensor_cores_refuse_fp32(library, monkeypatch):
     _forced_fp32_run_fails(monkeypatch, "6,64,64,256,3,32", BIG[0], "does not fit")
 
 
+# Its channels-last form (nsplit 4, fp16, ranks multiples of 8): every block tile (BM 32/64, BN 64/128) on shapes
+# with strides 1 and 2, kernels 1/3/5/7, asymmetric pads, dilation, maps whose size is and is not a multiple of 8
+# (stage 1's 16-byte and single loads), columns that end mid-tile and cross images, several row tiles.
+STAGED_NHWC_FORCED = [(6, 32, 64, 256, 4, 32), (6, 64, 128, 256, 4, 32), (6, 32, 128, 256, 4, 32),
+                      (6, 64, 64, 256, 4, 32)]
+NHWC_SHAPES = [(24, 40, 72, 136, 7, 9, 3, (1, 1), (1, 1, 1, 1), (1, 1)),
+               (20, 72, 40, 36, 9, 8, 3, (2, 2), (0, 1, 2, 0), (2, 1)),
+               (36, 40, 136, 24, 6, 6, 1, (1, 1), (0, 0, 0, 0), (1, 1)),
+               (12, 40, 72, 70, 8, 7, 5, (2, 1), (2, 1, 1, 2), (1, 1)),
+               (16, 8, 8, 16, 7, 7, 7, (1, 1), (3, 3, 3, 3), (1, 1)),
+               (9, 16, 24, 11, 8, 8, 3, (1, 1), (1, 1, 1, 1), (1, 1))] + BIG
+
+
+@pytest.mark.parametrize("cfg", STAGED_NHWC_FORCED, ids=[",".join(map(str, c)) for c in STAGED_NHWC_FORCED])
+@pytest.mark.parametrize("si", range(len(NHWC_SHAPES)))
+def test_cuda_staged_channels_last(library, monkeypatch, tmp_path, cfg, si):
+    _check_forced(monkeypatch, tmp_path, cfg, NHWC_SHAPES[si], np.float16)
+
+
+def test_cuda_staged_channels_last_refuses_fp32_and_odd_ranks(library, monkeypatch):
+    _forced_fp32_run_fails(monkeypatch, "6,64,64,256,4,32", BIG[0], "does not fit")
+    monkeypatch.setenv("TUCKER_ONNX_CONFIG", "6,32,64,256,4,32")
+    rng = np.random.default_rng()
+    shape = SHAPES[0]  # ranks 4 and 6
+    x, w_in, w_core, w_out, b, _ = _case(rng, shape, 1, False, np.float16)
+    model = tucker_node_model(x.shape, w_in, w_core, w_out, b, False, shape[7], shape[8], shape[9], "none",
+                              dtype=np.float16)
+    with pytest.raises(Exception, match="does not fit"):
+        _cuda_session(model).run(None, {"X": x})
+
+
 def test_cuda_bad_forced_config(library, monkeypatch):
     _forced_fp32_run_fails(monkeypatch, "9,1,1,100,1,32", SHAPES[0], "TUCKER_ONNX_CONFIG")
 

@@ -62,6 +62,12 @@ CASES += [(STAGED_SHAPES[i % 4], 2, cfg, np.float16) for i, cfg in enumerate(STA
 # Its tensor-core family (nsplit 3, fp16): every block tile on every staged shape, K splits included.
 from test_kernel_cuda import STAGED_MMA_FORCED  # noqa: E402
 CASES += [(sh, 2, cfg, np.float16) for sh in STAGED_SHAPES for cfg in STAGED_MMA_FORCED]
+# Its channels-last form (nsplit 4): every block tile on the GPU tests' shapes (maps of 8x8/9x8/8x7 take stage 1's
+# 16-byte loads, the others single loads); the big ones shrunk to 10x10 maps.
+from test_kernel_cuda import NHWC_SHAPES, STAGED_NHWC_FORCED  # noqa: E402
+_NHWC_EMU = NHWC_SHAPES[:6] + [sh[:4] + (10, 10) + sh[6:] for sh in NHWC_SHAPES[6:]]
+CASES += [(sh, 2, STAGED_NHWC_FORCED[i % len(STAGED_NHWC_FORCED)], np.float16) for i, sh in enumerate(_NHWC_EMU)]
+CASES += [(_NHWC_EMU[1], 3, cfg, np.float16) for cfg in STAGED_NHWC_FORCED]
 CASES += [(WMMA_SHAPES[0], 1, WMMA_CONFIGS[1], np.float16), (WMMA_SHAPES[1], 1, WMMA_CONFIGS[3], np.float16),
           (WMMA_SHAPES[4], 1, (4, 4, 8, 256, 1, 32), np.float16)]  # a tile shape the autotuners now time
 

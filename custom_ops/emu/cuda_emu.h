@@ -38,6 +38,9 @@ struct alignas(16) float4 {
 struct alignas(8) float2 {
   float x, y;
 };
+struct alignas(16) uint4 {
+  unsigned x, y, z, w;
+};
 
 // cuda_runtime.h types the host API of the kernels' headers names.
 using cudaError_t = int;

@@ -13,6 +13,7 @@
 #include "tucker_conv_cluster_kernel.cuh"
 #include "tucker_conv_grid_kernel.cuh"
 #include "tucker_conv_grid_layout.h"
+#include "tucker_conv_nhwc_kernel.cuh"
 #include "tucker_conv_splitk_kernel.cuh"
 #include "tucker_conv_staged_kernel.cuh"
 #include "tucker_conv_staged_layout.h"
@@ -60,10 +61,22 @@ int Run(const std::string& dir, const tucker_cuda::Problem& p, const tucker_cuda
       return 2;
     }
     std::vector<float> scratch(tucker_cuda::StagedScratchWords(p, c), std::numeric_limits<float>::quiet_NaN());
-    tucker_cuda::RunStaged<T>(x.data(), wi.data(), wc.data(), wo.data(), b.data(), zp, y.data(), p, c, scratch.data(),
-                              [](auto kernel, dim3 grid, int threads, std::size_t smem, auto... args) {
-                                emu::Launch(grid, dim3(static_cast<unsigned>(threads)), 1, smem, kernel, args...);
-                              });
+    const auto go = [](auto kernel, dim3 grid, int threads, std::size_t smem, auto... args) {
+      emu::Launch(grid, dim3(static_cast<unsigned>(threads)), 1, smem, kernel, args...);
+    };
+    if (tucker_cuda::StagedNhwc(c)) {  // channels-last tensor-core family: fp16, ranks multiples of 8
+      if constexpr (std::is_same_v<T, __half>) {
+        if (!tucker_cuda::StagedNhwcFits(p)) {
+          std::fprintf(stderr, "error: the channels-last family needs ranks that are multiples of 8\n");
+          return 2;
+        }
+        tucker_cuda::RunStagedNhwc(x.data(), wi.data(), wc.data(), wo.data(), b.data(), zp, y.data(), p, c,
+                                   scratch.data(), go);
+      }
+    } else {
+      tucker_cuda::RunStaged<T>(x.data(), wi.data(), wc.data(), wo.data(), b.data(), zp, y.data(), p, c,
+                                scratch.data(), go);
+    }
   } else if (c.variant == tucker_cuda::kGrid) {
     // A GPU of kEmuSms SMs, so the grid has few blocks and every stage takes several rounds of tasks; the whole
     // grid runs at once (one "cluster"), as a cooperative launch guarantees. Scratch starts as NaN: a read of t1 or

@@ -18,17 +18,19 @@ struct fragment {
 
 template <class Use, class Layout>
 inline void load_matrix_sync(fragment<Use, 16, 16, 16, __half, Layout>& f, const __half* p, unsigned ldm) {
-  static_assert(std::is_same_v<Layout, row_major>, "the emulator loads row-major tiles only");
+  static_assert(std::is_same_v<Layout, row_major> || std::is_same_v<Layout, col_major>, "a row- or column-major tile");
   for (int r = 0; r < 16; ++r)
-    for (int c = 0; c < 16; ++c) f.v[r * 16 + c] = __half2float(p[r * ldm + c]);
+    for (int c = 0; c < 16; ++c)
+      f.v[r * 16 + c] = __half2float(std::is_same_v<Layout, row_major> ? p[r * ldm + c] : p[c * ldm + r]);
 }
 
 inline void fill_fragment(fragment<accumulator, 16, 16, 16, float>& f, float value) {
   for (float& e : f.v) e = value;
 }
 
-inline void mma_sync(fragment<accumulator, 16, 16, 16, float>& d, const fragment<matrix_a, 16, 16, 16, __half, row_major>& a,
-                     const fragment<matrix_b, 16, 16, 16, __half, row_major>& b,
+template <class LayoutA, class LayoutB>
+inline void mma_sync(fragment<accumulator, 16, 16, 16, float>& d, const fragment<matrix_a, 16, 16, 16, __half, LayoutA>& a,
+                     const fragment<matrix_b, 16, 16, 16, __half, LayoutB>& b,
                      const fragment<accumulator, 16, 16, 16, float>& c) {
   float out[256];
   for (int i = 0; i < 16; ++i)

@@ -54,5 +54,9 @@ size_t StagedScratchBytes(const Problem& p, const Config& c);
 cudaError_t LaunchStaged(bool half, const void* x, const void* w_in, const void* w_core, const void* w_out,
                          const void* bias, const void* z, void* y, const Problem& p, const Config& c, void* scratch,
                          cudaStream_t stream);
+// Its channels-last tensor-core family (nsplit 4, fp16 only; tucker_conv_nhwc_kernel.cuh).
+cudaError_t LaunchStagedNhwc(const void* x, const void* w_in, const void* w_core, const void* w_out, const void* bias,
+                             const void* z, void* y, const Problem& p, const Config& c, void* scratch,
+                             cudaStream_t stream);
 
 }  // namespace tucker_cuda

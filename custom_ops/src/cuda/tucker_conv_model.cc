@@ -207,27 +207,35 @@ double StagedCycles(const Problem& p, const Config& c, const Device& d, const Mo
   // Its BM cap of 128 was never the fastest of its configs (fp16, 36 shapes, session 9): the tuners time it, the model
   // skips it.
   if (StagedTensorCores(c) && c.th == 128) return INFINITY;
-  const auto mma_stage = [&](const StagedConv& a, double in_bytes, double out_bytes) {
+  // Its channels-last form (nsplit 4) loads a step's B tile as 16-byte groups (one per thread instead of BN x 16 /
+  // 256 single values), stores t1/t2 rows 8 channels at a time, and keeps t1/t2 in fp16 (half the bytes).
+  const bool nhwc = StagedNhwc(c);
+  if (nhwc && !StagedNhwcFits(p)) return INFINITY;
+  const double scratch_elem = nhwc ? 2 : 4;
+  const auto mma_stage = [&](const StagedConv& a, double in_bytes, double out_bytes, bool last) {
     const int bm = StagedBM(a.cout, c.th), bn = c.tw, warps_m = bm == 128 ? 4 : 2, warps_n = 8 / warps_m;
     const int fm = bm / warps_m / 16, fn = bn / warps_n / 16;
-    const double K = std::ceil(static_cast<double>(a.cin) * a.kh * a.kw / kStagedMmaBK / a.ksplit) * kStagedMmaBK;
+    const int bk = nhwc ? kStagedNhwcBK : kStagedMmaBK;  // reduction rows per step
+    const double K = std::ceil(static_cast<double>(a.cin) * a.kh * a.kw / bk / a.ksplit) * bk;
     const double cols = static_cast<double>(a.batch) * a.Ho * a.Wo;
     const double blocks = std::ceil(cols / bn) * std::ceil(static_cast<double>(a.cout) / bm) * a.ksplit;
     const int regs = 64 + 8 * fm * fn;  // the accumulators: 8 fp32 registers per 16x16 fragment and thread
     const int resident = std::max(1, std::min(8, kStagedRegsPerSm / (regs * kStagedMmaThreads)));
-    const double loads = static_cast<double>(bm + bn * a.in_parts) * kStagedMmaBK / kStagedMmaThreads;
-    const double step = fm * fn * kMmaIssue + (fm + fn) * 4 + loads * 10 + 20;
+    const double loads = nhwc ? (bm * bk + bn * bk / 8.0) / kStagedMmaThreads
+                              : static_cast<double>(bm + bn * a.in_parts) * bk / kStagedMmaThreads;
+    const double step = bk / 16 * (fm * fn * kMmaIssue + (fm + fn) * 4) + loads * 10 + 20;
     // Blocks of one SM run `resident` at a time; each round's steps cost the larger of the latency of a step's
     // loads and barrier (one step is prefetched: few warps cannot hide it) and the SM's issue of its blocks' steps.
     const double per_sm = std::ceil(blocks / d.sm_count), conc = std::min<double>(per_sm, resident);
-    const double rounds = std::ceil(per_sm / resident), steps = std::ceil(K / kStagedMmaBK);
+    const double rounds = std::ceil(per_sm / resident), steps = std::ceil(K / bk);
     const double step_time = std::max(m.staged_mma_lat, conc * 8 / 4 * step * m.staged_mma_cpi);
-    const double once = (fm * fn * 16 + loads * 10 + 100) * conc * 8 / 4 * m.staged_mma_cpi;
+    const double stores = nhwc && !last ? 4 : 16;  // per fragment and lane: 16-byte rows of t1/t2, or single values
+    const double once = (fm * fn * stores + loads * 10 + 100) * conc * 8 / 4 * m.staged_mma_cpi;
     const double time = rounds * (steps * step_time + once);
     total += std::max(time, (in_bytes + out_bytes) / m.staged_mma_bw) + m.staged_launch;
   };
-  const auto stage = [&](const StagedConv& a, double in_bytes, double out_bytes) {
-    if (StagedTensorCores(c)) return mma_stage(a, in_bytes, out_bytes);
+  const auto stage = [&](const StagedConv& a, double in_bytes, double out_bytes, bool last = false) {
+    if (StagedTensorCores(c)) return mma_stage(a, in_bytes, out_bytes, last);
     const int bm = StagedBM(a.cout, c.th), bn = c.tw, tm = StagedTM(bm, c.nsplit), tn = StagedTN(c.nsplit);
     const int threads = StagedBlockThreads(bm, bn, c.nsplit);
     const double warps = threads / 32.0;
@@ -252,9 +260,9 @@ double StagedCycles(const Problem& p, const Config& c, const Device& d, const Mo
     total += std::max(issue, bytes / m.staged_bw) + m.staged_launch;
   };
   const double pix_in = static_cast<double>(p.batch) * p.H * p.W, pix_out = static_cast<double>(p.batch) * p.Ho * p.Wo;
-  stage(StagedStage1(p), pix_in * p.C * 4, pix_in * p.R1 * 4);
-  stage(StagedStage2(p, split), pix_in * p.R1 * 4, pix_out * p.R2 * 4 * split);
-  stage(StagedStage3(p, split), pix_out * p.R2 * 4 * split, pix_out * p.N * 4 * 2);
+  stage(StagedStage1(p), pix_in * p.C * 4, pix_in * p.R1 * scratch_elem);
+  stage(StagedStage2(p, split), pix_in * p.R1 * scratch_elem, pix_out * p.R2 * scratch_elem * split);
+  stage(StagedStage3(p, split), pix_out * p.R2 * scratch_elem * split, pix_out * p.N * 4 * 2, true);
   return total;
 }
 
@@ -268,9 +276,9 @@ void AddStagedCandidates(const Problem& p, std::vector<Config>* out) {
     for (int bm : {32, 64, 128}) {
       if (bm > 32 && most <= bm / 2) break;
       for (const auto& [bn, fam] : {std::pair{64, 1}, std::pair{128, 1}, std::pair{64, 2}, std::pair{64, 3},
-                                    std::pair{128, 3}}) {
+                                    std::pair{128, 3}, std::pair{64, 4}, std::pair{128, 4}}) {
         const Config c{kStaged, bm, bn, kStagedThreads, fam, 32 * split};
-        if (StagedScratchBytes(p, c) <= (size_t{1} << 31)) out->push_back(c);
+        if (StagedConfigValid(c) && StagedScratchBytes(p, c) <= (size_t{1} << 31)) out->push_back(c);
       }
     }
   }
@@ -409,7 +417,8 @@ cudaError_t PrepareClusterKernels(size_t max_smem) { return PrepareCluster(max_s
 
 bool Launchable(const Problem& p, const Config& c, bool half) {
   if (c.variant == kGrid) return GridLaunchable(half, p, c);
-  if (c.variant == kStaged) return StagedConfigValid(c) && (half || !StagedTensorCores(c));
+  if (c.variant == kStaged)
+    return StagedConfigValid(c) && (half || !StagedTensorCores(c)) && (!StagedNhwc(c) || StagedNhwcFits(p));
   return c.variant != kCluster || ClusterLaunchable(half, p, c);
 }
 

@@ -19,6 +19,8 @@ cudaError_t LaunchStaged(bool half, const void* x, const void* w_in, const void*
                          const void* bias, const void* z, void* y, const Problem& p, const Config& c, void* scratch,
                          cudaStream_t stream) {
   if (!StagedConfigValid(c) || scratch == nullptr) return cudaErrorInvalidValue;
+  if (StagedNhwc(c))
+    return half ? LaunchStagedNhwc(x, w_in, w_core, w_out, bias, z, y, p, c, scratch, stream) : cudaErrorInvalidValue;
   cudaError_t err = cudaSuccess;
   auto go = [&](auto kernel, dim3 grid, int threads, size_t smem, auto... args) {
     if (err != cudaSuccess) return;

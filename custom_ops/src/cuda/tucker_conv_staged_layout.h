@@ -13,6 +13,7 @@ constexpr int kStagedBK = 8;         // reduction rows per shared-memory step
 constexpr int kStagedRegsPerSm = 65536;  // registers of an SM
 constexpr int kStagedMmaThreads = 256;  // the tensor-core family's block (8 warps)
 constexpr int kStagedMmaBK = 16;        // its reduction rows per step (one 16x16x16 WMMA deep)
+constexpr int kStagedNhwcBK = 32;       // the channels-last form's (two WMMA deep: half the steps and barriers)
 constexpr int kStagedMaxRegs = 168;      // per thread: the 8 x 8 tiles spill at 128 (ptxas, sm_90), not at 168
 // Blocks per SM a kernel of `threads` threads is compiled for (__launch_bounds__), so it gets kStagedMaxRegs.
 constexpr int StagedMinBlocks(int threads) { return kStagedRegsPerSm / (kStagedMaxRegs * threads); }
@@ -32,13 +33,23 @@ struct StagedConv {
 // 4 x 8 when BM is 32; 64-256 threads), 2 = small (2 x 4 to 8 x 4 per thread, 256 threads, BN 64 only: more blocks
 // for maps of 14x14-28x28, where the wide tiles leave SMs idle), kchunk 32 x the core stage's K split (1, 2 or 4:
 // more blocks again where a long core reduction meets few column tiles, e.g. 14x14 at batch 32). Family 3 is the
-// tensor-core kernel (fp16 models only, 8 warps of 16x16x16 WMMA, any BM cap and BN).
+// tensor-core kernel (fp16 models only, 8 warps of 16x16x16 WMMA, any BM cap and BN). Family 4 is its
+// channels-last form (tucker_conv_nhwc_kernel.cuh: fp16 t1/t2, 16-byte loads; BM cap 32 or 64, no K split; ranks
+// that are multiples of 8, StagedNhwcFits).
 inline bool StagedConfigValid(const Config& c) {
   return c.variant == kStaged && (c.th == 32 || c.th == 64 || c.th == 128) && (c.tw == 64 || c.tw == 128) &&
-         c.threads == kStagedThreads && (c.nsplit == 1 || (c.nsplit == 2 && c.tw == 64) || c.nsplit == 3) &&
+         c.threads == kStagedThreads &&
+         (c.nsplit == 1 || (c.nsplit == 2 && c.tw == 64) || c.nsplit == 3 ||
+          (c.nsplit == 4 && c.th <= 64 && c.kchunk == 32)) &&
          (c.kchunk == 32 || c.kchunk == 64 || c.kchunk == 128);
 }
-inline bool StagedTensorCores(const Config& c) { return c.nsplit == 3; }
+inline bool StagedTensorCores(const Config& c) { return c.nsplit == 3 || c.nsplit == 4; }
+inline bool StagedNhwc(const Config& c) { return c.nsplit == 4; }
+// The channels-last family reads and writes 8 channels per 16-byte access (ranks multiples of 8) and indexes the
+// model's input with 32-bit offsets.
+inline bool StagedNhwcFits(const Problem& p) {
+  return p.R1 % 8 == 0 && p.R2 % 8 == 0 && static_cast<long long>(p.batch) * p.C * p.H * p.W < (1LL << 31);
+}
 inline int StagedKSplit(const Config& c) { return c.kchunk / 32; }
 
 // A stage's BM: the smallest tile that covers its M output channels, at most the config's cap.
@@ -59,6 +70,13 @@ TUCKER_HD size_t StagedSmemBytes(int bm, int bn) {
 TUCKER_HD size_t StagedMmaSmemBytes(int bm, int bn) {
   return 2 * 2 * static_cast<size_t>(bm * (kStagedMmaBK + 8) + kStagedMmaBK * (bn + 8)) +
          sizeof(float) * 256 * (kStagedMmaThreads / 32);
+}
+
+// The channels-last family (BK = kStagedNhwcBK): fp16 A [2][BM][BK + 8]; B [2][BN][BK + 8] read channels-last
+// (stages 2 and 3) or [2][BK][BN + 8] from the channels-first input (stage 1); then a 16x16 fp32 tile per warp.
+TUCKER_HD size_t StagedNhwcSmemBytes(int bm, int bn, bool in_nhwc) {
+  const int b = in_nhwc ? bn * (kStagedNhwcBK + 8) : kStagedNhwcBK * (bn + 8);
+  return 2 * 2 * static_cast<size_t>(bm * (kStagedNhwcBK + 8) + b) + sizeof(float) * 256 * (kStagedMmaThreads / 32);
 }
 
 // The three stages: C -> R1 over H x W (1x1), the core R1 -> R2 (the layer's stride, padding, dilation), R2 -> N

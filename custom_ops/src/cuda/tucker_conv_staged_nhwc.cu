@@ -1,0 +1,26 @@
+// The staged kernel's channels-last tensor-core family (variant 6, nsplit 4; device code and why in
+// tucker_conv_nhwc_kernel.cuh): three WMMA launches on ORT's stream, fp16 t1/t2 channels-last in scratch from ORT's
+// arena. A file of its own so that it compiles beside tucker_conv_staged.cu.
+#include "tucker_conv_kernels.cuh"
+#include "tucker_conv_nhwc_kernel.cuh"
+#include "tucker_conv_staged_layout.h"
+
+namespace tucker_cuda {
+
+cudaError_t LaunchStagedNhwc(const void* x, const void* w_in, const void* w_core, const void* w_out, const void* bias,
+                             const void* z, void* y, const Problem& p, const Config& c, void* scratch,
+                             cudaStream_t stream) {
+  if (!StagedConfigValid(c) || !StagedNhwc(c) || !StagedNhwcFits(p) || scratch == nullptr) return cudaErrorInvalidValue;
+  cudaError_t err = cudaSuccess;
+  auto go = [&](auto kernel, dim3 grid, int threads, size_t smem, auto... args) {
+    if (err != cudaSuccess) return;
+    kernel<<<grid, threads, smem, stream>>>(args...);
+    err = cudaGetLastError();
+  };
+  const auto h = [](const void* q) { return static_cast<const __half*>(q); };
+  RunStagedNhwc(h(x), h(w_in), h(w_core), h(w_out), h(bias), h(z), static_cast<__half*>(y), p, c,
+                static_cast<float*>(scratch), go);
+  return err;
+}
+
+}  // namespace tucker_cuda

@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""GPU kernels of one Tucker layer, one by one: the fused op, the same triplet as three ORT Convs (cuDNN) and the
+dense conv, each run alone (CUDA provider, no CUDA graphs) under CUPTI (torch.profiler). Why: wall time per layer
+says which side wins, not where its time goes (which stage, which cuDNN kernel, layout transposes).
+
+Usage: python tools/kernel_trace.py --shape 64:64->32:64@56 --shape 512:192->160:512@7 --batch 32 --dtype fp16
+       [--config 6,32,128,256,3,32] [--stack 4] [--out trace.json]
+A shape is C:R1->R2:N@HW (3x3 core, stride 1, pad 1); N == C is needed for --stack > 1.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_common import CUDA, cuda_options  # noqa: E402
+from bench_layers import stack_models  # noqa: E402
+from tucker_onnx import make_session  # noqa: E402
+
+SHAPE = re.compile(r"^(\d+):(\d+)->(\d+):(\d+)@(\d+)$")
+
+
+def parse_shape(s: str) -> tuple[int, int, int, int, int]:
+    m = SHAPE.match(s)
+    if not m:
+        raise SystemExit(f"error: shape {s!r} is not C:R1->R2:N@HW")
+    return tuple(int(g) for g in m.groups())
+
+
+def trace(model, feeds: dict, library: bool, runs: int) -> list[dict]:
+    """[{name, calls per run, us per run}] of the kernels one Run launches, heaviest first."""
+    from torch.autograd import DeviceType
+    from torch.profiler import ProfilerActivity, profile
+    from tucker_onnx.profile.timing import bind_on_device
+    sess = make_session(model, providers=CUDA, library=library, provider_options=cuda_options(False))
+    io, keep = bind_on_device(sess, feeds)
+    for _ in range(20):
+        sess.run_with_iobinding(io)
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(runs):
+            sess.run_with_iobinding(io)
+    agg = defaultdict(lambda: [0, 0.0])
+    for e in prof.events():
+        if e.device_type == DeviceType.CUDA:
+            agg[e.name][0] += 1
+            agg[e.name][1] += e.time_range.elapsed_us()
+    rows = [{"kernel": k, "calls": n / runs, "us": us / runs} for k, (n, us) in agg.items()]
+    return sorted(rows, key=lambda r: -r["us"])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--shape", action="append", required=True)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--dtype", choices=["fp32", "fp16"], default="fp16")
+    ap.add_argument("--config", help="force the fused op's config (variant,th,tw,threads,nsplit,kchunk)")
+    ap.add_argument("--stack", type=int, default=1)
+    ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--out")
+    args = ap.parse_args()
+    if args.config:
+        os.environ["TUCKER_ONNX_CONFIG"] = args.config
+    import onnxruntime as ort
+    ort.preload_dlls()
+    rng = np.random.default_rng(0)
+    report = []
+    for s in args.shape:
+        c, r1, r2, n, hw = parse_shape(s)
+        L = args.stack if c == n else 1
+        fused, trip, dense = stack_models(c, n, r1, r2, hw, 3, 1, args.batch, args.dtype, L, rng)
+        x = rng.standard_normal((args.batch, c, hw, hw)).astype(np.float16 if args.dtype == "fp16" else np.float32)
+        entry = {"shape": s, "batch": args.batch, "dtype": args.dtype, "stack": L, "config": args.config}
+        for name, model, lib in (("fused", fused, True), ("triplet", trip, False), ("dense", dense, False)):
+            rows = trace(model, {"X": x}, lib, args.runs)
+            entry[name] = rows
+            total = sum(r["us"] for r in rows) / L
+            print(f"{s} b{args.batch} {args.dtype} {name}: {total:.1f} us of kernels per layer "
+                  f"({sum(r['calls'] for r in rows) / L:.0f} launches)")
+            for r in rows:
+                print(f"    {r['us'] / L:9.2f} us  x{r['calls'] / L:.0f}  {r['kernel'][:150]}")
+        report.append(entry)
+    if args.out:
+        Path(args.out).write_text(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
