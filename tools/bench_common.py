@@ -15,9 +15,12 @@ from tucker_onnx import make_session
 CUDA = ["CUDAExecutionProvider", "CPUExecutionProvider"]
 
 
-def cuda_options(graph: bool, algo: str = "EXHAUSTIVE") -> list[dict]:
+def cuda_options(graph: bool, algo: str = "EXHAUSTIVE", fp16: bool = False) -> list[dict]:
+    """use_tf32 0 for fp32 models (TuckerConv is plain fp32: cuDNN gets no TF32 either). fp16 models keep ORT's
+    default: use_tf32 0 also keeps cuDNN's fp16 convs off the tensor cores (session 10: the triplet's kernels were
+    FFMA/SIMT ones, 20-35% slower than in a model under ORT's defaults), an unfair baseline for fp16."""
     return [{"enable_cuda_graph": "1" if graph else "0", "cudnn_conv_algo_search": algo,
-             "cudnn_conv_use_max_workspace": "1", "use_tf32": "0"}, {}]
+             "cudnn_conv_use_max_workspace": "1", "use_tf32": "1" if fp16 else "0"}, {}]
 
 
 def kernel_us_per_run(sess, io, runs: int = 10) -> dict | None:
@@ -42,11 +45,12 @@ def time_session(model, feeds: dict, graph: bool = True, library: bool = True, w
                  iters: int = 200, repeats: int = 5, budget_s: float = 0.25, kernels: bool = False) -> dict:
     """Median / p90 ms per Run over `repeats` x `iters` runs with IOBinding (outputs pre-allocated); iters
     shrinks so one repeat takes about budget_s. kernels: also the CUPTI kernel time per Run."""
-    sess = make_session(model, providers=CUDA, library=library, provider_options=cuda_options(graph))
+    fp16 = any(v.dtype == np.float16 for v in feeds.values())
+    sess = make_session(model, providers=CUDA, library=library, provider_options=cuda_options(graph, fp16=fp16))
     assert sess.get_providers()[0] == "CUDAExecutionProvider"
     # The reference output comes from a separate session without CUDA graphs; the timed session is only ever run
     # through IOBinding on fixed device buffers, so the captured graph uses them.
-    ref = make_session(model, providers=CUDA, library=library, provider_options=cuda_options(False))
+    ref = make_session(model, providers=CUDA, library=library, provider_options=cuda_options(False, fp16=fp16))
     y = ref.run(None, feeds)[0]
     del ref
     from tucker_onnx.profile.timing import bind_on_device
@@ -89,7 +93,8 @@ def environment() -> dict:
         pass
     # How the fused op picks its configs (unset: the analytical model).
     env["tucker_onnx_env"] = {k: v for k, v in os.environ.items() if k.startswith("TUCKER_ONNX_") and k != "TUCKER_ONNX_CONFIG_LOG"}
-    env["session"] = {"providers": CUDA, "provider_options": cuda_options(True)[0] | {"enable_cuda_graph": "on and off per row"},
+    env["session"] = {"providers": CUDA, "provider_options": cuda_options(True)[0] | {"enable_cuda_graph": "on and off per row",
+                      "use_tf32": "0 for fp32 rows, 1 (ORT's default) for fp16 rows"},
                       "io_binding": True, "graph_optimization_level": "ORT_ENABLE_ALL"}
     return env
 

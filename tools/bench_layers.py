@@ -3,7 +3,9 @@
 
 Each row times a stack of L identical stride-1 layers in one graph (so ORT's per-Run host overhead is
 amortised and the per-layer number is GPU time), CUDA provider, IOBinding, CUDA graphs on, cuDNN
-EXHAUSTIVE, TF32 off (our kernel is plain fp32 FMA). Outputs of fused and triplet are compared first.
+EXHAUSTIVE, TF32 off for fp32 rows (our kernel is plain fp32 FMA) and ORT's default for fp16 rows (use_tf32 0 also
+kept cuDNN's fp16 convs off the tensor cores: rows before session 10's call 10 understate cuDNN at fp16). Outputs of
+fused and triplet are compared first.
 Shapes: the 18 core shapes of the TDC paper (C=r_in -> N=r_out @ HxW); the dense layer around each
 core has D = max(64, 2 * max(r_in, r_out)) channels in and out (the paper gives only the cores).
 Usage: python tools/bench_layers.py --out results/layers [--batches 1 32] [--dtypes fp32 fp16] [--stack 16]

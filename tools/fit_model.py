@@ -60,6 +60,9 @@ FIT_MERGE = [_S5 / "variant5_fp32.jsonl.gz", _S6 / "call6_variant5_b1/variant5_f
 
 # The fp16 timings of the staged kernel's tensor-core family (and its other configs) that staged_mma_* were fitted on.
 TC_LOG = ROOT / "results/h200_2026-11-29_s9/call2_staged_tensor_cores/variant6.jsonl.gz"
+# Session 10: every staged config timed again at fp16 with the channels-last tensor-core family (nsplit 4), which
+# staged_mma_* were refitted on (both tensor-core families share them).
+NHWC_LOG = ROOT / "results/h200_2026-11-29_s10/call5_channels_last/variant6.jsonl.gz"
 
 
 def defaults() -> list[float]:
@@ -72,7 +75,7 @@ def build(out: Path) -> Path:
     sources = [ROOT / "tools/model_eval.cu"] + [src / f for f in ("tucker_conv_model.cc", "tucker_conv_tiled.cu",
                                                                   "tucker_conv_splitk.cu", "tucker_conv_cluster.cu",
                                                                   "tucker_conv_wmma.cu", "tucker_conv_grid.cu",
-                                                                  "tucker_conv_staged.cu")]
+                                                                  "tucker_conv_staged.cu", "tucker_conv_staged_nhwc.cu")]
     # -diag-suppress 177: device helpers unused where the default architecture compiles the Hopper kernels out
     subprocess.run(["nvcc", "-std=c++17", "-O2", "-diag-suppress", "177", f"-I{src}", *map(str, sources), "-o", str(out)],
                    check=True)
@@ -195,10 +198,13 @@ def main():
     ap.add_argument("--from-committed", action="store_true", help="start the fit from the committed constants "
                     "rather than the hand-set ones (which the cross-validation and the committed fit start from)")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="cross-validation folds run in parallel")
+    ap.add_argument("--separate", action="store_true", help="each log's shapes count on their own (a shape timed in "
+                    "two logs counts twice, with each log's configs): e.g. a log without a family and one with it, so "
+                    "the fit serves shapes where the family cannot run too")
     ap.add_argument("--top", default="1", help="score the best measured among the model's K cheapest configs (the "
                     "quick tuner's shortlist); several K separated by commas (e.g. 1,8,32) are scored on the same fits")
     a = ap.parse_args()
-    shapes = load(a.logs, a.merge)
+    shapes = [s for log in a.logs for s in load([log], a.merge)] if a.separate else load(a.logs, a.merge)
     with tempfile.TemporaryDirectory() as d:
         exe = build(Path(d) / "model_eval")
         params = defaults()

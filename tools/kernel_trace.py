@@ -5,6 +5,8 @@ says which side wins, not where its time goes (which stage, which cuDNN kernel, 
 
 Usage: python tools/kernel_trace.py --shape 64:64->32:64@56 --shape 512:192->160:512@7 --batch 32 --dtype fp16
        [--config 6,32,128,256,3,32] [--stack 4] [--out trace.json]
+       python tools/kernel_trace.py --model a.onnx --model b.onnx --batch 32   (whole models, e.g. the graphs of
+       tools/export_bench_models.py: their kernels grouped by name, so a model-level gap can be placed)
 A shape is C:R1->R2:N@HW (3x3 core, stride 1, pad 1); N == C is needed for --stack > 1.
 """
 from __future__ import annotations
@@ -39,7 +41,8 @@ def trace(model, feeds: dict, library: bool, runs: int) -> list[dict]:
     from torch.autograd import DeviceType
     from torch.profiler import ProfilerActivity, profile
     from tucker_onnx.profile.timing import bind_on_device
-    sess = make_session(model, providers=CUDA, library=library, provider_options=cuda_options(False))
+    fp16 = any(v.dtype == np.float16 for v in feeds.values())
+    sess = make_session(model, providers=CUDA, library=library, provider_options=cuda_options(False, fp16=fp16))
     io, keep = bind_on_device(sess, feeds)
     for _ in range(20):
         sess.run_with_iobinding(io)
@@ -57,7 +60,8 @@ def trace(model, feeds: dict, library: bool, runs: int) -> list[dict]:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--shape", action="append", required=True)
+    ap.add_argument("--shape", action="append", default=[])
+    ap.add_argument("--model", action="append", default=[], help="an ONNX model (input batch taken from --batch)")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--dtype", choices=["fp32", "fp16"], default="fp16")
     ap.add_argument("--config", help="force the fused op's config (variant,th,tw,threads,nsplit,kchunk)")
@@ -71,6 +75,19 @@ def main():
     ort.preload_dlls()
     rng = np.random.default_rng(0)
     report = []
+    for path in args.model:
+        import onnx
+        model = onnx.load(path)
+        inp = model.graph.input[0]
+        dims = [d.dim_value or args.batch for d in inp.type.tensor_type.shape.dim]
+        dims[0] = args.batch
+        dt = np.float16 if inp.type.tensor_type.elem_type == onnx.TensorProto.FLOAT16 else np.float32
+        rows = trace(model, {inp.name: rng.standard_normal(dims).astype(dt)}, True, args.runs)
+        total = sum(r["us"] for r in rows)
+        print(f"{Path(path).name} b{args.batch}: {total:.1f} us of kernels per run ({sum(r['calls'] for r in rows):.0f} launches)")
+        for r in rows[:25]:
+            print(f"    {r['us']:9.2f} us  x{r['calls']:.0f}  {r['kernel'][:150]}")
+        report.append({"model": path, "batch": args.batch, "kernels": rows})
     for s in args.shape:
         c, r1, r2, n, hw = parse_shape(s)
         L = args.stack if c == n else 1

@@ -96,7 +96,11 @@ struct ModelParams {
   double staged_bw = 16000;      // DRAM bytes per cycle (in the model's scaled units)
   // The staged kernel's tensor-core family (fp16): its issue scale, bytes per cycle and per-step latency, fitted alone
   // on its fp16 timings (--only staged_mma --objective gap, results/h200_2026-11-29_s9/model_fit_tensor_cores.txt):
-  // in sample the pick is 8.8% slower than the best of the 36 fp16 shapes' timed configs.
+  // in sample the pick is 8.8% slower than the best of the 36 fp16 shapes' timed configs. Session 10 timed them again
+  // with the channels-last family (nsplit 4), which shares these constants: its pick gap is 8.1% there. A fit on that
+  // log alone (2.2%) made the channels-first family look so slow that, on shapes where the channels-last one cannot
+  // run (ranks not multiples of 8), the model picked FFMA configs 2x slower (gap 109% on the session-9 log); the joint
+  // fit on both logs (--separate) kept these values (results/h200_2026-11-29_s10/model_fit_channels_last.txt).
   double staged_mma_cpi = 0.375;
   double staged_mma_bw = 2000;
   double staged_mma_lat = 200;  // one step's global-load latency and barrier, per block round (scaled units)
