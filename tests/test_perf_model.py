@@ -89,30 +89,29 @@ def test_quick_tuner_shortlist(tmp_path):
     assert sixteen <= 0.03 and sixteen < one, (one, sixteen)  # documented: 0.0% vs 10.8% in sample
 
 
+def _fp16_picks(tmp_path, log) -> tuple[float, list]:
+    """The model's mean pick gap on an fp16 staged-config log (36 shapes), and its batch-32 picks."""
+    exe = fit_model.build(tmp_path / "model_eval")
+    shapes = fit_model.load([log])
+    assert len(shapes) == 36
+    mean, _ = fit_model.score(exe, fit_model.defaults(), shapes)
+    preds = fit_model.predict(exe, fit_model.defaults(), shapes)
+    picks = [cands[min(range(len(cands)), key=list(p).__getitem__)][0] for (prob, cands), p in zip(shapes, preds)]
+    return mean, [c for (prob, _), c in zip(shapes, picks) if prob[0] == 32]
+
+
 def test_tensor_core_family_model_on_fp16_timings(tmp_path):
     """The staged kernel's tensor-core family (fp16 only): on its H200 timings the model's pick stays near the
     measured best, and it is the pick on the batch-32 shapes (where it ran 1.1-2x faster than the FFMA configs)."""
-    exe = fit_model.build(tmp_path / "model_eval")
-    shapes = fit_model.load([fit_model.TC_LOG])
-    assert len(shapes) == 36
-    mean, _ = fit_model.score(exe, fit_model.defaults(), shapes)
+    mean, batch32 = _fp16_picks(tmp_path, fit_model.TC_LOG)
     assert mean <= 0.12, f"fp16 picks {100 * mean:.1f}% slower than the tuned best (documented: 8.8%)"
-    preds = fit_model.predict(exe, fit_model.defaults(), shapes)
-    picks = [cands[min(range(len(cands)), key=list(p).__getitem__)][0] for (prob, cands), p in zip(shapes, preds)]
-    batch32 = [c for (prob, _), c in zip(shapes, picks) if prob[0] == 32]
     assert sum(c[0] == 6 and c[4] == 3 for c in batch32) >= 16, batch32
 
 
 def test_channels_last_family_model_on_fp16_timings(tmp_path):
     """The channels-last tensor-core family (nsplit 4, session 10): on its H200 fp16 timings (every staged config of
     both tensor-core families, 36 shapes) the model's pick stays near the measured best, and at batch 32 it picks the
-    channels-last family (the fastest family on 17 of those 18 shapes)."""
-    exe = fit_model.build(tmp_path / "model_eval")
-    shapes = fit_model.load([fit_model.NHWC_LOG])
-    assert len(shapes) == 36
-    mean, _ = fit_model.score(exe, fit_model.defaults(), shapes)
+    channels-last family (the fastest family, or within 1 us of it, on each of those 18 shapes)."""
+    mean, batch32 = _fp16_picks(tmp_path, fit_model.NHWC_LOG)
     assert mean <= 0.12, f"fp16 picks {100 * mean:.1f}% slower than the tuned best (documented: 8.1%)"
-    preds = fit_model.predict(exe, fit_model.defaults(), shapes)
-    picks = [cands[min(range(len(cands)), key=list(p).__getitem__)][0] for (prob, cands), p in zip(shapes, preds)]
-    batch32 = [c for (prob, _), c in zip(shapes, picks) if prob[0] == 32]
     assert sum(c[0] == 6 and c[4] == 4 for c in batch32) >= 14, batch32
