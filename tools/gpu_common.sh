@@ -1,8 +1,10 @@
 # Sourced by the GPU machine's call scripts (gpu_session.sh, gpu_kernel_check.sh, gpu_model_logs.sh,
 # gpu_variant_log.sh): a fresh results folder $R (a warm machine keeps /tmp between calls: stale runs would block or mix in), `pack` (results into
 # $OUT/r.tgz, after every step, so a call stopped at its limit still returns what ran), `quiet` (drops ORT's
-# warnings), the card's name/driver/clock in $R/gpu.txt, and `cuda_tests SECONDS [TEST FILES]` (the CUDA kernel
-# tests; by default tests/test_kernel_cuda.py and tests/test_tune.py).
+# warnings), the card's name/driver/clock in $R/gpu.txt, `cuda_tests SECONDS [TEST FILES]` (the CUDA kernel
+# tests; by default tests/test_kernel_cuda.py and tests/test_tune.py), `ncu_layer TAG SECONDS NCU_LAYER_ARGS...`
+# (Nsight Compute on one layer's kernels matching $KERNEL, tools/ncu_layer.py) and `variant_log V SECONDS` (every
+# config of variant V timed on the benchmark shapes while nvidia-smi samples the clocks).
 export R=/tmp/R
 rm -rf "$R"
 mkdir -p "$R"
@@ -14,4 +16,24 @@ cuda_tests() {
   [ $# -gt 0 ] || set -- tests/test_kernel_cuda.py tests/test_tune.py
   timeout "$limit" python3 -m pytest -q -p no:cacheprovider --maxfail=40 "$@" > "$R/cuda_tests.log" 2>&1
   echo "cuda tests rc $?"; grep -E "^FAILED|^ERROR|passed|failed" "$R/cuda_tests.log" | tail -15; pack
+}
+ncu_layer() {
+  local tag=$1 limit=$2; shift 2
+  timeout "$limit" ncu --clock-control none --kernel-name regex:${KERNEL:-Staged} --launch-skip 3 --launch-count 3 \
+    --section SpeedOfLight --section WarpStateStats --section Occupancy --section LaunchStats \
+    --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis --section SchedulerStats \
+    -o "$R/ncu_$tag" -f python3 tools/ncu_layer.py "$@" > "$R/ncu_$tag.log" 2>&1
+  echo "$tag ncu rc $?"
+  ncu -i "$R/ncu_$tag.ncu-rep" --page details > "$R/ncu_$tag.txt" 2>&1
+  grep -E "^  [A-Za-z]|Duration|Warp Cycles Per Issued|Stall|Achieved Occupancy|Registers Per|Issue Slots|Compute \(SM\) Throughput|Memory Throughput|L1/TEX Hit|L2 Hit|Shared|Bank" "$R/ncu_$tag.txt" | head -120
+  pack
+}
+variant_log() {
+  local v=$1 limit=$2
+  nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,power.draw,utilization.gpu --format=csv -lms 250 > "$R/clocks.csv" 2>&1 &
+  local smi=$!
+  TUCKER_ONNX_TUNE=variant$v TUCKER_ONNX_CONFIG_LOG="$R/variant${v}.jsonl" timeout "$limit" \
+    python3 tools/bench_layers.py --out "$R/layers_variant$v" --dtypes ${DTYPES:-fp32} --batches ${BATCHES:-1 32} \
+    --stack 4 --iters 20 --repeats 2 2>&1 | quiet | tail -40
+  kill $smi; pack
 }

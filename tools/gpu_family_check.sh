@@ -13,9 +13,4 @@ for cfg in ${TRACE_CONFIGS:-}; do
     --out "$R/trace_${cfg//,/_}.json" 2>&1 | quiet > "$R/trace_${cfg//,/_}.txt"
   grep "us of kernels" "$R/trace_${cfg//,/_}.txt"; pack
 done
-nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,power.draw,utilization.gpu --format=csv -lms 250 > "$R/clocks.csv" 2>&1 &
-smi=$!
-TUCKER_ONNX_TUNE=variant6 TUCKER_ONNX_CONFIG_LOG="$R/variant6.jsonl" timeout "${LOG_LIMIT:-300}" \
-  python3 tools/bench_layers.py --out "$R/layers_variant6" --dtypes ${DTYPES:-fp16} --batches ${BATCHES:-32 1} \
-  --stack 4 --iters 20 --repeats 2 2>&1 | quiet | tail -40
-kill $smi; pack
+DTYPES=${DTYPES:-fp16} BATCHES=${BATCHES:-32 1} variant_log 6 "${LOG_LIMIT:-300}"

@@ -12,12 +12,5 @@ timeout "${TRACE_LIMIT:-150}" python3 tools/kernel_trace.py "${args[@]}" --batch
 cat "$R/trace_b${BATCH}_$DTYPE.txt"; pack
 if [ -n "${NCU_SHAPE:-}" ]; then
   IFS=' ' read -r -a ncu_args <<< "$NCU_SHAPE"
-  timeout "${NCU_LIMIT:-150}" ncu --clock-control none --kernel-name regex:${KERNEL:-Staged} --launch-skip 3 --launch-count 3 \
-    --section SpeedOfLight --section WarpStateStats --section Occupancy --section LaunchStats \
-    --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis --section SchedulerStats \
-    -o "$R/ncu" -f python3 tools/ncu_layer.py "${ncu_args[@]}" > "$R/ncu.log" 2>&1
-  echo "ncu rc $?"
-  ncu -i "$R/ncu.ncu-rep" --page details > "$R/ncu.txt" 2>&1
-  grep -E "^  [A-Za-z]|Duration|Warp Cycles Per Issued|Stall|Achieved Occupancy|Registers Per|Issue Slots|Compute \(SM\) Throughput|Memory Throughput|L1/TEX Hit|L2 Hit|Shared|Bank" "$R/ncu.txt" | head -120
-  pack
+  ncu_layer layer "${NCU_LIMIT:-150}" "${ncu_args[@]}"
 fi

@@ -11,9 +11,4 @@ set -u
 V=${1:-5}
 . tools/gpu_common.sh
 [ "${CUDA_TESTS:-0}" = 1 ] && cuda_tests 200 ${CUDA_TEST_IDS:+$(cat "$CUDA_TEST_IDS")}
-nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,power.draw,utilization.gpu --format=csv -lms 250 > "$R/clocks.csv" 2>&1 &
-smi=$!
-TUCKER_ONNX_TUNE=variant$V TUCKER_ONNX_CONFIG_LOG="$R/variant${V}.jsonl" timeout "${2:-300}" \
-  python3 tools/bench_layers.py --out "$R/layers_variant$V" --dtypes ${DTYPES:-fp32} --batches ${BATCHES:-1 32} \
-  --stack 4 --iters 20 --repeats 2 2>&1 | quiet
-kill $smi; pack
+variant_log "$V" "${2:-300}"
