@@ -166,7 +166,7 @@ def test_cuda_staged_tensor_cores_refuse_fp32(library, monkeypatch):
 # with strides 1 and 2, kernels 1/3/5/7, asymmetric pads, dilation, maps whose size is and is not a multiple of 8
 # (stage 1's 16-byte and single loads), columns that end mid-tile and cross images, several row tiles.
 STAGED_NHWC_FORCED = [(6, 32, 64, 256, 4, 32), (6, 64, 128, 256, 4, 32), (6, 32, 128, 256, 4, 32),
-                      (6, 64, 64, 256, 4, 32)]
+                      (6, 64, 64, 256, 4, 32), (6, 128, 128, 256, 4, 32), (6, 128, 64, 256, 4, 32)]
 NHWC_SHAPES = [(24, 40, 72, 136, 7, 9, 3, (1, 1), (1, 1, 1, 1), (1, 1)),
                (20, 72, 40, 36, 9, 8, 3, (2, 2), (0, 1, 2, 0), (2, 1)),
                (36, 40, 136, 24, 6, 6, 1, (1, 1), (0, 0, 0, 0), (1, 1)),

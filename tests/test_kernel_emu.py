@@ -68,6 +68,9 @@ from test_kernel_cuda import NHWC_SHAPES, STAGED_NHWC_FORCED  # noqa: E402
 _NHWC_EMU = NHWC_SHAPES[:6] + [sh[:4] + (10, 10) + sh[6:] for sh in NHWC_SHAPES[6:]]
 CASES += [(sh, 2, STAGED_NHWC_FORCED[i % len(STAGED_NHWC_FORCED)], np.float16) for i, sh in enumerate(_NHWC_EMU)]
 CASES += [(_NHWC_EMU[1], 3, cfg, np.float16) for cfg in STAGED_NHWC_FORCED]
+# Its BM 128 tiles (two A groups per thread) where a stage has more than 64 output channels: the core and stage 3 of
+# shapes 0 and 3 (72 and 136 / 70 channels, the last row tile partial).
+CASES += [(_NHWC_EMU[i], 2, cfg, np.float16) for i in (0, 3) for cfg in STAGED_NHWC_FORCED[4:]]
 CASES += [(WMMA_SHAPES[0], 1, WMMA_CONFIGS[1], np.float16), (WMMA_SHAPES[1], 1, WMMA_CONFIGS[3], np.float16),
           (WMMA_SHAPES[4], 1, (4, 4, 8, 256, 1, 32), np.float16)]  # a tile shape the autotuners now time
 

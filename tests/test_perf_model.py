@@ -104,14 +104,14 @@ def test_tensor_core_family_model_on_fp16_timings(tmp_path):
     """The staged kernel's tensor-core family (fp16 only): on its H200 timings the model's pick stays near the
     measured best, and it is the pick on the batch-32 shapes (where it ran 1.1-2x faster than the FFMA configs)."""
     mean, batch32 = _fp16_picks(tmp_path, fit_model.TC_LOG)
-    assert mean <= 0.12, f"fp16 picks {100 * mean:.1f}% slower than the tuned best (documented: 8.8%)"
+    assert mean <= 0.12, f"fp16 picks {100 * mean:.1f}% slower than the tuned best (documented: 7.9%)"
     assert sum(c[0] == 6 and c[4] == 3 for c in batch32) >= 16, batch32
 
 
 def test_channels_last_family_model_on_fp16_timings(tmp_path):
-    """The channels-last tensor-core family (nsplit 4, session 10): on its H200 fp16 timings (every staged config of
-    both tensor-core families, 36 shapes) the model's pick stays near the measured best, and at batch 32 it picks the
-    channels-last family (the fastest family, or within 1 us of it, on each of those 18 shapes)."""
+    """The channels-last tensor-core family (nsplit 4; its session-11 form): on its H200 fp16 timings (every staged
+    config of both tensor-core families, 36 shapes) the model's pick stays near the measured best, and at batch 32 it
+    picks the channels-last family (the fastest family on those 18 shapes)."""
     mean, batch32 = _fp16_picks(tmp_path, fit_model.NHWC_LOG)
-    assert mean <= 0.12, f"fp16 picks {100 * mean:.1f}% slower than the tuned best (documented: 8.1%)"
+    assert mean <= 0.12, f"fp16 picks {100 * mean:.1f}% slower than the tuned best (documented: 7.0%)"
     assert sum(c[0] == 6 and c[4] == 4 for c in batch32) >= 14, batch32

@@ -32,13 +32,13 @@ NAMES = ["tiled_mem1", "tiled_mem", "tiled_sync", "tiled_fill", "tiled_launch", 
          "splitk_atomic", "splitk_instr", "splitk_launch", "cluster_cpi", "cluster_cpi_staged", "cluster_mem", "cluster_sync",
          "cluster_gather", "cluster_launch", "grid_launch", "grid_sync", "grid_mem", "grid_step", "grid_reduce",
          "staged_cpi", "staged_launch", "staged_bw", "staged_mma_cpi", "staged_mma_bw",
-         "staged_mma_lat"]
+         "staged_mma_lat", "staged_nhwc_lat"]
 
 
 # The hand-set constants the fit started from: cross-validation starts there too, so a held-out shape never
 # shaped its own starting point (the committed defaults were fitted on every shape).
 HAND_SET = [900, 600, 80, 4, 4000, 400, 150, 150, 30, 12, 4000, 2.0, 1.0, 1000, 400, 24, 4000,
-            6000, 2000, 1500, 16, 300, 1.5, 12000, 2000, 1.5, 2000, 400]
+            6000, 2000, 1500, 16, 300, 1.5, 12000, 2000, 1.5, 2000, 400, 400]
 
 
 # The logs the committed constants were fitted on (session 5's refit, and session 6's): the session-2/3 exhaustive logs, session 5's
@@ -60,9 +60,9 @@ FIT_MERGE = [_S5 / "variant5_fp32.jsonl.gz", _S6 / "call6_variant5_b1/variant5_f
 
 # The fp16 timings of the staged kernel's tensor-core family (and its other configs) that staged_mma_* were fitted on.
 TC_LOG = ROOT / "results/h200_2026-11-29_s9/call2_staged_tensor_cores/variant6.jsonl.gz"
-# Session 10: every staged config timed again at fp16 with the channels-last tensor-core family (nsplit 4), which
-# staged_mma_* were refitted on (both tensor-core families share them).
-NHWC_LOG = ROOT / "results/h200_2026-11-29_s10/call5_channels_last/variant6.jsonl.gz"
+# Session 11: every staged config timed again at fp16 with the channels-last tensor-core family (nsplit 4) in its
+# final form (cp.async ring, BM 128 tiles), which staged_mma_* and staged_nhwc_lat were fitted on jointly with TC_LOG.
+NHWC_LOG = ROOT / "results/h200_2026-11-29_s11/call5_nhwc_block_epilogue/variant6.jsonl.gz"
 
 
 def defaults() -> list[float]:
@@ -175,7 +175,7 @@ def fit(exe: Path, params: list[float], shapes, rounds: int, log: bool = False,
     f_obj = (lambda q: score(exe, q, shapes)[0]) if objective == "gap" else (lambda q: log_misfit(exe, q, shapes))
     best = f_obj(params)
     for _ in range(rounds):
-        for i in [i for i, n in enumerate(NAMES) if n.startswith(only)]:
+        for i in [i for i, n in enumerate(NAMES) if n.startswith(tuple(only.split(",")))]:
             for f in (0.25, 0.5, 0.8, 1.25, 2.0, 4.0):
                 trial = list(params)
                 trial[i] *= f
@@ -192,7 +192,7 @@ def main():
     ap.add_argument("logs", nargs="+")
     ap.add_argument("--merge", nargs="*", default=[], help="logs of one kernel's configs (TUCKER_ONNX_TUNE=variant<V>, "
                     "tools/gpu_variant_log.sh) added to the shapes the other logs timed")
-    ap.add_argument("--only", default="", help="fit only the constants whose name starts with this (e.g. grid_), "
+    ap.add_argument("--only", default="", help="fit only the constants whose name starts with this (e.g. grid_; several separated by commas), "
                     "from the committed values of the others")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--cv", action="store_true", help="leave-one-shape-out cross-validation")

@@ -40,14 +40,14 @@ int main(int argc, char** argv) {
     return 0;
   }
   ModelParams m;
-  if (std::scanf("%lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf",
+  if (std::scanf("%lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf",
                  &m.tiled_mem1,
                  &m.tiled_mem, &m.tiled_sync, &m.tiled_fill, &m.tiled_launch, &m.splitk_step1, &m.splitk_step2,
                  &m.splitk_step3, &m.splitk_atomic, &m.splitk_instr, &m.splitk_launch, &m.cluster_cpi,
                  &m.cluster_cpi_staged, &m.cluster_mem, &m.cluster_sync, &m.cluster_gather, &m.cluster_launch,
                  &m.grid_launch, &m.grid_sync, &m.grid_mem, &m.grid_step, &m.grid_reduce, &m.staged_cpi, &m.staged_launch,
                  &m.staged_bw, &m.staged_mma_cpi, &m.staged_mma_bw,
-                 &m.staged_mma_lat) != 28)
+                 &m.staged_mma_lat, &m.staged_nhwc_lat) != 29)
     return 1;
   const Device d = kHopperDevice;
   Problem p{};

@@ -94,16 +94,20 @@ struct ModelParams {
   double staged_cpi = 0.585938;  // issue cycles per ideal cycle of a GEMM step (in the model's scaled units)
   double staged_launch = 7500;   // launch and tail of one stage
   double staged_bw = 16000;      // DRAM bytes per cycle (in the model's scaled units)
-  // The staged kernel's tensor-core family (fp16): its issue scale, bytes per cycle and per-step latency, fitted alone
-  // on its fp16 timings (--only staged_mma --objective gap, results/h200_2026-11-29_s9/model_fit_tensor_cores.txt):
-  // in sample the pick is 8.8% slower than the best of the 36 fp16 shapes' timed configs. Session 10 timed them again
-  // with the channels-last family (nsplit 4), which shares these constants: its pick gap is 8.1% there. A fit on that
-  // log alone (2.2%) made the channels-first family look so slow that, on shapes where the channels-last one cannot
-  // run (ranks not multiples of 8), the model picked FFMA configs 2x slower (gap 109% on the session-9 log); the joint
-  // fit on both logs (--separate) kept these values (results/h200_2026-11-29_s10/model_fit_channels_last.txt).
-  double staged_mma_cpi = 0.375;
-  double staged_mma_bw = 2000;
-  double staged_mma_lat = 200;  // one step's global-load latency and barrier, per block round (scaled units)
+  // The staged kernel's tensor-core families (fp16): their issue scale, bytes per cycle and per-step latency floors.
+  // Session 9 fitted the first three on the channels-first family's fp16 timings (8.8% pick gap in sample); session
+  // 11 refitted all four jointly (fit_model.py --separate --only staged_mma,staged_nhwc --objective gap) on that log
+  // and on every staged config timed with the channels-last family's final form (cp.async ring, packed core weights,
+  // block-wide channels-last epilogue; results/h200_2026-11-29_s11/model_fit_cp_async.txt, then model_fit_final.txt):
+  // 7.4% over the 72 shapes of both logs, in sample. A fit on one family's log alone can make the other family look so
+  // slow that, where the channels-last one cannot run (ranks not multiples of 8), the model picks FFMA configs 2x
+  // slower (session 10: 109% on the session-9 log).
+  double staged_mma_cpi = 0.6;
+  double staged_mma_bw = 2500;
+  double staged_mma_lat = 50;  // one step's global-load latency and barrier, per block round (scaled units)
+  // The channels-last family's per-step latency floor: its cp.async ring keeps two steps of loads in flight
+  // (session 11), so it can expose less of a step's load latency than the channels-first family's one-step prefetch.
+  double staged_nhwc_lat = 50;
 };
 
 // Analytical model: estimated cycles of a config on a device (INFINITY when it cannot run).

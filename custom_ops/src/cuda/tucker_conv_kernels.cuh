@@ -55,6 +55,7 @@ cudaError_t LaunchStaged(bool half, const void* x, const void* w_in, const void*
                          const void* bias, const void* z, void* y, const Problem& p, const Config& c, void* scratch,
                          cudaStream_t stream);
 // Its channels-last tensor-core family (nsplit 4, fp16 only; tucker_conv_nhwc_kernel.cuh).
+cudaError_t PrepareStagedNhwc(size_t max_smem);
 cudaError_t LaunchStagedNhwc(const void* x, const void* w_in, const void* w_core, const void* w_out, const void* bias,
                              const void* z, void* y, const Problem& p, const Config& c, void* scratch,
                              cudaStream_t stream);

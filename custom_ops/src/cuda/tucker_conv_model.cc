@@ -204,9 +204,9 @@ double StagedCycles(const Problem& p, const Config& c, const Device& d, const Mo
   // (BN / WARPS_N) of 16x16 fragments; a 16x16x16 product counts as kMmaIssue FFMA issue slots (the tensor cores
   // do 8x the FMAs of the FP32 pipe per cycle under mma.sync: 4096 FMAs / 32 per FFMA / 8), plus its fragment loads.
   constexpr double kMmaIssue = 16;
-  // Its BM cap of 128 was never the fastest of its configs (fp16, 36 shapes, session 9): the tuners time it, the model
-  // skips it.
-  if (StagedTensorCores(c) && c.th == 128) return INFINITY;
+  // The channels-first family's BM cap of 128 was never the fastest of its configs (fp16, 36 shapes, session 9): the
+  // tuners time it, the model skips it.
+  if (c.nsplit == 3 && c.th == 128) return INFINITY;
   // Its channels-last form (nsplit 4) loads a step's B tile as 16-byte groups (one per thread instead of BN x 16 /
   // 256 single values), stores t1/t2 rows 8 channels at a time, and keeps t1/t2 in fp16 (half the bytes).
   const bool nhwc = StagedNhwc(c);
@@ -219,20 +219,31 @@ double StagedCycles(const Problem& p, const Config& c, const Device& d, const Mo
     const double K = std::ceil(static_cast<double>(a.cin) * a.kh * a.kw / bk / a.ksplit) * bk;
     const double cols = static_cast<double>(a.batch) * a.Ho * a.Wo;
     const double blocks = std::ceil(cols / bn) * std::ceil(static_cast<double>(a.cout) / bm) * a.ksplit;
-    const int regs = 64 + 8 * fm * fn;  // the accumulators: 8 fp32 registers per 16x16 fragment and thread
-    const int resident = std::max(1, std::min(8, kStagedRegsPerSm / (regs * kStagedMmaThreads)));
-    const double loads = nhwc ? (bm * bk + bn * bk / 8.0) / kStagedMmaThreads
+    // The accumulators take 8 fp32 registers per 16x16 fragment and thread (ptxas, sm_90: the channels-last kernels
+    // use 40-100 registers, the channels-first ones more); the channels-last ring's shared memory caps the blocks too
+    // (its channels-last size: stage 1's is within 10%).
+    const int regs = (nhwc ? 48 : 64) + 8 * fm * fn;
+    const int smem_cap = nhwc ? static_cast<int>(233472 / (StagedNhwcSmemBytes(bm, bn, true) + 1024)) : 8;
+    const int resident = std::max(1, std::min({8, smem_cap, kStagedRegsPerSm / (regs * kStagedMmaThreads)}));
+    // Channels-last: A and B both in 16-byte groups (the core's weights packed by stage 1's extra blocks).
+    const double loads = nhwc ? (bm + bn) * bk / 8.0 / kStagedMmaThreads
                               : static_cast<double>(bm + bn * a.in_parts) * bk / kStagedMmaThreads;
     const double step = bk / 16 * (fm * fn * kMmaIssue + (fm + fn) * 4) + loads * 10 + 20;
     // Blocks of one SM run `resident` at a time; each round's steps cost the larger of the latency of a step's
     // loads and barrier (one step is prefetched: few warps cannot hide it) and the SM's issue of its blocks' steps.
     const double per_sm = std::ceil(blocks / d.sm_count), conc = std::min<double>(per_sm, resident);
     const double rounds = std::ceil(per_sm / resident), steps = std::ceil(K / bk);
-    const double step_time = std::max(m.staged_mma_lat, conc * 8 / 4 * step * m.staged_mma_cpi);
-    const double stores = nhwc && !last ? 4 : 16;  // per fragment and lane: 16-byte rows of t1/t2, or single values
+    const double step_time = std::max(nhwc ? m.staged_nhwc_lat : m.staged_mma_lat, conc * 8 / 4 * step * m.staged_mma_cpi);
+    // Per fragment and lane: 16-byte rows of t1/t2 or of an output map that is a multiple of 8 pixels, or single values.
+    const double stores = nhwc && (!last || (a.Ho * a.Wo) % 8 == 0) ? 4 : 16;
     const double once = (fm * fn * stores + loads * 10 + 100) * conc * 8 / 4 * m.staged_mma_cpi;
     const double time = rounds * (steps * step_time + once);
-    total += std::max(time, (in_bytes + out_bytes) / m.staged_mma_bw) + m.staged_launch;
+    // The larger of issue time and DRAM time; for the channels-last family plus a quarter of the smaller: the two
+    // overlap only in part, and a pure max made its tiles equal wherever the bytes dominate (large maps), so the model
+    // picked BN 64 where BN 128 ran 20-40% faster (session 11). (The channels-first family's constants were fitted
+    // with the pure max; with the sum its picks fell behind the FFMA configs' on the session-9 log.)
+    const double mem = (in_bytes + out_bytes) / m.staged_mma_bw;
+    total += std::max(time, mem) + (nhwc ? 0.25 * std::min(time, mem) : 0.0) + m.staged_launch;
   };
   const auto stage = [&](const StagedConv& a, double in_bytes, double out_bytes, bool last = false) {
     if (StagedTensorCores(c)) return mma_stage(a, in_bytes, out_bytes, last);
@@ -295,7 +306,10 @@ size_t SharedBytes(const Problem& p, const Config& c) {
   if (c.variant == kCluster) return ClusterSharedBytes(p, c);
   if (c.variant == kWmma) return WmmaSharedBytes(p, c);
   if (c.variant == kGrid) return GridConfigValid(c) ? 0 : static_cast<size_t>(-1);  // static shared memory only
-  if (c.variant == kStaged) return StagedConfigValid(c) ? 0 : static_cast<size_t>(-1);  // < 48 KB, no opt-in
+  if (c.variant == kStaged) {  // < 48 KB, no opt-in, except the channels-last family's BM 128 x BN 128 tiles
+    if (!StagedConfigValid(c)) return static_cast<size_t>(-1);
+    return StagedNhwc(c) && c.th == 128 && c.tw == 128 ? StagedNhwcSmemBytes(128, 128, true) : 0;
+  }
   return c.variant == kSplitK ? SplitKSharedBytes(p, c) : TiledSharedBytes(p, c);
 }
 
@@ -410,6 +424,7 @@ cudaError_t PrepareKernels(size_t max_smem) {
   cudaError_t e = PrepareSplitK(max_smem);
   if (e == cudaSuccess) e = PrepareTiled(max_smem);
   if (e == cudaSuccess) e = PrepareWmma(max_smem);
+  if (e == cudaSuccess) e = PrepareStagedNhwc(max_smem);
   return e;
 }
 

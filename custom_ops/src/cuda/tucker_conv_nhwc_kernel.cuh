@@ -35,49 +35,111 @@ __device__ __forceinline__ Half8 LoadHalf8(const __half* p) {
   memcpy(&r, &v, sizeof(r));
   return r;
 }
+template <typename T>
+__device__ __forceinline__ bool Aligned16(const T* p) {
+  return (reinterpret_cast<uintptr_t>(p) & 15) == 0;
+}
+
+// cp.async (sm_80+): a 16-byte global -> shared copy that runs while the block computes earlier steps, so a step's
+// loads are in flight kStagedNhwcStages - 1 steps ahead instead of one (session 10: the per-step latency was exposed
+// with 4 blocks per SM). !valid zero-fills the destination (padding, tails; src is not read). The emulator copies at
+// once, which a correct pipeline cannot tell apart.
+__device__ __forceinline__ void CpAsync16(__half* dst, const __half* src, bool valid) {
+#ifdef TUCKER_EMU
+  if (valid) memcpy(dst, src, 16);
+  else memset(dst, 0, 16);
+#else
+  const unsigned d = static_cast<unsigned>(__cvta_generic_to_shared(dst));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src), "r"(valid ? 16 : 0) : "memory");
+#endif
+}
+__device__ __forceinline__ void CpAsyncCommit() {
+#ifndef TUCKER_EMU
+  asm volatile("cp.async.commit_group;\n" ::: "memory");
+#endif
+}
+template <int N>
+__device__ __forceinline__ void CpAsyncWait() {
+#ifndef TUCKER_EMU
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+#endif
+}
+
+// The core weights [R2][R1][kh][kw] reordered to [R2][kh x kw][R1], the reduction's tap-major order, so that the core
+// stage loads its A tile as 16-byte rows (scalar loads at a stride of kh x kw, converted and stored one by one, were
+// half of that stage's staging instructions). Extra blocks of stage 1's launch do it (blockIdx.x >= tiles, first
+// grid row); stage 2 follows on the stream, so it costs no launch of its own.
+struct NhwcPack {
+  const __half* src = nullptr;
+  __half* dst = nullptr;
+  int cout = 0, cin = 0, kk = 0;
+  int tiles = 0x7fffffff;  // the launch's own column tiles (no packing: every block is a tile)
+};
+TUCKER_HD int NhwcPackBlocks(const NhwcPack& k) {
+  return static_cast<int>((static_cast<long long>(k.cout) * k.kk * (k.cin / 8) + kStagedMmaThreads - 1) /
+                          kStagedMmaThreads);
+}
 
 // One stage: out = epilogue(W[M][K] x B[K][cols]) over cols = batch x Ho x Wo (image, output pixel) columns.
-// IN_NHWC: the input is channels-last scratch and the reduction runs tap-major (k = tap x cin + c; cin a multiple of 8,
-// so each 8 consecutive k are 8 channels of one tap); otherwise it is the model's channels-first input through a 1x1
-// stride-1 conv (stage 1; k = c). OUT_NHWC: fp16 channels-last scratch without epilogue (cout a multiple of 8);
-// otherwise the model's channels-first output with bias, residual and Relu (stage 3).
+// W is row-major [M][K] fp16 (the 1x1 weights as given, the core's packed tap-major). IN_NHWC: the input is
+// channels-last scratch and the reduction runs tap-major (k = tap x cin + c; cin a multiple of 8, so each 8
+// consecutive k are 8 channels of one tap); otherwise it is the model's channels-first input through a 1x1 stride-1
+// conv (stage 1; k = c). OUT_NHWC: fp16 channels-last scratch without epilogue (cout a multiple of 8); otherwise the
+// model's channels-first output with bias, residual and Relu (stage 3). Operands go global -> shared by cp.async
+// through a ring of kStagedNhwcStages steps (synchronous 16-byte stores where a source is not 16-byte groups).
 template <int BM, int BN, bool IN_NHWC, bool OUT_NHWC>
 __global__ void __launch_bounds__(kStagedMmaThreads) StagedNhwcKernel(const __half* __restrict__ in,
                                                                      const __half* __restrict__ w,
                                                                      const __half* __restrict__ bias,
                                                                      const __half* __restrict__ z,
-                                                                     __half* __restrict__ out, StagedConv a) {
-#if (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 700) || defined(TUCKER_EMU)
+                                                                     __half* __restrict__ out, StagedConv a,
+                                                                     NhwcPack pack) {
+#if (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800) || defined(TUCKER_EMU)
   namespace wmma = nvcuda::wmma;
-  constexpr int NT = kStagedMmaThreads, BK = kStagedNhwcBK, AKP = BK + 8;
-  constexpr int WARPS_M = 2, WARPS_N = NT / 32 / WARPS_M, WM = BM / WARPS_M, WN = BN / WARPS_N;
-  constexpr int FM = WM / 16, FN = WN / 16, A_PER = BM * BK / NT;
-  static_assert(BK % 16 == 0 && FM >= 1 && FN >= 1 && WM % 16 == 0 && WN % 16 == 0 && A_PER >= 1, "whole fragments");
+  constexpr int NT = kStagedMmaThreads, BK = kStagedNhwcBK, AKP = BK + 8, S = kStagedNhwcStages;
+  constexpr int WARPS_M = BM == 128 ? 4 : 2, WARPS_N = NT / 32 / WARPS_M, WM = BM / WARPS_M, WN = BN / WARPS_N;
+  constexpr int FM = WM / 16, FN = WN / 16;
+  static_assert(BK % 16 == 0 && FM >= 1 && FN >= 1 && WM % 16 == 0 && WN % 16 == 0, "whole fragments");
   // B in shared memory: column-major [BN][BK + 8] when read channels-last (a column's BK values of k are contiguous,
   // as its 16-byte loads bring them), row-major [BK][BN + 8] from the channels-first input (8 columns per load).
   constexpr int B_LD = IN_NHWC ? AKP : BN + 8, B_BUF = IN_NHWC ? BN * AKP : BK * (BN + 8);
+  constexpr int A_BUF = BM * AKP, STAGE = A_BUF + B_BUF;  // one ring slot: A [BM][BK + 8], then B
+  constexpr int KG = BK / 8, CG = BN / 8, A_VECS = BM * KG, A_PER = (A_VECS + NT - 1) / NT;  // A's 16-byte groups
   constexpr int B_VECS = BK * BN / 8, B_PER = B_VECS / NT;  // 16-byte groups of one step's B tile, per thread
-  static_assert(B_PER >= 1 && B_PER * NT == B_VECS, "whole B groups per thread and step");
+  static_assert(B_PER >= 1 && B_PER * NT == B_VECS && (A_VECS < NT || A_PER * NT == A_VECS) && NT % KG == 0,
+                "whole groups per thread and step");
   using BLayout = std::conditional_t<IN_NHWC, wmma::col_major, wmma::row_major>;
+  const int t = threadIdx.x, warp = t / 32;
+
+  if (static_cast<int>(blockIdx.x) >= pack.tiles) {  // a packing block of stage 1's launch (NhwcPack)
+    const int cg = pack.cin / 8, per_m = pack.kk * cg;
+    const long long g = static_cast<long long>(blockIdx.x - pack.tiles) * NT + t;
+    if (blockIdx.y == 0 && g < static_cast<long long>(pack.cout) * per_m) {
+      const int m = static_cast<int>(g / per_m), r = static_cast<int>(g - static_cast<long long>(m) * per_m);
+      const int tap = r / cg, c0 = 8 * (r - tap * cg);
+      Half8 v;
+#pragma unroll
+      for (int e = 0; e < 8; ++e) v.h[e] = __ldg(pack.src + (static_cast<size_t>(m) * pack.cin + c0 + e) * pack.kk + tap);
+      *reinterpret_cast<Half8*>(pack.dst + (static_cast<size_t>(m) * pack.kk + tap) * pack.cin + c0) = v;
+    }
+    return;
+  }
+
   TUCKER_DYNAMIC_SMEM(smem);
-  __half* As = reinterpret_cast<__half*>(smem);  // [2][BM][AKP]
-  __half* Bs = As + 2 * BM * AKP;                // [2][B_BUF]
-  float* epi = reinterpret_cast<float*>(Bs + 2 * B_BUF);  // [warps][16 x 16]
-  const int t = threadIdx.x, lane = t % 32, warp = t / 32;
+  __half* ring = reinterpret_cast<__half*>(smem);  // [S][STAGE]
   const int wm0 = (warp / WARPS_N) * WM, wn0 = (warp % WARPS_N) * WN;
-  const int kk = a.kh * a.kw, K = a.cin * kk, hw = a.H * a.W, ohw = a.Ho * a.Wo, cols = a.batch * ohw;
+  const int K = a.cin * a.kh * a.kw, hw = a.H * a.W, ohw = a.Ho * a.Wo, cols = a.batch * ohw;
   const int m0 = blockIdx.y * BM, j0 = blockIdx.x * BN;
 
-  // A (weights [cout][cin][kh][kw]): this thread's reduction row ka and rows ma + u x (NT / BK).
-  const int ka = t % BK, ma = t / BK;
-  float ra[A_PER];
+  // A: this thread's groups u (t + u x NT < A_VECS): rows am + u x NT / KG of the tile, reduction rows 8 x ag .. + 7
+  // of each step.
+  const int am = t / KG, ag = t % KG;
+  const bool a_vec = K % 8 == 0 && Aligned16(w);  // else (stage 1 with C not a multiple of 8) single loads
   // B: this thread's 16-byte groups u of the step's tile (group v = t + u x NT).
-  // Channels-last: group v is column v / (BK / 8) and reduction rows 8 x (v % (BK / 8)) .. + 7 of the step (one tap,
-  // 8 channels); per group, the column's image pixel base and window origin.
-  // Channels-first: group v is reduction row v / (BN / 8) and the 8 columns from 8 x (v % (BN / 8)), the same
-  // columns for all of this thread's groups (per-column offsets where they are not one vector).
-  Half8 rb[B_PER];
-  constexpr int KG = BK / 8, CG = BN / 8;
+  // Channels-last: group v is column v / KG and reduction rows 8 x (v % KG) .. + 7 of the step (one tap, 8
+  // channels); per group, the column's image pixel base and window origin.
+  // Channels-first: group v is reduction row v / CG and the 8 columns from 8 x (v % CG), the same columns for all
+  // of this thread's groups (per-column offsets where they are not one vector).
   int ih0[B_PER], iw0[B_PER];
   size_t base[B_PER];
   bool col_ok[B_PER];
@@ -95,7 +157,7 @@ __global__ void __launch_bounds__(kStagedMmaThreads) StagedNhwcKernel(const __ha
     }
   } else {
     const int jb = j0 + (t % CG) * 8;
-    vec = hw % 8 == 0 && (reinterpret_cast<uintptr_t>(in) & 15) == 0;  // 8 columns = 8 pixels of one image
+    vec = hw % 8 == 0 && Aligned16(in);  // 8 columns = 8 pixels of one image
     int n = jb / hw, pix = jb - n * hw;  // one division; the next columns step through the image boundary
 #pragma unroll
     for (int e = 0; e < 8; ++e) {
@@ -104,10 +166,9 @@ __global__ void __launch_bounds__(kStagedMmaThreads) StagedNhwcKernel(const __ha
     }
   }
 
-  // Where the next step's loads start in the reduction, kept as (tap, channel) and advanced by BK per step without
-  // divisions (these index divisions by runtime sizes dominated the issue slots of the first version, Nsight).
-  // A: k = step + ka; B (channels-last): k = step + 8 x (t % KG), as tap row bi, tap column bj, channel bc.
-  int a_tap = ka / a.cin, a_c = ka - a_tap * a.cin;
+  // Where the next step's B loads start in the reduction, kept as (tap row bi, tap column bj, channel bc) and advanced
+  // by BK per step without divisions (index divisions by runtime sizes dominated the issue slots of the first
+  // version, Nsight): k = step + 8 x (t % KG).
   int bc = 0, bi = 0, bj = 0;
   if constexpr (IN_NHWC) {
     const int k = 8 * (t % KG), tap = k / a.cin;
@@ -115,23 +176,34 @@ __global__ void __launch_bounds__(kStagedMmaThreads) StagedNhwcKernel(const __ha
     bi = tap / a.kw;
     bj = tap - bi * a.kw;
   }
-  int k0 = 0;  // the step's first reduction row (stage 1: its first channel)
-  auto load = [&]() {
+  int k0 = 0;  // the next step's first reduction row (stage 1: its first channel)
+  // Starts the next step's copies into ring slot `slot`; the slot's last reader finished before the barrier above.
+  auto issue = [&](int slot) {
+    __half* As = ring + slot * STAGE;
+    __half* Bs = As + A_BUF;
 #pragma unroll
     for (int u = 0; u < A_PER; ++u) {
-      const int m = m0 + ma + u * (NT / BK);
-      ra[u] = (m < a.cout && a_tap < kk) ? ld(w + static_cast<size_t>(m) * K + a_c * kk + a_tap) : 0.f;
+      if (A_VECS < NT && t >= A_VECS) break;
+      const int row = am + u * (NT / KG), arow = m0 + row, k = k0 + 8 * ag;
+      const __half* a_src = w + static_cast<size_t>(arow < a.cout ? arow : 0) * K;
+      __half* dst = As + row * AKP + 8 * ag;
+      const bool ok = arow < a.cout && k < K;
+      if (a_vec) {
+        CpAsync16(dst, ok ? a_src + k : w, ok);
+      } else {
+        Half8 v;
+#pragma unroll
+        for (int e = 0; e < 8; ++e) v.h[e] = arow < a.cout && k + e < K ? __ldg(a_src + k + e) : __half{};
+        *reinterpret_cast<Half8*>(dst) = v;
+      }
     }
-    for (a_c += BK; a_c >= a.cin && a_tap < kk;) a_c -= a.cin, ++a_tap;
     if constexpr (IN_NHWC) {
       const int ih_t = bi * a.dh, iw_t = bj * a.dw;
 #pragma unroll
       for (int u = 0; u < B_PER; ++u) {
-        const int ih = ih0[u] + ih_t, iw = iw0[u] + iw_t;
-        if (col_ok[u] && bi < a.kh && ih >= 0 && ih < a.H && iw >= 0 && iw < a.W)
-          rb[u] = LoadHalf8(in + (base[u] + ih * a.W + iw) * a.cin + bc);
-        else
-          rb[u] = Half8{};
+        const int v = t + u * NT, ih = ih0[u] + ih_t, iw = iw0[u] + iw_t;
+        const bool ok = col_ok[u] && bi < a.kh && ih >= 0 && ih < a.H && iw >= 0 && iw < a.W;
+        CpAsync16(Bs + (v / KG) * AKP + 8 * (v % KG), ok ? in + (base[u] + ih * a.W + iw) * a.cin + bc : in, ok);
       }
       for (bc += BK; bc >= a.cin && bi < a.kh;) {
         bc -= a.cin;
@@ -140,28 +212,20 @@ __global__ void __launch_bounds__(kStagedMmaThreads) StagedNhwcKernel(const __ha
     } else {
 #pragma unroll
       for (int u = 0; u < B_PER; ++u) {
-        const int c = k0 + (t + u * NT) / CG;
-        if (c >= a.cin || off[0] < 0) {
-          rb[u] = Half8{};
-        } else if (vec && off[7] >= 0) {
-          rb[u] = LoadHalf8(in + off[0] + static_cast<size_t>(c) * hw);
+        const int v = t + u * NT, c = k0 + v / CG;
+        __half* dst = Bs + (v / CG) * (BN + 8) + (v % CG) * 8;
+        if (vec) {  // cols is a multiple of 8 here: a group is wholly inside or outside
+          const bool ok = c < a.cin && off[0] >= 0;
+          CpAsync16(dst, ok ? in + off[0] + static_cast<size_t>(c) * hw : in, ok);
         } else {
+          Half8 r;
 #pragma unroll
-          for (int e = 0; e < 8; ++e) rb[u].h[e] = off[e] >= 0 ? in[off[e] + static_cast<size_t>(c) * hw] : __half{};
+          for (int e = 0; e < 8; ++e) r.h[e] = c < a.cin && off[e] >= 0 ? in[off[e] + static_cast<size_t>(c) * hw] : __half{};
+          *reinterpret_cast<Half8*>(dst) = r;
         }
       }
     }
     k0 += BK;
-  };
-  auto store = [&](int buf) {
-#pragma unroll
-    for (int u = 0; u < A_PER; ++u) As[(buf * BM + ma + u * (NT / BK)) * AKP + ka] = __float2half_rn(ra[u]);
-#pragma unroll
-    for (int u = 0; u < B_PER; ++u) {
-      const int v = t + u * NT;
-      __half* dst = Bs + buf * B_BUF + (IN_NHWC ? (v / KG) * AKP + 8 * (v % KG) : (v / CG) * (BN + 8) + (v % CG) * 8);
-      *reinterpret_cast<Half8*>(dst) = rb[u];
-    }
   };
 
   wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[FM][FN];
@@ -171,104 +235,166 @@ __global__ void __launch_bounds__(kStagedMmaThreads) StagedNhwcKernel(const __ha
     for (int j = 0; j < FN; ++j) wmma::fill_fragment(acc[i][j], 0.f);
 
   const int steps = (K + BK - 1) / BK;
-  load();
-  store(0);
-  __syncthreads();
+#pragma unroll
+  for (int s = 0; s < S - 1; ++s) {
+    if (s < steps) issue(s);
+    CpAsyncCommit();  // one group per step, empty ones included, so the wait below counts steps
+  }
   for (int s = 0; s < steps; ++s) {
-    const int buf = s & 1;
-    if (s + 1 < steps) load();  // the next step's, in flight during this step's products
+    CpAsyncWait<S - 2>();  // this thread's copies of step s have landed ...
+    __syncthreads();       // ... and everyone's; and every warp is done with step s - 1's slot
+    if (s + S - 1 < steps) issue((s + S - 1) % S);
+    CpAsyncCommit();
+    const __half* As = ring + (s % S) * STAGE;
+    const __half* Bs = As + A_BUF;
 #pragma unroll
     for (int kq = 0; kq < BK; kq += 16) {
       wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> fa[FM];
       wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, BLayout> fb[FN];
 #pragma unroll
-      for (int i = 0; i < FM; ++i) wmma::load_matrix_sync(fa[i], As + (buf * BM + wm0 + i * 16) * AKP + kq, AKP);
+      for (int i = 0; i < FM; ++i) wmma::load_matrix_sync(fa[i], As + (wm0 + i * 16) * AKP + kq, AKP);
 #pragma unroll
       for (int j = 0; j < FN; ++j)
-        wmma::load_matrix_sync(fb[j], Bs + buf * B_BUF + (IN_NHWC ? (wn0 + j * 16) * AKP + kq : kq * (BN + 8) + wn0 + j * 16),
-                               B_LD);
+        wmma::load_matrix_sync(fb[j], Bs + (IN_NHWC ? (wn0 + j * 16) * AKP + kq : kq * (BN + 8) + wn0 + j * 16), B_LD);
 #pragma unroll
       for (int i = 0; i < FM; ++i)
 #pragma unroll
         for (int j = 0; j < FN; ++j) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
     }
-    if (s + 1 < steps) store(buf ^ 1);  // the other buffer: every thread left it at the last step's barrier
-    __syncthreads();
   }
+  CpAsyncWait<0>();
+  __syncthreads();  // the epilogue's tile reuses the ring
 
-  // Epilogue through the warp's fp32 16x16 tile. Channels-last: a lane owns column lane % 16 and 8 channels from
-  // 8 x (lane / 16): one 16-byte store. Channels-first: a lane owns column lane % 16 (its image and pixel worked out
-  // once) and rows lane / 16 + 2q.
-  float* tile = epi + warp * 256;
-  const int cc = lane % 16, half_id = lane / 16;
+  float* tile = reinterpret_cast<float*>(smem);
+  if constexpr (OUT_NHWC) {
+    // Channels-last scratch: through a block-wide fp32 tile[col][m] (up to 64 channels a pass), a thread writes 8
+    // channels of a column, so that a warp's stores are whole 64- or 128-byte rows of t1/t2. Fragment by fragment
+    // (16 columns x 32 bytes per warp store), stage 1 of 64:64->32:64@56 and 384:192->96:384@28 at batch 32 took
+    // 19.5 and 36 us, against 14.1 and 31 us this way (session 11, calls 2 and 4).
+    constexpr int EP = BM < 64 ? BM : 64, PASSES = BM / EP, TLD = EP + 4;
+    static_assert(WM <= EP && EP % WM == 0, "a warp's rows lie in one pass");
 #pragma unroll
-  for (int i = 0; i < FM; ++i)
+    for (int pass = 0; pass < PASSES; ++pass) {
+      if (wm0 / EP == pass) {
 #pragma unroll
-    for (int j = 0; j < FN; ++j) {
-      const int col = j0 + wn0 + j * 16 + cc, mb = m0 + wm0 + i * 16;
-      if constexpr (OUT_NHWC) {
-        wmma::store_matrix_sync(tile, acc[i][j], 16, wmma::mem_col_major);  // tile[col][m]
-        __syncwarp();
-        const int m = mb + 8 * half_id;
+        for (int i = 0; i < FM; ++i)
+#pragma unroll
+          for (int j = 0; j < FN; ++j)
+            wmma::store_matrix_sync(tile + (wn0 + j * 16) * TLD + wm0 - pass * EP + i * 16, acc[i][j], TLD,
+                                    wmma::mem_col_major);
+      }
+      __syncthreads();
+      for (int g = t; g < BN * (EP / 8); g += NT) {
+        const int c = g / (EP / 8), m8 = 8 * (g % (EP / 8)), col = j0 + c, m = m0 + pass * EP + m8;
         if (col < cols && m < a.cout) {
           Half8 v;
 #pragma unroll
-          for (int e = 0; e < 8; ++e) v.h[e] = __float2half_rn(tile[cc * 16 + 8 * half_id + e]);
+          for (int e = 0; e < 8; ++e) v.h[e] = __float2half_rn(tile[c * TLD + m8 + e]);
           *reinterpret_cast<Half8*>(out + static_cast<size_t>(col) * a.cout + m) = v;
         }
-      } else {
-        wmma::store_matrix_sync(tile, acc[i][j], 16, wmma::mem_row_major);  // tile[m][col]
-        __syncwarp();
-        if (col < cols) {
-          const int n = col / ohw, pix = col - n * ohw;
-          const size_t o0 = static_cast<size_t>(n) * a.cout * ohw + pix;
+      }
+      if (pass + 1 < PASSES) __syncthreads();  // the next pass's fragments overwrite the tile
+    }
+  } else {
+    // The model's channels-first output, fragment by fragment through the warp's own fp32 16x16 tile (a block-wide
+    // tile was slower here: stage 3 of 384:192->96:384@28 at batch 32 ran 33 -> 47 us, session 11 call 4). Where the
+    // output map is a multiple of 8 pixels (8 columns are 8 pixels of one image), a lane owns row lane / 2 and 8
+    // columns from 8 x (lane % 2): one 16-byte store and residual load; otherwise a lane owns column lane % 16 (its
+    // image and pixel worked out once) and rows lane / 16 + 2q.
+    float* wt = tile + warp * 256;
+    const int lane = t % 32, cc = lane % 16, half_id = lane / 16;
+    const bool out_vec = ohw % 8 == 0 && Aligned16(out) && (z == nullptr || Aligned16(z));
 #pragma unroll
-          for (int q = 0; q < 8; ++q) {
-            const int r = half_id + 2 * q, m = mb + r;
-            if (m >= a.cout) continue;
-            const size_t o = o0 + static_cast<size_t>(m) * ohw;
-            float v = tile[r * 16 + cc];
-            if (bias != nullptr) v += ld(bias + m);
-            if (z != nullptr) v += ld(z + o);
-            if (a.relu) v = fmaxf(v, 0.f);
-            st(out + o, v);
+    for (int i = 0; i < FM; ++i)
+#pragma unroll
+      for (int j = 0; j < FN; ++j) {
+        const int mb = m0 + wm0 + i * 16, cb = j0 + wn0 + j * 16;
+        wmma::store_matrix_sync(wt, acc[i][j], 16, wmma::mem_row_major);  // wt[m][col]
+        __syncwarp();
+        if (out_vec) {
+          const int r = lane / 2, c8 = 8 * (lane % 2), m = mb + r, col = cb + c8;
+          if (col < cols && m < a.cout) {
+            const int n = col / ohw, pix = col - n * ohw;
+            const size_t o = (static_cast<size_t>(n) * a.cout + m) * ohw + pix;
+            const float b = bias != nullptr ? ld(bias + m) : 0.f;
+            Half8 res, zr{};
+            if (z != nullptr) zr = LoadHalf8(z + o);
+#pragma unroll
+            for (int e = 0; e < 8; ++e) {
+              float v = wt[r * 16 + c8 + e] + b;
+              if (z != nullptr) v += __half2float(zr.h[e]);
+              if (a.relu) v = fmaxf(v, 0.f);
+              res.h[e] = __float2half_rn(v);
+            }
+            *reinterpret_cast<Half8*>(out + o) = res;
+          }
+        } else {
+          const int col = cb + cc;
+          if (col < cols) {
+            const int n = col / ohw, pix = col - n * ohw;
+            const size_t o0 = static_cast<size_t>(n) * a.cout * ohw + pix;
+#pragma unroll
+            for (int q = 0; q < 8; ++q) {
+              const int r = half_id + 2 * q, m = mb + r;
+              if (m >= a.cout) continue;
+              const size_t o = o0 + static_cast<size_t>(m) * ohw;
+              float v = wt[r * 16 + cc];
+              if (bias != nullptr) v += ld(bias + m);
+              if (z != nullptr) v += ld(z + o);
+              if (a.relu) v = fmaxf(v, 0.f);
+              st(out + o, v);
+            }
           }
         }
+        __syncwarp();
       }
-      __syncwarp();
-    }
+  }
 #endif
 }
 
 }  // namespace
 
 // Runs the three stages of config c (nsplit 4): go(kernel, grid, threads, smem_bytes, kernel arguments...) launches
-// one (the CUDA launcher on ORT's stream, or the emulator). t1 [batch x H x W][R1] and t2 [batch x Ho x Wo][R2] are
-// fp16 in `scratch`, at the float offsets of StagedT1Words (the family needs half of StagedScratchWords).
+// one (the CUDA launcher on ORT's stream, or the emulator). In `scratch` (StagedScratchWords floats): t1
+// [batch x H x W][R1] and t2 [batch x Ho x Wo][R2] in fp16 at the float offsets 0 and StagedT1Words, then the packed
+// core weights at StagedNhwcPackWords (NhwcPack).
 template <class Go>
 void RunStagedNhwc(const __half* x, const __half* w_in, const __half* w_core, const __half* w_out, const __half* bias,
                    const __half* z, __half* y, const Problem& p, const Config& c, float* scratch, Go go) {
   __half* t1 = reinterpret_cast<__half*>(scratch);
   __half* t2 = reinterpret_cast<__half*>(scratch + StagedT1Words(p));
+  __half* packed = reinterpret_cast<__half*>(scratch + StagedNhwcPackWords(p));
   auto stage = [&](auto in_nhwc, auto out_nhwc, const __half* in, const __half* w, const __half* b, const __half* zz,
-                   __half* out, const StagedConv& a) {
+                   __half* out, const StagedConv& a, NhwcPack pack) {
     constexpr bool IN = decltype(in_nhwc)::value, OUTN = decltype(out_nhwc)::value;
     const int bm = StagedBM(a.cout, c.th), bn = c.tw;
     auto launch = [&](auto kernel, int bm_, int bn_) {
-      const dim3 grid(static_cast<unsigned>(CeilDiv(a.batch * a.Ho * a.Wo, bn_)), static_cast<unsigned>(CeilDiv(a.cout, bm_)));
-      go(kernel, grid, kStagedMmaThreads, StagedNhwcSmemBytes(bm_, bn_, IN), in, w, b, zz, out, a);
+      const int tiles = CeilDiv(a.batch * a.Ho * a.Wo, bn_);
+      const int extra = pack.dst != nullptr ? NhwcPackBlocks(pack) : 0;
+      if (pack.dst != nullptr) pack.tiles = tiles;
+      const dim3 grid(static_cast<unsigned>(tiles + extra), static_cast<unsigned>(CeilDiv(a.cout, bm_)));
+      go(kernel, grid, kStagedMmaThreads, StagedNhwcSmemBytes(bm_, bn_, IN), in, w, b, zz, out, a, pack);
     };
     if (bm == 32) {
       if (bn == 64) launch(StagedNhwcKernel<32, 64, IN, OUTN>, 32, 64);
       else launch(StagedNhwcKernel<32, 128, IN, OUTN>, 32, 128);
-    } else {
+    } else if (bm == 64) {
       if (bn == 64) launch(StagedNhwcKernel<64, 64, IN, OUTN>, 64, 64);
       else launch(StagedNhwcKernel<64, 128, IN, OUTN>, 64, 128);
+    } else {
+      if (bn == 64) launch(StagedNhwcKernel<128, 64, IN, OUTN>, 128, 64);
+      else launch(StagedNhwcKernel<128, 128, IN, OUTN>, 128, 128);
     }
   };
-  stage(std::false_type{}, std::true_type{}, x, w_in, nullptr, nullptr, t1, StagedStage1(p));
-  stage(std::true_type{}, std::true_type{}, t1, w_core, nullptr, nullptr, t2, StagedStage2(p));
-  stage(std::true_type{}, std::false_type{}, t2, w_out, bias, z, y, StagedStage3(p));
+  NhwcPack pack;
+  pack.src = w_core;
+  pack.dst = packed;
+  pack.cout = p.R2;
+  pack.cin = p.R1;
+  pack.kk = p.kh * p.kw;
+  stage(std::false_type{}, std::true_type{}, x, w_in, nullptr, nullptr, t1, StagedStage1(p), pack);
+  stage(std::true_type{}, std::true_type{}, t1, packed, nullptr, nullptr, t2, StagedStage2(p), NhwcPack{});
+  stage(std::true_type{}, std::false_type{}, t2, w_out, bias, z, y, StagedStage3(p), NhwcPack{});
 }
 
 }  // namespace tucker_cuda

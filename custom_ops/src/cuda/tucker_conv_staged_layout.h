@@ -14,6 +14,7 @@ constexpr int kStagedRegsPerSm = 65536;  // registers of an SM
 constexpr int kStagedMmaThreads = 256;  // the tensor-core family's block (8 warps)
 constexpr int kStagedMmaBK = 16;        // its reduction rows per step (one 16x16x16 WMMA deep)
 constexpr int kStagedNhwcBK = 32;       // the channels-last form's (two WMMA deep: half the steps and barriers)
+constexpr int kStagedNhwcStages = 3;    // its cp.async ring: steps in flight + 1 (45 KB at BM 64 x BN 128)
 constexpr int kStagedMaxRegs = 168;      // per thread: the 8 x 8 tiles spill at 128 (ptxas, sm_90), not at 168
 // Blocks per SM a kernel of `threads` threads is compiled for (__launch_bounds__), so it gets kStagedMaxRegs.
 constexpr int StagedMinBlocks(int threads) { return kStagedRegsPerSm / (kStagedMaxRegs * threads); }
@@ -34,13 +35,14 @@ struct StagedConv {
 // for maps of 14x14-28x28, where the wide tiles leave SMs idle), kchunk 32 x the core stage's K split (1, 2 or 4:
 // more blocks again where a long core reduction meets few column tiles, e.g. 14x14 at batch 32). Family 3 is the
 // tensor-core kernel (fp16 models only, 8 warps of 16x16x16 WMMA, any BM cap and BN). Family 4 is its
-// channels-last form (tucker_conv_nhwc_kernel.cuh: fp16 t1/t2, 16-byte loads; BM cap 32 or 64, no K split; ranks
-// that are multiples of 8, StagedNhwcFits).
+// channels-last form (tucker_conv_nhwc_kernel.cuh: fp16 t1/t2, 16-byte loads, a cp.async ring; any BM cap, no K
+// split; ranks that are multiples of 8, StagedNhwcFits; BM 128 x BN 128 needs 60 KB of shared memory, opted into
+// by PrepareStagedNhwc).
 inline bool StagedConfigValid(const Config& c) {
   return c.variant == kStaged && (c.th == 32 || c.th == 64 || c.th == 128) && (c.tw == 64 || c.tw == 128) &&
          c.threads == kStagedThreads &&
          (c.nsplit == 1 || (c.nsplit == 2 && c.tw == 64) || c.nsplit == 3 ||
-          (c.nsplit == 4 && c.th <= 64 && c.kchunk == 32)) &&
+          (c.nsplit == 4 && c.kchunk == 32)) &&
          (c.kchunk == 32 || c.kchunk == 64 || c.kchunk == 128);
 }
 inline bool StagedTensorCores(const Config& c) { return c.nsplit == 3 || c.nsplit == 4; }
@@ -72,11 +74,17 @@ TUCKER_HD size_t StagedMmaSmemBytes(int bm, int bn) {
          sizeof(float) * 256 * (kStagedMmaThreads / 32);
 }
 
-// The channels-last family (BK = kStagedNhwcBK): fp16 A [2][BM][BK + 8]; B [2][BN][BK + 8] read channels-last
-// (stages 2 and 3) or [2][BK][BN + 8] from the channels-first input (stage 1); then a 16x16 fp32 tile per warp.
+// The channels-last family (BK = kStagedNhwcBK): a ring of kStagedNhwcStages slots, each fp16 A [BM][BK + 8] and B
+// [BN][BK + 8] read channels-last (stages 2 and 3) or [BK][BN + 8] from the channels-first input (stage 1); after
+// the loop the same memory holds the epilogue's fp32 tiles: the block's [BN][up to 64 channels + 4] for channels-last
+// output, a 16x16 tile per warp for channels-first output.
 TUCKER_HD size_t StagedNhwcSmemBytes(int bm, int bn, bool in_nhwc) {
   const int b = in_nhwc ? bn * (kStagedNhwcBK + 8) : kStagedNhwcBK * (bn + 8);
-  return 2 * 2 * static_cast<size_t>(bm * (kStagedNhwcBK + 8) + b) + sizeof(float) * 256 * (kStagedMmaThreads / 32);
+  const size_t ring = 2 * kStagedNhwcStages * static_cast<size_t>(bm * (kStagedNhwcBK + 8) + b);
+  const size_t block_tile = sizeof(float) * bn * ((bm < 64 ? bm : 64) + 4);
+  const size_t warp_tiles = sizeof(float) * 256 * (kStagedMmaThreads / 32);
+  const size_t epi = block_tile > warp_tiles ? block_tile : warp_tiles;
+  return ring > epi ? ring : epi;
 }
 
 // The three stages: C -> R1 over H x W (1x1), the core R1 -> R2 (the layer's stride, padding, dilation), R2 -> N
@@ -96,11 +104,16 @@ inline bool StagedPointwise(const StagedConv& a) {
 }
 
 // Scratch (floats): t1 [batch][R1][H][W] (64-byte aligned), then the core stage's K-split partials of t2, each
-// [batch][R2][Ho][Wo].
+// [batch][R2][Ho][Wo]. The channels-last family keeps t1 and t2 in fp16 at the same offsets and its packed core
+// weights ([R2][kh x kw][R1] fp16) after t2.
 inline size_t StagedT1Words(const Problem& p) {
   return (static_cast<size_t>(p.batch) * p.R1 * p.H * p.W + 15) / 16 * 16;
 }
+inline size_t StagedNhwcPackWords(const Problem& p) {
+  return StagedT1Words(p) + (static_cast<size_t>(p.batch) * p.R2 * p.Ho * p.Wo + 31) / 32 * 16;
+}
 inline size_t StagedScratchWords(const Problem& p, const Config& c) {
+  if (StagedNhwc(c)) return StagedNhwcPackWords(p) + (static_cast<size_t>(p.R2) * p.R1 * p.kh * p.kw + 31) / 32 * 16;
   return StagedT1Words(p) + static_cast<size_t>(StagedKSplit(c)) * p.batch * p.R2 * p.Ho * p.Wo;
 }
 

@@ -7,6 +7,17 @@
 
 namespace tucker_cuda {
 
+// The BM 128 x BN 128 tiles' ring is over the 48 KB a launch gets without opting in.
+cudaError_t PrepareStagedNhwc(size_t max_smem) {
+  const size_t need = StagedNhwcSmemBytes(128, 128, true);
+  if (max_smem < need) return cudaSuccess;  // SharedBytes keeps those configs off this device
+  const int n = static_cast<int>(need);
+  cudaError_t e = cudaFuncSetAttribute(StagedNhwcKernel<128, 128, false, true>, cudaFuncAttributeMaxDynamicSharedMemorySize, n);
+  if (e == cudaSuccess) e = cudaFuncSetAttribute(StagedNhwcKernel<128, 128, true, true>, cudaFuncAttributeMaxDynamicSharedMemorySize, n);
+  if (e == cudaSuccess) e = cudaFuncSetAttribute(StagedNhwcKernel<128, 128, true, false>, cudaFuncAttributeMaxDynamicSharedMemorySize, n);
+  return e;
+}
+
 cudaError_t LaunchStagedNhwc(const void* x, const void* w_in, const void* w_core, const void* w_out, const void* bias,
                              const void* z, void* y, const Problem& p, const Config& c, void* scratch,
                              cudaStream_t stream) {
