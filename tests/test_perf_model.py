@@ -113,5 +113,7 @@ def test_channels_last_family_model_on_fp16_timings(tmp_path):
     config of both tensor-core families, 36 shapes) the model's pick stays near the measured best, and at batch 32 it
     picks the channels-last family (the fastest family on those 18 shapes)."""
     mean, batch32 = _fp16_picks(tmp_path, fit_model.NHWC_LOG)
-    assert mean <= 0.12, f"fp16 picks {100 * mean:.1f}% slower than the tuned best (documented: 7.0%)"
+    # 6%: the stage cost's max + a quarter of the smaller term (session 11) took this from 7.0% to 4.3%; a pure max
+    # again would fail here.
+    assert mean <= 0.06, f"fp16 picks {100 * mean:.1f}% slower than the tuned best (documented: 4.3%)"
     assert sum(c[0] == 6 and c[4] == 4 for c in batch32) >= 14, batch32
