@@ -167,6 +167,11 @@ def test_cuda_staged_tensor_cores_refuse_fp32(library, monkeypatch):
 # (stage 1's 16-byte and single loads), columns that end mid-tile and cross images, several row tiles.
 STAGED_NHWC_FORCED = [(6, 32, 64, 256, 4, 32), (6, 64, 128, 256, 4, 32), (6, 32, 128, 256, 4, 32),
                       (6, 64, 64, 256, 4, 32), (6, 128, 128, 256, 4, 32), (6, 128, 64, 256, 4, 32)]
+# Its cluster K splits of stages 1 and 2 (kchunk 32 x 2, 4, 8; Hopper): each tile, a BM 128 x BN 128 config whose
+# smaller stages split while its 128 x 128 ones cannot, and stages too short to split at all (every slice keeps
+# two steps or the split halves).
+STAGED_NHWC_SPLIT = [(6, 32, 64, 256, 4, 64), (6, 64, 128, 256, 4, 128), (6, 32, 128, 256, 4, 256),
+                     (6, 128, 64, 256, 4, 128), (6, 128, 128, 256, 4, 128)]
 NHWC_SHAPES = [(24, 40, 72, 136, 7, 9, 3, (1, 1), (1, 1, 1, 1), (1, 1)),
                (20, 72, 40, 36, 9, 8, 3, (2, 2), (0, 1, 2, 0), (2, 1)),
                (36, 40, 136, 24, 6, 6, 1, (1, 1), (0, 0, 0, 0), (1, 1)),
@@ -178,6 +183,12 @@ NHWC_SHAPES = [(24, 40, 72, 136, 7, 9, 3, (1, 1), (1, 1, 1, 1), (1, 1)),
 @pytest.mark.parametrize("cfg", STAGED_NHWC_FORCED, ids=[",".join(map(str, c)) for c in STAGED_NHWC_FORCED])
 @pytest.mark.parametrize("si", range(len(NHWC_SHAPES)))
 def test_cuda_staged_channels_last(library, monkeypatch, tmp_path, cfg, si):
+    _check_forced(monkeypatch, tmp_path, cfg, NHWC_SHAPES[si], np.float16)
+
+
+@pytest.mark.parametrize("cfg", STAGED_NHWC_SPLIT, ids=[",".join(map(str, c)) for c in STAGED_NHWC_SPLIT])
+@pytest.mark.parametrize("si", range(len(NHWC_SHAPES)))
+def test_cuda_staged_channels_last_k_split(library, monkeypatch, tmp_path, cfg, si):
     _check_forced(monkeypatch, tmp_path, cfg, NHWC_SHAPES[si], np.float16)
 
 

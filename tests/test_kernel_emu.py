@@ -71,6 +71,13 @@ CASES += [(_NHWC_EMU[1], 3, cfg, np.float16) for cfg in STAGED_NHWC_FORCED]
 # Its BM 128 tiles (two A groups per thread) where a stage has more than 64 output channels: the core and stage 3 of
 # shapes 0 and 3 (72 and 136 / 70 channels, the last row tile partial).
 CASES += [(_NHWC_EMU[i], 2, cfg, np.float16) for i in (0, 3) for cfg in STAGED_NHWC_FORCED[4:]]
+# Its cluster K splits (DSMEM sums of the slices' partial tiles): the core split 4 ways (12 steps, 3 per slice),
+# 2 ways on a 5x5 strided core whose BM 128 tile splits, 4 ways on the core of a 128 x 128 config whose stage 1 (a
+# 128 x 128 tile) cannot, uneven slices (21 steps in 4), and stage 1 split 8 ways (512 channels, 16 steps).
+from test_kernel_cuda import STAGED_NHWC_SPLIT  # noqa: E402
+CASES += [(_NHWC_EMU[0], 2, STAGED_NHWC_SPLIT[1], np.float16), (_NHWC_EMU[3], 2, STAGED_NHWC_SPLIT[3], np.float16),
+          (_NHWC_EMU[1], 2, STAGED_NHWC_SPLIT[4], np.float16), (_NHWC_EMU[6], 2, STAGED_NHWC_SPLIT[0], np.float16),
+          (_NHWC_EMU[9], 1, STAGED_NHWC_SPLIT[2], np.float16)]
 CASES += [(WMMA_SHAPES[0], 1, WMMA_CONFIGS[1], np.float16), (WMMA_SHAPES[1], 1, WMMA_CONFIGS[3], np.float16),
           (WMMA_SHAPES[4], 1, (4, 4, 8, 256, 1, 32), np.float16)]  # a tile shape the autotuners now time
 

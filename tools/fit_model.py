@@ -63,6 +63,9 @@ TC_LOG = ROOT / "results/h200_2026-11-29_s9/call2_staged_tensor_cores/variant6.j
 # Session 11: every staged config timed again at fp16 with the channels-last tensor-core family (nsplit 4) in its
 # final form (cp.async ring, BM 128 tiles), which staged_mma_* and staged_nhwc_lat were fitted on jointly with TC_LOG.
 NHWC_LOG = ROOT / "results/h200_2026-11-29_s11/call5_nhwc_block_epilogue/variant6.jsonl.gz"
+# Session 12: the same after the family's cluster K split (kchunk 64-256), batch 1 and 32; the split's reduction
+# constant in StagedCycles was scanned on it.
+SPLIT_LOG = ROOT / "results/h200_2026-11-29_s12/call2_k_split/variant6.jsonl.gz"
 
 
 def defaults() -> list[float]:

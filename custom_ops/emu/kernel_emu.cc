@@ -70,8 +70,11 @@ int Run(const std::string& dir, const tucker_cuda::Problem& p, const tucker_cuda
           std::fprintf(stderr, "error: the channels-last family needs ranks that are multiples of 8\n");
           return 2;
         }
+        const auto go_cluster = [](auto kernel, dim3 grid, unsigned cs, int threads, std::size_t smem, auto... args) {
+          emu::Launch(grid, dim3(static_cast<unsigned>(threads)), cs, smem, kernel, args...);
+        };
         tucker_cuda::RunStagedNhwc(x.data(), wi.data(), wc.data(), wo.data(), b.data(), zp, y.data(), p, c,
-                                   scratch.data(), go);
+                                   scratch.data(), go_cluster);
       }
     } else {
       tucker_cuda::RunStaged<T>(x.data(), wi.data(), wc.data(), wo.data(), b.data(), zp, y.data(), p, c,

@@ -210,7 +210,7 @@ double StagedCycles(const Problem& p, const Config& c, const Device& d, const Mo
   // Its channels-last form (nsplit 4) loads a step's B tile as 16-byte groups (one per thread instead of BN x 16 /
   // 256 single values), stores t1/t2 rows 8 channels at a time, and keeps t1/t2 in fp16 (half the bytes).
   const bool nhwc = StagedNhwc(c);
-  if (nhwc && !StagedNhwcFits(p)) return INFINITY;
+  if (nhwc && (!StagedNhwcFits(p) || (split > 1 && d.cc_major < 9))) return INFINITY;  // its split needs clusters
   const double scratch_elem = nhwc ? 2 : 4;
   const auto mma_stage = [&](const StagedConv& a, double in_bytes, double out_bytes, bool last) {
     const int bm = StagedBM(a.cout, c.th), bn = c.tw, warps_m = bm == 128 ? 4 : 2, warps_n = 8 / warps_m;
@@ -230,14 +230,20 @@ double StagedCycles(const Problem& p, const Config& c, const Device& d, const Mo
                               : static_cast<double>(bm + bn * a.in_parts) * bk / kStagedMmaThreads;
     const double step = bk / 16 * (fm * fn * kMmaIssue + (fm + fn) * 4) + loads * 10 + 20;
     // Blocks of one SM run `resident` at a time; each round's steps cost the larger of the latency of a step's
-    // loads and barrier (one step is prefetched: few warps cannot hide it) and the SM's issue of its blocks' steps.
+    // loads and barrier (one step in flight ahead for the channels-first family, two in the channels-last ring: few
+    // warps cannot hide it) and the SM's issue of its blocks' steps.
     const double per_sm = std::ceil(blocks / d.sm_count), conc = std::min<double>(per_sm, resident);
     const double rounds = std::ceil(per_sm / resident), steps = std::ceil(K / bk);
     const double step_time = std::max(nhwc ? m.staged_nhwc_lat : m.staged_mma_lat, conc * 8 / 4 * step * m.staged_mma_cpi);
     // Per fragment and lane: 16-byte rows of t1/t2 or of an output map that is a multiple of 8 pixels, or single values.
     const double stores = nhwc && (!last || (a.Ho * a.Wo) % 8 == 0) ? 4 : 16;
     const double once = (fm * fn * stores + loads * 10 + 100) * conc * 8 / 4 * m.staged_mma_cpi;
-    const double time = rounds * (steps * step_time + once);
+    // A cluster K split (channels-last family): each slice stores its partial tile, two cluster barriers and the
+    // slices' DSMEM reads of each other's tiles. 300 cycles: scanned (0-2400) on session 12's log of every staged
+    // config (call 2), the value with the smallest pick gap (before the tile rule below: 5.3% at 300, 5.7% at 600,
+    // 11.6% at 2400; with it 4.6% at 300).
+    const double reduce = nhwc && a.ksplit > 1 ? 300.0 : 0.0;
+    const double time = rounds * (steps * step_time + once + reduce);
     // The larger of issue time and DRAM time; for the channels-last family plus a quarter of the smaller: the two
     // overlap only in part, and a pure max made its tiles equal wherever the bytes dominate (large maps), so the model
     // picked BN 64 where BN 128 ran 20-40% faster (session 11). (The channels-first family's constants were fitted
@@ -271,6 +277,24 @@ double StagedCycles(const Problem& p, const Config& c, const Device& d, const Mo
     total += std::max(issue, bytes / m.staged_bw) + m.staged_launch;
   };
   const double pix_in = static_cast<double>(p.batch) * p.H * p.W, pix_out = static_cast<double>(p.batch) * p.Ho * p.Wo;
+  if (nhwc) {  // the split runs in clusters on stages 1 and 2 (StagedNhwcStageSplit), with no partials in memory
+    StagedConv s1 = StagedStage1(p), s2 = StagedStage2(p);
+    s1.ksplit = StagedNhwcStageSplit(split, p.C, StagedBM(p.R1, c.th), c.tw);
+    s2.ksplit = StagedNhwcStageSplit(split, p.R1 * p.kh * p.kw, StagedBM(p.R2, c.th), c.tw);
+    if (split > 1 && s1.ksplit == 1 && s2.ksplit == 1) return INFINITY;  // the same kernels as split 1
+    // A split pays where a stage's tiles leave SMs idle; past two blocks per SM its clusters only add reductions and
+    // co-scheduling (session 12's log at batch 32: 14x14 maps with 98 tiles ran 1.3x slower split 4 than split 2,
+    // 28x28-56x56 maps lost 9-24% to any split). The model's cost did not see that; this rule does.
+    for (const StagedConv* a : {&s1, &s2}) {
+      const double tiles = std::ceil(static_cast<double>(a->batch) * a->Ho * a->Wo / c.tw) *
+                           std::ceil(static_cast<double>(a->cout) / StagedBM(a->cout, c.th));
+      if (a->ksplit > 1 && tiles * a->ksplit > 2.0 * d.sm_count) return INFINITY;
+    }
+    stage(s1, pix_in * p.C * 4, pix_in * p.R1 * scratch_elem);
+    stage(s2, pix_in * p.R1 * scratch_elem, pix_out * p.R2 * scratch_elem);
+    stage(StagedStage3(p), pix_out * p.R2 * scratch_elem, pix_out * p.N * 4 * 2, true);
+    return total;
+  }
   stage(StagedStage1(p), pix_in * p.C * 4, pix_in * p.R1 * scratch_elem);
   stage(StagedStage2(p, split), pix_in * p.R1 * scratch_elem, pix_out * p.R2 * scratch_elem * split);
   stage(StagedStage3(p, split), pix_out * p.R2 * scratch_elem * split, pix_out * p.N * 4 * 2, true);
@@ -289,10 +313,22 @@ void AddStagedCandidates(const Problem& p, std::vector<Config>* out) {
       for (const auto& [bn, fam] : {std::pair{64, 1}, std::pair{128, 1}, std::pair{64, 2}, std::pair{64, 3},
                                     std::pair{128, 3}, std::pair{64, 4}, std::pair{128, 4}}) {
         const Config c{kStaged, bm, bn, kStagedThreads, fam, 32 * split};
-        if (StagedConfigValid(c) && StagedScratchBytes(p, c) <= (size_t{1} << 31)) out->push_back(c);
+        if (fam != 4 && StagedConfigValid(c) && StagedScratchBytes(p, c) <= (size_t{1} << 31)) out->push_back(c);
       }
     }
   }
+  // The channels-last family's cluster K splits (stages 1 and 2), wherever one of them would split.
+  for (int split : {1, 2, 4, 8})
+    for (int bm : {32, 64, 128}) {
+      if (bm > 32 && most <= bm / 2) break;
+      for (int bn : {64, 128}) {
+        const Config c{kStaged, bm, bn, kStagedThreads, 4, 32 * split};
+        const bool splits = StagedNhwcStageSplit(split, p.C, StagedBM(p.R1, bm), bn) > 1 ||
+                            StagedNhwcStageSplit(split, p.R1 * p.kh * p.kw, StagedBM(p.R2, bm), bn) > 1;
+        if ((split == 1 || splits) && StagedConfigValid(c) && StagedScratchBytes(p, c) <= (size_t{1} << 31))
+          out->push_back(c);
+      }
+    }
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 // Stage 1 reads the model's channels-first input 8 pixels per 16-byte load (one element per load where the map
 // size is not a multiple of 8); stage 3 writes the model's channels-first output with bias, residual and Relu.
 #pragma once
+#include <cooperative_groups.h>
 #include <cuda_fp16.h>
 #include <mma.h>
 
@@ -87,6 +88,11 @@ TUCKER_HD int NhwcPackBlocks(const NhwcPack& k) {
 // conv (stage 1; k = c). OUT_NHWC: fp16 channels-last scratch without epilogue (cout a multiple of 8); otherwise the
 // model's channels-first output with bias, residual and Relu (stage 3). Operands go global -> shared by cp.async
 // through a ring of kStagedNhwcStages steps (synchronous 16-byte stores where a source is not 16-byte groups).
+// a.ksplit > 1 (channels-last output only; a cluster of that many blocks along x per column tile, launched by
+// RunStagedNhwc): block x = tile x ksplit + slice, each slice walks its share of the reduction's steps, and the
+// slices sum their partial tiles through distributed shared memory, each writing an interleaved share of the
+// output. Why (session 12, CUPTI at batch 1): the core stage of 384:192->96:384@28 ran 39 blocks of 54 steps,
+// 19 us of the layer's 32, latency-bound with most SMs idle.
 template <int BM, int BN, bool IN_NHWC, bool OUT_NHWC>
 __global__ void __launch_bounds__(kStagedMmaThreads) StagedNhwcKernel(const __half* __restrict__ in,
                                                                      const __half* __restrict__ w,
@@ -129,7 +135,11 @@ __global__ void __launch_bounds__(kStagedMmaThreads) StagedNhwcKernel(const __ha
   __half* ring = reinterpret_cast<__half*>(smem);  // [S][STAGE]
   const int wm0 = (warp / WARPS_N) * WM, wn0 = (warp % WARPS_N) * WN;
   const int K = a.cin * a.kh * a.kw, hw = a.H * a.W, ohw = a.Ho * a.Wo, cols = a.batch * ohw;
-  const int m0 = blockIdx.y * BM, j0 = blockIdx.x * BN;
+  const int ks = a.ksplit, slice = static_cast<int>(blockIdx.x) % ks;
+  const int m0 = blockIdx.y * BM, j0 = static_cast<int>(blockIdx.x) / ks * BN;
+  // This slice's steps [s_first, s_first + steps) of the reduction's total.
+  const int all_steps = (K + BK - 1) / BK, s_first = slice * all_steps / ks;
+  const int steps = (slice + 1) * all_steps / ks - s_first;
 
   // A: this thread's groups u (t + u x NT < A_VECS): rows am + u x NT / KG of the tile, reduction rows 8 x ag .. + 7
   // of each step.
@@ -171,12 +181,12 @@ __global__ void __launch_bounds__(kStagedMmaThreads) StagedNhwcKernel(const __ha
   // version, Nsight): k = step + 8 x (t % KG).
   int bc = 0, bi = 0, bj = 0;
   if constexpr (IN_NHWC) {
-    const int k = 8 * (t % KG), tap = k / a.cin;
+    const int k = s_first * BK + 8 * (t % KG), tap = k / a.cin;
     bc = k - tap * a.cin;
     bi = tap / a.kw;
     bj = tap - bi * a.kw;
   }
-  int k0 = 0;  // the next step's first reduction row (stage 1: its first channel)
+  int k0 = s_first * BK;  // the next step's first reduction row (stage 1: its first channel)
   // Starts the next step's copies into ring slot `slot`; the slot's last reader finished before the barrier above.
   auto issue = [&](int slot) {
     __half* As = ring + slot * STAGE;
@@ -234,7 +244,6 @@ __global__ void __launch_bounds__(kStagedMmaThreads) StagedNhwcKernel(const __ha
 #pragma unroll
     for (int j = 0; j < FN; ++j) wmma::fill_fragment(acc[i][j], 0.f);
 
-  const int steps = (K + BK - 1) / BK;
 #pragma unroll
   for (int s = 0; s < S - 1; ++s) {
     if (s < steps) issue(s);
@@ -267,6 +276,37 @@ __global__ void __launch_bounds__(kStagedMmaThreads) StagedNhwcKernel(const __ha
 
   float* tile = reinterpret_cast<float*>(smem);
   if constexpr (OUT_NHWC) {
+#if (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900) || defined(TUCKER_EMU)
+    if (ks > 1) {
+      // The slice's whole partial tile[col][m] (StagedNhwcSmemBytes makes room); once every slice's is there, slice q
+      // sums groups of 8 channels g = q x NT + t, + NT x ks, ... over the cluster and writes them (16-byte stores).
+      constexpr int SLD = BM + 4, MG = BM / 8;
+#pragma unroll
+      for (int i = 0; i < FM; ++i)
+#pragma unroll
+        for (int j = 0; j < FN; ++j)
+          wmma::store_matrix_sync(tile + (wn0 + j * 16) * SLD + wm0 + i * 16, acc[i][j], SLD, wmma::mem_col_major);
+      cooperative_groups::cluster_group cluster = cooperative_groups::this_cluster();
+      cluster.sync();
+      for (int g = slice * NT + t; g < BN * MG; g += NT * ks) {
+        const int c = g / MG, m8 = 8 * (g % MG), col = j0 + c, m = m0 + m8;
+        if (col >= cols || m >= a.cout) continue;
+        float sum[8] = {};
+        for (int q = 0; q < ks; ++q) {
+          const float4* src = reinterpret_cast<const float4*>(cluster.map_shared_rank(tile, q) + c * SLD + m8);
+          const float4 lo = src[0], hi = src[1];
+          sum[0] += lo.x, sum[1] += lo.y, sum[2] += lo.z, sum[3] += lo.w;
+          sum[4] += hi.x, sum[5] += hi.y, sum[6] += hi.z, sum[7] += hi.w;
+        }
+        Half8 v;
+#pragma unroll
+        for (int e = 0; e < 8; ++e) v.h[e] = __float2half_rn(sum[e]);
+        *reinterpret_cast<Half8*>(out + static_cast<size_t>(col) * a.cout + m) = v;
+      }
+      cluster.sync();  // no slice's tile is read after this (a block may exit)
+      return;
+    }
+#endif
     // Channels-last scratch: through a block-wide fp32 tile[col][m] (up to 64 channels a pass), a thread writes 8
     // channels of a column, so that a warp's stores are whole 64- or 128-byte rows of t1/t2. Fragment by fragment
     // (16 columns x 32 bytes per warp store), stage 1 of 64:64->32:64@56 and 384:192->96:384@28 at batch 32 took
@@ -354,8 +394,8 @@ __global__ void __launch_bounds__(kStagedMmaThreads) StagedNhwcKernel(const __ha
 
 }  // namespace
 
-// Runs the three stages of config c (nsplit 4): go(kernel, grid, threads, smem_bytes, kernel arguments...) launches
-// one (the CUDA launcher on ORT's stream, or the emulator). In `scratch` (StagedScratchWords floats): t1
+// Runs the three stages of config c (nsplit 4): go(kernel, grid, cluster size along x, threads, smem_bytes, kernel
+// arguments...) launches one (the CUDA launcher on ORT's stream, or the emulator). In `scratch` (StagedScratchWords floats): t1
 // [batch x H x W][R1] and t2 [batch x Ho x Wo][R2] in fp16 at the float offsets 0 and StagedT1Words, then the packed
 // core weights at StagedNhwcPackWords (NhwcPack).
 template <class Go>
@@ -369,11 +409,14 @@ void RunStagedNhwc(const __half* x, const __half* w_in, const __half* w_core, co
     constexpr bool IN = decltype(in_nhwc)::value, OUTN = decltype(out_nhwc)::value;
     const int bm = StagedBM(a.cout, c.th), bn = c.tw;
     auto launch = [&](auto kernel, int bm_, int bn_) {
-      const int tiles = CeilDiv(a.batch * a.Ho * a.Wo, bn_);
-      const int extra = pack.dst != nullptr ? NhwcPackBlocks(pack) : 0;
+      StagedConv s = a;
+      s.ksplit = OUTN ? StagedNhwcStageSplit(StagedKSplit(c), a.cin * a.kh * a.kw, bm_, bn_) : 1;
+      const int ks = s.ksplit, tiles = CeilDiv(a.batch * a.Ho * a.Wo, bn_) * ks;
+      const int extra = pack.dst != nullptr ? CeilDiv(NhwcPackBlocks(pack), ks) * ks : 0;  // whole clusters
       if (pack.dst != nullptr) pack.tiles = tiles;
       const dim3 grid(static_cast<unsigned>(tiles + extra), static_cast<unsigned>(CeilDiv(a.cout, bm_)));
-      go(kernel, grid, kStagedMmaThreads, StagedNhwcSmemBytes(bm_, bn_, IN), in, w, b, zz, out, a, pack);
+      go(kernel, grid, static_cast<unsigned>(ks), kStagedMmaThreads, StagedNhwcSmemBytes(bm_, bn_, IN), in, w, b, zz,
+         out, s, pack);
     };
     if (bm == 32) {
       if (bn == 64) launch(StagedNhwcKernel<32, 64, IN, OUTN>, 32, 64);

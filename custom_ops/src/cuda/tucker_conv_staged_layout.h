@@ -35,15 +35,15 @@ struct StagedConv {
 // for maps of 14x14-28x28, where the wide tiles leave SMs idle), kchunk 32 x the core stage's K split (1, 2 or 4:
 // more blocks again where a long core reduction meets few column tiles, e.g. 14x14 at batch 32). Family 3 is the
 // tensor-core kernel (fp16 models only, 8 warps of 16x16x16 WMMA, any BM cap and BN). Family 4 is its
-// channels-last form (tucker_conv_nhwc_kernel.cuh: fp16 t1/t2, 16-byte loads, a cp.async ring; any BM cap, no K
-// split; ranks that are multiples of 8, StagedNhwcFits; BM 128 x BN 128 needs 60 KB of shared memory, opted into
-// by PrepareStagedNhwc).
+// channels-last form (tucker_conv_nhwc_kernel.cuh: fp16 t1/t2, 16-byte loads, a cp.async ring; any BM cap; ranks
+// that are multiples of 8, StagedNhwcFits; BM 128 x BN 128 needs 60 KB of shared memory, opted into by
+// PrepareStagedNhwc). Its kchunk is 32 x a K split of stages 1 and 2 over a thread-block cluster (1, 2, 4 or 8,
+// StagedNhwcStageSplit; Hopper and later), the slices' partial tiles summed through distributed shared memory.
 inline bool StagedConfigValid(const Config& c) {
   return c.variant == kStaged && (c.th == 32 || c.th == 64 || c.th == 128) && (c.tw == 64 || c.tw == 128) &&
          c.threads == kStagedThreads &&
-         (c.nsplit == 1 || (c.nsplit == 2 && c.tw == 64) || c.nsplit == 3 ||
-          (c.nsplit == 4 && c.kchunk == 32)) &&
-         (c.kchunk == 32 || c.kchunk == 64 || c.kchunk == 128);
+         (c.nsplit == 1 || (c.nsplit == 2 && c.tw == 64) || c.nsplit == 3 || c.nsplit == 4) &&
+         (c.kchunk == 32 || c.kchunk == 64 || c.kchunk == 128 || (c.nsplit == 4 && c.kchunk == 256));
 }
 inline bool StagedTensorCores(const Config& c) { return c.nsplit == 3 || c.nsplit == 4; }
 inline bool StagedNhwc(const Config& c) { return c.nsplit == 4; }
@@ -77,14 +77,27 @@ TUCKER_HD size_t StagedMmaSmemBytes(int bm, int bn) {
 // The channels-last family (BK = kStagedNhwcBK): a ring of kStagedNhwcStages slots, each fp16 A [BM][BK + 8] and B
 // [BN][BK + 8] read channels-last (stages 2 and 3) or [BK][BN + 8] from the channels-first input (stage 1); after
 // the loop the same memory holds the epilogue's fp32 tiles: the block's [BN][up to 64 channels + 4] for channels-last
-// output, a 16x16 tile per warp for channels-first output.
+// output, a 16x16 tile per warp for channels-first output, and a K slice's whole [BN][BM + 4] partial tile (within
+// the ring's size for every tile that splits).
 TUCKER_HD size_t StagedNhwcSmemBytes(int bm, int bn, bool in_nhwc) {
   const int b = in_nhwc ? bn * (kStagedNhwcBK + 8) : kStagedNhwcBK * (bn + 8);
   const size_t ring = 2 * kStagedNhwcStages * static_cast<size_t>(bm * (kStagedNhwcBK + 8) + b);
   const size_t block_tile = sizeof(float) * bn * ((bm < 64 ? bm : 64) + 4);
   const size_t warp_tiles = sizeof(float) * 256 * (kStagedMmaThreads / 32);
-  const size_t epi = block_tile > warp_tiles ? block_tile : warp_tiles;
+  const size_t split_tile = sizeof(float) * bn * static_cast<size_t>(bm + 4);  // a K slice's whole partial tile
+  size_t epi = block_tile > warp_tiles ? block_tile : warp_tiles;
+  if (!(bm == 128 && bn == 128) && split_tile > epi) epi = split_tile;
   return ring > epi ? ring : epi;
+}
+
+// The cluster K split a channels-last-output stage (1 or 2) of the channels-last family runs: the config's split
+// (kchunk / 32), halved until every slice has at least two BK steps; none for BM 128 x BN 128, whose partial tile
+// would not fit in its ring's shared memory. Host and device (the launcher sets StagedConv::ksplit) use this one.
+TUCKER_HD int StagedNhwcStageSplit(int ks, int K, int bm, int bn) {
+  if (bm == 128 && bn == 128) return 1;
+  const int steps = (K + kStagedNhwcBK - 1) / kStagedNhwcBK;
+  while (ks > 1 && steps < 2 * ks) ks /= 2;
+  return ks;
 }
 
 // The three stages: C -> R1 over H x W (1x1), the core R1 -> R2 (the layer's stride, padding, dilation), R2 -> N

@@ -23,10 +23,26 @@ cudaError_t LaunchStagedNhwc(const void* x, const void* w_in, const void* w_core
                              cudaStream_t stream) {
   if (!StagedConfigValid(c) || !StagedNhwc(c) || !StagedNhwcFits(p) || scratch == nullptr) return cudaErrorInvalidValue;
   cudaError_t err = cudaSuccess;
-  auto go = [&](auto kernel, dim3 grid, int threads, size_t smem, auto... args) {
+  auto go = [&](auto kernel, dim3 grid, unsigned cluster, int threads, size_t smem, auto... args) {
     if (err != cudaSuccess) return;
-    kernel<<<grid, threads, smem, stream>>>(args...);
-    err = cudaGetLastError();
+    if (cluster == 1) {
+      kernel<<<grid, threads, smem, stream>>>(args...);
+      err = cudaGetLastError();
+      return;
+    }
+    cudaLaunchConfig_t cfg = {};  // a K-split stage: clusters of its slices along x (fails before Hopper)
+    cfg.gridDim = grid;
+    cfg.blockDim = dim3(static_cast<unsigned>(threads), 1, 1);
+    cfg.dynamicSmemBytes = smem;
+    cfg.stream = stream;
+    cudaLaunchAttribute attr[1];
+    attr[0].id = cudaLaunchAttributeClusterDimension;
+    attr[0].val.clusterDim.x = cluster;
+    attr[0].val.clusterDim.y = 1;
+    attr[0].val.clusterDim.z = 1;
+    cfg.attrs = attr;
+    cfg.numAttrs = 1;
+    err = cudaLaunchKernelEx(&cfg, kernel, args...);
   };
   const auto h = [](const void* q) { return static_cast<const __half*>(q); };
   RunStagedNhwc(h(x), h(w_in), h(w_core), h(w_out), h(bias), h(z), static_cast<__half*>(y), p, c,
