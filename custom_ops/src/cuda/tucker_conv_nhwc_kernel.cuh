@@ -395,9 +395,9 @@ __global__ void __launch_bounds__(kStagedMmaThreads) StagedNhwcKernel(const __ha
 }  // namespace
 
 // Runs the three stages of config c (nsplit 4): go(kernel, grid, cluster size along x, threads, smem_bytes, kernel
-// arguments...) launches one (the CUDA launcher on ORT's stream, or the emulator). In `scratch` (StagedScratchWords floats): t1
-// [batch x H x W][R1] and t2 [batch x Ho x Wo][R2] in fp16 at the float offsets 0 and StagedT1Words, then the packed
-// core weights at StagedNhwcPackWords (NhwcPack).
+// arguments...) launches one (the CUDA launcher on ORT's stream, or the emulator). In `scratch` (StagedScratchWords
+// floats): t1 [batch x H x W][R1] and t2 [batch x Ho x Wo][R2] in fp16 at the float offsets 0 and StagedT1Words, then
+// the packed core weights at StagedNhwcPackWords (NhwcPack).
 template <class Go>
 void RunStagedNhwc(const __half* x, const __half* w_in, const __half* w_core, const __half* w_out, const __half* bias,
                    const __half* z, __half* y, const Problem& p, const Config& c, float* scratch, Go go) {
