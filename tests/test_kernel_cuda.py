@@ -227,6 +227,37 @@ def test_cuda_wmma_refuses_fp32(library, monkeypatch):
     _forced_fp32_run_fails(monkeypatch, "4,4,4,256,1,32", BIG[0], "does not fit")
 
 
+# Its weights staged in shared memory first (nsplit 2): the BIG shapes whose weights fit, and the shape families of
+# the emulator's WMMA cases (strides, kernels 1/3/5, asymmetric pads, dilation, N != C, partial tiles).
+WMMA_SHAPES = [(32, 16, 16, 32, 8, 8, 3, (1, 1), (1, 1, 1, 1), (1, 1)),
+               (48, 32, 16, 64, 9, 9, 3, (2, 2), (1, 1, 1, 1), (1, 1)),
+               (16, 16, 32, 16, 7, 7, 5, (1, 1), (2, 2, 2, 2), (1, 1)),
+               (32, 16, 16, 32, 6, 10, 1, (1, 1), (0, 0, 0, 0), (1, 1)),
+               (32, 16, 16, 32, 11, 9, 3, (1, 1), (0, 2, 1, 0), (1, 2))]
+WMMA_W_FORCED = [(4, 4, 4, 256, 2, 32), (4, 8, 8, 256, 2, 32), (4, 3, 5, 256, 2, 32), (4, 2, 4, 256, 2, 32)]
+WMMA_W_SHAPES = [BIG[0], BIG[2]] + WMMA_SHAPES
+# (BIG[2]'s stride-2 8x8 tile reads a 17x17 window: with its weights, more than a block's shared memory)
+WMMA_W_CASES = [(cfg, si) for cfg in WMMA_W_FORCED for si in range(len(WMMA_W_SHAPES))
+                if not (si == 1 and cfg[1] == 8)]
+
+
+@pytest.mark.parametrize("cfg,si", WMMA_W_CASES, ids=[f"{si}-{','.join(map(str, c))}" for c, si in WMMA_W_CASES])
+def test_cuda_wmma_staged_weights(library, monkeypatch, tmp_path, cfg, si):
+    _check_forced(monkeypatch, tmp_path, cfg, WMMA_W_SHAPES[si], np.float16)
+
+
+def test_cuda_wmma_staged_weights_refuses_what_does_not_fit(library, monkeypatch):
+    """512:192->160:512's weights (0.9 MB) cannot be staged in one block's shared memory."""
+    monkeypatch.setenv("TUCKER_ONNX_CONFIG", "4,4,4,256,2,32")
+    rng = np.random.default_rng()
+    shape = BIG[3]
+    x, w_in, w_core, w_out, b, _ = _case(rng, shape, 1, False, np.float16)
+    model = tucker_node_model(x.shape, w_in, w_core, w_out, b, False, shape[7], shape[8], shape[9], "none",
+                              dtype=np.float16)
+    with pytest.raises(Exception, match="does not fit"):
+        _cuda_session(model).run(None, {"X": x})
+
+
 @pytest.mark.parametrize("k", [1, 8])
 @pytest.mark.parametrize("dtype", [np.float32, np.float16])
 def test_cuda_quick_tuner(library, monkeypatch, tmp_path, k, dtype):

@@ -106,8 +106,10 @@ int Run(const std::string& dir, const tucker_cuda::Problem& p, const tucker_cuda
     if (c.kchunk == tucker_cuda::kClusterStaged) run(grid, c.nsplit, tucker_cuda::ClusterKernel<T, true>);
     else run(grid, c.nsplit, tucker_cuda::ClusterKernel<T, false>);
   } else if (c.variant == tucker_cuda::kWmma) {
-    if constexpr (std::is_same_v<T, __half>) run(dim3(tiles, p.batch), 1, tucker_cuda::WmmaKernel);
-    else {
+    if constexpr (std::is_same_v<T, __half>) {
+      if (c.nsplit == 2) run(dim3(tiles, p.batch), 1, tucker_cuda::WmmaKernel<true>);
+      else run(dim3(tiles, p.batch), 1, tucker_cuda::WmmaKernel<false>);
+    } else {
       std::fprintf(stderr, "error: the WMMA kernel is fp16 only\n");
       return 2;
     }

@@ -2,6 +2,9 @@
 #pragma once
 #include <cuda_fp16.h>
 
+#include <cstdint>
+#include <cstring>
+
 // The kernels' dynamic shared memory; the CPU emulator (custom_ops/emu) defines it as the block's host buffer.
 #ifndef TUCKER_DYNAMIC_SMEM
 #define TUCKER_DYNAMIC_SMEM(name) extern __shared__ __align__(16) float name[]
@@ -59,6 +62,42 @@ __device__ __forceinline__ void LoadVec(const float* p, float* v) {
 }
 __device__ __forceinline__ void st(float* p, float v) { *p = v; }
 __device__ __forceinline__ void st(__half* p, float v) { *p = __float2half_rn(v); }
+
+template <typename T>
+__device__ __forceinline__ bool Aligned16(const T* p) {
+  return (reinterpret_cast<uintptr_t>(p) & 15) == 0;
+}
+
+// cp.async (sm_80+): a 16-byte global -> shared copy that runs while the block does other work: the channels-last
+// family keeps a step's loads kStagedNhwcStages - 1 steps ahead (session 10: the per-step latency was exposed with 4
+// blocks per SM); the WMMA kernel stages its weights while it loads X's window. !valid zero-fills the destination (padding, tails; src is not read). The emulator copies at
+// once, which a correct pipeline cannot tell apart.
+// Before sm_80 (a host-side build for another target) it is a synchronous 16-byte copy.
+#if defined(TUCKER_EMU) || (defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800)
+#define TUCKER_CP_ASYNC 0
+#else
+#define TUCKER_CP_ASYNC 1
+#endif
+__device__ __forceinline__ void CpAsync16(__half* dst, const __half* src, bool valid) {
+#if TUCKER_CP_ASYNC
+  const unsigned d = static_cast<unsigned>(__cvta_generic_to_shared(dst));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src), "r"(valid ? 16 : 0) : "memory");
+#else
+  if (valid) memcpy(dst, src, 16);
+  else memset(dst, 0, 16);
+#endif
+}
+__device__ __forceinline__ void CpAsyncCommit() {
+#if TUCKER_CP_ASYNC
+  asm volatile("cp.async.commit_group;\n" ::: "memory");
+#endif
+}
+template <int N>
+__device__ __forceinline__ void CpAsyncWait() {
+#if TUCKER_CP_ASYNC
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+#endif
+}
 
 // Image offset (ih * W + iw) of position q of a tile's input window (iw_n columns from row ih0, column iw0), or -1
 // where q is past the window's win positions or outside the image (the core conv's zero padding).

@@ -423,11 +423,15 @@ std::map<std::string, Config> ReadConfigCache(const std::string& path) {
 
 std::vector<Config> TensorCoreCandidates(const Problem& p, const Device& d) {
   // The tile shapes the H200 ran correctly (tests/test_kernel_cuda.py, tools/bench_configs.py, session 4).
+  // nsplit 2 stages the weights in shared memory (session 13), where they fit.
   std::vector<Config> out;
-  for (auto [th, tw] : {std::pair{4, 4}, std::pair{4, 8}, std::pair{8, 8}}) {
-    const Config c{kWmma, th, tw, 256, 1, 32};
-    if ((th <= p.Ho || th == 4) && (tw <= p.Wo || tw == 4) && SharedBytes(p, c) <= d.smem_per_block) out.push_back(c);
-  }
+  for (int nsplit : {1, 2})
+    for (auto [th, tw] : {std::pair{2, 4}, std::pair{4, 4}, std::pair{4, 8}, std::pair{8, 8}}) {
+      const Config c{kWmma, th, tw, 256, nsplit, 32};
+      if ((nsplit == 2 || th > 2) && (th <= p.Ho || th <= 4) && (tw <= p.Wo || tw == 4) &&
+          SharedBytes(p, c) <= d.smem_per_block)
+        out.push_back(c);
+    }
   return out;
 }
 

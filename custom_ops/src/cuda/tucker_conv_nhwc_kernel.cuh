@@ -36,36 +36,6 @@ __device__ __forceinline__ Half8 LoadHalf8(const __half* p) {
   memcpy(&r, &v, sizeof(r));
   return r;
 }
-template <typename T>
-__device__ __forceinline__ bool Aligned16(const T* p) {
-  return (reinterpret_cast<uintptr_t>(p) & 15) == 0;
-}
-
-// cp.async (sm_80+): a 16-byte global -> shared copy that runs while the block computes earlier steps, so a step's
-// loads are in flight kStagedNhwcStages - 1 steps ahead instead of one (session 10: the per-step latency was exposed
-// with 4 blocks per SM). !valid zero-fills the destination (padding, tails; src is not read). The emulator copies at
-// once, which a correct pipeline cannot tell apart.
-__device__ __forceinline__ void CpAsync16(__half* dst, const __half* src, bool valid) {
-#ifdef TUCKER_EMU
-  if (valid) memcpy(dst, src, 16);
-  else memset(dst, 0, 16);
-#else
-  const unsigned d = static_cast<unsigned>(__cvta_generic_to_shared(dst));
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src), "r"(valid ? 16 : 0) : "memory");
-#endif
-}
-__device__ __forceinline__ void CpAsyncCommit() {
-#ifndef TUCKER_EMU
-  asm volatile("cp.async.commit_group;\n" ::: "memory");
-#endif
-}
-template <int N>
-__device__ __forceinline__ void CpAsyncWait() {
-#ifndef TUCKER_EMU
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
-#endif
-}
-
 // The core weights [R2][R1][kh][kw] reordered to [R2][kh x kw][R1], the reduction's tap-major order, so that the core
 // stage loads its A tile as 16-byte rows (scalar loads at a stride of kh x kw, converted and stored one by one, were
 // half of that stage's staging instructions). Extra blocks of stage 1's launch do it (blockIdx.x >= tiles, first

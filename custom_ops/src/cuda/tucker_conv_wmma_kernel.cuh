@@ -7,7 +7,11 @@
 //   stage 2: t2[R2][tile]   = W_core[R2][R1*kk] . col[R1*kk][tile]  (col: im2col of t1, built kc2 rows at a time)
 //   stage 3: Y[N][tile]     = W_out[N][R2] . t2[R2][tile]          (+ bias, residual, Relu; written to global)
 // Accumulators go through a per-warp fp32 scratch tile to become fp16 intermediates (t1, t2) or outputs.
-// Requires C, R1, R2, N multiples of 16 (the A operands are read from global memory in 16x16 tiles).
+// Requires C, R1, R2, N multiples of 16. The A operands (weights) are read in 16x16 tiles from global memory, or with
+// stage_w (config nsplit 2) from shared memory, where all three weight matrices are copied by cp.async at the start
+// while X's window loads. Why (session 13, CUPTI at batch 1): reading A from global memory put an L2 round trip in
+// every step of each warp's dependent mma chain (64:32->32:64@7 took 16.5 us in one launch, the grid kernel 9 us);
+// one block per tile with everything in shared memory needs no grid barrier, no scratch and no second launch.
 #pragma once
 #include <cuda_fp16.h>
 #include <mma.h>
@@ -26,13 +30,17 @@ constexpr int kWmmaMaxAcc = 8;    // stage-2 accumulators a warp keeps across im
 constexpr int kWmmaChunkR1 = 16;  // r1 rows per im2col chunk (16 * kk reduction rows)
 
 // Shared-memory layout in bytes (host and device): xs and t1 [.][winp], col [16 * kk][tpixp], t2 [R2][tpixp]
-// in fp16, then one 16x16 fp32 scratch tile per warp.
+// in fp16, then one 16x16 fp32 scratch tile per warp, then the index tables (ints): X's window positions' image
+// offsets [winp], each tile pixel's t1 window origin [tpixp] and output offset [tpixp], each tap's t1 offset [kk];
+// then the bias as fp32 [N].
+// With stage_w, the weights follow as W_in [R1][C], W_core [R2][R1 * kk], W_out [N][R2] (-1 otherwise).
 struct WmmaLayout {
   int winp, tpixp;
-  int xs, t1, col, t2, scratch, total;
+  int xs, t1, col, t2, w_in, w_core, w_out, scratch, tab, bias, total;
 };
 
-__host__ __device__ inline WmmaLayout MakeWmmaLayout(int C, int R1, int R2, int kk, int win, int tpix) {
+__host__ __device__ inline WmmaLayout MakeWmmaLayout(int C, int R1, int R2, int N, int kk, int win, int tpix,
+                                                     bool stage_w) {
   WmmaLayout L;
   L.winp = RoundUp(win, 16);
   L.tpixp = RoundUp(tpix, 16);
@@ -40,8 +48,18 @@ __host__ __device__ inline WmmaLayout MakeWmmaLayout(int C, int R1, int R2, int 
   L.t1 = L.xs + 2 * C * L.winp;
   L.col = L.t1 + 2 * R1 * L.winp;
   L.t2 = L.col + 2 * kWmmaChunkR1 * kk * L.tpixp;
-  L.scratch = RoundUp(L.t2 + 2 * R2 * L.tpixp, 32);
-  L.total = L.scratch + 4 * 256 * kWmmaWarps;
+  int end = L.t2 + 2 * R2 * L.tpixp;
+  L.w_in = L.w_core = L.w_out = -1;
+  if (stage_w) {  // every size below is a multiple of 512 bytes (16 x 16 fp16)
+    L.w_in = RoundUp(end, 128);
+    L.w_core = L.w_in + 2 * R1 * C;
+    L.w_out = L.w_core + 2 * R2 * R1 * kk;
+    end = L.w_out + 2 * N * R2;
+  }
+  L.scratch = RoundUp(end, 32);
+  L.tab = L.scratch + 4 * 256 * kWmmaWarps;
+  L.bias = L.tab + 4 * (L.winp + 2 * L.tpixp + kk);
+  L.total = RoundUp(L.bias + 4 * N, 16);
   return L;
 }
 
@@ -49,7 +67,7 @@ using FragA = wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major
 using FragB = wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::row_major>;
 using FragC = wmma::fragment<wmma::accumulator, 16, 16, 16, float>;
 
-// acc += A[16 x K] . B[K x 16], both row-major fp16: A (lda) in global memory, B (ldb) in shared memory.
+// acc += A[16 x K] . B[K x 16], both row-major fp16: A (lda) in global or shared memory, B (ldb) in shared memory.
 __device__ __forceinline__ void MmaTile(FragC& acc, const __half* a, int lda, const __half* b, int ldb, int K) {
   for (int k = 0; k < K; k += 16) {
     FragA fa;
@@ -68,6 +86,9 @@ __device__ __forceinline__ void StoreHalf(const FragC& acc, float* scratch, __ha
   __syncwarp();
 }
 
+// kStageW: the weights staged in shared memory (a template argument, so that the A loads compile to shared-memory
+// loads instead of generic ones).
+template <bool kStageW>
 __global__ void __launch_bounds__(256) WmmaKernel(const __half* __restrict__ x, const __half* __restrict__ w_in,
                                                   const __half* __restrict__ w_core, const __half* __restrict__ w_out,
                                                   const __half* __restrict__ bias, const __half* __restrict__ z,
@@ -78,7 +99,7 @@ __global__ void __launch_bounds__(256) WmmaKernel(const __half* __restrict__ x, 
   char* base = reinterpret_cast<char*>(smem);
   const int kk = p.kh * p.kw, K2 = p.R1 * kk;
   const int win = ih_n * iw_n, tpix = th * tw;
-  const WmmaLayout L = MakeWmmaLayout(p.C, p.R1, p.R2, kk, win, tpix);
+  const WmmaLayout L = MakeWmmaLayout(p.C, p.R1, p.R2, p.N, kk, win, tpix, kStageW);
   const int winp = L.winp, tpixp = L.tpixp;
   __half* xs = reinterpret_cast<__half*>(base + L.xs);
   __half* t1 = reinterpret_cast<__half*>(base + L.t1);
@@ -93,11 +114,65 @@ __global__ void __launch_bounds__(256) WmmaKernel(const __half* __restrict__ x, 
   const __half* xn = x + static_cast<size_t>(blockIdx.y) * p.C * hw;
   const __half zero = __float2half_rn(0.f);
 
-  // X's window, C x winp, zero outside the image and in the padding columns.
-  for (int i = t; i < p.C * winp; i += nthr) {
-    const int c = i / winp, off = WindowPixel(i - c * winp, win, iw_n, ih0, iw0, p.H, p.W);
-    xs[i] = off >= 0 ? xn[static_cast<size_t>(c) * hw + off] : zero;
+  // The weights into shared memory (stage_w): 16-byte cp.async groups, in flight while X's window loads below.
+  const __half* a_in = w_in;
+  const __half* a_core = w_core;
+  const __half* a_out = w_out;
+  if constexpr (kStageW) {
+    __half* s_in = reinterpret_cast<__half*>(base + L.w_in);
+    __half* s_core = reinterpret_cast<__half*>(base + L.w_core);
+    __half* s_out = reinterpret_cast<__half*>(base + L.w_out);
+    const int n_in = p.R1 * p.C, n_core = p.R2 * K2, n_out = p.N * p.R2;
+    if (Aligned16(w_in) && Aligned16(w_core) && Aligned16(w_out)) {
+      for (int i = t * 8; i < n_in; i += nthr * 8) CpAsync16(s_in + i, w_in + i, true);
+      for (int i = t * 8; i < n_core; i += nthr * 8) CpAsync16(s_core + i, w_core + i, true);
+      for (int i = t * 8; i < n_out; i += nthr * 8) CpAsync16(s_out + i, w_out + i, true);
+      CpAsyncCommit();
+    } else {  // (ORT's buffers are aligned; a view into another tensor might not be)
+      for (int i = t; i < n_in; i += nthr) s_in[i] = w_in[i];
+      for (int i = t; i < n_core; i += nthr) s_core[i] = w_core[i];
+      for (int i = t; i < n_out; i += nthr) s_out[i] = w_out[i];
+    }
+    a_in = s_in, a_core = s_core, a_out = s_out;
   }
+
+  // Index tables, so that no per-element loop below divides (session 13: the divisions of the window, im2col and
+  // epilogue loops, not the tensor cores, bounded the kernel; its time grew with the pixels per block).
+  int* wpix = reinterpret_cast<int*>(base + L.tab);  // window position -> image offset, -1 outside / padding
+  int* pix_t1 = wpix + winp;                         // tile pixel -> its t1 window origin, -1 past the tile
+  int* pix_y = pix_t1 + tpixp;                       // tile pixel -> output offset in the image plane, -1 outside
+  int* tap_t1 = pix_y + tpixp;                       // tap -> t1 offset from the window origin
+  for (int q = t; q < winp; q += nthr) wpix[q] = WindowPixel(q, win, iw_n, ih0, iw0, p.H, p.W);
+  for (int q = t; q < tpixp; q += nthr) {
+    const int qh = q / tw, qw = q - qh * tw, oh = oh0 + qh, ow = ow0 + qw;
+    pix_t1[q] = q < tpix ? qh * p.sh * iw_n + qw * p.sw : -1;
+    pix_y[q] = q < tpix && oh < p.Ho && ow < p.Wo ? oh * p.Wo + ow : -1;
+  }
+  for (int k = t; k < kk; k += nthr) tap_t1[k] = (k / p.kw) * p.dh * iw_n + (k % p.kw) * p.dw;
+  float* bias_s = reinterpret_cast<float*>(base + L.bias);  // read by the epilogue (after later barriers)
+  for (int n = t; n < p.N; n += nthr) bias_s[n] = ld(bias + n);
+  __syncthreads();
+
+  // X's window, C x winp, zero outside the image and in the padding columns: kXBatch loads per thread in flight
+  // before their stores (a load-store loop waits out one global round trip per element). (c, q) of element i
+  // advance by nthr elements without dividing.
+  constexpr int kXBatch = 16;
+  const int nxs = p.C * winp, dc = nthr / winp, dq = nthr - dc * winp;
+  int xc = t / winp, xq = t - xc * winp;
+  for (int i0 = t; i0 < nxs; i0 += kXBatch * nthr) {
+    __half v[kXBatch];
+#pragma unroll
+    for (int u = 0; u < kXBatch; ++u) {
+      const int off = i0 + u * nthr < nxs ? wpix[xq] : -1;
+      v[u] = off >= 0 ? xn[static_cast<size_t>(xc) * hw + off] : zero;
+      xq += dq, xc += dc;
+      if (xq >= winp) xq -= winp, ++xc;
+    }
+#pragma unroll
+    for (int u = 0; u < kXBatch; ++u)
+      if (i0 + u * nthr < nxs) xs[i0 + u * nthr] = v[u];
+  }
+  CpAsyncWait<0>();
   __syncthreads();
 
   // Stage 1: each warp computes whole 16x16 tiles of t1.
@@ -106,7 +181,7 @@ __global__ void __launch_bounds__(256) WmmaKernel(const __half* __restrict__ x, 
     const int m0 = (tt / (winp / 16)) * 16, c0 = (tt % (winp / 16)) * 16;
     FragC acc;
     wmma::fill_fragment(acc, 0.f);
-    MmaTile(acc, w_in + static_cast<size_t>(m0) * p.C, p.C, xs + c0, winp, p.C);
+    MmaTile(acc, a_in + static_cast<size_t>(m0) * p.C, p.C, xs + c0, winp, p.C);
     StoreHalf(acc, scratch, t1 + m0 * winp + c0, winp, lane);
   }
   __syncthreads();
@@ -116,12 +191,25 @@ __global__ void __launch_bounds__(256) WmmaKernel(const __half* __restrict__ x, 
   FragC acc2[kWmmaMaxAcc];
 #pragma unroll
   for (int u = 0; u < kWmmaMaxAcc; ++u) wmma::fill_fragment(acc2[u], 0.f);
+  // im2col rows (r1 x kk + tap) of tpixp pixels, 8 pixels per store: thread t owns the 8-pixel segment t % nseg
+  // (its 8 t1 window origins kept in registers) in rows t / nseg, t / nseg + row_step, ... (row_step rows on is
+  // (d_r1, d_tap) further, with a carry). Session 13's ncu count: one element per step was 40% of the instructions.
+  const int rows = kWmmaChunkR1 * kk;  // R1 is a multiple of 16
+  const int nseg = tpixp / 8, row_step = nthr / nseg, d_r1 = row_step / kk, d_tap = row_step - d_r1 * kk;
+  const int seg = t % nseg, row_t = t / nseg, r1_t = row_t / kk, tap_t = row_t - r1_t * kk;
+  int po[8];
+#pragma unroll
+  for (int j = 0; j < 8; ++j) po[j] = pix_t1[seg * 8 + j];
   for (int r10 = 0; r10 < p.R1; r10 += kWmmaChunkR1) {
-    const int rows = kWmmaChunkR1 * kk;  // R1 is a multiple of 16
-    for (int i = t; i < rows * tpixp; i += nthr) {
-      const int kr = i / tpixp, q = i - kr * tpixp;
-      const int r1 = r10 + kr / kk, tap = kr % kk, ki = tap / p.kw, kj = tap % p.kw;
-      col[i] = q < tpix ? t1[r1 * winp + ((q / tw) * p.sh + ki * p.dh) * iw_n + (q % tw) * p.sw + kj * p.dw] : zero;
+    int tap = tap_t, r1 = r10 + r1_t;
+    for (int kr = row_t; kr < rows && t < row_step * nseg; kr += row_step) {
+      const __half* src = t1 + r1 * winp + tap_t1[tap];
+      __align__(16) __half v[8];
+#pragma unroll
+      for (int j = 0; j < 8; ++j) v[j] = po[j] >= 0 ? src[po[j]] : zero;
+      *reinterpret_cast<uint4*>(col + kr * tpixp + seg * 8) = *reinterpret_cast<const uint4*>(v);
+      tap += d_tap, r1 += d_r1;
+      if (tap >= kk) tap -= kk, ++r1;
     }
     __syncthreads();
 #pragma unroll
@@ -129,7 +217,7 @@ __global__ void __launch_bounds__(256) WmmaKernel(const __half* __restrict__ x, 
       const int tt = warp + u * kWmmaWarps;
       if (tt >= n2) break;
       const int m0 = (tt / (tpixp / 16)) * 16, c0 = (tt % (tpixp / 16)) * 16;
-      MmaTile(acc2[u], w_core + static_cast<size_t>(m0) * K2 + r10 * kk, K2, col + c0, tpixp, rows);
+      MmaTile(acc2[u], a_core + static_cast<size_t>(m0) * K2 + r10 * kk, K2, col + c0, tpixp, rows);
     }
     __syncthreads();  // col is rebuilt next
   }
@@ -149,19 +237,22 @@ __global__ void __launch_bounds__(256) WmmaKernel(const __half* __restrict__ x, 
     const int m0 = (tt / (tpixp / 16)) * 16, c0 = (tt % (tpixp / 16)) * 16;
     FragC acc;
     wmma::fill_fragment(acc, 0.f);
-    MmaTile(acc, w_out + static_cast<size_t>(m0) * p.R2, p.R2, t2 + c0, tpixp, p.R2);
+    MmaTile(acc, a_out + static_cast<size_t>(m0) * p.R2, p.R2, t2 + c0, tpixp, p.R2);
     wmma::store_matrix_sync(scratch, acc, 16, wmma::mem_row_major);
     __syncwarp();
-    for (int i = lane; i < 256; i += 32) {
-      const int q = c0 + i % 16, n = m0 + i / 16;
-      if (q >= tpix) continue;
-      const int oh = oh0 + q / tw, ow = ow0 + q % tw;
-      if (oh >= p.Ho || ow >= p.Wo) continue;
-      const size_t o = (static_cast<size_t>(blockIdx.y) * p.N + n) * ohw + static_cast<size_t>(oh) * p.Wo + ow;
-      float v = scratch[i] + ld(bias + n);
-      if (z != nullptr) v += ld(z + o);
-      if (p.relu) v = fmaxf(v, 0.f);
-      st(y + o, v);
+    // Lane owns pixel c0 + lane % 16 of rows m0 + lane / 16 + 2u (u < 8); the residual's 8 loads go out together.
+    const int q = c0 + lane % 16, oq = pix_y[q], n0 = m0 + lane / 16;
+    if (oq >= 0) {
+      const size_t o0 = (static_cast<size_t>(blockIdx.y) * p.N + n0) * ohw + oq;
+      float zv[8];
+#pragma unroll
+      for (int u = 0; u < 8; ++u) zv[u] = z != nullptr ? ld(z + o0 + 2 * u * ohw) : 0.f;
+#pragma unroll
+      for (int u = 0; u < 8; ++u) {
+        float v = scratch[lane + 32 * u] + bias_s[n0 + 2 * u] + zv[u];
+        if (p.relu) v = fmaxf(v, 0.f);
+        st(y + o0 + 2 * u * ohw, v);
+      }
     }
     __syncwarp();
   }
