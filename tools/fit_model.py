@@ -32,7 +32,7 @@ NAMES = ["tiled_mem1", "tiled_mem", "tiled_sync", "tiled_fill", "tiled_launch", 
          "splitk_atomic", "splitk_instr", "splitk_launch", "cluster_cpi", "cluster_cpi_staged", "cluster_mem", "cluster_sync",
          "cluster_gather", "cluster_launch", "grid_launch", "grid_sync", "grid_mem", "grid_step", "grid_reduce",
          "staged_cpi", "staged_launch", "staged_bw", "staged_mma_cpi", "staged_mma_bw",
-         "staged_mma_lat", "staged_nhwc_lat"]
+         "staged_mma_lat", "staged_nhwc_lat", "wmma_launch", "wmma_mem", "wmma_step", "wmma_fill", "wmma_sync", "wmma_share"]
 
 
 # The hand-set constants the fit started from: cross-validation starts there too, so a held-out shape never
@@ -66,6 +66,9 @@ NHWC_LOG = ROOT / "results/h200_2026-11-29_s11/call5_nhwc_block_epilogue/variant
 # Session 12: the same after the family's cluster K split (kchunk 64-256), batch 1 and 32; the split's reduction
 # constant in StagedCycles was scanned on it.
 SPLIT_LOG = ROOT / "results/h200_2026-11-29_s12/call2_k_split/variant6.jsonl.gz"
+# Session 13: the WMMA kernel with its weights in shared memory (variant 4, nsplit 2), every tile shape timed next to
+# the model's pick at batch 1 and 32 (TUCKER_ONNX_TUNE=variant4); merged into SPLIT_LOG (fit_model.load(merge=...)).
+WMMA_LOG = ROOT / "results/h200_2026-11-29_s13/call10_model_picks/variant4.jsonl.gz"
 
 
 def defaults() -> list[float]:

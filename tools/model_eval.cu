@@ -1,5 +1,5 @@
 // Host-only driver of the analytical model (no GPU needed), for tools/fit_model.py.
-// stdin, first line: the 25 ModelParams (tools/fit_model.py NAMES order); then one line per measured config:
+// stdin, first line: the ModelParams (tools/fit_model.py NAMES order); then one line per measured config:
 //   batch C H W R1 R2 kh kw N Ho Wo sh sw pt pl dh dw  variant th tw threads nsplit kchunk
 // stdout: predicted cycles per config line. Device: H100/H200 (132 SMs, 228 KiB shared memory per SM).
 // With the argument "choose", stdin holds problems only (the first 17 fields) and stdout the config the model
@@ -27,7 +27,7 @@ int main(int argc, char** argv) {
     while (std::scanf("%d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d", &p.batch, &p.C, &p.H, &p.W, &p.R1, &p.R2,
                       &p.kh, &p.kw, &p.N, &p.Ho, &p.Wo, &p.sh, &p.sw, &p.pt, &p.pl, &p.dh, &p.dw) == 17) {
       // fp32 problems: the tensor-core configs (fp16 only) are not usable.
-      const UsableFn fp32 = [](const Problem&, const Config& c, bool) { return !(c.variant == kStaged && StagedTensorCores(c)); };
+      const UsableFn fp32 = [](const Problem&, const Config& c, bool) { return !Fp16Only(c); };
       const std::vector<Config> cs = shortlist ? Shortlist(p, d, std::atoi(argv[2]), fp32)
                                                : std::vector<Config>{ChooseConfig(p, d, fp32)};
       for (size_t i = 0; i < cs.size(); ++i) {
@@ -40,14 +40,16 @@ int main(int argc, char** argv) {
     return 0;
   }
   ModelParams m;
-  if (std::scanf("%lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf",
+  if (std::scanf("%lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf "
+                 "%lf %lf %lf %lf %lf %lf",
                  &m.tiled_mem1,
                  &m.tiled_mem, &m.tiled_sync, &m.tiled_fill, &m.tiled_launch, &m.splitk_step1, &m.splitk_step2,
                  &m.splitk_step3, &m.splitk_atomic, &m.splitk_instr, &m.splitk_launch, &m.cluster_cpi,
                  &m.cluster_cpi_staged, &m.cluster_mem, &m.cluster_sync, &m.cluster_gather, &m.cluster_launch,
                  &m.grid_launch, &m.grid_sync, &m.grid_mem, &m.grid_step, &m.grid_reduce, &m.staged_cpi, &m.staged_launch,
                  &m.staged_bw, &m.staged_mma_cpi, &m.staged_mma_bw,
-                 &m.staged_mma_lat, &m.staged_nhwc_lat) != 29)
+                 &m.staged_mma_lat, &m.staged_nhwc_lat, &m.wmma_launch, &m.wmma_mem, &m.wmma_step, &m.wmma_fill,
+                 &m.wmma_sync, &m.wmma_share) != 35)
     return 1;
   const Device d = kHopperDevice;
   Problem p{};

@@ -108,6 +108,15 @@ struct ModelParams {
   // The channels-last family's per-step latency floor: its cp.async ring keeps two steps of loads in flight
   // (session 11), so it can expose less of a step's load latency than the channels-first family's one-step prefetch.
   double staged_nhwc_lat = 50;
+  // The WMMA kernel with its weights in shared memory (variant 4, nsplit 2; fp16): one block per output tile runs
+  // the three stages as a latency chain (session 13's per-phase clocks: the block's loads, barriers and index set-up
+  // are most of it at batch 1). Hand-set from session 13's timings, then fitted (results/NOTES.md, session 13).
+  double wmma_launch = 2300;  // launch and tail
+  double wmma_mem = 7000;     // a block's fixed chain: first loads, tables, the stages' barriers and stores
+  double wmma_step = 120;     // one 16x16x16 step of a warp's serial mma chain
+  double wmma_fill = 80;      // per element (group) a thread stages: X's window, 16-byte weight groups, im2col segments
+  double wmma_sync = 700;     // per im2col chunk of 16 r1 rows (its build and two barriers)
+  double wmma_share = 0.3;    // a chain's slow-down per other block on its SM
 };
 
 // Analytical model: estimated cycles of a config on a device (INFINITY when it cannot run).
@@ -144,6 +153,8 @@ cudaError_t PrepareClusterKernels(size_t max_smem);
 
 // Whether the device can run config c for p (cluster configs: one cluster must fit the GPU's partitions).
 bool Launchable(const Problem& p, const Config& c, bool half);
+// Whether c runs fp16 models only (the tensor-core kernels): the fp32 picks of the host-side tools leave them out.
+bool Fp16Only(const Config& c);
 
 // Device scratch bytes a config needs (t1 and t2 of the grid and staged kernels; 0 for every other variant).
 // GridScratchBytes is what any grid config of p needs, so a tuner can take it once before timing.

@@ -333,6 +333,40 @@ void AddStagedCandidates(const Problem& p, std::vector<Config>* out) {
 
 }  // namespace
 
+// The WMMA kernel with staged weights (nsplit 2; nsplit 1, which reads them from global memory, has no cost:
+// forced or tuned only). A block is a chain of latencies, not a throughput: its fixed part, each warp's serial mma
+// steps per stage (tiles are dealt to the 8 warps), what each thread stages, and a set-up per im2col chunk; blocks
+// beyond one wave (2 per SM by registers, fewer by shared memory) run the chain again, and blocks sharing an SM
+// slow each other's chains by wmma_share each.
+double WmmaCycles(const Problem& p, const Config& c, const Device& d, const ModelParams& m) {
+  const size_t smem = WmmaSharedBytes(p, c);
+  if (c.nsplit != 2 || smem == static_cast<size_t>(-1) || smem > d.smem_per_block) return INFINITY;
+  const int kk = p.kh * p.kw, threads = c.threads, warps = threads / 32;
+  const int winp = RoundUp(WindowRows(p, c.th) * WindowCols(p, c.tw), 16), tpixp = RoundUp(c.th * c.tw, 16);
+  const auto per_warp = [&](double tiles) { return std::ceil(tiles / warps); };
+  const double chunks = p.R1 / 16;
+  const double steps = per_warp((p.R1 / 16) * (winp / 16)) * (p.C / 16) +
+                       chunks * per_warp((p.R2 / 16) * (tpixp / 16)) * kk + per_warp((p.N / 16) * (tpixp / 16)) * (p.R2 / 16);
+  const double weights = static_cast<double>(p.R1) * p.C + static_cast<double>(p.R2) * p.R1 * kk + p.N * p.R2;
+  const double fills = std::ceil(static_cast<double>(p.C) * winp / threads) + std::ceil(weights / 8 / threads) +
+                       chunks * std::ceil(16.0 * kk * tpixp / 8 / threads);
+  const double blocks = static_cast<double>(CeilDiv(p.Ho, c.th)) * CeilDiv(p.Wo, c.tw) * p.batch;
+  const double per_sm = std::max<size_t>(1, std::min<size_t>(2, d.smem_per_sm / (smem + 1024)));
+  const double waves = std::ceil(blocks / (d.sm_count * per_sm));
+  const double sharing = std::min(per_sm, std::ceil(blocks / d.sm_count)) - 1;
+  return m.wmma_launch + (waves + m.wmma_share * sharing) *
+                             (m.wmma_mem + steps * m.wmma_step + fills * m.wmma_fill + chunks * m.wmma_sync);
+}
+
+// WMMA configs with staged weights where they fit (fp16 only: Launchable).
+void AddWmmaCandidates(const Problem& p, const Device& d, std::vector<Config>* out) {
+  if (p.C % 16 || p.R1 % 16 || p.R2 % 16 || p.N % 16) return;
+  for (auto [th, tw] : {std::pair{2, 4}, std::pair{4, 4}, std::pair{4, 8}, std::pair{8, 8}}) {
+    const Config c{kWmma, th, tw, 256, 2, 32};
+    if ((th <= p.Ho || th <= 4) && (tw <= p.Wo || tw <= 4) && SharedBytes(p, c) <= d.smem_per_block) out->push_back(c);
+  }
+}
+
 size_t ScratchBytes(const Problem& p, const Config& c) {
   if (c.variant == kGrid) return GridScratchBytes(p);
   return c.variant == kStaged ? StagedScratchBytes(p, c) : 0;
@@ -351,7 +385,7 @@ size_t SharedBytes(const Problem& p, const Config& c) {
 
 double PredictCycles(const Problem& p, const Config& c, const Device& d, const ModelParams& m) {
   if (c.variant == kCluster) return ClusterCycles(p, c, d, m);
-  if (c.variant == kWmma) return INFINITY;  // not modelled yet: forced configs only
+  if (c.variant == kWmma) return WmmaCycles(p, c, d, m);
   if (c.variant == kGrid) return GridCycles(p, c, d, m);
   if (c.variant == kStaged) return StagedCycles(p, c, d, m);
   return c.variant == kSplitK ? SplitKCycles(p, c, d, m) : TiledCycles(p, c, d, m);
@@ -397,6 +431,7 @@ std::vector<Config> Candidates(const Problem& p, const Device& d) {
   }
   AddGridCandidates(p, &out);
   AddStagedCandidates(p, &out);
+  AddWmmaCandidates(p, d, &out);
   return out;
 }
 
@@ -422,16 +457,13 @@ std::map<std::string, Config> ReadConfigCache(const std::string& path) {
 }
 
 std::vector<Config> TensorCoreCandidates(const Problem& p, const Device& d) {
-  // The tile shapes the H200 ran correctly (tests/test_kernel_cuda.py, tools/bench_configs.py, session 4).
-  // nsplit 2 stages the weights in shared memory (session 13), where they fit.
+  // The tile shapes the H200 ran correctly (tests/test_kernel_cuda.py, tools/bench_configs.py, session 4), weights
+  // read from global memory (nsplit 1; the staged-weight configs are model candidates: AddWmmaCandidates).
   std::vector<Config> out;
-  for (int nsplit : {1, 2})
-    for (auto [th, tw] : {std::pair{2, 4}, std::pair{4, 4}, std::pair{4, 8}, std::pair{8, 8}}) {
-      const Config c{kWmma, th, tw, 256, nsplit, 32};
-      if ((nsplit == 2 || th > 2) && (th <= p.Ho || th <= 4) && (tw <= p.Wo || tw == 4) &&
-          SharedBytes(p, c) <= d.smem_per_block)
-        out.push_back(c);
-    }
+  for (auto [th, tw] : {std::pair{4, 4}, std::pair{4, 8}, std::pair{8, 8}}) {
+    const Config c{kWmma, th, tw, 256, 1, 32};
+    if ((th <= p.Ho || th == 4) && (tw <= p.Wo || tw == 4) && SharedBytes(p, c) <= d.smem_per_block) out.push_back(c);
+  }
   return out;
 }
 
@@ -456,7 +488,7 @@ double PredictMicros(const Problem& p, const Device& d, double sm_ghz) {
   constexpr double kMeasuredPerPredicted = 2.51;  // tools/fit_model.py logs, see the header
   // The fp32 kernels' pick: the scale was fitted on fp32 logs (the tensor-core family is fp16 only; the same
   // predicate as tools/model_eval.cu's, which cannot call Launchable: that queries the CUDA runtime).
-  const UsableFn fp32 = [](const Problem&, const Config& c, bool) { return !(c.variant == kStaged && StagedTensorCores(c)); };
+  const UsableFn fp32 = [](const Problem&, const Config& c, bool) { return !Fp16Only(c); };
   return PredictCycles(p, ChooseConfig(p, d, fp32), d) / (sm_ghz * 1e3) * kMeasuredPerPredicted;
 }
 
@@ -470,7 +502,12 @@ cudaError_t PrepareKernels(size_t max_smem) {
 
 cudaError_t PrepareClusterKernels(size_t max_smem) { return PrepareCluster(max_smem); }
 
+bool Fp16Only(const Config& c) {
+  return c.variant == kWmma || (c.variant == kStaged && StagedTensorCores(c));
+}
+
 bool Launchable(const Problem& p, const Config& c, bool half) {
+  if (c.variant == kWmma) return half;
   if (c.variant == kGrid) return GridLaunchable(half, p, c);
   if (c.variant == kStaged)
     return StagedConfigValid(c) && (half || !StagedTensorCores(c)) && (!StagedNhwc(c) || StagedNhwcFits(p));

@@ -29,13 +29,17 @@ constexpr int kWmmaWarps = 8;     // warps per block (256 threads)
 constexpr int kWmmaMaxAcc = 8;    // stage-2 accumulators a warp keeps across im2col chunks
 constexpr int kWmmaChunkR1 = 16;  // r1 rows per im2col chunk (16 * kk reduction rows)
 
-// Shared-memory layout in bytes (host and device): xs and t1 [.][winp], col [16 * kk][tpixp], t2 [R2][tpixp]
+// Shared-memory layout in bytes (host and device): xs [C][xld], t1 [R1][winp], col [16 * kk][cld], t2 [R2][cld]
 // in fp16, then one 16x16 fp32 scratch tile per warp, then the index tables (ints): X's window positions' image
 // offsets [winp], each tile pixel's t1 window origin [tpixp] and output offset [tpixp], each tap's t1 offset [kk];
 // then the bias as fp32 [N].
-// With stage_w, the weights follow as W_in [R1][C], W_core [R2][R1 * kk], W_out [N][R2] (-1 otherwise).
+// With stage_w, the weights follow as W_in [R1][C + 8], W_core [R2][R1 * kk + 8], W_out [N][R2 + 8] (-1 otherwise).
+// Every matrix an mma operand is loaded from has rows padded by 8 fp16 (16 bytes): at a row stride that is a
+// multiple of 128 bytes the 8 rows an ldmatrix phase reads share their banks (session 13's phase clocks: a step of
+// the core stage took ~130 cycles).
+constexpr int kWmmaPad = 8;
 struct WmmaLayout {
-  int winp, tpixp;
+  int winp, tpixp, xld, cld;
   int xs, t1, col, t2, w_in, w_core, w_out, scratch, tab, bias, total;
 };
 
@@ -44,17 +48,19 @@ __host__ __device__ inline WmmaLayout MakeWmmaLayout(int C, int R1, int R2, int 
   WmmaLayout L;
   L.winp = RoundUp(win, 16);
   L.tpixp = RoundUp(tpix, 16);
-  L.xs = 0;
-  L.t1 = L.xs + 2 * C * L.winp;
+  L.xld = L.winp + kWmmaPad;
+  L.cld = L.tpixp + kWmmaPad;
+  L.xs = 0;  // every size below is a multiple of 256 bytes (16 rows of a multiple of 16 bytes)
+  L.t1 = L.xs + 2 * C * L.xld;
   L.col = L.t1 + 2 * R1 * L.winp;
-  L.t2 = L.col + 2 * kWmmaChunkR1 * kk * L.tpixp;
-  int end = L.t2 + 2 * R2 * L.tpixp;
+  L.t2 = L.col + 2 * kWmmaChunkR1 * kk * L.cld;
+  int end = L.t2 + 2 * R2 * L.cld;
   L.w_in = L.w_core = L.w_out = -1;
-  if (stage_w) {  // every size below is a multiple of 512 bytes (16 x 16 fp16)
+  if (stage_w) {
     L.w_in = RoundUp(end, 128);
-    L.w_core = L.w_in + 2 * R1 * C;
-    L.w_out = L.w_core + 2 * R2 * R1 * kk;
-    end = L.w_out + 2 * N * R2;
+    L.w_core = L.w_in + 2 * R1 * (C + kWmmaPad);
+    L.w_out = L.w_core + 2 * R2 * (R1 * kk + kWmmaPad);
+    end = L.w_out + 2 * N * (R2 + kWmmaPad);
   }
   L.scratch = RoundUp(end, 32);
   L.tab = L.scratch + 4 * 256 * kWmmaWarps;
@@ -100,7 +106,7 @@ __global__ void __launch_bounds__(256) WmmaKernel(const __half* __restrict__ x, 
   const int kk = p.kh * p.kw, K2 = p.R1 * kk;
   const int win = ih_n * iw_n, tpix = th * tw;
   const WmmaLayout L = MakeWmmaLayout(p.C, p.R1, p.R2, p.N, kk, win, tpix, kStageW);
-  const int winp = L.winp, tpixp = L.tpixp;
+  const int winp = L.winp, tpixp = L.tpixp, xld = L.xld, cld = L.cld;
   __half* xs = reinterpret_cast<__half*>(base + L.xs);
   __half* t1 = reinterpret_cast<__half*>(base + L.t1);
   __half* col = reinterpret_cast<__half*>(base + L.col);
@@ -114,27 +120,40 @@ __global__ void __launch_bounds__(256) WmmaKernel(const __half* __restrict__ x, 
   const __half* xn = x + static_cast<size_t>(blockIdx.y) * p.C * hw;
   const __half zero = __float2half_rn(0.f);
 
-  // The weights into shared memory (stage_w): 16-byte cp.async groups, in flight while X's window loads below.
+  // The weights into shared memory (stage_w), rows padded: 16-byte cp.async groups, in flight while X's window
+  // loads below. lda_*: the A operands' row strides.
   const __half* a_in = w_in;
   const __half* a_core = w_core;
   const __half* a_out = w_out;
+  int lda_in = p.C, lda_core = K2, lda_out = p.R2;
   if constexpr (kStageW) {
     __half* s_in = reinterpret_cast<__half*>(base + L.w_in);
     __half* s_core = reinterpret_cast<__half*>(base + L.w_core);
     __half* s_out = reinterpret_cast<__half*>(base + L.w_out);
-    const int n_in = p.R1 * p.C, n_core = p.R2 * K2, n_out = p.N * p.R2;
-    if (Aligned16(w_in) && Aligned16(w_core) && Aligned16(w_out)) {
-      for (int i = t * 8; i < n_in; i += nthr * 8) CpAsync16(s_in + i, w_in + i, true);
-      for (int i = t * 8; i < n_core; i += nthr * 8) CpAsync16(s_core + i, w_core + i, true);
-      for (int i = t * 8; i < n_out; i += nthr * 8) CpAsync16(s_out + i, w_out + i, true);
-      CpAsyncCommit();
-    } else {  // (ORT's buffers are aligned; a view into another tensor might not be)
-      for (int i = t; i < n_in; i += nthr) s_in[i] = w_in[i];
-      for (int i = t; i < n_core; i += nthr) s_core[i] = w_core[i];
-      for (int i = t; i < n_out; i += nthr) s_out[i] = w_out[i];
-    }
+    lda_in += kWmmaPad, lda_core += kWmmaPad, lda_out += kWmmaPad;
+    const bool aligned = Aligned16(w_in) && Aligned16(w_core) && Aligned16(w_out);
+    const auto copy = [&](__half* dst, const __half* src, int rows, int cols) {  // cols: a multiple of 16
+      const int groups = cols / 8;
+      for (int g = t; g < rows * groups; g += nthr) {
+        const int r = g / groups, c = (g - r * groups) * 8;
+        if (aligned) {
+          CpAsync16(dst + r * (cols + kWmmaPad) + c, src + r * cols + c, true);
+        } else {  // (ORT's buffers are aligned; a view into another tensor might not be)
+          for (int j = 0; j < 8; ++j) dst[r * (cols + kWmmaPad) + c + j] = src[r * cols + c + j];
+        }
+      }
+    };
+    copy(s_in, w_in, p.R1, p.C);
+    copy(s_core, w_core, p.R2, K2);
+    copy(s_out, w_out, p.N, p.R2);
+    CpAsyncCommit();
     a_in = s_in, a_core = s_core, a_out = s_out;
   }
+  // The bias, loaded now and stored to shared memory after X's window, so the two loads' latencies overlap.
+  constexpr int kBiasPer = 2;  // N <= kBiasPer * 256 per thread in registers; any rest is loaded at the store
+  float bias_r[kBiasPer];
+#pragma unroll
+  for (int u = 0; u < kBiasPer; ++u) bias_r[u] = t + u * nthr < p.N ? ld(bias + t + u * nthr) : 0.f;
 
   // Index tables, so that no per-element loop below divides (session 13: the divisions of the window, im2col and
   // epilogue loops, not the tensor cores, bounded the kernel; its time grew with the pixels per block).
@@ -149,29 +168,34 @@ __global__ void __launch_bounds__(256) WmmaKernel(const __half* __restrict__ x, 
     pix_y[q] = q < tpix && oh < p.Ho && ow < p.Wo ? oh * p.Wo + ow : -1;
   }
   for (int k = t; k < kk; k += nthr) tap_t1[k] = (k / p.kw) * p.dh * iw_n + (k % p.kw) * p.dw;
-  float* bias_s = reinterpret_cast<float*>(base + L.bias);  // read by the epilogue (after later barriers)
-  for (int n = t; n < p.N; n += nthr) bias_s[n] = ld(bias + n);
   __syncthreads();
 
-  // X's window, C x winp, zero outside the image and in the padding columns: kXBatch loads per thread in flight
-  // before their stores (a load-store loop waits out one global round trip per element). (c, q) of element i
-  // advance by nthr elements without dividing.
+  // X's window, C x winp (rows xld apart), zero outside the image and in the padding columns: kXBatch loads per
+  // thread in flight before their stores (a load-store loop waits out one global round trip per element). (c, q)
+  // of element i = c x winp + q advance by nthr elements without dividing.
   constexpr int kXBatch = 16;
   const int nxs = p.C * winp, dc = nthr / winp, dq = nthr - dc * winp;
   int xc = t / winp, xq = t - xc * winp;
   for (int i0 = t; i0 < nxs; i0 += kXBatch * nthr) {
     __half v[kXBatch];
+    int at[kXBatch];
 #pragma unroll
     for (int u = 0; u < kXBatch; ++u) {
       const int off = i0 + u * nthr < nxs ? wpix[xq] : -1;
       v[u] = off >= 0 ? xn[static_cast<size_t>(xc) * hw + off] : zero;
+      at[u] = xc * xld + xq;
       xq += dq, xc += dc;
       if (xq >= winp) xq -= winp, ++xc;
     }
 #pragma unroll
     for (int u = 0; u < kXBatch; ++u)
-      if (i0 + u * nthr < nxs) xs[i0 + u * nthr] = v[u];
+      if (i0 + u * nthr < nxs) xs[at[u]] = v[u];
   }
+  float* bias_s = reinterpret_cast<float*>(base + L.bias);  // read by the epilogue (after later barriers)
+#pragma unroll
+  for (int u = 0; u < kBiasPer; ++u)
+    if (t + u * nthr < p.N) bias_s[t + u * nthr] = bias_r[u];
+  for (int n = t + kBiasPer * nthr; n < p.N; n += nthr) bias_s[n] = ld(bias + n);
   CpAsyncWait<0>();
   __syncthreads();
 
@@ -181,7 +205,7 @@ __global__ void __launch_bounds__(256) WmmaKernel(const __half* __restrict__ x, 
     const int m0 = (tt / (winp / 16)) * 16, c0 = (tt % (winp / 16)) * 16;
     FragC acc;
     wmma::fill_fragment(acc, 0.f);
-    MmaTile(acc, a_in + static_cast<size_t>(m0) * p.C, p.C, xs + c0, winp, p.C);
+    MmaTile(acc, a_in + static_cast<size_t>(m0) * lda_in, lda_in, xs + c0, xld, p.C);
     StoreHalf(acc, scratch, t1 + m0 * winp + c0, winp, lane);
   }
   __syncthreads();
@@ -207,7 +231,7 @@ __global__ void __launch_bounds__(256) WmmaKernel(const __half* __restrict__ x, 
       __align__(16) __half v[8];
 #pragma unroll
       for (int j = 0; j < 8; ++j) v[j] = po[j] >= 0 ? src[po[j]] : zero;
-      *reinterpret_cast<uint4*>(col + kr * tpixp + seg * 8) = *reinterpret_cast<const uint4*>(v);
+      *reinterpret_cast<uint4*>(col + kr * cld + seg * 8) = *reinterpret_cast<const uint4*>(v);
       tap += d_tap, r1 += d_r1;
       if (tap >= kk) tap -= kk, ++r1;
     }
@@ -217,7 +241,7 @@ __global__ void __launch_bounds__(256) WmmaKernel(const __half* __restrict__ x, 
       const int tt = warp + u * kWmmaWarps;
       if (tt >= n2) break;
       const int m0 = (tt / (tpixp / 16)) * 16, c0 = (tt % (tpixp / 16)) * 16;
-      MmaTile(acc2[u], a_core + static_cast<size_t>(m0) * K2 + r10 * kk, K2, col + c0, tpixp, rows);
+      MmaTile(acc2[u], a_core + static_cast<size_t>(m0) * lda_core + r10 * kk, lda_core, col + c0, cld, rows);
     }
     __syncthreads();  // col is rebuilt next
   }
@@ -226,7 +250,7 @@ __global__ void __launch_bounds__(256) WmmaKernel(const __half* __restrict__ x, 
     const int tt = warp + u * kWmmaWarps;
     if (tt >= n2) break;
     const int m0 = (tt / (tpixp / 16)) * 16, c0 = (tt % (tpixp / 16)) * 16;
-    StoreHalf(acc2[u], scratch, t2 + m0 * tpixp + c0, tpixp, lane);
+    StoreHalf(acc2[u], scratch, t2 + m0 * cld + c0, cld, lane);
   }
   __syncthreads();
 
@@ -237,7 +261,7 @@ __global__ void __launch_bounds__(256) WmmaKernel(const __half* __restrict__ x, 
     const int m0 = (tt / (tpixp / 16)) * 16, c0 = (tt % (tpixp / 16)) * 16;
     FragC acc;
     wmma::fill_fragment(acc, 0.f);
-    MmaTile(acc, a_out + static_cast<size_t>(m0) * p.R2, p.R2, t2 + c0, tpixp, p.R2);
+    MmaTile(acc, a_out + static_cast<size_t>(m0) * lda_out, lda_out, t2 + c0, cld, p.R2);
     wmma::store_matrix_sync(scratch, acc, 16, wmma::mem_row_major);
     __syncwarp();
     // Lane owns pixel c0 + lane % 16 of rows m0 + lane / 16 + 2u (u < 8); the residual's 8 loads go out together.
