@@ -345,8 +345,9 @@ double WmmaCycles(const Problem& p, const Config& c, const Device& d, const Mode
   const int winp = RoundUp(WindowRows(p, c.th) * WindowCols(p, c.tw), 16), tpixp = RoundUp(c.th * c.tw, 16);
   const auto per_warp = [&](double tiles) { return std::ceil(tiles / warps); };
   const double chunks = p.R1 / 16;
-  const double steps = per_warp((p.R1 / 16) * (winp / 16)) * (p.C / 16) +
-                       chunks * per_warp((p.R2 / 16) * (tpixp / 16)) * kk + per_warp((p.N / 16) * (tpixp / 16)) * (p.R2 / 16);
+  const double steps = per_warp((p.R1 / 16) * (winp / 16)) * (p.C / 16) +        // stage 1
+                       chunks * per_warp((p.R2 / 16) * (tpixp / 16)) * kk +       // stage 2
+                       per_warp((p.N / 16) * (tpixp / 16)) * (p.R2 / 16);         // stage 3
   const double weights = static_cast<double>(p.R1) * p.C + static_cast<double>(p.R2) * p.R1 * kk + p.N * p.R2;
   const double fills = std::ceil(static_cast<double>(p.C) * winp / threads) + std::ceil(weights / 8 / threads) +
                        chunks * std::ceil(16.0 * kk * tpixp / 8 / threads);
@@ -358,9 +359,9 @@ double WmmaCycles(const Problem& p, const Config& c, const Device& d, const Mode
                              (m.wmma_mem + steps * m.wmma_step + fills * m.wmma_fill + chunks * m.wmma_sync);
 }
 
-// WMMA configs with staged weights where they fit (fp16 only: Launchable).
+// WMMA configs with staged weights where they fit (SharedBytes: also channels and ranks multiples of 16; fp16 only:
+// Launchable).
 void AddWmmaCandidates(const Problem& p, const Device& d, std::vector<Config>* out) {
-  if (p.C % 16 || p.R1 % 16 || p.R2 % 16 || p.N % 16) return;
   for (auto [th, tw] : {std::pair{2, 4}, std::pair{4, 4}, std::pair{4, 8}, std::pair{8, 8}}) {
     const Config c{kWmma, th, tw, 256, 2, 32};
     if ((th <= p.Ho || th <= 4) && (tw <= p.Wo || tw <= 4) && SharedBytes(p, c) <= d.smem_per_block) out->push_back(c);
