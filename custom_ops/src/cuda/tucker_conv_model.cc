@@ -359,12 +359,15 @@ double WmmaCycles(const Problem& p, const Config& c, const Device& d, const Mode
                              (m.wmma_mem + steps * m.wmma_step + fills * m.wmma_fill + chunks * m.wmma_sync);
 }
 
-// WMMA configs with staged weights where they fit (SharedBytes: also channels and ranks multiples of 16; fp16 only:
-// Launchable).
-void AddWmmaCandidates(const Problem& p, const Device& d, std::vector<Config>* out) {
+// WMMA configs where they fit (SharedBytes: also channels and ranks multiples of 16; fp16 only: Launchable), in the
+// tile shapes the H200 ran correctly (tests/test_kernel_cuda.py, tools/bench_configs.py, sessions 4 and 13). nsplit 2
+// (weights staged in shared memory) also takes 2x4 tiles: its model candidates; nsplit 1: TensorCoreCandidates.
+void AddWmmaCandidates(const Problem& p, const Device& d, int nsplit, std::vector<Config>* out) {
   for (auto [th, tw] : {std::pair{2, 4}, std::pair{4, 4}, std::pair{4, 8}, std::pair{8, 8}}) {
-    const Config c{kWmma, th, tw, 256, 2, 32};
-    if ((th <= p.Ho || th <= 4) && (tw <= p.Wo || tw <= 4) && SharedBytes(p, c) <= d.smem_per_block) out->push_back(c);
+    const Config c{kWmma, th, tw, 256, nsplit, 32};
+    if ((nsplit == 2 || th > 2) && (th <= p.Ho || th <= 4) && (tw <= p.Wo || tw <= 4) &&
+        SharedBytes(p, c) <= d.smem_per_block)
+      out->push_back(c);
   }
 }
 
@@ -432,7 +435,7 @@ std::vector<Config> Candidates(const Problem& p, const Device& d) {
   }
   AddGridCandidates(p, &out);
   AddStagedCandidates(p, &out);
-  AddWmmaCandidates(p, d, &out);
+  AddWmmaCandidates(p, d, 2, &out);
   return out;
 }
 
@@ -458,13 +461,9 @@ std::map<std::string, Config> ReadConfigCache(const std::string& path) {
 }
 
 std::vector<Config> TensorCoreCandidates(const Problem& p, const Device& d) {
-  // The tile shapes the H200 ran correctly (tests/test_kernel_cuda.py, tools/bench_configs.py, session 4), weights
-  // read from global memory (nsplit 1; the staged-weight configs are model candidates: AddWmmaCandidates).
+  // Weights read from global memory (nsplit 1); the staged-weight configs are model candidates.
   std::vector<Config> out;
-  for (auto [th, tw] : {std::pair{4, 4}, std::pair{4, 8}, std::pair{8, 8}}) {
-    const Config c{kWmma, th, tw, 256, 1, 32};
-    if ((th <= p.Ho || th == 4) && (tw <= p.Wo || tw == 4) && SharedBytes(p, c) <= d.smem_per_block) out.push_back(c);
-  }
+  AddWmmaCandidates(p, d, 1, &out);
   return out;
 }
 
