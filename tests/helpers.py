@@ -51,3 +51,53 @@ def triplet_inits(rng, c=8, r1=4, r2=5, n=6, k=3, prefix=""):
             f"{prefix}w2": rng.standard_normal((r2, r1, k, k)) * 0.3,
             f"{prefix}w3": rng.standard_normal((n, r2, 1, 1)) * 0.3,
             f"{prefix}b3": rng.standard_normal(n) * 0.1}
+
+
+def tucker_chain_model(rng, layers, c=64, r=32, hw=14, k=3, batch=1, dtype=np.float32, computed_weights=False):
+    """A stack of `layers` TuckerConv nodes (C -> C, 'same' padding, Relu), layer i >= 2 adding layer i-2's output:
+    consecutive kernels of the op that read what the previous one wrote and overwrite what an earlier one read (what
+    the CUDA kernels' programmatic dependent launch must order). computed_weights: every weight comes out of a Mul by
+    the graph input S (fed 1.0), so a kernel writes it and it is no constant initializer.
+
+    Returns (model, x, params), params[i] = (w_in, w_core, w_out, b) of layer i, for the float64 reference."""
+    tp = _TP[dtype]
+    x = rng.standard_normal((batch, c, hw, hw)).astype(dtype)
+    nodes, inits, params, funcs = [], [], [], {}
+    prev, prev2 = "X", None
+    for i in range(layers):
+        ws = ((rng.standard_normal((r, c, 1, 1)) / np.sqrt(c)).astype(dtype),
+              (rng.standard_normal((r, r, k, k)) / np.sqrt(r * k * k)).astype(dtype),
+              (rng.standard_normal((c, r, 1, 1)) * 0.5 / np.sqrt(r)).astype(dtype),
+              (rng.standard_normal(c) * 0.1).astype(dtype))
+        params.append(ws)
+        names = [f"l{i}_{n}" for n in ("w_in", "w_core", "w_out", "b")]
+        if computed_weights:
+            inits += [numpy_helper.from_array(w, n + "_0") for w, n in zip(ws, names)]
+            nodes += [helper.make_node("Mul", [n + "_0", "S"], [n], name=f"scale_{n}") for n in names]
+        else:
+            inits += [numpy_helper.from_array(w, n) for w, n in zip(ws, names)]
+        residual = prev2 is not None
+        node = helper.make_node(SPEC.name, [prev, *names] + ([prev2] if residual else []), [f"y{i}"],
+                                domain=SPEC.domain, name=f"tc{i}", strides=[1, 1], pads=[k // 2] * 4,
+                                dilations=[1, 1], activation="relu")
+        node.overload = SPEC.overload("relu", residual)
+        funcs[residual] = build_function("relu", residual, OPSET)
+        nodes.append(node)
+        prev2, prev = prev, f"y{i}"
+    g_in = [helper.make_tensor_value_info("X", tp, list(x.shape))]
+    if computed_weights:
+        g_in.append(helper.make_tensor_value_info("S", tp, []))
+    graph = helper.make_graph(nodes, "tucker_chain", g_in, [helper.make_tensor_value_info(prev, tp, None)], inits)
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid(SPEC.domain, 1)],
+                          functions=list(funcs.values()), ir_version=FUNCTION_IR_VERSION)
+    return onnx.shape_inference.infer_shapes(m), x, params
+
+
+def tucker_chain_reference(x, params, k=3):
+    """float64 output of tucker_chain_model's stack."""
+    from tucker_onnx.op.reference import tucker_conv
+    prev, prev2 = np.asarray(x, np.float64), None
+    for ws in params:
+        y = tucker_conv(prev, *ws, prev2, (1, 1), (k // 2,) * 4, (1, 1), "relu")
+        prev2, prev = prev, y
+    return prev

@@ -4,7 +4,7 @@ import itertools
 import numpy as np
 import pytest
 
-from helpers import tucker_node_model
+from helpers import tucker_chain_model, tucker_chain_reference, tucker_node_model
 from tucker_onnx import make_session
 from tucker_onnx.op.reference import tucker_conv
 
@@ -125,3 +125,16 @@ def test_cpu_kernel_empty_batch(library):
     want = tucker_conv(x, w_in, w_core, w_out, b, None, shape[7], shape[8], shape[9], "relu")
     y = make_session(model, library=True).run(None, {"X": x[:0]})[0]
     assert y.shape == (0, *want.shape[1:])
+
+
+@pytest.mark.parametrize("computed", [False, True], ids=["constant-weights", "computed-weights"])
+def test_cpu_kernel_layer_chain(library, computed):
+    """A stack of TuckerConv nodes with residuals from two layers back (the CUDA tests' PDL case; here it checks
+    the stack's builder and reference): the library and the function fallback match the float64 reference."""
+    rng = np.random.default_rng()
+    model, x, params = tucker_chain_model(rng, 4, c=16, r=8, hw=9, computed_weights=computed)
+    feeds = {"X": x, **({"S": np.array(1.0, np.float32)} if computed else {})}
+    want = tucker_chain_reference(x, params)
+    for lib in (True, False):
+        got = make_session(model, library=lib).run(None, feeds)[0]
+        np.testing.assert_allclose(got.astype(np.float64), want, **TOL[np.float32])

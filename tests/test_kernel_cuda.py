@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from helpers import tucker_node_model
+from helpers import tucker_chain_model, tucker_chain_reference, tucker_node_model
 from test_kernel_cpu import SHAPES, TOL, _case
 from tucker_onnx import make_session
 from tucker_onnx.op.reference import tucker_conv
@@ -122,6 +122,55 @@ def test_cuda_graph_capture(library, monkeypatch, forced, dtype):
     sess.run_with_iobinding(io)  # a replay must see the new input
     want2 = tucker_conv(x2, w_in, w_core, w_out, b, None, shape[7], shape[8], shape[9], "relu")
     np.testing.assert_allclose(yo.numpy().astype(np.float64), want2, **tol)
+
+
+CHAIN_FORCED = [(None, np.float32), (None, np.float16), ("4,2,4,256,2,32", np.float16), ("4,4,4,256,1,32", np.float16),
+                ("6,32,64,256,4,128", np.float16), ("6,64,64,256,4,32", np.float16), ("6,64,128,256,1,32", np.float32),
+                ("0,4,4,128,1,32", np.float32), ("5,2,4,256,1,32", np.float32)]
+
+
+@pytest.mark.parametrize("computed", [False, True], ids=["constant-weights", "computed-weights"])
+@pytest.mark.parametrize("graph", [False, True], ids=["no-graph", "cuda-graph"])
+@pytest.mark.parametrize("forced,dtype", CHAIN_FORCED,
+                         ids=[f"{f or 'model-pick'}-{d.__name__}" for f, d in CHAIN_FORCED])
+def test_cuda_layer_chain_pdl(library, monkeypatch, forced, dtype, graph, computed):
+    """Programmatic dependent launch: each layer's kernels start before the previous layer's end and must wait
+    before reading its output, before overwriting what it reads (layer i adds layer i-2's output), and, where a
+    kernel computes the weights (computed-weights: no PDL for those nodes), before reading them. 8 layers of one
+    config, twice (a replay with new inputs under CUDA graphs), against the float64 reference; with PDL off
+    (TUCKER_ONNX_PDL=0) the output is the same to the last bit (the same kernels in the same order)."""
+    import onnxruntime as ort
+    if forced:
+        monkeypatch.setenv("TUCKER_ONNX_CONFIG", forced)
+    ort.preload_dlls()
+    rng = np.random.default_rng()
+    model, x, params = tucker_chain_model(rng, 8, c=64, r=32, hw=14, batch=2, dtype=dtype, computed_weights=computed)
+    tol = TOL[dtype] if dtype == np.float32 else dict(atol=5e-2, rtol=5e-2)
+    inputs = (x, rng.standard_normal(x.shape).astype(dtype))
+    outs = {}
+    for pdl in ("1", "0"):
+        monkeypatch.setenv("TUCKER_ONNX_PDL", pdl)
+        sess = make_session(model, providers=CUDA, library=True,
+                            provider_options=[{"enable_cuda_graph": "1" if graph else "0"}, {}])
+        io = sess.io_binding()
+        xo = ort.OrtValue.ortvalue_from_numpy(x, "cuda", 0)
+        io.bind_ortvalue_input("X", xo)
+        if computed:
+            io.bind_ortvalue_input("S", ort.OrtValue.ortvalue_from_numpy(np.array(1.0, dtype), "cuda", 0))
+        want = tucker_chain_reference(x, params)
+        yo = ort.OrtValue.ortvalue_from_shape_and_type(want.shape, dtype, "cuda", 0)
+        io.bind_ortvalue_output(sess.get_outputs()[0].name, yo)
+        got = []
+        for xi in inputs:
+            xo.update_inplace(xi)
+            for _ in range(3):  # regular runs, then (graphs) capture and replays
+                sess.run_with_iobinding(io)
+            y = yo.numpy()
+            np.testing.assert_allclose(y.astype(np.float64), tucker_chain_reference(xi, params), **tol)
+            got.append(y)
+        outs[pdl] = got
+    for a, b in zip(outs["1"], outs["0"]):
+        np.testing.assert_array_equal(a, b)
 
 
 def _check_forced(monkeypatch, tmp_path, cfg, shape, dtype):

@@ -5,7 +5,7 @@ instead of a full sweep. Same timing as bench_layers.py: a stack of L layers in 
 cuDNN EXHAUSTIVE, TF32 off, outputs checked against the triplet first.
 
 Usage: python tools/bench_configs.py --shape 384:192->160:384@7 --configs 3,1,7,512,16,64 3,1,7,512,16,32
-       [--batch 1] [--dtype fp32] [--stack 4] [--tune] [--out DIR]
+       [--batch 1] [--dtype fp32] [--stack 4] [--tune] [--pdl on|off|ab [--rounds 2]] [--out DIR]
 A config is variant,th,tw,threads,nsplit,kchunk (TUCKER_ONNX_CONFIG; README, GPU notes).
 """
 from __future__ import annotations
@@ -53,6 +53,10 @@ def main(argv=None) -> int:
     ap.add_argument("--tune", action="store_true", help="also the exhaustive autotuner's pick")
     ap.add_argument("--quick", type=int, nargs="*", default=[], help="also the quick tuner's pick over the model's "
                     "K cheapest configs, per K given (TUCKER_ONNX_TUNE=top<K>)")
+    ap.add_argument("--pdl", choices=["on", "off", "ab"], default="on",
+                    help="programmatic dependent launch (TUCKER_ONNX_PDL); ab: every run with it on and off, "
+                    "alternating, --rounds times")
+    ap.add_argument("--rounds", type=int, default=2, help="rounds of --pdl ab")
     ap.add_argument("--out", default=None, help="folder for configs.json / configs.md")
     a = ap.parse_args(argv)
     try:
@@ -80,9 +84,14 @@ def main(argv=None) -> int:
     runs += [(f"quick tune, top {k}", {"TUCKER_ONNX_TUNE": f"top{k}"}) for k in a.quick]
     if a.tune:
         runs.append(("exhaustive autotune", {"TUCKER_ONNX_TUNE": "exhaustive"}))
+    if a.pdl == "ab":  # on and off side by side, alternating, so drift of the clocks falls on both
+        runs = [(f"{name}, PDL {state}", env | {"TUCKER_ONNX_PDL": flag}) for _ in range(a.rounds)
+                for name, env in runs for state, flag in (("on", "1"), ("off", "0"))]
+    else:
+        runs = [(name, env | {"TUCKER_ONNX_PDL": "1" if a.pdl == "on" else "0"}) for name, env in runs]
     for name, env in runs:
         try:
-            with op_env({"TUCKER_ONNX_CONFIG": None, "TUCKER_ONNX_TUNE": None} | env):
+            with op_env({"TUCKER_ONNX_CONFIG": None, "TUCKER_ONNX_TUNE": None, "TUCKER_ONNX_PDL": None} | env):
                 tf = time_session(fused, {"X": x}, library=True)
         except Exception as e:  # a config the op refuses (does not fit, cannot launch): one line, go on
             rows.append({"what": name, "error": str(e).splitlines()[-1][:200]})

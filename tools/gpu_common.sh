@@ -5,8 +5,9 @@
 # tests; by default tests/test_kernel_cuda.py and tests/test_tune.py), `ncu_layer TAG SECONDS NCU_LAYER_ARGS...`
 # (Nsight Compute on one layer's kernels matching $KERNEL, tools/ncu_layer.py) and `variant_log V SECONDS` (every
 # config of variant V timed on the benchmark shapes while nvidia-smi samples the clocks).
+# R_KEEP=1 keeps what an earlier script of the same call wrote there (a script that sources this one again).
 export R=/tmp/R
-rm -rf "$R"
+[ -n "${R_KEEP:-}" ] || rm -rf "$R"
 mkdir -p "$R"
 pack() { tar czf "$OUT/r.tgz" -C /tmp R; }
 quiet() { grep -v -i "warn\|cudnn_fe" | cut -c1-200; }

@@ -117,7 +117,7 @@ int RunCase(const Case& k, bool once, cudaStream_t s) {
   CHECK(cudaMalloc(&dy, ny * sizeof(float)));
   CHECK(cudaMalloc(&scratch, tucker_cuda::GridScratchBytes(p)));
   CHECK(cudaMemset(scratch, 0xff, tucker_cuda::GridScratchBytes(p)));  // NaN: a stage reading unwritten t1/t2 shows
-  auto launch = [&]() { return tucker_cuda::LaunchGrid(false, dx, dwi, dwc, dwo, db, nullptr, dy, p, c, scratch, s); };
+  auto launch = [&]() { return tucker_cuda::LaunchGrid(false, dx, dwi, dwc, dwo, db, nullptr, dy, p, c, scratch, s, false); };
   // First a launch on other inputs, so that the checked one would show t1/t2 (or L1 lines of them) left over from
   // an earlier launch on the same scratch.
   std::vector<float> x_other(x.size());

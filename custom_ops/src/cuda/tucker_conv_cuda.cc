@@ -207,11 +207,38 @@ class Scratch {
   size_t size_ = 0;
 };
 
+// Whether inputs first..last of the node are constant initializers (ORT's KernelInfoGetConstantInput_tensor).
+bool ConstantInputs(const OrtApi* api, const OrtKernelInfo* info, size_t first, size_t last) {
+  for (size_t i = first; i <= last; ++i) {
+    int is_const = 0;
+    const OrtValue* v = nullptr;
+    OrtStatus* st = api->KernelInfoGetConstantInput_tensor(info, i, &is_const, &v);
+    if (st != nullptr) {
+      api->ReleaseStatus(st);
+      return false;
+    }
+    if (!is_const) return false;
+  }
+  return true;
+}
+
+// TUCKER_ONNX_PDL=0 turns programmatic dependent launch off (on by default where the device has it: compute
+// capability 9 and later). Why it is on: at batch 1 a layer's kernels are latency-bound, and PDL overlaps each
+// launch and its set-up with the stream's previous kernel (results/NOTES.md, session 14).
+bool PdlAllowed(const DeviceInfo& dev) {
+  const char* v = std::getenv("TUCKER_ONNX_PDL");
+  return dev.cc_major >= 9 && !(v != nullptr && std::string(v) == "0");
+}
+
 template <typename T>
 struct TuckerConvCuda {
   static constexpr bool kHalf = !std::is_same_v<T, float>;
 
-  TuckerConvCuda(const OrtApi* api, const OrtKernelInfo* info) : attrs_(tucker::ReadAttrs(api, info)) {}
+  // PDL lets a kernel read its weights and bias before the stream's previous kernel ends: only when no node
+  // computes them.
+  TuckerConvCuda(const OrtApi* api, const OrtKernelInfo* info)
+      : attrs_(tucker::ReadAttrs(api, info)),
+        const_weights_(ConstantInputs(api, info, tucker_spec::kInputWin, tucker_spec::kInputB)) {}
 
   Ort::Status Compute(OrtKernelContext* ctx, const Tensor<T>& X, const Tensor<T>& W_in, const Tensor<T>& W_core,
                       const Tensor<T>& W_out, const Tensor<T>& B, std::optional<const Tensor<T>*> Z, Tensor<T>& Y) {
@@ -228,8 +255,12 @@ struct TuckerConvCuda {
               static_cast<int>(attrs_.dil_h), static_cast<int>(attrs_.dil_w), attrs_.relu};
     Config cfg;
     Scratch scratch(ctx);
-    Ort::Status st = GetConfig(p, X.Data(), W_in.Data(), W_core.Data(), W_out.Data(), B.Data(),
-                               z, y, stream, &scratch, &cfg);
+    DeviceInfo dev;
+    Ort::Status st = GetDevice(&dev);
+    if (!st.IsOK()) return st;
+    const bool pdl = const_weights_ && PdlAllowed(dev);
+    st = GetConfig(p, X.Data(), W_in.Data(), W_core.Data(), W_out.Data(), B.Data(), z, y, stream, &scratch, dev, pdl,
+                   &cfg);
     if (!st.IsOK()) return st;
     void* work = nullptr;
     if (const size_t bytes = tucker_cuda::ScratchBytes(p, cfg)) {
@@ -237,7 +268,7 @@ struct TuckerConvCuda {
       if (!st.IsOK()) return st;
     }
     cudaError_t e = tucker_cuda::LaunchTuckerConv(kHalf, X.Data(), W_in.Data(), W_core.Data(), W_out.Data(), B.Data(),
-                                                  z, y, p, cfg, stream, work);
+                                                  z, y, p, cfg, stream, work, pdl);
     if (e != cudaSuccess) return CudaError(e, "kernel launch");
     return Ort::Status{nullptr};
   }
@@ -247,7 +278,8 @@ struct TuckerConvCuda {
  private:
   // Config per shape, decided at the first run of that shape and cached.
   Ort::Status GetConfig(const Problem& p, const void* x, const void* wi, const void* wc, const void* wo,
-                        const void* b, const void* z, void* y, cudaStream_t stream, Scratch* scratch, Config* out) {
+                        const void* b, const void* z, void* y, cudaStream_t stream, Scratch* scratch,
+                        const DeviceInfo& dev, bool pdl, Config* out) {
     int dev_id = 0;
     cudaGetDevice(&dev_id);
     auto env_part = [](const char* name, const char* tag) {  // settings that change the pick or what is logged
@@ -264,9 +296,6 @@ struct TuckerConvCuda {
       *out = it->second;
       return Ort::Status{nullptr};
     }
-    DeviceInfo dev;
-    Ort::Status st = GetDevice(&dev);
-    if (!st.IsOK()) return st;
     const Config model = tucker_cuda::ChooseConfig(p, dev, tucker_cuda::Launchable, kHalf);
     Config chosen = model;
     std::vector<std::pair<Config, float>> timings;
@@ -294,7 +323,8 @@ struct TuckerConvCuda {
       void* work = nullptr;  // set below, once the measured configs are known
       auto time_it = [&](const Config& c, int reps) {
         cudaEventRecord(e0, stream);
-        for (int r = 0; r < reps; ++r) tucker_cuda::LaunchTuckerConv(kHalf, x, wi, wc, wo, b, z, y, p, c, stream, work);
+        for (int r = 0; r < reps; ++r)
+          tucker_cuda::LaunchTuckerConv(kHalf, x, wi, wc, wo, b, z, y, p, c, stream, work, pdl);
         cudaEventRecord(e1, stream);
         cudaEventSynchronize(e1);
         float ms = 0.f;
@@ -349,6 +379,7 @@ struct TuckerConvCuda {
   }
 
   tucker::Attrs attrs_;
+  bool const_weights_;
 };
 
 }  // namespace

@@ -21,6 +21,7 @@
 #include "tucker_conv_grid_kernel.cuh"
 #include "tucker_conv_grid_layout.h"
 #include "tucker_conv_kernels.cuh"
+#include "tucker_conv_launch.h"
 
 namespace tucker_cuda {
 namespace {
@@ -28,20 +29,15 @@ namespace {
 template <typename T, int MB, int K>
 cudaError_t LaunchTyped(const void* x, const void* wi, const void* wc, const void* wo, const void* b, const void* z,
                         void* y, const Problem& p, const Config& c, int blocks, GridScratch s,
-                        cudaStream_t stream) {
-  cudaLaunchConfig_t cfg = {};
-  cfg.gridDim = dim3(blocks, 1, 1);
-  cfg.blockDim = dim3(c.threads, 1, 1);
-  cfg.dynamicSmemBytes = 0;
-  cfg.stream = stream;
-  cudaLaunchAttribute attr[1];
-  attr[0].id = cudaLaunchAttributeCooperative;
-  attr[0].val.cooperative = 1;
-  cfg.attrs = attr;
-  cfg.numAttrs = 1;
-  return cudaLaunchKernelEx(&cfg, GridKernel<T, MB, K, K>, static_cast<const T*>(x), static_cast<const T*>(wi),
-                            static_cast<const T*>(wc), static_cast<const T*>(wo), static_cast<const T*>(b),
-                            static_cast<const T*>(z), static_cast<T*>(y), p, c.tw, int{c.kchunk == kGridSpread}, s);
+                        cudaStream_t stream, bool pdl) {
+  LaunchOpts o;
+  o.cooperative = true;
+  o.pdl = pdl;  // the blocks not yet resident wait for the previous kernel's SMs; none passes a barrier before
+                // every block has passed PdlWait, which returns only once that kernel has ended
+  return LaunchKernel(GridKernel<T, MB, K, K>, dim3(blocks), dim3(c.threads), 0, stream, o, static_cast<const T*>(x),
+                      static_cast<const T*>(wi), static_cast<const T*>(wc), static_cast<const T*>(wo),
+                      static_cast<const T*>(b), static_cast<const T*>(z), static_cast<T*>(y), p, c.tw,
+                      int{c.kchunk == kGridSpread}, s);
 }
 
 template <typename T, int K>
@@ -80,16 +76,16 @@ bool GridLaunchable(bool half, const Problem& p, const Config& c) {
 
 cudaError_t LaunchGrid(bool half, const void* x, const void* w_in, const void* w_core, const void* w_out,
                        const void* bias, const void* z, void* y, const Problem& p, const Config& c, void* scratch,
-                       cudaStream_t stream) {
+                       cudaStream_t stream, bool pdl) {
   if (!GridConfigValid(c) || scratch == nullptr) return cudaErrorInvalidValue;
   const int blocks = GridBlocks(p, c, SmCount());
   const GridScratch s = SplitGridScratch(p, static_cast<float*>(scratch));
   auto go = [&](auto tag, auto core) -> cudaError_t {
     using T = decltype(tag);
     constexpr int K = decltype(core)::value;
-    if (c.th == 1) return LaunchTyped<T, 1, K>(x, w_in, w_core, w_out, bias, z, y, p, c, blocks, s, stream);
-    if (c.th == 2) return LaunchTyped<T, 2, K>(x, w_in, w_core, w_out, bias, z, y, p, c, blocks, s, stream);
-    return LaunchTyped<T, 4, K>(x, w_in, w_core, w_out, bias, z, y, p, c, blocks, s, stream);
+    if (c.th == 1) return LaunchTyped<T, 1, K>(x, w_in, w_core, w_out, bias, z, y, p, c, blocks, s, stream, pdl);
+    if (c.th == 2) return LaunchTyped<T, 2, K>(x, w_in, w_core, w_out, bias, z, y, p, c, blocks, s, stream, pdl);
+    return LaunchTyped<T, 4, K>(x, w_in, w_core, w_out, bias, z, y, p, c, blocks, s, stream, pdl);
   };
   using Any = std::integral_constant<int, 0>;
   using Three = std::integral_constant<int, 3>;

@@ -162,9 +162,12 @@ size_t GridScratchBytes(const Problem& p);
 size_t ScratchBytes(const Problem& p, const Config& c);
 
 // Launches one config; half selects __half tensors (void* keeps this header free of cuda_fp16.h); scratch holds
-// ScratchBytes(p, c) bytes of device memory (nullptr when that is 0).
+// ScratchBytes(p, c) bytes of device memory (nullptr when that is 0). pdl: launch with programmatic dependent launch
+// (Hopper and later; tucker_conv_device.cuh says what it asks of the kernels), so that the kernel's launch and
+// set-up overlap the stream's previous kernel; only when w_in, w_core, w_out and bias are not written by earlier
+// work on the stream (constant initializers). The split-K and cluster kernels launch without it.
 cudaError_t LaunchTuckerConv(bool half, const void* x, const void* w_in, const void* w_core, const void* w_out,
                              const void* bias, const void* z, void* y, const Problem& p, const Config& c,
-                             cudaStream_t stream, void* scratch = nullptr);
+                             cudaStream_t stream, void* scratch = nullptr, bool pdl = false);
 
 }  // namespace tucker_cuda

@@ -20,7 +20,7 @@ size_t TiledSharedBytes(const Problem& p, const Config& c);
 cudaError_t PrepareTiled(size_t max_smem);
 cudaError_t LaunchTiled(bool half, const void* x, const void* w_in, const void* w_core, const void* w_out,
                         const void* bias, const void* z, void* y, const Problem& p, const Config& c,
-                        cudaStream_t stream);
+                        cudaStream_t stream, bool pdl);
 
 constexpr int kMaxCluster = 16;  // non-portable cluster size limit on Hopper
 size_t ClusterSharedBytes(const Problem& p, const Config& c);
@@ -40,24 +40,24 @@ size_t WmmaSharedBytes(const Problem& p, const Config& c);  // SIZE_MAX unless C
 cudaError_t PrepareWmma(size_t max_smem);
 cudaError_t LaunchWmma(bool half, const void* x, const void* w_in, const void* w_core, const void* w_out,
                        const void* bias, const void* z, void* y, const Problem& p, const Config& c,
-                       cudaStream_t stream);
+                       cudaStream_t stream, bool pdl);
 
 // The grid-wide kernel (variant 5; its layout in tucker_conv_grid_layout.h): whether this device can make every block
 // of it resident at once (a cooperative launch), and its launcher.
 bool GridLaunchable(bool half, const Problem& p, const Config& c);
 cudaError_t LaunchGrid(bool half, const void* x, const void* w_in, const void* w_core, const void* w_out,
                        const void* bias, const void* z, void* y, const Problem& p, const Config& c, void* scratch,
-                       cudaStream_t stream);
+                       cudaStream_t stream, bool pdl);
 
 // The staged kernel (variant 6; its layout in tucker_conv_staged_layout.h): three implicit-GEMM launches.
 size_t StagedScratchBytes(const Problem& p, const Config& c);
 cudaError_t LaunchStaged(bool half, const void* x, const void* w_in, const void* w_core, const void* w_out,
                          const void* bias, const void* z, void* y, const Problem& p, const Config& c, void* scratch,
-                         cudaStream_t stream);
+                         cudaStream_t stream, bool pdl);
 // Its channels-last tensor-core family (nsplit 4, fp16 only; tucker_conv_nhwc_kernel.cuh).
 cudaError_t PrepareStagedNhwc(size_t max_smem);
 cudaError_t LaunchStagedNhwc(const void* x, const void* w_in, const void* w_core, const void* w_out, const void* bias,
                              const void* z, void* y, const Problem& p, const Config& c, void* scratch,
-                             cudaStream_t stream);
+                             cudaStream_t stream, bool pdl);
 
 }  // namespace tucker_cuda

@@ -516,13 +516,13 @@ bool Launchable(const Problem& p, const Config& c, bool half) {
 
 cudaError_t LaunchTuckerConv(bool half, const void* x, const void* w_in, const void* w_core, const void* w_out,
                              const void* bias, const void* z, void* y, const Problem& p, const Config& c,
-                             cudaStream_t stream, void* scratch) {
-  if (c.variant == kGrid) return LaunchGrid(half, x, w_in, w_core, w_out, bias, z, y, p, c, scratch, stream);
-  if (c.variant == kStaged) return LaunchStaged(half, x, w_in, w_core, w_out, bias, z, y, p, c, scratch, stream);
+                             cudaStream_t stream, void* scratch, bool pdl) {
+  if (c.variant == kGrid) return LaunchGrid(half, x, w_in, w_core, w_out, bias, z, y, p, c, scratch, stream, pdl);
+  if (c.variant == kStaged) return LaunchStaged(half, x, w_in, w_core, w_out, bias, z, y, p, c, scratch, stream, pdl);
   if (c.variant == kCluster) return LaunchCluster(half, x, w_in, w_core, w_out, bias, z, y, p, c, stream);
-  if (c.variant == kWmma) return LaunchWmma(half, x, w_in, w_core, w_out, bias, z, y, p, c, stream);
+  if (c.variant == kWmma) return LaunchWmma(half, x, w_in, w_core, w_out, bias, z, y, p, c, stream, pdl);
   if (c.variant == kSplitK) return LaunchSplitK(half, x, w_in, w_core, w_out, bias, z, y, p, c, stream);
-  return LaunchTiled(half, x, w_in, w_core, w_out, bias, z, y, p, c, stream);
+  return LaunchTiled(half, x, w_in, w_core, w_out, bias, z, y, p, c, stream, pdl);
 }
 
 }  // namespace tucker_cuda

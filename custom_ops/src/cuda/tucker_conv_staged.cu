@@ -8,6 +8,7 @@
 // registers. Here each stage is one GEMM over all (image, pixel) columns of the batch with 64-128 x 64-128 block
 // tiles and 4x8-8x8 register tiles, like cuDNN's own kernels; the bias, residual and Relu ride on stage 3's stores.
 #include "tucker_conv_kernels.cuh"
+#include "tucker_conv_launch.h"
 #include "tucker_conv_staged_kernel.cuh"
 #include "tucker_conv_staged_layout.h"
 
@@ -17,15 +18,14 @@ size_t StagedScratchBytes(const Problem& p, const Config& c) { return sizeof(flo
 
 cudaError_t LaunchStaged(bool half, const void* x, const void* w_in, const void* w_core, const void* w_out,
                          const void* bias, const void* z, void* y, const Problem& p, const Config& c, void* scratch,
-                         cudaStream_t stream) {
+                         cudaStream_t stream, bool pdl) {
   if (!StagedConfigValid(c) || scratch == nullptr) return cudaErrorInvalidValue;
   if (StagedNhwc(c))
-    return half ? LaunchStagedNhwc(x, w_in, w_core, w_out, bias, z, y, p, c, scratch, stream) : cudaErrorInvalidValue;
+    return half ? LaunchStagedNhwc(x, w_in, w_core, w_out, bias, z, y, p, c, scratch, stream, pdl)
+                : cudaErrorInvalidValue;
   cudaError_t err = cudaSuccess;
   auto go = [&](auto kernel, dim3 grid, int threads, size_t smem, auto... args) {
-    if (err != cudaSuccess) return;
-    kernel<<<grid, threads, smem, stream>>>(args...);
-    err = cudaGetLastError();
+    if (err == cudaSuccess) err = LaunchKernel(kernel, grid, dim3(threads), smem, stream, {pdl}, args...);
   };
   auto run = [&](auto tag) {
     using T = decltype(tag);

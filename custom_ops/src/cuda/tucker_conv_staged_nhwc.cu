@@ -2,6 +2,7 @@
 // tucker_conv_nhwc_kernel.cuh): three WMMA launches on ORT's stream, fp16 t1/t2 channels-last in scratch from ORT's
 // arena. A file of its own so that it compiles beside tucker_conv_staged.cu.
 #include "tucker_conv_kernels.cuh"
+#include "tucker_conv_launch.h"
 #include "tucker_conv_nhwc_kernel.cuh"
 #include "tucker_conv_staged_layout.h"
 
@@ -20,29 +21,12 @@ cudaError_t PrepareStagedNhwc(size_t max_smem) {
 
 cudaError_t LaunchStagedNhwc(const void* x, const void* w_in, const void* w_core, const void* w_out, const void* bias,
                              const void* z, void* y, const Problem& p, const Config& c, void* scratch,
-                             cudaStream_t stream) {
+                             cudaStream_t stream, bool pdl) {
   if (!StagedConfigValid(c) || !StagedNhwc(c) || !StagedNhwcFits(p) || scratch == nullptr) return cudaErrorInvalidValue;
   cudaError_t err = cudaSuccess;
   auto go = [&](auto kernel, dim3 grid, unsigned cluster, int threads, size_t smem, auto... args) {
-    if (err != cudaSuccess) return;
-    if (cluster == 1) {
-      kernel<<<grid, threads, smem, stream>>>(args...);
-      err = cudaGetLastError();
-      return;
-    }
-    cudaLaunchConfig_t cfg = {};  // a K-split stage: clusters of its slices along x (fails before Hopper)
-    cfg.gridDim = grid;
-    cfg.blockDim = dim3(static_cast<unsigned>(threads), 1, 1);
-    cfg.dynamicSmemBytes = smem;
-    cfg.stream = stream;
-    cudaLaunchAttribute attr[1];
-    attr[0].id = cudaLaunchAttributeClusterDimension;
-    attr[0].val.clusterDim.x = cluster;
-    attr[0].val.clusterDim.y = 1;
-    attr[0].val.clusterDim.z = 1;
-    cfg.attrs = attr;
-    cfg.numAttrs = 1;
-    err = cudaLaunchKernelEx(&cfg, kernel, args...);
+    // cluster > 1: a K-split stage, clusters of its slices along x (fails before Hopper)
+    if (err == cudaSuccess) err = LaunchKernel(kernel, grid, dim3(threads), smem, stream, {pdl, cluster}, args...);
   };
   const auto h = [](const void* q) { return static_cast<const __half*>(q); };
   RunStagedNhwc(h(x), h(w_in), h(w_core), h(w_out), h(bias), h(z), static_cast<__half*>(y), p, c,

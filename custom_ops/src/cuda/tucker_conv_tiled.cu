@@ -10,20 +10,22 @@
 // time in shared memory, coalesced: a large kchunk means few memory round trips (small problems are
 // latency-bound), a small one leaves room for more resident blocks. grid.z splits N (stage 3) over blocks, which recompute t1 and t2: at
 // batch 1 on small maps that buys parallelism for a few extra FMAs.
+#include "tucker_conv_launch.h"
 #include "tucker_conv_tiled_kernel.cuh"
 
 namespace tucker_cuda {
 namespace {
 
 template <typename T, int TM, int TN>
-void Launch(const void* x, const void* wi, const void* wc, const void* wo, const void* b, const void* z, void* y,
-            const Problem& p, const Config& c, cudaStream_t stream) {
+cudaError_t Launch(const void* x, const void* wi, const void* wc, const void* wo, const void* b, const void* z, void* y,
+                   const Problem& p, const Config& c, cudaStream_t stream, bool pdl) {
   const int ih_n = WindowRows(p, c.th), iw_n = WindowCols(p, c.tw);
   const int nchunk = TiledChunk(p, c);
   const dim3 grid(CeilDiv(p.Ho, c.th) * CeilDiv(p.Wo, c.tw), p.batch, c.nsplit);
-  TiledKernel<T, TM, TN><<<grid, c.threads, TiledSharedBytes(p, c), stream>>>(
-      static_cast<const T*>(x), static_cast<const T*>(wi), static_cast<const T*>(wc), static_cast<const T*>(wo),
-      static_cast<const T*>(b), static_cast<const T*>(z), static_cast<T*>(y), p, c.th, c.tw, ih_n, iw_n, nchunk, c.kchunk);
+  return LaunchKernel(TiledKernel<T, TM, TN>, grid, dim3(c.threads), TiledSharedBytes(p, c), stream, {pdl},
+                      static_cast<const T*>(x), static_cast<const T*>(wi), static_cast<const T*>(wc),
+                      static_cast<const T*>(wo), static_cast<const T*>(b), static_cast<const T*>(z),
+                      static_cast<T*>(y), p, c.th, c.tw, ih_n, iw_n, nchunk, c.kchunk);
 }
 
 template <typename T>
@@ -54,15 +56,12 @@ cudaError_t PrepareTiled(size_t max_smem) {
 }
 
 cudaError_t LaunchTiled(bool half, const void* x, const void* wi, const void* wc, const void* wo, const void* b,
-                        const void* z, void* y, const Problem& p, const Config& c, cudaStream_t stream) {
-  if (c.variant == kTiled4x4) {
-    if (half) Launch<__half, 4, 4>(x, wi, wc, wo, b, z, y, p, c, stream);
-    else Launch<float, 4, 4>(x, wi, wc, wo, b, z, y, p, c, stream);
-  } else {
-    if (half) Launch<__half, 2, 2>(x, wi, wc, wo, b, z, y, p, c, stream);
-    else Launch<float, 2, 2>(x, wi, wc, wo, b, z, y, p, c, stream);
-  }
-  return cudaGetLastError();
+                        const void* z, void* y, const Problem& p, const Config& c, cudaStream_t stream, bool pdl) {
+  if (c.variant == kTiled4x4)
+    return half ? Launch<__half, 4, 4>(x, wi, wc, wo, b, z, y, p, c, stream, pdl)
+                : Launch<float, 4, 4>(x, wi, wc, wo, b, z, y, p, c, stream, pdl);
+  return half ? Launch<__half, 2, 2>(x, wi, wc, wo, b, z, y, p, c, stream, pdl)
+              : Launch<float, 2, 2>(x, wi, wc, wo, b, z, y, p, c, stream, pdl);
 }
 
 }  // namespace tucker_cuda

@@ -74,6 +74,8 @@ __global__ void __launch_bounds__(512, 1) TiledKernel(const T* __restrict__ x, c
                                                    T* __restrict__ y, Problem p, int th, int tw, int ih_n, int iw_n,
                                                    int nchunk, int kchunk) {
   TUCKER_DYNAMIC_SMEM(smem);
+  PdlWait();  // activations and global writes only after the stream's previous kernel (PDL)
+  PdlLaunchDependents();
   const int kk = p.kh * p.kw;
   const TiledLayout L = MakeTiledLayout(p.R1, p.R2, kk, ih_n, iw_n, th, tw, nchunk, blockDim.x, TM, TN, kchunk);
   float* t1 = smem + L.t1;

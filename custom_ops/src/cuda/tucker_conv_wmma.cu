@@ -1,6 +1,7 @@
 // The tensor-core TuckerConv kernel (variant 4, fp16 only): launcher and shared-memory size. nsplit 1 reads the
 // weights from global memory, nsplit 2 stages them in shared memory first; the device code and its design are in
 // tucker_conv_wmma_kernel.cuh.
+#include "tucker_conv_launch.h"
 #include "tucker_conv_wmma_kernel.cuh"
 
 namespace tucker_cuda {
@@ -25,15 +26,15 @@ cudaError_t PrepareWmma(size_t max_smem) {
 
 cudaError_t LaunchWmma(bool half, const void* x, const void* w_in, const void* w_core, const void* w_out,
                        const void* bias, const void* z, void* y, const Problem& p, const Config& c,
-                       cudaStream_t stream) {
+                       cudaStream_t stream, bool pdl) {
   const size_t smem = WmmaSharedBytes(p, c);
   if (!half || smem == static_cast<size_t>(-1)) return cudaErrorInvalidValue;
   const dim3 grid(CeilDiv(p.Ho, c.th) * CeilDiv(p.Wo, c.tw), p.batch);
-  (c.nsplit == 2 ? WmmaKernel<true> : WmmaKernel<false>)<<<grid, c.threads, smem, stream>>>(
-      static_cast<const __half*>(x), static_cast<const __half*>(w_in), static_cast<const __half*>(w_core),
-      static_cast<const __half*>(w_out), static_cast<const __half*>(bias), static_cast<const __half*>(z),
-      static_cast<__half*>(y), p, c.th, c.tw, WindowRows(p, c.th), WindowCols(p, c.tw));
-  return cudaGetLastError();
+  return LaunchKernel(c.nsplit == 2 ? WmmaKernel<true> : WmmaKernel<false>, grid, dim3(c.threads), smem, stream, {pdl},
+                      static_cast<const __half*>(x), static_cast<const __half*>(w_in),
+                      static_cast<const __half*>(w_core), static_cast<const __half*>(w_out),
+                      static_cast<const __half*>(bias), static_cast<const __half*>(z), static_cast<__half*>(y), p,
+                      c.th, c.tw, WindowRows(p, c.th), WindowCols(p, c.tw));
 }
 
 }  // namespace tucker_cuda

@@ -169,6 +169,10 @@ __global__ void __launch_bounds__(256) WmmaKernel(const __half* __restrict__ x, 
   }
   for (int k = t; k < kk; k += nthr) tap_t1[k] = (k / p.kw) * p.dh * iw_n + (k % p.kw) * p.dw;
   __syncthreads();
+  // PDL: everything above (the weights' copies, the bias, the tables) overlapped the stream's previous kernel; X and
+  // y only after it.
+  PdlWait();
+  PdlLaunchDependents();
 
   // X's window, C x winp (rows xld apart), zero outside the image and in the padding columns: kXBatch loads per
   // thread in flight before their stores (a load-store loop waits out one global round trip per element). (c, q)
