@@ -117,6 +117,12 @@ struct ModelParams {
   double wmma_fill = 80;      // per element (group) a thread stages: X's window, 16-byte weight groups, im2col segments
   double wmma_sync = 700;     // per im2col chunk of 16 r1 rows (its build and two barriers)
   double wmma_share = 0.3;    // a chain's slow-down per other block on its SM
+  // Session 14: with programmatic dependent launch (Hopper, constant weights: the op's default) a layer's launch and
+  // its blocks' set-up overlap the previous kernel; the one-launch WMMA kernel gained ~2 us per layer in a stack, the
+  // three-launch staged and the grid kernels ~0.3-0.5 us. Credited to the WMMA kernel alone (at most half its chain),
+  // in one wave, on Hopper; hand-set on session 14's log of every WMMA config with PDL on (fit_model.WMMA_LOG, merged into the
+  // K-split log): 0 -> 5000 picks it on 10 instead of 8 of the 11 batch-1 shapes where it was fastest, pick gap 3.3%.
+  double wmma_pdl = 5000;
 };
 
 // Analytical model: estimated cycles of a config on a device (INFINITY when it cannot run).
