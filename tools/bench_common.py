@@ -93,6 +93,10 @@ def environment() -> dict:
         pass
     # How the fused op picks its configs (unset: the analytical model).
     env["tucker_onnx_env"] = {k: v for k, v in os.environ.items() if k.startswith("TUCKER_ONNX_") and k != "TUCKER_ONNX_CONFIG_LOG"}
+    # Programmatic dependent launch: the op's default on Hopper and later (constant weights); said here because the
+    # default leaves no trace in the environment (session 14).
+    env["tucker_onnx_pdl"] = "off (TUCKER_ONNX_PDL=0)" if os.environ.get("TUCKER_ONNX_PDL") == "0" else \
+        "on where the GPU has it (compute capability 9+) and the weights are constant"
     env["session"] = {"providers": CUDA, "provider_options": cuda_options(True)[0] | {"enable_cuda_graph": "on and off per row",
                       "use_tf32": "0 for fp32 rows, 1 (ORT's default) for fp16 rows"},
                       "io_binding": True, "graph_optimization_level": "ORT_ENABLE_ALL"}
