@@ -70,9 +70,8 @@ SPLIT_LOG = ROOT / "results/h200_2026-11-29_s12/call2_k_split/variant6.jsonl.gz"
 # Session 13: the WMMA kernel with its weights in shared memory (variant 4, nsplit 2), every tile shape timed next to
 # the model's pick at batch 1 and 32 (TUCKER_ONNX_TUNE=variant4); merged into SPLIT_LOG (fit_model.load(merge=...)).
 # Session 14 timed the same with programmatic dependent launch on (the op's default on Hopper), which wmma_pdl was
-# set on: WMMA_LOG; session 13's log (PDL did not exist yet) stays as WMMA_LOG_NO_PDL.
+# set on (session 13's log, before PDL: results/h200_2026-11-29_s13/call10_model_picks/variant4.jsonl.gz).
 WMMA_LOG = ROOT / "results/h200_2026-11-29_s14/call6_wmma_pdl_log/variant4.jsonl.gz"
-WMMA_LOG_NO_PDL = ROOT / "results/h200_2026-11-29_s13/call10_model_picks/variant4.jsonl.gz"
 
 
 def defaults() -> list[float]:

@@ -106,9 +106,10 @@ __device__ __forceinline__ void CpAsyncWait() {
 // once without PDL). PdlLaunchDependents() lets the next kernel launch before this one's blocks exit: the
 // one-launch kernels (WMMA, tiled) call it right after the wait, so the next layer's set-up overlaps this one's work
 // (session 14, a stack of 64:32->32:64 layers at batch 1: 10.3 -> 8.2 us per layer; leaving the trigger to the
-// blocks' exit gave 9.4); the staged kernels do not (it made them 1.2-1.5x slower). Weights and bias may be read
-// before the wait: the adaptor asks for PDL only when they are constant initializers. No-ops elsewhere and in the
-// emulator.
+// blocks' exit gave 9.4); the staged kernels do not (their next stage's blocks, resident early, made them 1.2-1.5x
+// slower; a trigger before their epilogue 1.04-1.26x), nor does the grid kernel, which fills every SM. Weights and
+// bias may be read before the wait: the adaptor asks for PDL only when they are constant initializers. No-ops
+// elsewhere and in the emulator.
 __device__ __forceinline__ void PdlWait() {
 #if !defined(TUCKER_EMU) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.wait;\n" ::: "memory");

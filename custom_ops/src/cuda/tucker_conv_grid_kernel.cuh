@@ -137,9 +137,7 @@ __global__ void __launch_bounds__(512) GridKernel(const T* __restrict__ x, const
   __shared__ float red[kGridRedFloats];  // [warps][MB][32] partial sums
 #endif
   const int hw = p.H * p.W, ohw = p.Ho * p.Wo, kk = p.kh * p.kw;
-  // PDL: activations, scratch and y only after the stream's previous kernel; no early trigger (as the staged
-  // kernels: the next kernel's blocks would wait on SMs this grid fills).
-  PdlWait();
+  PdlWait();  // PDL; no early trigger here (why: tucker_conv_device.cuh)
   // Weights read four at a time where every row starts quad-aligned (channels / ranks multiples of 4, as in
   // every model we rewrite); the 3x3 core reads a row's kGridR1Group x 9 weights of one R1 group at once.
   float* const t1 = scratch.t1;

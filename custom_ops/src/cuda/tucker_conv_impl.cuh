@@ -121,7 +121,7 @@ struct ModelParams {
   // its blocks' set-up overlap the previous kernel; the one-launch WMMA kernel gained ~2 us per layer in a stack, the
   // three-launch staged and the grid kernels ~0.3-0.5 us. Credited to the WMMA kernel alone (at most half its chain),
   // in one wave, on Hopper; hand-set on session 14's log of every WMMA config with PDL on (fit_model.WMMA_LOG, merged into the
-  // K-split log): 0 -> 5000 picks it on 10 instead of 8 of the 11 batch-1 shapes where it was fastest, pick gap 3.3%.
+  // K-split log): 0 -> 5000 picks it on 10 instead of 8 of the 11 batch-1 shapes where it was fastest, pick gap 3.1%.
   double wmma_pdl = 5000;
 };
 

@@ -86,9 +86,7 @@ __global__ void __launch_bounds__(kStagedMmaThreads) StagedNhwcKernel(const __ha
                 "whole groups per thread and step");
   using BLayout = std::conditional_t<IN_NHWC, wmma::col_major, wmma::row_major>;
   const int t = threadIdx.x, warp = t / 32;
-  // PDL: activations and global writes only after the stream's previous kernel. No early trigger: the next
-  // stage's blocks, resident early, made these kernels 1.2-1.5x slower (session 14); they launch at our blocks' exit.
-  PdlWait();
+  PdlWait();  // PDL; no early trigger here (why: tucker_conv_device.cuh)
 
   if (static_cast<int>(blockIdx.x) >= pack.tiles) {  // a packing block of stage 1's launch (NhwcPack)
     const int cg = pack.cin / 8, per_m = pack.kk * cg;

@@ -153,9 +153,7 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN), StagedMinBlocks((BM / T
   constexpr int NT = (BM / TM) * (BN / TN);  // threads: one register tile each
   constexpr int BK = kStagedBK, AP = BM + 4;  // padded A rows: the transposed stores do not collide
   TUCKER_DYNAMIC_SMEM(smem);
-  // PDL: activations and global writes only after the stream's previous kernel. No early trigger: the next
-  // stage's blocks, resident early, made these kernels 1.2-1.5x slower (session 14); they launch at our blocks' exit.
-  PdlWait();
+  PdlWait();  // PDL; no early trigger here (why: tucker_conv_device.cuh)
   float* As = smem;                // [2][BK][AP]
   float* Bs = smem + 2 * BK * AP;  // [2][BK][BN]
   const int t = threadIdx.x;
@@ -246,9 +244,7 @@ __global__ void __launch_bounds__(kStagedMmaThreads) StagedMmaKernel(const TX* _
   constexpr int WM = BM / WARPS_M, WN = BN / WARPS_N, FM = WM / 16, FN = WN / 16;
   static_assert(BK == 16 && FM >= 1 && FN >= 1 && WM % 16 == 0 && WN % 16 == 0, "whole 16x16 fragments per warp");
   TUCKER_DYNAMIC_SMEM(smem);
-  // PDL: activations and global writes only after the stream's previous kernel. No early trigger: the next
-  // stage's blocks, resident early, made these kernels 1.2-1.5x slower (session 14); they launch at our blocks' exit.
-  PdlWait();
+  PdlWait();  // PDL; no early trigger here (why: tucker_conv_device.cuh)
   __half* As = reinterpret_cast<__half*>(smem);  // [2][BM][AKP]
   __half* Bs = As + 2 * BM * AKP;                // [2][BK][BNP]
   float* epi = reinterpret_cast<float*>(Bs + 2 * BK * BNP);  // [warps][16 x 16]
