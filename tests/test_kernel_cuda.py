@@ -295,6 +295,28 @@ def test_cuda_wmma_staged_weights(library, monkeypatch, tmp_path, cfg, si):
     _check_forced(monkeypatch, tmp_path, cfg, WMMA_W_SHAPES[si], np.float16)
 
 
+# Its cluster split (kchunk = 32 x cs: a cluster of cs blocks per tile, each with a slice of every stage's rows and
+# weights, t1/t2 rows shared over DSMEM; Hopper): uneven slices (3 groups of 16 rows over 2 blocks), cs 3, a 1x1 core
+# (its reduction split over warps one step at a time), stride 2 with asymmetric pads, kernel 5, dilation, and the
+# large-rank shapes the split is for (BIG[1]; BIG[3], whose weights no single block holds).
+WMMA_CLUSTER_SHAPES = [(64, 48, 32, 64, 9, 9, 3, (1, 1), (1, 1, 1, 1), (1, 1)),
+                       (48, 32, 48, 32, 9, 8, 3, (2, 2), (1, 0, 1, 1), (1, 1)),
+                       (32, 48, 48, 32, 7, 7, 5, (1, 1), (2, 2, 2, 2), (1, 1)),
+                       (64, 64, 64, 64, 6, 10, 1, (1, 1), (0, 0, 0, 0), (1, 1)),
+                       (32, 32, 32, 48, 11, 9, 3, (1, 1), (0, 2, 1, 0), (1, 2))]
+WMMA_CLUSTER_CASES = [(WMMA_CLUSTER_SHAPES[0], (4, 4, 4, 256, 2, 64)), (WMMA_CLUSTER_SHAPES[1], (4, 2, 4, 256, 2, 64)),
+                      (WMMA_CLUSTER_SHAPES[2], (4, 4, 4, 256, 2, 96)), (WMMA_CLUSTER_SHAPES[3], (4, 4, 8, 256, 2, 128)),
+                      (WMMA_CLUSTER_SHAPES[4], (4, 3, 5, 256, 2, 64)), (BIG[1], (4, 4, 4, 256, 2, 128)),
+                      (BIG[1], (4, 2, 4, 256, 2, 256)), (BIG[3], (4, 4, 4, 256, 2, 512)), (BIG[3], (4, 2, 4, 256, 2, 512)),
+                      (BIG[0], (4, 8, 8, 256, 2, 64))]
+
+
+@pytest.mark.parametrize("shape,cfg", WMMA_CLUSTER_CASES,
+                         ids=[f"{i}-{','.join(map(str, c))}" for i, (_, c) in enumerate(WMMA_CLUSTER_CASES)])
+def test_cuda_wmma_cluster_split(library, monkeypatch, tmp_path, shape, cfg):
+    _check_forced(monkeypatch, tmp_path, cfg, shape, np.float16)
+
+
 def test_cuda_wmma_staged_weights_refuses_what_does_not_fit(library, monkeypatch):
     """512:192->160:512's weights (0.9 MB) cannot be staged in one block's shared memory."""
     monkeypatch.setenv("TUCKER_ONNX_CONFIG", "4,4,4,256,2,32")
@@ -323,6 +345,22 @@ def test_cuda_quick_tuner(library, monkeypatch, tmp_path, k, dtype):
     assert 1 <= len(shortlist) <= k and shortlist[0][:6] == entry["model"]
     # fp16 with channels and ranks multiples of 16: the tensor-core configs are timed too
     assert len(timed) - len(shortlist) == (3 if dtype == np.float16 else 0), timed
+    assert entry["chosen"] == min(timed, key=lambda t: t[6])[:6]
+
+
+def test_cuda_exhaustive_tuner_times_the_wmma_cluster_split(library, monkeypatch, tmp_path):
+    """The exhaustive tuner (only it) also times the WMMA kernel's cluster split where no plain WMMA tile fits one
+    block (here W_core alone is 240 KB), and runs the fastest config it timed."""
+    import json
+    log = tmp_path / "configs.jsonl"
+    monkeypatch.setenv("TUCKER_ONNX_TUNE", "exhaustive")
+    monkeypatch.setenv("TUCKER_ONNX_CONFIG_LOG", str(log))
+    _check_residual_relu((64, 64, 208, 64, 8, 8, 3, (1, 1), (1, 1, 1, 1), (1, 1)), 1, np.float16)
+    (entry,) = [json.loads(line) for line in log.read_text().splitlines()]
+    timed = entry["timings_ms"]
+    split = [t for t in timed if t[0] == 4 and t[5] > 32]
+    assert split and all(t[4] == 2 for t in split), timed
+    assert not [t for t in timed if t[0] == 4 and t[4] == 2 and t[5] == 32]  # no plain staged-weight tile fits
     assert entry["chosen"] == min(timed, key=lambda t: t[6])[:6]
 
 

@@ -83,6 +83,10 @@ CASES += [(_NHWC_EMU[0], 2, STAGED_NHWC_SPLIT[1], np.float16), (_NHWC_EMU[3], 2,
 CASES += [(WMMA_SHAPES[0], 1, WMMA_CONFIGS[1], np.float16), (WMMA_SHAPES[1], 1, WMMA_CONFIGS[3], np.float16),
           (WMMA_SHAPES[4], 1, (4, 4, 8, 256, 1, 32), np.float16)]  # a tile shape the autotuners now time
 
+# Its cluster split (kchunk = 32 x cs, DSMEM gathers of t1/t2 rows, warps splitting a tile's reduction): the GPU
+# tests' small shapes, each with its config.
+from test_kernel_cuda import WMMA_CLUSTER_CASES, WMMA_CLUSTER_SHAPES  # noqa: E402
+CASES += [(sh, 2, cfg, np.float16) for sh, cfg in WMMA_CLUSTER_CASES if sh in WMMA_CLUSTER_SHAPES]
 
 def _build_emulator(tmp_path_factory, *defines):
     cxx = shutil.which("g++")

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <barrier>
+#include <optional>
 #include <bit>
 #include <cmath>
 #include <cstddef>
@@ -67,6 +68,7 @@ inline thread_local dim3 thread_idx, block_idx, block_dim, grid_dim;
 inline thread_local Block* block = nullptr;
 inline thread_local Cluster* cluster = nullptr;
 inline thread_local unsigned rank = 0, cluster_size = 1;
+inline thread_local std::optional<std::barrier<>::arrival_token> cluster_token;  // a split cluster barrier's arrival
 }  // namespace emu
 
 #define threadIdx (emu::thread_idx)
@@ -97,6 +99,12 @@ struct cluster_group {
   unsigned num_blocks() const { return emu::cluster_size; }
   unsigned block_rank() const { return emu::rank; }
   void sync() const { emu::cluster->bar->arrive_and_wait(); }
+  // The split form (barrier.cluster.arrive / barrier.cluster.wait).
+  void barrier_arrive() const { emu::cluster_token.emplace(emu::cluster->bar->arrive()); }
+  void barrier_wait() const {
+    emu::cluster->bar->wait(std::move(*emu::cluster_token));
+    emu::cluster_token.reset();
+  }
   template <typename T>
   T* map_shared_rank(T* p, unsigned r) const {
     const std::ptrdiff_t off = reinterpret_cast<char*>(p) - reinterpret_cast<char*>(emu::block->smem);

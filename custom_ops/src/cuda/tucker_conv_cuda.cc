@@ -342,7 +342,7 @@ struct TuckerConvCuda {
         measured.swap(only);
       }
       if (kHalf && TuneMode() >= -1) {  // the tensor-core kernel: 1.5-2.3x faster than the model's fp16 picks at batch 32 (session 4)
-        const std::vector<Config> tc = tucker_cuda::TensorCoreCandidates(p, dev);
+        const std::vector<Config> tc = tucker_cuda::TensorCoreCandidates(p, dev, TuneMode() == -1);
         measured.insert(measured.end(), tc.begin(), tc.end());
       }
       // Scratch for the configs that need it (the grid kernel's), taken once for all of them; if the arena cannot

@@ -137,7 +137,8 @@ std::map<std::string, Config> ReadConfigCache(const std::string& path);
 
 // The tensor-core (WMMA, fp16) configs that fit p: the autotuners time them too (fp16 only); the model has no cost
 // term for them yet, so they are never its own pick. Empty unless C, R1, R2 and N are multiples of 16.
-std::vector<Config> TensorCoreCandidates(const Problem& p, const Device& d);
+// with_cluster: also the WMMA kernel's cluster split where no plain tile fits (the exhaustive tuner).
+std::vector<Config> TensorCoreCandidates(const Problem& p, const Device& d, bool with_cluster = false);
 
 // The k configs the analytical model predicts cheapest, cheapest first; `usable` (optional) vetoes configs the
 // device cannot launch (a cluster too large for the GPU's partitions at that shared-memory size). The quick tuner

@@ -337,10 +337,12 @@ void AddStagedCandidates(const Problem& p, std::vector<Config>* out) {
 // forced or tuned only). A block is a chain of latencies, not a throughput: its fixed part, each warp's serial mma
 // steps per stage (tiles are dealt to the 8 warps), what each thread stages, and a set-up per im2col chunk; blocks
 // beyond one wave (2 per SM by registers, fewer by shared memory) run the chain again, and blocks sharing an SM
-// slow each other's chains by wmma_share each.
+// slow each other's chains by wmma_share each. Its cluster split (kchunk > 32) has no cost: tuners only (see
+// TensorCoreCandidates).
 double WmmaCycles(const Problem& p, const Config& c, const Device& d, const ModelParams& m) {
   const size_t smem = WmmaSharedBytes(p, c);
-  if (c.nsplit != 2 || smem == static_cast<size_t>(-1) || smem > d.smem_per_block) return INFINITY;
+  if (c.nsplit != 2 || WmmaClusterSize(c) != 1 || smem == static_cast<size_t>(-1) || smem > d.smem_per_block)
+    return INFINITY;
   const int kk = p.kh * p.kw, threads = c.threads, warps = threads / 32;
   const int winp = RoundUp(WindowRows(p, c.th) * WindowCols(p, c.tw), 16), tpixp = RoundUp(c.th * c.tw, 16);
   const auto per_warp = [&](double tiles) { return std::ceil(tiles / warps); };
@@ -463,10 +465,23 @@ std::map<std::string, Config> ReadConfigCache(const std::string& path) {
   return cache;
 }
 
-std::vector<Config> TensorCoreCandidates(const Problem& p, const Device& d) {
+std::vector<Config> TensorCoreCandidates(const Problem& p, const Device& d, bool with_cluster) {
   // Weights read from global memory (nsplit 1); the staged-weight configs are model candidates.
   std::vector<Config> out;
   AddWmmaCandidates(p, d, 1, &out);
+  // The cluster split of the staged-weight kernel (Hopper), where no tile of it fits one block: the only one-launch
+  // form for large ranks. Timed by the exhaustive tuner, never the model's pick: on the H200 (session 15) it ran 1.0-1.8x
+  // slower than the staged kernel on those shapes, and ~4.5 us slower than the plain kernel where both fit (each
+  // block keeps the whole X window, im2col and barriers of the plain kernel, plus the slices' reductions).
+  std::vector<Config> plain;
+  AddWmmaCandidates(p, d, 2, &plain);
+  if (!with_cluster || !plain.empty() || d.cc_major < 9) return out;
+  for (int cs : {2, 4, 8, 16})
+    for (auto [th, tw] : {std::pair{2, 4}, std::pair{4, 4}, std::pair{4, 8}}) {
+      const Config c{kWmma, th, tw, 256, 2, 32 * cs};
+      if ((th <= p.Ho || th <= 4) && (tw <= p.Wo || tw <= 4) && SharedBytes(p, c) <= d.smem_per_block)
+        out.push_back(c);
+    }
   return out;
 }
 
@@ -503,14 +518,17 @@ cudaError_t PrepareKernels(size_t max_smem) {
   return e;
 }
 
-cudaError_t PrepareClusterKernels(size_t max_smem) { return PrepareCluster(max_smem); }
+cudaError_t PrepareClusterKernels(size_t max_smem) {
+  const cudaError_t e = PrepareCluster(max_smem);
+  return e == cudaSuccess ? PrepareWmmaCluster(max_smem) : e;
+}
 
 bool Fp16Only(const Config& c) {
   return c.variant == kWmma || (c.variant == kStaged && StagedTensorCores(c));
 }
 
 bool Launchable(const Problem& p, const Config& c, bool half) {
-  if (c.variant == kWmma) return half;
+  if (c.variant == kWmma) return WmmaLaunchable(half, p, c);
   if (c.variant == kGrid) return GridLaunchable(half, p, c);
   if (c.variant == kStaged)
     return StagedConfigValid(c) && (half || !StagedTensorCores(c)) && (!StagedNhwc(c) || StagedNhwcFits(p));

@@ -12,7 +12,14 @@
 // while X's window loads. Why (session 13, CUPTI at batch 1): reading A from global memory put an L2 round trip in
 // every step of each warp's dependent mma chain (64:32->32:64@7 took 16.5 us in one launch, the grid kernel 9 us);
 // one block per tile with everything in shared memory needs no grid barrier, no scratch and no second launch.
+//
+// Cluster split (kSplit; config kchunk = 32 x cs, cs > 1, with stage_w): where the weights of large ranks do not fit
+// one block's shared memory, a cluster of cs blocks shares a tile. Each block stages only its slice of each stage's
+// output rows (W_in's R1 slice, W_core's R2 slice, W_out's N slice: whole 16-row groups), computes that slice, and
+// reads the other blocks' t1 and t2 rows over DSMEM after a cluster barrier. Still one launch per layer; when a
+// block's slice has fewer 16x16 tiles than warps, the warps split each tile's reduction and sum it in shared memory.
 #pragma once
+#include <cooperative_groups.h>
 #include <cuda_fp16.h>
 #include <mma.h>
 
@@ -38,13 +45,23 @@ constexpr int kWmmaChunkR1 = 16;  // r1 rows per im2col chunk (16 * kk reduction
 // multiple of 128 bytes the 8 rows an ldmatrix phase reads share their banks (session 13's phase clocks: a step of
 // the core stage took ~130 cycles).
 constexpr int kWmmaPad = 8;
+
+// Rows [lo, hi) of an M-row stage (M a multiple of 16) that cluster rank q of cs owns: whole 16-row groups.
+__host__ __device__ inline void WmmaSlice(int M, int cs, int q, int* lo, int* hi) {
+  const int g = M / 16;
+  *lo = 16 * (g * q / cs);
+  *hi = 16 * (g * (q + 1) / cs);
+}
+__host__ __device__ inline int WmmaSliceMax(int M, int cs) { return 16 * ((M / 16 + cs - 1) / cs); }
+
 struct WmmaLayout {
   int winp, tpixp, xld, cld;
   int xs, t1, col, t2, w_in, w_core, w_out, scratch, tab, bias, total;
 };
 
+// cs > 1: the weight rows are one cluster rank's slices (WmmaSliceMax).
 __host__ __device__ inline WmmaLayout MakeWmmaLayout(int C, int R1, int R2, int N, int kk, int win, int tpix,
-                                                     bool stage_w) {
+                                                     bool stage_w, int cs = 1) {
   WmmaLayout L;
   L.winp = RoundUp(win, 16);
   L.tpixp = RoundUp(tpix, 16);
@@ -58,9 +75,9 @@ __host__ __device__ inline WmmaLayout MakeWmmaLayout(int C, int R1, int R2, int 
   L.w_in = L.w_core = L.w_out = -1;
   if (stage_w) {
     L.w_in = RoundUp(end, 128);
-    L.w_core = L.w_in + 2 * R1 * (C + kWmmaPad);
-    L.w_out = L.w_core + 2 * R2 * (R1 * kk + kWmmaPad);
-    end = L.w_out + 2 * N * (R2 + kWmmaPad);
+    L.w_core = L.w_in + 2 * WmmaSliceMax(R1, cs) * (C + kWmmaPad);
+    L.w_out = L.w_core + 2 * WmmaSliceMax(R2, cs) * (R1 * kk + kWmmaPad);
+    end = L.w_out + 2 * WmmaSliceMax(N, cs) * (R2 + kWmmaPad);
   }
   L.scratch = RoundUp(end, 32);
   L.tab = L.scratch + 4 * 256 * kWmmaWarps;
@@ -92,40 +109,152 @@ __device__ __forceinline__ void StoreHalf(const FragC& acc, float* scratch, __ha
   __syncwarp();
 }
 
+// ntiles 16x16 output tiles of a stage over the block's 8 warps; mma(acc, tile, first, stride) adds the tile's
+// reduction steps first, first + stride, ... When the tiles are fewer than the warps and split is set, each tile's
+// steps are dealt to ks = 8 / ntiles warps whose partial sums meet in their scratch tiles (a block-wide barrier: every
+// thread calls this). epi(tile, s) then gets the tile's fp32 sums in s (16x16, row-major).
+template <class Mma, class Epi>
+__device__ __forceinline__ void WarpTiles(int ntiles, int ksteps, bool split, float* scratch0, int warp, int lane,
+                                          Mma mma, Epi epi) {
+  if (ntiles <= 0) return;  // (block-uniform)
+  float* scratch = scratch0 + warp * 256;
+  const int ks = split && ntiles < kWmmaWarps ? min(kWmmaWarps / ntiles, ksteps) : 1;
+  if (ks <= 1) {
+    for (int tt = warp; tt < ntiles; tt += kWmmaWarps) {
+      FragC acc;
+      wmma::fill_fragment(acc, 0.f);
+      mma(acc, tt, 0, 1);
+      wmma::store_matrix_sync(scratch, acc, 16, wmma::mem_row_major);
+      __syncwarp();
+      epi(tt, scratch);
+      __syncwarp();
+    }
+    return;
+  }
+  const int tile = warp % ntiles, part = warp / ntiles;
+  if (part < ks) {
+    FragC acc;
+    wmma::fill_fragment(acc, 0.f);
+    mma(acc, tile, part, ks);
+    wmma::store_matrix_sync(scratch, acc, 16, wmma::mem_row_major);
+  }
+  __syncthreads();
+  if (part == 0) {
+    for (int i = lane; i < 256; i += 32) {
+      float v = scratch[i];
+      for (int j = 1; j < ks; ++j) v += scratch0[(warp + j * ntiles) * 256 + i];
+      scratch[i] = v;
+    }
+    __syncwarp();
+    epi(tile, scratch);
+    __syncwarp();
+  }
+}
+
+// The cluster split's device side exists for Hopper and later (and the emulator); elsewhere the kSplit kernel is
+// never launched (WmmaLaunchable) and these are stubs, so that builds for other targets compile.
+#if (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900) || defined(TUCKER_EMU)
+#define TUCKER_WMMA_CLUSTER 1
+#else
+#define TUCKER_WMMA_CLUSTER 0
+#endif
+// The cluster barrier in two halves. Relaxed: cooperative_groups' cluster.sync() releases at GPU scope (SASS:
+// MEMBAR.ALL.GPU before the arrive), which waits out every global store in flight; the split kernel needs no global
+// ordering, only its t1/t2 rows in shared memory, which the __syncthreads() before each arrive has written into the
+// SM's shared memory, where the other blocks' DSMEM reads go (session 15: cluster.sync() cost ~5 us per layer).
+__device__ __forceinline__ void WmmaClusterArrive() {
+#if TUCKER_WMMA_CLUSTER
+#ifdef TUCKER_EMU
+  cooperative_groups::this_cluster().barrier_arrive();
+#else
+  asm volatile("barrier.cluster.arrive.relaxed.aligned;\n" ::: "memory");
+#endif
+#endif
+}
+__device__ __forceinline__ void WmmaClusterWait() {
+#if TUCKER_WMMA_CLUSTER
+#ifdef TUCKER_EMU
+  cooperative_groups::this_cluster().barrier_wait();
+#else
+  asm volatile("barrier.cluster.wait.aligned;\n" ::: "memory");
+#endif
+#endif
+}
+__device__ __forceinline__ void WmmaClusterShape(int* cs, int* me) {
+#if TUCKER_WMMA_CLUSTER
+  const cooperative_groups::cluster_group cluster = cooperative_groups::this_cluster();
+  *cs = static_cast<int>(cluster.num_blocks());
+  *me = static_cast<int>(cluster.block_rank());
+#else
+  *cs = 1, *me = 0;
+#endif
+}
+
+// Copies the rows of a [M][ld] fp16 matrix in shared memory that the other cluster ranks computed (WmmaSlice) from
+// their shared memory into this block's (ld x 2 bytes a multiple of 16).
+__device__ __forceinline__ void GatherSlices(__half* m, int M, int ld, int cs, int me, int t, int nthr) {
+#if TUCKER_WMMA_CLUSTER
+  const cooperative_groups::cluster_group cluster = cooperative_groups::this_cluster();
+  for (int r = 0; r < cs; ++r) {
+    if (r == me) continue;
+    int lo, hi;
+    WmmaSlice(M, cs, r, &lo, &hi);
+    const uint4* src = reinterpret_cast<const uint4*>(cluster.map_shared_rank(m + lo * ld, r));
+    uint4* dst = reinterpret_cast<uint4*>(m + lo * ld);
+    const int n = (hi - lo) * ld / 8;
+    for (int i = t; i < n; i += nthr) dst[i] = src[i];
+  }
+#endif
+}
+
 // kStageW: the weights staged in shared memory (a template argument, so that the A loads compile to shared-memory
-// loads instead of generic ones).
-template <bool kStageW>
+// loads instead of generic ones). kSplit: the cluster split (with kStageW; the cluster is gridDim.x's cs blocks of
+// one tile).
+template <bool kStageW, bool kSplit = false>
 __global__ void __launch_bounds__(256) WmmaKernel(const __half* __restrict__ x, const __half* __restrict__ w_in,
                                                   const __half* __restrict__ w_core, const __half* __restrict__ w_out,
                                                   const __half* __restrict__ bias, const __half* __restrict__ z,
                                                   __half* __restrict__ y, Problem p, int th, int tw, int ih_n,
                                                   int iw_n) {
 #if (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 700) || defined(TUCKER_EMU)
+  static_assert(kStageW || !kSplit, "the cluster split stages its weight slices");
   TUCKER_DYNAMIC_SMEM(smem);
   char* base = reinterpret_cast<char*>(smem);
   const int kk = p.kh * p.kw, K2 = p.R1 * kk;
   const int win = ih_n * iw_n, tpix = th * tw;
-  const WmmaLayout L = MakeWmmaLayout(p.C, p.R1, p.R2, p.N, kk, win, tpix, kStageW);
+  int cs = 1, me = 0;
+  if constexpr (kSplit) WmmaClusterShape(&cs, &me);
+  const WmmaLayout L = MakeWmmaLayout(p.C, p.R1, p.R2, p.N, kk, win, tpix, kStageW, cs);
   const int winp = L.winp, tpixp = L.tpixp, xld = L.xld, cld = L.cld;
   __half* xs = reinterpret_cast<__half*>(base + L.xs);
   __half* t1 = reinterpret_cast<__half*>(base + L.t1);
   __half* col = reinterpret_cast<__half*>(base + L.col);
   __half* t2 = reinterpret_cast<__half*>(base + L.t2);
   const int t = threadIdx.x, nthr = blockDim.x, warp = t / 32, lane = t % 32;
-  float* scratch = reinterpret_cast<float*>(base + L.scratch) + warp * 256;
+  float* scratch0 = reinterpret_cast<float*>(base + L.scratch);
+  float* scratch = scratch0 + warp * 256;
+  const int tile = kSplit ? blockIdx.x / cs : blockIdx.x;
   const int tiles_w = (p.Wo + tw - 1) / tw;
-  const int oh0 = (blockIdx.x / tiles_w) * th, ow0 = (blockIdx.x % tiles_w) * tw;
+  const int oh0 = (tile / tiles_w) * th, ow0 = (tile % tiles_w) * tw;
   const int ih0 = oh0 * p.sh - p.pt, iw0 = ow0 * p.sw - p.pl;
   const size_t hw = static_cast<size_t>(p.H) * p.W;
   const __half* xn = x + static_cast<size_t>(blockIdx.y) * p.C * hw;
   const __half zero = __float2half_rn(0.f);
+  // This block's output rows of each stage (all of them without the split).
+  int r1_lo = 0, r1_hi = p.R1, r2_lo = 0, r2_hi = p.R2, n_lo = 0, n_hi = p.N;
+  if constexpr (kSplit) {
+    WmmaSlice(p.R1, cs, me, &r1_lo, &r1_hi);
+    WmmaSlice(p.R2, cs, me, &r2_lo, &r2_hi);
+    WmmaSlice(p.N, cs, me, &n_lo, &n_hi);
+  }
 
   // The weights into shared memory (stage_w), rows padded: 16-byte cp.async groups, in flight while X's window
-  // loads below. lda_*: the A operands' row strides.
+  // loads below. lda_*: the A operands' row strides; *_row0: the first row the A operand holds.
   const __half* a_in = w_in;
   const __half* a_core = w_core;
   const __half* a_out = w_out;
   int lda_in = p.C, lda_core = K2, lda_out = p.R2;
+  int in_row0 = 0, core_row0 = 0, out_row0 = 0;
   if constexpr (kStageW) {
     __half* s_in = reinterpret_cast<__half*>(base + L.w_in);
     __half* s_core = reinterpret_cast<__half*>(base + L.w_core);
@@ -143,11 +272,12 @@ __global__ void __launch_bounds__(256) WmmaKernel(const __half* __restrict__ x, 
         }
       }
     };
-    copy(s_in, w_in, p.R1, p.C);
-    copy(s_core, w_core, p.R2, K2);
-    copy(s_out, w_out, p.N, p.R2);
+    copy(s_in, w_in + static_cast<size_t>(r1_lo) * p.C, r1_hi - r1_lo, p.C);
+    copy(s_core, w_core + static_cast<size_t>(r2_lo) * K2, r2_hi - r2_lo, K2);
+    copy(s_out, w_out + static_cast<size_t>(n_lo) * p.R2, n_hi - n_lo, p.R2);
     CpAsyncCommit();
     a_in = s_in, a_core = s_core, a_out = s_out;
+    in_row0 = r1_lo, core_row0 = r2_lo, out_row0 = n_lo;
   }
   // The bias, loaded now and stored to shared memory after X's window, so the two loads' latencies overlap.
   constexpr int kBiasPer = 2;  // N <= kBiasPer * 256 per thread in registers; any rest is loaded at the store
@@ -203,19 +333,39 @@ __global__ void __launch_bounds__(256) WmmaKernel(const __half* __restrict__ x, 
   CpAsyncWait<0>();
   __syncthreads();
 
-  // Stage 1: each warp computes whole 16x16 tiles of t1.
-  const int n1 = (p.R1 / 16) * (winp / 16);
-  for (int tt = warp; tt < n1; tt += kWmmaWarps) {
-    const int m0 = (tt / (winp / 16)) * 16, c0 = (tt % (winp / 16)) * 16;
-    FragC acc;
-    wmma::fill_fragment(acc, 0.f);
-    MmaTile(acc, a_in + static_cast<size_t>(m0) * lda_in, lda_in, xs + c0, xld, p.C);
-    StoreHalf(acc, scratch, t1 + m0 * winp + c0, winp, lane);
-  }
+  // Stage 1: 16x16 tiles of this block's t1 rows.
+  const int wt1 = winp / 16;
+  WarpTiles(
+      ((r1_hi - r1_lo) / 16) * wt1, p.C / 16, kSplit, scratch0, warp, lane,
+      [&](FragC& acc, int tt, int first, int stride) {
+        const int m0 = r1_lo + (tt / wt1) * 16, c0 = (tt % wt1) * 16;
+        const __half* a = a_in + static_cast<size_t>(m0 - in_row0) * lda_in;
+        for (int k = first * 16; k < p.C; k += stride * 16) {
+          FragA fa;
+          FragB fb;
+          wmma::load_matrix_sync(fa, a + k, lda_in);
+          wmma::load_matrix_sync(fb, xs + k * xld + c0, xld);
+          wmma::mma_sync(acc, fa, fb, acc);
+        }
+      },
+      [&](int tt, const float* s) {
+        __half* dst = t1 + (r1_lo + (tt / wt1) * 16) * winp + (tt % wt1) * 16;
+        for (int i = lane; i < 256; i += 32) dst[(i / 16) * winp + i % 16] = __float2half_rn(s[i]);
+      });
   __syncthreads();
+  if constexpr (kSplit) {  // the other ranks' t1 rows
+    WmmaClusterArrive();
+    WmmaClusterWait();
+    GatherSlices(t1, p.R1, winp, cs, me, t, nthr);
+    __syncthreads();
+  }
 
   // Stage 2: the warp's t2 tiles stay in registers while im2col(t1) is built kWmmaChunkR1 r1 rows at a time.
-  const int n2 = (p.R2 / 16) * (tpixp / 16);
+  const int wt2 = tpixp / 16;
+  const int n2 = ((r2_hi - r2_lo) / 16) * wt2;
+  // With the split and fewer tiles than warps, ks2 warps share a tile, each taking every ks2-th 16-row step.
+  const int ks2 = kSplit && n2 > 0 && n2 < kWmmaWarps ? min(kWmmaWarps / n2, K2 / 16) : 1;
+  const int part2 = n2 > 0 ? warp / n2 : 0;  // (a rank's slice may be empty when cs exceeds a stage's row groups)
   FragC acc2[kWmmaMaxAcc];
 #pragma unroll
   for (int u = 0; u < kWmmaMaxAcc; ++u) wmma::fill_fragment(acc2[u], 0.f);
@@ -240,50 +390,92 @@ __global__ void __launch_bounds__(256) WmmaKernel(const __half* __restrict__ x, 
       if (tap >= kk) tap -= kk, ++r1;
     }
     __syncthreads();
+    if (ks2 == 1) {
+#pragma unroll
+      for (int u = 0; u < kWmmaMaxAcc; ++u) {
+        const int tt = warp + u * kWmmaWarps;
+        if (tt >= n2) break;
+        const int m0 = r2_lo + (tt / wt2) * 16, c0 = (tt % wt2) * 16;
+        MmaTile(acc2[u], a_core + static_cast<size_t>(m0 - core_row0) * lda_core + r10 * kk, lda_core, col + c0, cld,
+                rows);
+      }
+    } else if (part2 < ks2) {
+      const int tt = warp % n2, m0 = r2_lo + (tt / wt2) * 16, c0 = (tt % wt2) * 16;
+      const __half* a = a_core + static_cast<size_t>(m0 - core_row0) * lda_core + r10 * kk;
+      const int step0 = (r10 / 16) * kk;  // the chunk's first 16-row step
+      for (int j = (part2 - step0 % ks2 + ks2) % ks2; j < kk; j += ks2) {
+        FragA fa;
+        FragB fb;
+        wmma::load_matrix_sync(fa, a + j * 16, lda_core);
+        wmma::load_matrix_sync(fb, col + j * 16 * cld + c0, cld);
+        wmma::mma_sync(acc2[0], fa, fb, acc2[0]);
+      }
+    }
+    __syncthreads();  // col is rebuilt next
+  }
+  if (ks2 == 1) {
 #pragma unroll
     for (int u = 0; u < kWmmaMaxAcc; ++u) {
       const int tt = warp + u * kWmmaWarps;
       if (tt >= n2) break;
-      const int m0 = (tt / (tpixp / 16)) * 16, c0 = (tt % (tpixp / 16)) * 16;
-      MmaTile(acc2[u], a_core + static_cast<size_t>(m0) * lda_core + r10 * kk, lda_core, col + c0, cld, rows);
+      const int m0 = r2_lo + (tt / wt2) * 16, c0 = (tt % wt2) * 16;
+      StoreHalf(acc2[u], scratch, t2 + m0 * cld + c0, cld, lane);
     }
-    __syncthreads();  // col is rebuilt next
-  }
-#pragma unroll
-  for (int u = 0; u < kWmmaMaxAcc; ++u) {
-    const int tt = warp + u * kWmmaWarps;
-    if (tt >= n2) break;
-    const int m0 = (tt / (tpixp / 16)) * 16, c0 = (tt % (tpixp / 16)) * 16;
-    StoreHalf(acc2[u], scratch, t2 + m0 * cld + c0, cld, lane);
+  } else {  // the ks2 partial tiles meet in the warps' scratch
+    if (part2 < ks2) wmma::store_matrix_sync(scratch, acc2[0], 16, wmma::mem_row_major);
+    __syncthreads();
+    if (part2 == 0) {
+      const int m0 = r2_lo + (warp / wt2) * 16, c0 = (warp % wt2) * 16;
+      for (int i = lane; i < 256; i += 32) {
+        float v = scratch[i];
+        for (int j = 1; j < ks2; ++j) v += scratch0[(warp + j * n2) * 256 + i];
+        t2[(m0 + i / 16) * cld + c0 + i % 16] = __float2half_rn(v);
+      }
+    }
   }
   __syncthreads();
+  if constexpr (kSplit) {  // the other ranks' t2 rows; then this block reads no other's shared memory
+    WmmaClusterArrive();
+    WmmaClusterWait();
+    GatherSlices(t2, p.R2, cld, cs, me, t, nthr);
+    __syncthreads();
+    WmmaClusterArrive();
+  }
 
   // Stage 3: Y = W_out . t2 + B (+ Z), Relu, tile by tile through the scratch.
   const size_t ohw = static_cast<size_t>(p.Ho) * p.Wo;
-  const int n3 = (p.N / 16) * (tpixp / 16);
-  for (int tt = warp; tt < n3; tt += kWmmaWarps) {
-    const int m0 = (tt / (tpixp / 16)) * 16, c0 = (tt % (tpixp / 16)) * 16;
-    FragC acc;
-    wmma::fill_fragment(acc, 0.f);
-    MmaTile(acc, a_out + static_cast<size_t>(m0) * lda_out, lda_out, t2 + c0, cld, p.R2);
-    wmma::store_matrix_sync(scratch, acc, 16, wmma::mem_row_major);
-    __syncwarp();
-    // Lane owns pixel c0 + lane % 16 of rows m0 + lane / 16 + 2u (u < 8); the residual's 8 loads go out together.
-    const int q = c0 + lane % 16, oq = pix_y[q], n0 = m0 + lane / 16;
-    if (oq >= 0) {
-      const size_t o0 = (static_cast<size_t>(blockIdx.y) * p.N + n0) * ohw + oq;
-      float zv[8];
+  WarpTiles(
+      ((n_hi - n_lo) / 16) * wt2, p.R2 / 16, kSplit, scratch0, warp, lane,
+      [&](FragC& acc, int tt, int first, int stride) {
+        const int m0 = n_lo + (tt / wt2) * 16, c0 = (tt % wt2) * 16;
+        const __half* a = a_out + static_cast<size_t>(m0 - out_row0) * lda_out;
+        for (int k = first * 16; k < p.R2; k += stride * 16) {
+          FragA fa;
+          FragB fb;
+          wmma::load_matrix_sync(fa, a + k, lda_out);
+          wmma::load_matrix_sync(fb, t2 + k * cld + c0, cld);
+          wmma::mma_sync(acc, fa, fb, acc);
+        }
+      },
+      [&](int tt, const float* s) {
+        // Lane owns pixel c0 + lane % 16 of rows m0 + lane / 16 + 2u (u < 8); the residual's 8 loads go out together.
+        const int m0 = n_lo + (tt / wt2) * 16, c0 = (tt % wt2) * 16;
+        const int q = c0 + lane % 16, oq = pix_y[q], n0 = m0 + lane / 16;
+        if (oq < 0) return;
+        const size_t o0 = (static_cast<size_t>(blockIdx.y) * p.N + n0) * ohw + oq;
+        float zv[8];
 #pragma unroll
-      for (int u = 0; u < 8; ++u) zv[u] = z != nullptr ? ld(z + o0 + 2 * u * ohw) : 0.f;
+        for (int u = 0; u < 8; ++u) zv[u] = z != nullptr ? ld(z + o0 + 2 * u * ohw) : 0.f;
 #pragma unroll
-      for (int u = 0; u < 8; ++u) {
-        float v = scratch[lane + 32 * u] + bias_s[n0 + 2 * u] + zv[u];
-        if (p.relu) v = fmaxf(v, 0.f);
-        st(y + o0 + 2 * u * ohw, v);
-      }
-    }
-    __syncwarp();
-  }
+        for (int u = 0; u < 8; ++u) {
+          float v = s[lane + 32 * u] + bias_s[n0 + 2 * u] + zv[u];
+          if (p.relu) v = fmaxf(v, 0.f);
+          st(y + o0 + 2 * u * ohw, v);
+        }
+      });
+  // No block may leave while another still reads its shared memory (GatherSlices): the arrive after the t2 gather,
+  // waited for only now, so that stage 3 overlaps the other blocks' gathers.
+  if constexpr (kSplit) WmmaClusterWait();
 #endif
 }
 
