@@ -261,10 +261,16 @@ __global__ void __launch_bounds__(256) WmmaKernel(const __half* __restrict__ x, 
     __half* s_out = reinterpret_cast<__half*>(base + L.w_out);
     lda_in += kWmmaPad, lda_core += kWmmaPad, lda_out += kWmmaPad;
     const bool aligned = Aligned16(w_in) && Aligned16(w_core) && Aligned16(w_out);
+    // Group g = r x groups + c8 of a matrix advances by nthr groups as (dr, dc8) with a carry, not a division per
+    // group (session 15's ncu count: the set-up before the first barrier was ~550 instructions per warp, most of them
+    // the integer divisions of these loops).
     const auto copy = [&](__half* dst, const __half* src, int rows, int cols) {  // cols: a multiple of 16
-      const int groups = cols / 8;
-      for (int g = t; g < rows * groups; g += nthr) {
-        const int r = g / groups, c = (g - r * groups) * 8;
+      const int groups = cols / 8, dr = nthr / groups, dc = nthr - dr * groups;
+      int r = t / groups, c8 = t - r * groups;
+      for (; r < rows; r += dr, c8 += dc) {
+        if (c8 >= groups) c8 -= groups, ++r;
+        if (r >= rows) break;
+        const int c = c8 * 8;
         if (aligned) {
           CpAsync16(dst + r * (cols + kWmmaPad) + c, src + r * cols + c, true);
         } else {  // (ORT's buffers are aligned; a view into another tensor might not be)
@@ -304,26 +310,35 @@ __global__ void __launch_bounds__(256) WmmaKernel(const __half* __restrict__ x, 
   PdlWait();
   PdlLaunchDependents();
 
-  // X's window, C x winp (rows xld apart), zero outside the image and in the padding columns: kXBatch loads per
-  // thread in flight before their stores (a load-store loop waits out one global round trip per element). (c, q)
-  // of element i = c x winp + q advance by nthr elements without dividing.
+  // X's window, C x winp (rows xld apart), zero outside the image and in the padding columns. Thread t keeps one
+  // window position q (its image offset read once) and walks channels t / winp, + cl, ... (cl = nthr / winp lanes; a
+  // window wider than the block walks positions too): per element a pointer step, a load and a store, kXBatch loads
+  // in flight before their stores. (Session 15's ncu count: the loop before, which stepped (channel, position) per
+  // element, took ~535 instructions per warp at 32:32->32:32@7, a third of the kernel's, on the critical path after
+  // the PDL wait.)
   constexpr int kXBatch = 16;
-  const int nxs = p.C * winp, dc = nthr / winp, dq = nthr - dc * winp;
-  int xc = t / winp, xq = t - xc * winp;
-  for (int i0 = t; i0 < nxs; i0 += kXBatch * nthr) {
-    __half v[kXBatch];
-    int at[kXBatch];
+  {
+    const bool wide = winp > nthr;
+    const int cl = wide ? 1 : nthr / winp;
+    if (wide || t < cl * winp) {
+      const int c0 = wide ? 0 : t / winp;
+      const size_t step = static_cast<size_t>(cl) * hw;
+      for (int q = wide ? t : t - c0 * winp; q < winp; q += wide ? nthr : winp) {
+        const int off = wpix[q];
+        const __half* src = xn + static_cast<size_t>(c0) * hw + (off >= 0 ? off : 0);
+        __half* dst = xs + c0 * xld + q;
+        for (int c = c0; c < p.C; c += kXBatch * cl) {
+          __half v[kXBatch];
 #pragma unroll
-    for (int u = 0; u < kXBatch; ++u) {
-      const int off = i0 + u * nthr < nxs ? wpix[xq] : -1;
-      v[u] = off >= 0 ? xn[static_cast<size_t>(xc) * hw + off] : zero;
-      at[u] = xc * xld + xq;
-      xq += dq, xc += dc;
-      if (xq >= winp) xq -= winp, ++xc;
+          for (int u = 0; u < kXBatch; ++u) v[u] = off >= 0 && c + u * cl < p.C ? src[u * step] : zero;
+#pragma unroll
+          for (int u = 0; u < kXBatch; ++u)
+            if (c + u * cl < p.C) dst[u * cl * xld] = v[u];
+          src += kXBatch * step;
+          dst += kXBatch * cl * xld;
+        }
+      }
     }
-#pragma unroll
-    for (int u = 0; u < kXBatch; ++u)
-      if (i0 + u * nthr < nxs) xs[at[u]] = v[u];
   }
   float* bias_s = reinterpret_cast<float*>(base + L.bias);  // read by the epilogue (after later barriers)
 #pragma unroll
