@@ -470,9 +470,9 @@ std::vector<Config> TensorCoreCandidates(const Problem& p, const Device& d, bool
   std::vector<Config> out;
   AddWmmaCandidates(p, d, 1, &out);
   // The cluster split of the staged-weight kernel (Hopper), where no tile of it fits one block: the only one-launch
-  // form for large ranks. Timed by the exhaustive tuner, never the model's pick: on the H200 (session 15) it ran 1.0-1.8x
-  // slower than the staged kernel on those shapes, and ~4.5 us slower than the plain kernel where both fit (each
-  // block keeps the whole X window, im2col and barriers of the plain kernel, plus the slices' reductions).
+  // form for large ranks. Timed by the exhaustive tuner, never the model's pick: on the H200 (session 15) it ran
+  // 1.0-1.8x slower than the staged kernel on those shapes, and ~4.5 us slower than the plain kernel where both fit
+  // (each block keeps the whole X window, im2col and barriers of the plain kernel, plus the slices' reductions).
   std::vector<Config> plain;
   AddWmmaCandidates(p, d, 2, &plain);
   if (!with_cluster || !plain.empty() || d.cc_major < 9) return out;

@@ -90,9 +90,11 @@ using FragA = wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major
 using FragB = wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::row_major>;
 using FragC = wmma::fragment<wmma::accumulator, 16, 16, 16, float>;
 
-// acc += A[16 x K] . B[K x 16], both row-major fp16: A (lda) in global or shared memory, B (ldb) in shared memory.
-__device__ __forceinline__ void MmaTile(FragC& acc, const __half* a, int lda, const __half* b, int ldb, int K) {
-  for (int k = 0; k < K; k += 16) {
+// acc += A[16 x K] . B[K x 16], both row-major fp16: A (lda) in global or shared memory, B (ldb) in shared memory;
+// only the 16-row steps first, first + stride, ... (a warp's share of a split reduction).
+__device__ __forceinline__ void MmaTile(FragC& acc, const __half* a, int lda, const __half* b, int ldb, int K,
+                                        int first = 0, int stride = 1) {
+  for (int k = first * 16; k < K; k += stride * 16) {
     FragA fa;
     FragB fb;
     wmma::load_matrix_sync(fa, a + k, lda);
@@ -354,14 +356,7 @@ __global__ void __launch_bounds__(256) WmmaKernel(const __half* __restrict__ x, 
       ((r1_hi - r1_lo) / 16) * wt1, p.C / 16, kSplit, scratch0, warp, lane,
       [&](FragC& acc, int tt, int first, int stride) {
         const int m0 = r1_lo + (tt / wt1) * 16, c0 = (tt % wt1) * 16;
-        const __half* a = a_in + static_cast<size_t>(m0 - in_row0) * lda_in;
-        for (int k = first * 16; k < p.C; k += stride * 16) {
-          FragA fa;
-          FragB fb;
-          wmma::load_matrix_sync(fa, a + k, lda_in);
-          wmma::load_matrix_sync(fb, xs + k * xld + c0, xld);
-          wmma::mma_sync(acc, fa, fb, acc);
-        }
+        MmaTile(acc, a_in + static_cast<size_t>(m0 - in_row0) * lda_in, lda_in, xs + c0, xld, p.C, first, stride);
       },
       [&](int tt, const float* s) {
         __half* dst = t1 + (r1_lo + (tt / wt1) * 16) * winp + (tt % wt1) * 16;
@@ -416,15 +411,9 @@ __global__ void __launch_bounds__(256) WmmaKernel(const __half* __restrict__ x, 
       }
     } else if (part2 < ks2) {
       const int tt = warp % n2, m0 = r2_lo + (tt / wt2) * 16, c0 = (tt % wt2) * 16;
-      const __half* a = a_core + static_cast<size_t>(m0 - core_row0) * lda_core + r10 * kk;
-      const int step0 = (r10 / 16) * kk;  // the chunk's first 16-row step
-      for (int j = (part2 - step0 % ks2 + ks2) % ks2; j < kk; j += ks2) {
-        FragA fa;
-        FragB fb;
-        wmma::load_matrix_sync(fa, a + j * 16, lda_core);
-        wmma::load_matrix_sync(fb, col + j * 16 * cld + c0, cld);
-        wmma::mma_sync(acc2[0], fa, fb, acc2[0]);
-      }
+      const int step0 = (r10 / 16) * kk;  // the chunk's first 16-row step: the parts' shares rotate over chunks
+      MmaTile(acc2[0], a_core + static_cast<size_t>(m0 - core_row0) * lda_core + r10 * kk, lda_core, col + c0, cld,
+              rows, (part2 - step0 % ks2 + ks2) % ks2, ks2);
     }
     __syncthreads();  // col is rebuilt next
   }
@@ -463,14 +452,7 @@ __global__ void __launch_bounds__(256) WmmaKernel(const __half* __restrict__ x, 
       ((n_hi - n_lo) / 16) * wt2, p.R2 / 16, kSplit, scratch0, warp, lane,
       [&](FragC& acc, int tt, int first, int stride) {
         const int m0 = n_lo + (tt / wt2) * 16, c0 = (tt % wt2) * 16;
-        const __half* a = a_out + static_cast<size_t>(m0 - out_row0) * lda_out;
-        for (int k = first * 16; k < p.R2; k += stride * 16) {
-          FragA fa;
-          FragB fb;
-          wmma::load_matrix_sync(fa, a + k, lda_out);
-          wmma::load_matrix_sync(fb, t2 + k * cld + c0, cld);
-          wmma::mma_sync(acc, fa, fb, acc);
-        }
+        MmaTile(acc, a_out + static_cast<size_t>(m0 - out_row0) * lda_out, lda_out, t2 + c0, cld, p.R2, first, stride);
       },
       [&](int tt, const float* s) {
         // Lane owns pixel c0 + lane % 16 of rows m0 + lane / 16 + 2u (u < 8); the residual's 8 loads go out together.
