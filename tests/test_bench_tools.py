@@ -117,3 +117,33 @@ def test_gpu_probes_build_against_the_current_kernel_headers(tmp_path):
     subprocess.run(["nvcc", "-O1", "-arch=sm_90", str(root / "tools/coop_floor.cu"), "-o", str(tmp_path / "coop")],
                    check=True)
     assert all((tmp_path / n).exists() for n in ("grid_probe1", "grid_probe4", "coop"))
+
+
+def _ncu_source_csv(path, lines):
+    """A minimal `ncu --page source --csv` export: the kernel-name line, the header, one row per SASS line."""
+    cols = ["Address", "Source", "Warp Stall Sampling (All Samples)", "Warp Stall Sampling (Not-issued Samples)",
+            "# Samples", "Instructions Executed"]
+    rows = ['"Kernel Name","void K()",', ",".join(f'"{c}"' for c in cols)]
+    for addr, sass, executed, samples in lines:
+        rows.append(",".join(f'"{v}"' for v in (addr, sass, samples, samples, samples, executed)))
+    path.write_text("\n".join(rows) + "\n")
+
+
+def test_ncu_phases_splits_at_barriers_and_counts_per_warp(tmp_path):
+    import ncu_phases
+    # 4 warps; a set-up phase of 3 instructions per warp, a loop run 10 times per warp, then the exit; a second
+    # profiled kernel (the same addresses again) must not be counted.
+    lines = [("0x10", "LDC R1, c[0x0][0x28]", 4, 1), ("0x20", "IMAD R2, R1, R1, RZ", 4, 0),
+             ("0x30", "BAR.SYNC.DEFER_BLOCKING 0x0", 4, 7), ("0x40", "HMMA.16816.F32 R4, R8, R12, R4", 40, 2),
+             ("0x50", "@!P0 BRA 0x40", 40, 0), ("0x60", "EXIT", 4, 0), ("0x10", "LDC R1, c[0x0][0x28]", 99, 9)]
+    src = tmp_path / "k.csv"
+    _ncu_source_csv(src, lines)
+    table = ncu_phases.phases(ncu_phases.read_source(src), 4)
+    assert [round(p["instructions"], 1) for p in table] == [3.0, 21.0]
+    assert [p["samples"] for p in table] == [8, 2] and table[0]["boundary"] == "BAR.SYNC.DEFER_BLOCKING"
+    assert table[1]["ops"]["HMMA"] == 10 and table[1]["ops"]["BRA"] == 10
+    out = subprocess.run([sys.executable, str(Path(ncu_phases.__file__)), str(src)], capture_output=True, text=True)
+    assert out.returncode == 0 and "4 warps, 24 instructions per warp" in out.stdout
+    bad = subprocess.run([sys.executable, str(Path(ncu_phases.__file__)), str(tmp_path / "none.csv")],
+                         capture_output=True, text=True)
+    assert bad.returncode == 1 and bad.stderr.startswith("error:") and "Traceback" not in bad.stderr

@@ -3,7 +3,8 @@
 # $OUT/r.tgz, after every step, so a call stopped at its limit still returns what ran), `quiet` (drops ORT's
 # warnings), the card's name/driver/clock in $R/gpu.txt, `cuda_tests SECONDS [TEST FILES]` (the CUDA kernel
 # tests; by default tests/test_kernel_cuda.py and tests/test_tune.py), `ncu_layer TAG SECONDS NCU_LAYER_ARGS...`
-# (Nsight Compute on one layer's kernels matching $KERNEL, tools/ncu_layer.py) and `variant_log V SECONDS` (every
+# (Nsight Compute on one layer's kernels matching $KERNEL, tools/ncu_layer.py, with per-phase instruction counts by
+# tools/ncu_phases.py; ncu_layer.py's --runs must exceed the 3 launches skipped) and `variant_log V SECONDS` (every
 # config of variant V timed on the benchmark shapes while nvidia-smi samples the clocks).
 # R_KEEP=1 keeps what an earlier script of the same call wrote there (a script that sources this one again).
 export R=/tmp/R
@@ -23,9 +24,12 @@ ncu_layer() {
   timeout "$limit" ncu --clock-control none --kernel-name regex:${KERNEL:-Staged} --launch-skip 3 --launch-count 3 \
     --section SpeedOfLight --section WarpStateStats --section Occupancy --section LaunchStats \
     --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis --section SchedulerStats \
+    --section SourceCounters --import-source no \
     -o "$R/ncu_$tag" -f python3 tools/ncu_layer.py "$@" > "$R/ncu_$tag.log" 2>&1
   echo "$tag ncu rc $?"
   ncu -i "$R/ncu_$tag.ncu-rep" --page details > "$R/ncu_$tag.txt" 2>&1
+  ncu -i "$R/ncu_$tag.ncu-rep" --page source --csv > "$R/ncu_${tag}_source.csv" 2>&1 &&
+    python3 tools/ncu_phases.py "$R/ncu_${tag}_source.csv" > "$R/ncu_${tag}_phases.md" 2>&1
   grep -E "^  [A-Za-z]|Duration|Warp Cycles Per Issued|Stall|Achieved Occupancy|Registers Per|Issue Slots|Compute \(SM\) Throughput|Memory Throughput|L1/TEX Hit|L2 Hit|Shared|Bank" "$R/ncu_$tag.txt" | head -120
   pack
 }

@@ -28,7 +28,8 @@ def main():
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--dtype", choices=["fp32", "fp16"], default="fp32")
     ap.add_argument("--config", help="variant,th,tw,threads,nsplit,kchunk")
-    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--runs", type=int, default=8,
+                    help="runs of the layer (gpu_common.sh ncu_layer skips its first 3 kernel launches)")
     args = ap.parse_args()
     if args.config:
         os.environ["TUCKER_ONNX_CONFIG"] = args.config

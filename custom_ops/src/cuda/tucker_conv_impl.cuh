@@ -30,7 +30,8 @@ struct Config {
   int nsplit;     // blocks that share one tile's output channels (tiled: grid split; cluster: cluster size; 1 for split-K;
                   // grid: blocks per SM)
   int kchunk;     // reduction rows staged per step (tiled variants, a multiple of 32; 32 for split-K; cluster:
-                  // 64 stages the block's weight slices in shared memory, 32 reads them from global memory)
+                  // 64 stages the block's weight slices in shared memory, 32 reads them from global memory; WMMA:
+                  // 32 x the cluster split's blocks per tile, 32 = no split; staged: 32 x the K split)
 };
 
 // Shared memory bytes a config needs (fp32 staging for every dtype); SIZE_MAX when the config is invalid.
