@@ -107,7 +107,7 @@ int Run(const std::string& dir, const tucker_cuda::Problem& p, const tucker_cuda
     else run(grid, c.nsplit, tucker_cuda::ClusterKernel<T, false>);
   } else if (c.variant == tucker_cuda::kWmma) {
     if constexpr (std::is_same_v<T, __half>) {
-      const unsigned cs = static_cast<unsigned>(c.kchunk / 32);  // the cluster split (WmmaClusterSize)
+      const unsigned cs = static_cast<unsigned>(tucker_cuda::WmmaClusterSize(c));
       if (cs > 1) run(dim3(tiles * cs, p.batch), cs, tucker_cuda::WmmaKernel<true, true>);
       else if (c.nsplit == 2) run(dim3(tiles, p.batch), 1, tucker_cuda::WmmaKernel<true>);
       else run(dim3(tiles, p.batch), 1, tucker_cuda::WmmaKernel<false>);

@@ -37,8 +37,8 @@ cudaError_t LaunchCluster(bool half, const void* x, const void* w_in, const void
                           cudaStream_t stream);
 
 size_t WmmaSharedBytes(const Problem& p, const Config& c);  // SIZE_MAX unless C, R1, R2, N are multiples of 16
-int WmmaClusterSize(const Config& c);  // cs of the cluster split (kchunk / 32; 1: none; 0: invalid)
-int WmmaSliceRows(int M, int cs);      // the most rows of an M-row stage one block of the split owns
+// cs of the WMMA kernel's cluster split (kchunk / 32; 1: none; 0: invalid).
+inline int WmmaClusterSize(const Config& c) { return c.kchunk >= 32 && c.kchunk % 32 == 0 ? c.kchunk / 32 : 0; }
 cudaError_t PrepareWmma(size_t max_smem);
 cudaError_t PrepareWmmaCluster(size_t max_smem);  // Hopper and later
 // fp16, fits, and (cluster split) the GPU can co-schedule one cluster of it.

@@ -13,15 +13,15 @@ struct LaunchOpts {
   bool cooperative = false;
 };
 
-template <typename... KernelArgs, typename... Args>
-cudaError_t LaunchKernel(void (*kernel)(KernelArgs...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
-                         LaunchOpts o, Args... args) {
+// The launch config with o's attributes (written into attr, which must outlive the config): for the launch below and
+// for occupancy queries of the same launch (cudaOccupancyMaxActiveClusters).
+inline cudaLaunchConfig_t MakeLaunchConfig(dim3 grid, dim3 block, size_t smem, cudaStream_t stream, LaunchOpts o,
+                                           cudaLaunchAttribute (&attr)[3]) {
   cudaLaunchConfig_t cfg = {};
   cfg.gridDim = grid;
   cfg.blockDim = block;
   cfg.dynamicSmemBytes = smem;
   cfg.stream = stream;
-  cudaLaunchAttribute attr[3];
   unsigned n = 0;
   if (o.cluster > 1) {
     attr[n].id = cudaLaunchAttributeClusterDimension;
@@ -42,6 +42,14 @@ cudaError_t LaunchKernel(void (*kernel)(KernelArgs...), dim3 grid, dim3 block, s
   }
   cfg.attrs = attr;
   cfg.numAttrs = n;
+  return cfg;
+}
+
+template <typename... KernelArgs, typename... Args>
+cudaError_t LaunchKernel(void (*kernel)(KernelArgs...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
+                         LaunchOpts o, Args... args) {
+  cudaLaunchAttribute attr[3];
+  const cudaLaunchConfig_t cfg = MakeLaunchConfig(grid, block, smem, stream, o, attr);
   const cudaError_t e = cudaLaunchKernelEx(&cfg, kernel, args...);
   if (e != cudaSuccess) cudaGetLastError();  // the launch's error is returned, not left for the next check
   return e;

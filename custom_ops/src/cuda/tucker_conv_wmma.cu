@@ -13,10 +13,6 @@ namespace {
 constexpr int kWmmaMaxCluster = 16;  // non-portable cluster size (Hopper)
 }  // namespace
 
-int WmmaClusterSize(const Config& c) { return c.kchunk >= 32 && c.kchunk % 32 == 0 ? c.kchunk / 32 : 0; }
-
-int WmmaSliceRows(int M, int cs) { return WmmaSliceMax(M, cs); }
-
 size_t WmmaSharedBytes(const Problem& p, const Config& c) {
   const int cs = WmmaClusterSize(c);
   if (p.C % 16 || p.R1 % 16 || p.R2 % 16 || p.N % 16 || c.threads != 32 * kWmmaWarps || c.nsplit < 1 || c.nsplit > 2 ||
@@ -45,21 +41,9 @@ cudaError_t PrepareWmmaCluster(size_t max_smem) {
 }
 
 namespace {
-cudaLaunchConfig_t WmmaLaunchConfig(const Problem& p, const Config& c, size_t smem, cudaStream_t stream,
-                                    cudaLaunchAttribute* attr) {
-  const int cs = WmmaClusterSize(c);
-  cudaLaunchConfig_t cfg = {};
-  cfg.gridDim = dim3(CeilDiv(p.Ho, c.th) * CeilDiv(p.Wo, c.tw) * cs, p.batch);
-  cfg.blockDim = dim3(c.threads);
-  cfg.dynamicSmemBytes = smem;
-  cfg.stream = stream;
-  attr[0].id = cudaLaunchAttributeClusterDimension;
-  attr[0].val.clusterDim.x = cs;
-  attr[0].val.clusterDim.y = 1;
-  attr[0].val.clusterDim.z = 1;
-  cfg.attrs = attr;
-  cfg.numAttrs = 1;
-  return cfg;
+// One tile's cs blocks side by side along x (cs = 1: no cluster).
+dim3 WmmaGrid(const Problem& p, const Config& c) {
+  return dim3(CeilDiv(p.Ho, c.th) * CeilDiv(p.Wo, c.tw) * WmmaClusterSize(c), p.batch);
 }
 }  // namespace
 
@@ -67,8 +51,9 @@ bool WmmaLaunchable(bool half, const Problem& p, const Config& c) {
   const size_t smem = WmmaSharedBytes(p, c);
   if (!half || smem == static_cast<size_t>(-1)) return false;
   if (WmmaClusterSize(c) == 1) return true;
-  cudaLaunchAttribute attr[1];
-  const cudaLaunchConfig_t cfg = WmmaLaunchConfig(p, c, smem, nullptr, attr);
+  cudaLaunchAttribute attr[3];
+  const cudaLaunchConfig_t cfg = MakeLaunchConfig(WmmaGrid(p, c), dim3(c.threads), smem, nullptr,
+                                                  {false, static_cast<unsigned>(WmmaClusterSize(c))}, attr);
   int clusters = 0;
   if (cudaOccupancyMaxActiveClusters(&clusters, WmmaKernel<true, true>, &cfg) != cudaSuccess) {
     cudaGetLastError();  // before Hopper, or PrepareWmmaCluster not run
@@ -83,9 +68,8 @@ cudaError_t LaunchWmma(bool half, const void* x, const void* w_in, const void* w
   const size_t smem = WmmaSharedBytes(p, c);
   if (!half || smem == static_cast<size_t>(-1)) return cudaErrorInvalidValue;
   const unsigned cs = static_cast<unsigned>(WmmaClusterSize(c));
-  const dim3 grid(CeilDiv(p.Ho, c.th) * CeilDiv(p.Wo, c.tw) * cs, p.batch);
   const auto kernel = cs > 1 ? WmmaKernel<true, true> : (c.nsplit == 2 ? WmmaKernel<true> : WmmaKernel<false>);
-  return LaunchKernel(kernel, grid, dim3(c.threads), smem, stream, {pdl, cs},
+  return LaunchKernel(kernel, WmmaGrid(p, c), dim3(c.threads), smem, stream, {pdl, cs},
                       static_cast<const __half*>(x), static_cast<const __half*>(w_in),
                       static_cast<const __half*>(w_core), static_cast<const __half*>(w_out),
                       static_cast<const __half*>(bias), static_cast<const __half*>(z), static_cast<__half*>(y), p,
