@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# One GPU call for the WMMA kernel's cluster split (session 15): the CUDA tests (TESTS_K: a pytest -k filter; empty:
-# the whole CUDA suite), optionally every WMMA config timed on the 18 TDC shapes at fp16 (LOG=1: `variant_log 4`),
-# and the fp16 layer bench with the model's picks (BENCH=0 skips it). Run through tools/device_env.sh; results under
-# $OUT/r.tgz.
+# One GPU call for work on the WMMA kernel (sessions 15-16: its cluster split, its persistent form): the CUDA tests
+# (TESTS_K: a pytest -k filter; empty: the whole CUDA suite), optionally every WMMA config timed on the 18 TDC shapes at
+# fp16 (LOG=1: `variant_log 4`), and the fp16 layer bench with the model's picks (BENCH=0 skips it). Run through
+# tools/device_env.sh; results under $OUT/r.tgz.
 . tools/gpu_common.sh
 if [ -n "${TESTS_K:-}" ]; then cuda_tests ${TEST_SECS:-200} tests/test_kernel_cuda.py -k "$TESTS_K"
 else cuda_tests ${TEST_SECS:-330}; fi
