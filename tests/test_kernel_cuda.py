@@ -317,31 +317,6 @@ def test_cuda_wmma_cluster_split(library, monkeypatch, tmp_path, shape, cfg):
     _check_forced(monkeypatch, tmp_path, cfg, shape, np.float16)
 
 
-# Its persistent form (nsplit 3: as many blocks as are resident loop over the (image, tile) jobs, staging the weights
-# once and loading the next job's X window during the im2col chunks). The small shapes have fewer jobs than resident
-# blocks (no loop, no prefetch); the others loop on an H200 (132 SMs): several im2col chunks, stride 2, kernel 5, a
-# 1x1 core, more X pieces than chunks (C 256, R1 32), and a window wider than the block (8x8 at stride 2: 289
-# positions, loaded at each job's end instead).
-WMMA_PERSIST_SHAPES = WMMA_SHAPES + [(32, 32, 32, 32, 64, 64, 3, (1, 1), (1, 1, 1, 1), (1, 1)),
-                                     (128, 64, 32, 128, 56, 56, 3, (1, 1), (1, 1, 1, 1), (1, 1)),
-                                     (64, 32, 32, 64, 112, 112, 3, (2, 2), (1, 1, 1, 1), (1, 1)),
-                                     (32, 48, 32, 32, 48, 48, 5, (1, 1), (2, 2, 2, 2), (1, 1)),
-                                     (64, 48, 48, 64, 40, 40, 1, (1, 1), (0, 0, 0, 0), (1, 1)),
-                                     (256, 32, 32, 64, 32, 32, 3, (1, 1), (1, 0, 0, 1), (1, 1)),
-                                     (16, 16, 16, 16, 256, 256, 3, (2, 2), (1, 1, 1, 1), (1, 1))]
-WMMA_PERSIST_CASES = [(sh, (4, 4, 4, 256, 3, 32)) for sh in WMMA_SHAPES] + [
-    (WMMA_PERSIST_SHAPES[5], (4, 2, 4, 256, 3, 32)), (WMMA_PERSIST_SHAPES[6], (4, 4, 8, 256, 3, 32)),
-    (WMMA_PERSIST_SHAPES[7], (4, 2, 4, 256, 3, 32)), (WMMA_PERSIST_SHAPES[8], (4, 2, 4, 256, 3, 32)),
-    (WMMA_PERSIST_SHAPES[9], (4, 4, 4, 256, 3, 32)), (WMMA_PERSIST_SHAPES[10], (4, 2, 4, 256, 3, 32)),
-    (WMMA_PERSIST_SHAPES[11], (4, 8, 8, 256, 3, 32)), (WMMA_PERSIST_SHAPES[6], (4, 8, 8, 256, 3, 32))]
-
-
-@pytest.mark.parametrize("shape,cfg", WMMA_PERSIST_CASES,
-                         ids=[f"{i}-{','.join(map(str, c))}" for i, (_, c) in enumerate(WMMA_PERSIST_CASES)])
-def test_cuda_wmma_persistent(library, monkeypatch, tmp_path, shape, cfg):
-    _check_forced(monkeypatch, tmp_path, cfg, shape, np.float16)
-
-
 def test_cuda_wmma_staged_weights_refuses_what_does_not_fit(library, monkeypatch):
     """512:192->160:512's weights (0.9 MB) cannot be staged in one block's shared memory."""
     monkeypatch.setenv("TUCKER_ONNX_CONFIG", "4,4,4,256,2,32")

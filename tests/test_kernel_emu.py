@@ -50,13 +50,6 @@ CASES += [(sh, 2, WMMA_CONFIGS[i % len(WMMA_CONFIGS)], np.float16) for i, sh in 
 CASES += [(sh, 2, WMMA_W_FORCED[i % len(WMMA_W_FORCED)], np.float16) for i, sh in enumerate(WMMA_SHAPES)]
 # 48-pixel tiles: 6 im2col segments per row, so 4 of the 256 threads have no segment.
 CASES += [(WMMA_SHAPES[i], 1, (4, 6, 8, 256, 2, 32), np.float16) for i in (1, 4)]
-# Its persistent form (nsplit 3) with 3 resident blocks, batch 2 (jobs cross images): every WMMA shape; three im2col
-# chunks; more X pieces than chunks (C 256, R1 32); a window wider than the block (8x8 at stride 2).
-CASES += [(sh, 2, (4, 4, 4, 256, 3, 32) if i % 2 else (4, 2, 4, 256, 3, 32), np.float16)
-          for i, sh in enumerate(WMMA_SHAPES)]
-CASES += [((64, 48, 32, 48, 9, 9, 3, (1, 1), (1, 1, 1, 1), (1, 1)), 2, (4, 4, 4, 256, 3, 32), np.float16),
-          ((256, 32, 32, 64, 8, 8, 3, (1, 1), (1, 0, 0, 1), (1, 1)), 2, (4, 2, 4, 256, 3, 32), np.float16),
-          ((16, 16, 16, 16, 20, 20, 3, (2, 2), (1, 1, 1, 1), (1, 1)), 2, (4, 8, 8, 256, 3, 32), np.float16)]
 # More output channels than the 512 biases the threads keep in registers (the rest is loaded at the store).
 CASES += [((16, 16, 16, 544, 5, 5, 3, (1, 1), (1, 1, 1, 1), (1, 1)), 1, (4, 4, 4, 256, 2, 32), np.float16)]
 # The staged kernel (variant 6) on shapes whose stages reach every block tile (M of 40, 72 and 136 channels: BM 64

@@ -33,7 +33,7 @@ NAMES = ["tiled_mem1", "tiled_mem", "tiled_sync", "tiled_fill", "tiled_launch", 
          "cluster_gather", "cluster_launch", "grid_launch", "grid_sync", "grid_mem", "grid_step", "grid_reduce",
          "staged_cpi", "staged_launch", "staged_bw", "staged_mma_cpi", "staged_mma_bw",
          "staged_mma_lat", "staged_nhwc_lat", "wmma_launch", "wmma_mem", "wmma_step", "wmma_fill", "wmma_sync", "wmma_share",
-         "wmma_pdl", "wmma_loop"]
+         "wmma_pdl"]
 
 
 # The hand-set constants the fit started from: cross-validation starts there too, so a held-out shape never

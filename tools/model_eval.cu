@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
   }
   ModelParams m;
   if (std::scanf("%lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf "
-                 "%lf %lf %lf %lf %lf %lf %lf %lf",
+                 "%lf %lf %lf %lf %lf %lf %lf",
                  &m.tiled_mem1,
                  &m.tiled_mem, &m.tiled_sync, &m.tiled_fill, &m.tiled_launch, &m.splitk_step1, &m.splitk_step2,
                  &m.splitk_step3, &m.splitk_atomic, &m.splitk_instr, &m.splitk_launch, &m.cluster_cpi,
@@ -49,7 +49,7 @@ int main(int argc, char** argv) {
                  &m.grid_launch, &m.grid_sync, &m.grid_mem, &m.grid_step, &m.grid_reduce, &m.staged_cpi, &m.staged_launch,
                  &m.staged_bw, &m.staged_mma_cpi, &m.staged_mma_bw,
                  &m.staged_mma_lat, &m.staged_nhwc_lat, &m.wmma_launch, &m.wmma_mem, &m.wmma_step, &m.wmma_fill,
-                 &m.wmma_sync, &m.wmma_share, &m.wmma_pdl, &m.wmma_loop) != 37)
+                 &m.wmma_sync, &m.wmma_share, &m.wmma_pdl) != 36)
     return 1;
   const Device d = kHopperDevice;
   Problem p{};

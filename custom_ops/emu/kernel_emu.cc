@@ -107,13 +107,10 @@ int Run(const std::string& dir, const tucker_cuda::Problem& p, const tucker_cuda
     else run(grid, c.nsplit, tucker_cuda::ClusterKernel<T, false>);
   } else if (c.variant == tucker_cuda::kWmma) {
     if constexpr (std::is_same_v<T, __half>) {
-      // The persistent form (nsplit 3) as if 3 blocks were resident: each loops over several jobs, some one more.
       const unsigned cs = static_cast<unsigned>(tucker_cuda::WmmaClusterSize(c));
-      const dim3 grid = tucker_cuda::WmmaGrid(p, c, 3);
-      if (cs > 1) run(grid, cs, tucker_cuda::WmmaKernel<true, true>);
-      else if (c.nsplit == 3) run(grid, 1, tucker_cuda::WmmaKernel<true, false, true>);
-      else if (c.nsplit == 2) run(grid, 1, tucker_cuda::WmmaKernel<true>);
-      else run(grid, 1, tucker_cuda::WmmaKernel<false>);
+      if (cs > 1) run(dim3(tiles * cs, p.batch), cs, tucker_cuda::WmmaKernel<true, true>);
+      else if (c.nsplit == 2) run(dim3(tiles, p.batch), 1, tucker_cuda::WmmaKernel<true>);
+      else run(dim3(tiles, p.batch), 1, tucker_cuda::WmmaKernel<false>);
     } else {
       std::fprintf(stderr, "error: the WMMA kernel is fp16 only\n");
       return 2;

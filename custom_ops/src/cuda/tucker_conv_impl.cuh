@@ -118,7 +118,6 @@ struct ModelParams {
   double wmma_fill = 80;      // per element (group) a thread stages: X's window, 16-byte weight groups, im2col segments
   double wmma_sync = 700;     // per im2col chunk of 16 r1 rows (its build and two barriers)
   double wmma_share = 0.3;    // a chain's slow-down per other block on its SM
-  double wmma_loop = 3000;    // the persistent form (nsplit 3): the fixed part of each further job (barriers, stores)
   // Session 14: with programmatic dependent launch (Hopper, constant weights: the op's default) a layer's launch and
   // its blocks' set-up overlap the previous kernel; the one-launch WMMA kernel gained ~2 us per layer in a stack, the
   // three-launch staged and the grid kernels ~0.3-0.5 us. Credited to the WMMA kernel alone (at most half its chain),

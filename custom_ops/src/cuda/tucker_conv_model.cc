@@ -338,12 +338,10 @@ void AddStagedCandidates(const Problem& p, std::vector<Config>* out) {
 // steps per stage (tiles are dealt to the 8 warps), what each thread stages, and a set-up per im2col chunk; blocks
 // beyond one wave (2 per SM by registers, fewer by shared memory) run the chain again, and blocks sharing an SM
 // slow each other's chains by wmma_share each. Its cluster split (kchunk > 32) has no cost: tuners only (see
-// TensorCoreCandidates). The persistent form (nsplit 3; one block per SM by its registers, 189 on sm_90) runs the
-// chain once, then per further job of a block only wmma_loop of the fixed part, the mma steps, the im2col chunks and,
-// where its X window is wider than the block (no prefetch), the window's fills.
+// TensorCoreCandidates).
 double WmmaCycles(const Problem& p, const Config& c, const Device& d, const ModelParams& m) {
   const size_t smem = WmmaSharedBytes(p, c);
-  if (c.nsplit < 2 || WmmaClusterSize(c) != 1 || smem == static_cast<size_t>(-1) || smem > d.smem_per_block)
+  if (c.nsplit != 2 || WmmaClusterSize(c) != 1 || smem == static_cast<size_t>(-1) || smem > d.smem_per_block)
     return INFINITY;
   const int kk = p.kh * p.kw, threads = c.threads, warps = threads / 32;
   const int winp = RoundUp(WindowRows(p, c.th) * WindowCols(p, c.tw), 16), tpixp = RoundUp(c.th * c.tw, 16);
@@ -353,18 +351,9 @@ double WmmaCycles(const Problem& p, const Config& c, const Device& d, const Mode
                        chunks * per_warp((p.R2 / 16) * (tpixp / 16)) * kk +       // stage 2
                        per_warp((p.N / 16) * (tpixp / 16)) * (p.R2 / 16);         // stage 3
   const double weights = static_cast<double>(p.R1) * p.C + static_cast<double>(p.R2) * p.R1 * kk + p.N * p.R2;
-  const double x_fills = std::ceil(static_cast<double>(p.C) * winp / threads);
-  const double col_fills = chunks * std::ceil(16.0 * kk * tpixp / 8 / threads);
-  const double fills = x_fills + std::ceil(weights / 8 / threads) + col_fills;
+  const double fills = std::ceil(static_cast<double>(p.C) * winp / threads) + std::ceil(weights / 8 / threads) +
+                       chunks * std::ceil(16.0 * kk * tpixp / 8 / threads);
   const double blocks = static_cast<double>(CeilDiv(p.Ho, c.th)) * CeilDiv(p.Wo, c.tw) * p.batch;
-  if (c.nsplit == 3) {
-    const double rounds = std::ceil(blocks / d.sm_count);
-    const double chain = m.wmma_mem + steps * m.wmma_step + fills * m.wmma_fill + chunks * m.wmma_sync;
-    const double refill = col_fills + (winp > threads ? x_fills : 0.0);  // (the X window prefetched unless wide)
-    const double loop = m.wmma_loop + steps * m.wmma_step + refill * m.wmma_fill + chunks * m.wmma_sync;
-    const double overlap = d.cc_major >= 9 && rounds == 1 ? std::min(m.wmma_pdl, 0.5 * chain) : 0.0;
-    return m.wmma_launch + chain + (rounds - 1) * loop - overlap;
-  }
   const double per_sm = std::max<size_t>(1, std::min<size_t>(2, d.smem_per_sm / (smem + 1024)));
   const double waves = std::ceil(blocks / (d.sm_count * per_sm));
   const double sharing = std::min(per_sm, std::ceil(blocks / d.sm_count)) - 1;
@@ -377,12 +366,11 @@ double WmmaCycles(const Problem& p, const Config& c, const Device& d, const Mode
 
 // WMMA configs where they fit (SharedBytes: also channels and ranks multiples of 16; fp16 only: Launchable), in the
 // tile shapes the H200 ran correctly (tests/test_kernel_cuda.py, tools/bench_configs.py, sessions 4 and 13). nsplit 2
-// (weights staged in shared memory) and 3 (its persistent form) also take 2x4 tiles: model candidates; nsplit 1:
-// TensorCoreCandidates.
+// (weights staged in shared memory) also takes 2x4 tiles: its model candidates; nsplit 1: TensorCoreCandidates.
 void AddWmmaCandidates(const Problem& p, const Device& d, int nsplit, std::vector<Config>* out) {
   for (auto [th, tw] : {std::pair{2, 4}, std::pair{4, 4}, std::pair{4, 8}, std::pair{8, 8}}) {
     const Config c{kWmma, th, tw, 256, nsplit, 32};
-    if ((nsplit >= 2 || th > 2) && (th <= p.Ho || th <= 4) && (tw <= p.Wo || tw <= 4) &&
+    if ((nsplit == 2 || th > 2) && (th <= p.Ho || th <= 4) && (tw <= p.Wo || tw <= 4) &&
         SharedBytes(p, c) <= d.smem_per_block)
       out->push_back(c);
   }
@@ -453,7 +441,6 @@ std::vector<Config> Candidates(const Problem& p, const Device& d) {
   AddGridCandidates(p, &out);
   AddStagedCandidates(p, &out);
   AddWmmaCandidates(p, d, 2, &out);
-  AddWmmaCandidates(p, d, 3, &out);
   return out;
 }
 

@@ -1,12 +1,8 @@
 // The tensor-core TuckerConv kernel (variant 4, fp16 only): launcher and shared-memory size. nsplit 1 reads the
 // weights from global memory, nsplit 2 stages them in shared memory first; with nsplit 2, kchunk = 32 x cs (cs > 1)
-// splits each stage's output rows over a cluster of cs blocks per tile (Hopper and later). nsplit 3 is the persistent
-// form of nsplit 2: as many blocks as are resident at once loop over the tiles. The device code and its design are in
-// tucker_conv_wmma_kernel.cuh.
+// splits each stage's output rows over a cluster of cs blocks per tile (Hopper and later). The device code and its
+// design are in tucker_conv_wmma_kernel.cuh.
 #include <algorithm>
-#include <map>
-#include <mutex>
-#include <utility>
 
 #include "tucker_conv_launch.h"
 #include "tucker_conv_wmma_kernel.cuh"
@@ -19,12 +15,12 @@ constexpr int kWmmaMaxCluster = 16;  // non-portable cluster size (Hopper)
 
 size_t WmmaSharedBytes(const Problem& p, const Config& c) {
   const int cs = WmmaClusterSize(c);
-  if (p.C % 16 || p.R1 % 16 || p.R2 % 16 || p.N % 16 || c.threads != 32 * kWmmaWarps || c.nsplit < 1 || c.nsplit > 3 ||
+  if (p.C % 16 || p.R1 % 16 || p.R2 % 16 || p.N % 16 || c.threads != 32 * kWmmaWarps || c.nsplit < 1 || c.nsplit > 2 ||
       cs < 1 || cs > kWmmaMaxCluster || (cs > 1 && (c.nsplit != 2 || 16 * cs > std::max({p.R1, p.R2, p.N}))))
     return static_cast<size_t>(-1);
   const int tpix = c.th * c.tw;
   const WmmaLayout L = MakeWmmaLayout(p.C, p.R1, p.R2, p.N, p.kh * p.kw, WindowRows(p, c.th) * WindowCols(p, c.tw),
-                                      tpix, c.nsplit >= 2, cs);
+                                      tpix, c.nsplit == 2, cs);
   if ((WmmaSliceMax(p.R2, cs) / 16) * (L.tpixp / 16) > kWmmaWarps * kWmmaMaxAcc) return static_cast<size_t>(-1);
   return static_cast<size_t>(L.total);
 }
@@ -33,10 +29,7 @@ cudaError_t PrepareWmma(size_t max_smem) {
   const cudaError_t e = cudaFuncSetAttribute(WmmaKernel<false>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                              static_cast<int>(max_smem));
   if (e != cudaSuccess) return e;
-  const cudaError_t e2 = cudaFuncSetAttribute(WmmaKernel<true>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                              static_cast<int>(max_smem));
-  if (e2 != cudaSuccess) return e2;
-  return cudaFuncSetAttribute(WmmaKernel<true, false, true>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+  return cudaFuncSetAttribute(WmmaKernel<true>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                               static_cast<int>(max_smem));
 }
 
@@ -48,22 +41,9 @@ cudaError_t PrepareWmmaCluster(size_t max_smem) {
 }
 
 namespace {
-// Blocks of the persistent form (nsplit 3) resident on this device at once at smem bytes (SMs x blocks per SM),
-// cached per (device, bytes): LaunchWmma runs on every Compute.
-int WmmaResidentBlocks(size_t smem) {
-  static std::mutex mu;
-  static std::map<std::pair<int, size_t>, int> cache;
-  int dev = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess) return cudaGetLastError(), 0;
-  const std::lock_guard<std::mutex> lock(mu);
-  const auto it = cache.find({dev, smem});
-  if (it != cache.end()) return it->second;
-  int sms = 0, per_sm = 0;
-  if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess ||
-      cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, WmmaKernel<true, false, true>, 32 * kWmmaWarps, smem) !=
-          cudaSuccess)
-    return cudaGetLastError(), 0;
-  return cache[{dev, smem}] = sms * per_sm;
+// One tile's cs blocks side by side along x (cs = 1: no cluster).
+dim3 WmmaGrid(const Problem& p, const Config& c) {
+  return dim3(CeilDiv(p.Ho, c.th) * CeilDiv(p.Wo, c.tw) * WmmaClusterSize(c), p.batch);
 }
 }  // namespace
 
@@ -72,7 +52,7 @@ bool WmmaLaunchable(bool half, const Problem& p, const Config& c) {
   if (!half || smem == static_cast<size_t>(-1)) return false;
   if (WmmaClusterSize(c) == 1) return true;
   cudaLaunchAttribute attr[3];
-  const cudaLaunchConfig_t cfg = MakeLaunchConfig(WmmaGrid(p, c, 0), dim3(c.threads), smem, nullptr,
+  const cudaLaunchConfig_t cfg = MakeLaunchConfig(WmmaGrid(p, c), dim3(c.threads), smem, nullptr,
                                                   {false, static_cast<unsigned>(WmmaClusterSize(c))}, attr);
   int clusters = 0;
   if (cudaOccupancyMaxActiveClusters(&clusters, WmmaKernel<true, true>, &cfg) != cudaSuccess) {
@@ -88,12 +68,8 @@ cudaError_t LaunchWmma(bool half, const void* x, const void* w_in, const void* w
   const size_t smem = WmmaSharedBytes(p, c);
   if (!half || smem == static_cast<size_t>(-1)) return cudaErrorInvalidValue;
   const unsigned cs = static_cast<unsigned>(WmmaClusterSize(c));
-  const auto kernel = cs > 1 ? WmmaKernel<true, true>
-                             : (c.nsplit == 3 ? WmmaKernel<true, false, true>
-                                              : (c.nsplit == 2 ? WmmaKernel<true> : WmmaKernel<false>));
-  const int resident = c.nsplit == 3 ? WmmaResidentBlocks(smem) : 0;
-  if (c.nsplit == 3 && resident <= 0) return cudaErrorInvalidConfiguration;
-  return LaunchKernel(kernel, WmmaGrid(p, c, resident), dim3(c.threads), smem, stream, {pdl, cs},
+  const auto kernel = cs > 1 ? WmmaKernel<true, true> : (c.nsplit == 2 ? WmmaKernel<true> : WmmaKernel<false>);
+  return LaunchKernel(kernel, WmmaGrid(p, c), dim3(c.threads), smem, stream, {pdl, cs},
                       static_cast<const __half*>(x), static_cast<const __half*>(w_in),
                       static_cast<const __half*>(w_core), static_cast<const __half*>(w_out),
                       static_cast<const __half*>(bias), static_cast<const __half*>(z), static_cast<__half*>(y), p,

@@ -20,7 +20,6 @@
 // block's slice has fewer 16x16 tiles than warps, the warps split each tile's reduction and sum it in shared memory.
 #pragma once
 #include <cooperative_groups.h>
-#include <algorithm>
 #include <cuda_fp16.h>
 #include <mma.h>
 
@@ -38,8 +37,9 @@ constexpr int kWmmaMaxAcc = 8;    // stage-2 accumulators a warp keeps across im
 constexpr int kWmmaChunkR1 = 16;  // r1 rows per im2col chunk (16 * kk reduction rows)
 
 // Shared-memory layout in bytes (host and device): xs [C][xld], t1 [R1][winp], col [16 * kk][cld], t2 [R2][cld]
-// in fp16, then one 16x16 fp32 scratch tile per warp, then the index tables (ints): each tile pixel's t1 window
-// origin [tpixp] and output offset [tpixp], each tap's t1 offset [kk]; then the bias as fp32 [N].
+// in fp16, then one 16x16 fp32 scratch tile per warp, then the index tables (ints): X's window positions' image
+// offsets [winp], each tile pixel's t1 window origin [tpixp] and output offset [tpixp], each tap's t1 offset [kk];
+// then the bias as fp32 [N].
 // With stage_w, the weights follow as W_in [R1][C + 8], W_core [R2][R1 * kk + 8], W_out [N][R2 + 8] (-1 otherwise).
 // Every matrix an mma operand is loaded from has rows padded by 8 fp16 (16 bytes): at a row stride that is a
 // multiple of 128 bytes the 8 rows an ldmatrix phase reads share their banks (session 13's phase clocks: a step of
@@ -81,17 +81,9 @@ __host__ __device__ inline WmmaLayout MakeWmmaLayout(int C, int R1, int R2, int 
   }
   L.scratch = RoundUp(end, 32);
   L.tab = L.scratch + 4 * 256 * kWmmaWarps;
-  L.bias = L.tab + 4 * (2 * L.tpixp + kk);
+  L.bias = L.tab + 4 * (L.winp + 2 * L.tpixp + kk);
   L.total = RoundUp(L.bias + 4 * N, 16);
   return L;
-}
-
-// The grid: one tile's cs blocks side by side along x (cs = 1: no cluster), images along y; the persistent form
-// (nsplit 3): min(jobs, resident) blocks along x, resident = the blocks the device holds at once.
-inline dim3 WmmaGrid(const Problem& p, const Config& c, int resident) {
-  const int tiles = CeilDiv(p.Ho, c.th) * CeilDiv(p.Wo, c.tw);
-  if (c.nsplit == 3) return dim3(static_cast<unsigned>(std::max(1, std::min(tiles * p.batch, resident))));
-  return dim3(tiles * (c.kchunk / 32), p.batch);
 }
 
 using FragA = wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major>;
@@ -231,13 +223,8 @@ __device__ __forceinline__ void GatherSlices(__half* m, int M, int ld, int cs, i
 
 // kStageW: the weights staged in shared memory (a template argument, so that the A loads compile to shared-memory
 // loads instead of generic ones). kSplit: the cluster split (with kStageW; the cluster is gridDim.x's cs blocks of
-// one tile). kPersist (config nsplit 3, with kStageW): gridDim.x blocks (as many as are resident at once) loop over
-// the jobs (image, tile) blockIdx.x, + gridDim.x, ...: the weights are staged once per block, not once per tile, and
-// the next job's X window loads in pieces during the current job's im2col chunks (each piece's loads in flight over
-// one chunk's mma, stored at the next chunk), so its latency leaves the chain. Why (session 16): at batch 32 one
-// block per SM (shared memory) ran ~24 tiles one after another, each paying the whole fixed chain, and the kernel
-// lost to the three-launch staged kernel at every large shape (64:64->32:128@56: 215 vs 127 us).
-template <bool kStageW, bool kSplit = false, bool kPersist = false>
+// one tile).
+template <bool kStageW, bool kSplit = false>
 __global__ void __launch_bounds__(256) WmmaKernel(const __half* __restrict__ x, const __half* __restrict__ w_in,
                                                   const __half* __restrict__ w_core, const __half* __restrict__ w_out,
                                                   const __half* __restrict__ bias, const __half* __restrict__ z,
@@ -245,7 +232,6 @@ __global__ void __launch_bounds__(256) WmmaKernel(const __half* __restrict__ x, 
                                                   int iw_n) {
 #if (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 700) || defined(TUCKER_EMU)
   static_assert(kStageW || !kSplit, "the cluster split stages its weight slices");
-  static_assert(!kPersist || (kStageW && !kSplit), "the persistent form stages the weights, without the split");
   TUCKER_DYNAMIC_SMEM(smem);
   char* base = reinterpret_cast<char*>(smem);
   const int kk = p.kh * p.kw, K2 = p.R1 * kk;
@@ -261,18 +247,12 @@ __global__ void __launch_bounds__(256) WmmaKernel(const __half* __restrict__ x, 
   const int t = threadIdx.x, nthr = blockDim.x, warp = t / 32, lane = t % 32;
   float* scratch0 = reinterpret_cast<float*>(base + L.scratch);
   float* scratch = scratch0 + warp * 256;
-  // The block's job: an (image, tile) pair, job = image x tiles + tile (the persistent form steps it by gridDim.x).
-  const int tiles_w = (p.Wo + tw - 1) / tw, tiles = tiles_w * ((p.Ho + th - 1) / th), njobs = tiles * p.batch;
-  int job = kPersist ? blockIdx.x : (kSplit ? blockIdx.x / cs : blockIdx.x) + blockIdx.y * tiles;
-  int img, oh0, ow0, ih0, iw0;
-  const auto origin = [&](int jb, int* n, int* oh, int* ow, int* ih, int* iw) {
-    *n = jb / tiles;
-    const int tl = jb - *n * tiles, tr = tl / tiles_w;
-    *oh = tr * th, *ow = (tl - tr * tiles_w) * tw;
-    *ih = *oh * p.sh - p.pt, *iw = *ow * p.sw - p.pl;
-  };
-  origin(job, &img, &oh0, &ow0, &ih0, &iw0);
+  const int tile = kSplit ? blockIdx.x / cs : blockIdx.x;
+  const int tiles_w = (p.Wo + tw - 1) / tw;
+  const int oh0 = (tile / tiles_w) * th, ow0 = (tile % tiles_w) * tw;
+  const int ih0 = oh0 * p.sh - p.pt, iw0 = ow0 * p.sw - p.pl;
   const size_t hw = static_cast<size_t>(p.H) * p.W;
+  const __half* xn = x + static_cast<size_t>(blockIdx.y) * p.C * hw;
   const __half zero = __float2half_rn(0.f);
   // This block's output rows of each stage (all of them without the split).
   int r1_lo = 0, r1_hi = p.R1, r2_lo = 0, r2_hi = p.R2, n_lo = 0, n_hi = p.N;
@@ -327,20 +307,16 @@ __global__ void __launch_bounds__(256) WmmaKernel(const __half* __restrict__ x, 
 
   // Index tables, so that no per-element loop below divides (session 13: the divisions of the window, im2col and
   // epilogue loops, not the tensor cores, bounded the kernel; its time grew with the pixels per block).
-  int* pix_t1 = reinterpret_cast<int*>(base + L.tab);  // tile pixel -> its t1 window origin, -1 past the tile
-  int* pix_y = pix_t1 + tpixp;  // tile pixel -> output offset in the image plane, -1 outside (per job)
-  int* tap_t1 = pix_y + tpixp;  // tap -> t1 offset from the window origin
-  const auto output_table = [&]() {
-    for (int q = t; q < tpixp; q += nthr) {
-      const int qh = q / tw, qw = q - qh * tw, oh = oh0 + qh, ow = ow0 + qw;
-      pix_y[q] = q < tpix && oh < p.Ho && ow < p.Wo ? oh * p.Wo + ow : -1;
-    }
-  };
+  int* wpix = reinterpret_cast<int*>(base + L.tab);  // window position -> image offset, -1 outside / padding
+  int* pix_t1 = wpix + winp;                         // tile pixel -> its t1 window origin, -1 past the tile
+  int* pix_y = pix_t1 + tpixp;                       // tile pixel -> output offset in the image plane, -1 outside
+  int* tap_t1 = pix_y + tpixp;                       // tap -> t1 offset from the window origin
+  for (int q = t; q < winp; q += nthr) wpix[q] = WindowPixel(q, win, iw_n, ih0, iw0, p.H, p.W);
   for (int q = t; q < tpixp; q += nthr) {
-    const int qh = q / tw, qw = q - qh * tw;
+    const int qh = q / tw, qw = q - qh * tw, oh = oh0 + qh, ow = ow0 + qw;
     pix_t1[q] = q < tpix ? qh * p.sh * iw_n + qw * p.sw : -1;
+    pix_y[q] = q < tpix && oh < p.Ho && ow < p.Wo ? oh * p.Wo + ow : -1;
   }
-  output_table();
   for (int k = t; k < kk; k += nthr) tap_t1[k] = (k / p.kw) * p.dh * iw_n + (k % p.kw) * p.dw;
   __syncthreads();
   // PDL: everything above (the weights' copies, the bias, the tables) overlapped the stream's previous kernel; X and
@@ -349,37 +325,35 @@ __global__ void __launch_bounds__(256) WmmaKernel(const __half* __restrict__ x, 
   PdlLaunchDependents();
 
   // X's window, C x winp (rows xld apart), zero outside the image and in the padding columns. Thread t keeps one
-  // window position q (its image offset computed once) and walks channels t / winp, + cl, ... (cl = nthr / winp
-  // lanes; a window wider than the block walks positions too): per element a pointer step, a load and a store,
-  // kXBatch loads in flight before their stores. (Session 15's ncu count: the loop before, which stepped (channel,
-  // position) per element, took ~535 instructions per warp at 32:32->32:32@7, a third of the kernel's, on the
-  // critical path after the PDL wait.)
+  // window position q (its image offset read once) and walks channels t / winp, + cl, ... (cl = nthr / winp lanes; a
+  // window wider than the block walks positions too): per element a pointer step, a load and a store, kXBatch loads
+  // in flight before their stores. (Session 15's ncu count: the loop before, which stepped (channel, position) per
+  // element, took ~535 instructions per warp at 32:32->32:32@7, a third of the kernel's, on the critical path after
+  // the PDL wait.)
   constexpr int kXBatch = 16;
-  const bool wide = winp > nthr;
-  const int xcl = wide ? 1 : nthr / winp;
-  const bool xactive = wide || t < xcl * winp;
-  const int xc0 = wide ? 0 : t / winp, xq0 = wide ? t : t - xc0 * winp;
-  const size_t xstep = static_cast<size_t>(xcl) * hw;
-  const auto load_x = [&]() {
-    if (!xactive) return;
-    const __half* xn = x + static_cast<size_t>(img) * p.C * hw;
-    for (int q = xq0; q < winp; q += wide ? nthr : winp) {
-      const int off = WindowPixel(q, win, iw_n, ih0, iw0, p.H, p.W);
-      const __half* src = xn + static_cast<size_t>(xc0) * hw + (off >= 0 ? off : 0);
-      __half* dst = xs + xc0 * xld + q;
-      for (int c = xc0; c < p.C; c += kXBatch * xcl) {
-        __half v[kXBatch];
+  {
+    const bool wide = winp > nthr;
+    const int cl = wide ? 1 : nthr / winp;
+    if (wide || t < cl * winp) {
+      const int c0 = wide ? 0 : t / winp;
+      const size_t step = static_cast<size_t>(cl) * hw;
+      for (int q = wide ? t : t - c0 * winp; q < winp; q += wide ? nthr : winp) {
+        const int off = wpix[q];
+        const __half* src = xn + static_cast<size_t>(c0) * hw + (off >= 0 ? off : 0);
+        __half* dst = xs + c0 * xld + q;
+        for (int c = c0; c < p.C; c += kXBatch * cl) {
+          __half v[kXBatch];
 #pragma unroll
-        for (int u = 0; u < kXBatch; ++u) v[u] = off >= 0 && c + u * xcl < p.C ? src[u * xstep] : zero;
+          for (int u = 0; u < kXBatch; ++u) v[u] = off >= 0 && c + u * cl < p.C ? src[u * step] : zero;
 #pragma unroll
-        for (int u = 0; u < kXBatch; ++u)
-          if (c + u * xcl < p.C) dst[u * xcl * xld] = v[u];
-        src += kXBatch * xstep;
-        dst += kXBatch * xcl * xld;
+          for (int u = 0; u < kXBatch; ++u)
+            if (c + u * cl < p.C) dst[u * cl * xld] = v[u];
+          src += kXBatch * step;
+          dst += kXBatch * cl * xld;
+        }
       }
     }
-  };
-  load_x();
+  }
   float* bias_s = reinterpret_cast<float*>(base + L.bias);  // read by the epilogue (after later barriers)
 #pragma unroll
   for (int u = 0; u < kBiasPer; ++u)
@@ -388,180 +362,121 @@ __global__ void __launch_bounds__(256) WmmaKernel(const __half* __restrict__ x, 
   CpAsyncWait<0>();
   __syncthreads();
 
-  // The persistent form's prefetch of the next job's X window: thread t's elements (channels xc0, + xcl, ...) in
-  // pieces of xper (<= kXPiece, in registers), piece j loaded in im2col chunk j and stored in chunk j + 1 (xs is free
-  // once stage 1 has run); pieces beyond the chunks load at the job's end. Windows wider than the block load there.
-  constexpr int kXPiece = 16;
-  const int nch = p.R1 / kWmmaChunkR1;
-  const int xunits = (p.C + xcl - 1) / xcl;
-  const int xper = min(kXPiece, (xunits + nch - 1) / nch), xpieces = (xunits + xper - 1) / xper;
-  __half xv[kXPiece];
-  const __half* xsrc = x;
-  int xoff = -1;
-  const auto piece_load = [&](int k) {
-#pragma unroll
-    for (int u = 0; u < kXPiece; ++u) {
-      const int i = k * xper + u;
-      xv[u] = u < xper && xoff >= 0 && xc0 + i * xcl < p.C ? xsrc[i * xstep] : zero;
-    }
-  };
-  const auto piece_store = [&](int k) {
-#pragma unroll
-    for (int u = 0; u < kXPiece; ++u) {
-      const int i = k * xper + u;
-      if (u < xper && xc0 + i * xcl < p.C) xs[(xc0 + i * xcl) * xld + xq0] = xv[u];
-    }
-  };
-
-  for (;;) {
-    const int next = job + (kPersist ? gridDim.x : njobs);
-    const bool prefetch = kPersist && !wide && next < njobs;  // (block-uniform)
-    const bool pf = prefetch && xactive;
-    if (pf) {
-      int img2, oh2, ow2, ih2, iw2;
-      origin(next, &img2, &oh2, &ow2, &ih2, &iw2);
-      xoff = WindowPixel(xq0, win, iw_n, ih2, iw2, p.H, p.W);
-      xsrc = x + (static_cast<size_t>(img2) * p.C + xc0) * hw + (xoff >= 0 ? xoff : 0);
-    }
-
-    // Stage 1: 16x16 tiles of this block's t1 rows.
-    const int wt1 = winp / 16;
-    WarpTiles(
-        ((r1_hi - r1_lo) / 16) * wt1, p.C / 16, kSplit, scratch0, warp, lane,
-        [&](FragC& acc, int tt, int first, int stride) {
-          const int m0 = r1_lo + (tt / wt1) * 16, c0 = (tt % wt1) * 16;
-          MmaTile(acc, a_in + static_cast<size_t>(m0 - in_row0) * lda_in, lda_in, xs + c0, xld, p.C, first, stride);
-        },
-        [&](int tt, const float* s) {
-          ScratchToHalf(s, t1 + (r1_lo + (tt / wt1) * 16) * winp + (tt % wt1) * 16, winp, lane);
-        });
+  // Stage 1: 16x16 tiles of this block's t1 rows.
+  const int wt1 = winp / 16;
+  WarpTiles(
+      ((r1_hi - r1_lo) / 16) * wt1, p.C / 16, kSplit, scratch0, warp, lane,
+      [&](FragC& acc, int tt, int first, int stride) {
+        const int m0 = r1_lo + (tt / wt1) * 16, c0 = (tt % wt1) * 16;
+        MmaTile(acc, a_in + static_cast<size_t>(m0 - in_row0) * lda_in, lda_in, xs + c0, xld, p.C, first, stride);
+      },
+      [&](int tt, const float* s) {
+        ScratchToHalf(s, t1 + (r1_lo + (tt / wt1) * 16) * winp + (tt % wt1) * 16, winp, lane);
+      });
+  __syncthreads();
+  if constexpr (kSplit) {  // the other ranks' t1 rows
+    WmmaClusterArrive();
+    WmmaClusterWait();
+    GatherSlices(t1, p.R1, winp, cs, me, t, nthr);
     __syncthreads();
-    if constexpr (kSplit) {  // the other ranks' t1 rows
-      WmmaClusterArrive();
-      WmmaClusterWait();
-      GatherSlices(t1, p.R1, winp, cs, me, t, nthr);
-      __syncthreads();
-    }
+  }
 
-    // Stage 2: the warp's t2 tiles stay in registers while im2col(t1) is built kWmmaChunkR1 r1 rows at a time.
-    const int wt2 = tpixp / 16;
-    const int n2 = ((r2_hi - r2_lo) / 16) * wt2;
-    // With the split and fewer tiles than warps, ks2 warps share a tile, each taking every ks2-th 16-row step.
-    const int ks2 = kSplit && n2 > 0 && n2 < kWmmaWarps ? min(kWmmaWarps / n2, K2 / 16) : 1;
-    const int part2 = n2 > 0 ? warp / n2 : 0;  // (a rank's slice may be empty when cs exceeds a stage's row groups)
-    FragC acc2[kWmmaMaxAcc];
+  // Stage 2: the warp's t2 tiles stay in registers while im2col(t1) is built kWmmaChunkR1 r1 rows at a time.
+  const int wt2 = tpixp / 16;
+  const int n2 = ((r2_hi - r2_lo) / 16) * wt2;
+  // With the split and fewer tiles than warps, ks2 warps share a tile, each taking every ks2-th 16-row step.
+  const int ks2 = kSplit && n2 > 0 && n2 < kWmmaWarps ? min(kWmmaWarps / n2, K2 / 16) : 1;
+  const int part2 = n2 > 0 ? warp / n2 : 0;  // (a rank's slice may be empty when cs exceeds a stage's row groups)
+  FragC acc2[kWmmaMaxAcc];
 #pragma unroll
-    for (int u = 0; u < kWmmaMaxAcc; ++u) wmma::fill_fragment(acc2[u], 0.f);
-    // im2col rows (r1 x kk + tap) of tpixp pixels, 8 pixels per store: thread t owns the 8-pixel segment t % nseg
-    // (its 8 t1 window origins kept in registers) in rows t / nseg, t / nseg + row_step, ... (row_step rows on is
-    // (d_r1, d_tap) further, with a carry). Session 13's ncu count: one element per step was 40% of the instructions.
-    const int rows = kWmmaChunkR1 * kk;  // R1 is a multiple of 16
-    const int nseg = tpixp / 8, row_step = nthr / nseg, d_r1 = row_step / kk, d_tap = row_step - d_r1 * kk;
-    const int seg = t % nseg, row_t = t / nseg, r1_t = row_t / kk, tap_t = row_t - r1_t * kk;
-    int po[8];
+  for (int u = 0; u < kWmmaMaxAcc; ++u) wmma::fill_fragment(acc2[u], 0.f);
+  // im2col rows (r1 x kk + tap) of tpixp pixels, 8 pixels per store: thread t owns the 8-pixel segment t % nseg
+  // (its 8 t1 window origins kept in registers) in rows t / nseg, t / nseg + row_step, ... (row_step rows on is
+  // (d_r1, d_tap) further, with a carry). Session 13's ncu count: one element per step was 40% of the instructions.
+  const int rows = kWmmaChunkR1 * kk;  // R1 is a multiple of 16
+  const int nseg = tpixp / 8, row_step = nthr / nseg, d_r1 = row_step / kk, d_tap = row_step - d_r1 * kk;
+  const int seg = t % nseg, row_t = t / nseg, r1_t = row_t / kk, tap_t = row_t - r1_t * kk;
+  int po[8];
 #pragma unroll
-    for (int j = 0; j < 8; ++j) po[j] = pix_t1[seg * 8 + j];
-    for (int r10 = 0; r10 < p.R1; r10 += kWmmaChunkR1) {
-      if (pf) {
-        const int j = r10 / kWmmaChunkR1;
-        if (j >= 1 && j - 1 < xpieces) piece_store(j - 1);
-        if (j < xpieces) piece_load(j);
-      }
-      int tap = tap_t, r1 = r10 + r1_t;
-      for (int kr = row_t; kr < rows && t < row_step * nseg; kr += row_step) {
-        const __half* src = t1 + r1 * winp + tap_t1[tap];
-        __align__(16) __half v[8];
+  for (int j = 0; j < 8; ++j) po[j] = pix_t1[seg * 8 + j];
+  for (int r10 = 0; r10 < p.R1; r10 += kWmmaChunkR1) {
+    int tap = tap_t, r1 = r10 + r1_t;
+    for (int kr = row_t; kr < rows && t < row_step * nseg; kr += row_step) {
+      const __half* src = t1 + r1 * winp + tap_t1[tap];
+      __align__(16) __half v[8];
 #pragma unroll
-        for (int j = 0; j < 8; ++j) v[j] = po[j] >= 0 ? src[po[j]] : zero;
-        *reinterpret_cast<uint4*>(col + kr * cld + seg * 8) = *reinterpret_cast<const uint4*>(v);
-        tap += d_tap, r1 += d_r1;
-        if (tap >= kk) tap -= kk, ++r1;
-      }
-      __syncthreads();
-      if (ks2 == 1) {
-#pragma unroll
-        for (int u = 0; u < kWmmaMaxAcc; ++u) {
-          const int tt = warp + u * kWmmaWarps;
-          if (tt >= n2) break;
-          const int m0 = r2_lo + (tt / wt2) * 16, c0 = (tt % wt2) * 16;
-          MmaTile(acc2[u], a_core + static_cast<size_t>(m0 - core_row0) * lda_core + r10 * kk, lda_core, col + c0, cld,
-                  rows);
-        }
-      } else if (part2 < ks2) {
-        const int tt = warp % n2, m0 = r2_lo + (tt / wt2) * 16, c0 = (tt % wt2) * 16;
-        const int step0 = (r10 / 16) * kk;  // the chunk's first 16-row step: the parts' shares rotate over chunks
-        MmaTile(acc2[0], a_core + static_cast<size_t>(m0 - core_row0) * lda_core + r10 * kk, lda_core, col + c0, cld,
-                rows, (part2 - step0 % ks2 + ks2) % ks2, ks2);
-      }
-      __syncthreads();  // col is rebuilt next
+      for (int j = 0; j < 8; ++j) v[j] = po[j] >= 0 ? src[po[j]] : zero;
+      *reinterpret_cast<uint4*>(col + kr * cld + seg * 8) = *reinterpret_cast<const uint4*>(v);
+      tap += d_tap, r1 += d_r1;
+      if (tap >= kk) tap -= kk, ++r1;
     }
-    if (pf) {  // the last chunk's piece, then any pieces the chunks did not cover
-      if (nch - 1 < xpieces) piece_store(nch - 1);
-      for (int k = nch; k < xpieces; ++k) piece_load(k), piece_store(k);
-    }
+    __syncthreads();
     if (ks2 == 1) {
 #pragma unroll
       for (int u = 0; u < kWmmaMaxAcc; ++u) {
         const int tt = warp + u * kWmmaWarps;
         if (tt >= n2) break;
         const int m0 = r2_lo + (tt / wt2) * 16, c0 = (tt % wt2) * 16;
-        StoreHalf(acc2[u], scratch, t2 + m0 * cld + c0, cld, lane);
+        MmaTile(acc2[u], a_core + static_cast<size_t>(m0 - core_row0) * lda_core + r10 * kk, lda_core, col + c0, cld,
+                rows);
       }
-    } else {  // the ks2 partial tiles meet in the warps' scratch
-      if (part2 < ks2) wmma::store_matrix_sync(scratch, acc2[0], 16, wmma::mem_row_major);
-      __syncthreads();
-      if (part2 == 0) {
-        SumPartialTiles(scratch0, warp, n2, ks2, lane);
-        ScratchToHalf(scratch, t2 + (r2_lo + (warp / wt2) * 16) * cld + (warp % wt2) * 16, cld, lane);
-      }
+    } else if (part2 < ks2) {
+      const int tt = warp % n2, m0 = r2_lo + (tt / wt2) * 16, c0 = (tt % wt2) * 16;
+      const int step0 = (r10 / 16) * kk;  // the chunk's first 16-row step: the parts' shares rotate over chunks
+      MmaTile(acc2[0], a_core + static_cast<size_t>(m0 - core_row0) * lda_core + r10 * kk, lda_core, col + c0, cld,
+              rows, (part2 - step0 % ks2 + ks2) % ks2, ks2);
     }
-    __syncthreads();
-    if constexpr (kSplit) {  // the other ranks' t2 rows; then this block reads no other's shared memory
-      WmmaClusterArrive();
-      WmmaClusterWait();
-      GatherSlices(t2, p.R2, cld, cs, me, t, nthr);
-      __syncthreads();
-      WmmaClusterArrive();
+    __syncthreads();  // col is rebuilt next
+  }
+  if (ks2 == 1) {
+#pragma unroll
+    for (int u = 0; u < kWmmaMaxAcc; ++u) {
+      const int tt = warp + u * kWmmaWarps;
+      if (tt >= n2) break;
+      const int m0 = r2_lo + (tt / wt2) * 16, c0 = (tt % wt2) * 16;
+      StoreHalf(acc2[u], scratch, t2 + m0 * cld + c0, cld, lane);
     }
-
-    // Stage 3: Y = W_out . t2 + B (+ Z), Relu, tile by tile through the scratch.
-    const size_t ohw = static_cast<size_t>(p.Ho) * p.Wo;
-    WarpTiles(
-        ((n_hi - n_lo) / 16) * wt2, p.R2 / 16, kSplit, scratch0, warp, lane,
-        [&](FragC& acc, int tt, int first, int stride) {
-          const int m0 = n_lo + (tt / wt2) * 16, c0 = (tt % wt2) * 16;
-          MmaTile(acc, a_out + static_cast<size_t>(m0 - out_row0) * lda_out, lda_out, t2 + c0, cld, p.R2, first,
-                  stride);
-        },
-        [&](int tt, const float* s) {
-          // Lane owns pixel c0 + lane % 16 of rows m0 + lane / 16 + 2u (u < 8); the residual's 8 loads go out
-          // together.
-          const int m0 = n_lo + (tt / wt2) * 16, c0 = (tt % wt2) * 16;
-          const int q = c0 + lane % 16, oq = pix_y[q], n0 = m0 + lane / 16;
-          if (oq < 0) return;
-          const size_t o0 = (static_cast<size_t>(img) * p.N + n0) * ohw + oq;
-          float zv[8];
-#pragma unroll
-          for (int u = 0; u < 8; ++u) zv[u] = z != nullptr ? ld(z + o0 + 2 * u * ohw) : 0.f;
-#pragma unroll
-          for (int u = 0; u < 8; ++u) {
-            float v = s[lane + 32 * u] + bias_s[n0 + 2 * u] + zv[u];
-            if (p.relu) v = fmaxf(v, 0.f);
-            st(y + o0 + 2 * u * ohw, v);
-          }
-        });
-    if constexpr (!kPersist) break;
-    // The next job: the epilogue has read pix_y and every piece of its X window is in xs after this barrier.
-    job = next;
-    if (job >= njobs) break;
-    origin(job, &img, &oh0, &ow0, &ih0, &iw0);
+  } else {  // the ks2 partial tiles meet in the warps' scratch
+    if (part2 < ks2) wmma::store_matrix_sync(scratch, acc2[0], 16, wmma::mem_row_major);
     __syncthreads();
-    output_table();
-    if (!prefetch) {
-      load_x();
-      __syncthreads();
+    if (part2 == 0) {
+      SumPartialTiles(scratch0, warp, n2, ks2, lane);
+      ScratchToHalf(scratch, t2 + (r2_lo + (warp / wt2) * 16) * cld + (warp % wt2) * 16, cld, lane);
     }
   }
+  __syncthreads();
+  if constexpr (kSplit) {  // the other ranks' t2 rows; then this block reads no other's shared memory
+    WmmaClusterArrive();
+    WmmaClusterWait();
+    GatherSlices(t2, p.R2, cld, cs, me, t, nthr);
+    __syncthreads();
+    WmmaClusterArrive();
+  }
+
+  // Stage 3: Y = W_out . t2 + B (+ Z), Relu, tile by tile through the scratch.
+  const size_t ohw = static_cast<size_t>(p.Ho) * p.Wo;
+  WarpTiles(
+      ((n_hi - n_lo) / 16) * wt2, p.R2 / 16, kSplit, scratch0, warp, lane,
+      [&](FragC& acc, int tt, int first, int stride) {
+        const int m0 = n_lo + (tt / wt2) * 16, c0 = (tt % wt2) * 16;
+        MmaTile(acc, a_out + static_cast<size_t>(m0 - out_row0) * lda_out, lda_out, t2 + c0, cld, p.R2, first, stride);
+      },
+      [&](int tt, const float* s) {
+        // Lane owns pixel c0 + lane % 16 of rows m0 + lane / 16 + 2u (u < 8); the residual's 8 loads go out together.
+        const int m0 = n_lo + (tt / wt2) * 16, c0 = (tt % wt2) * 16;
+        const int q = c0 + lane % 16, oq = pix_y[q], n0 = m0 + lane / 16;
+        if (oq < 0) return;
+        const size_t o0 = (static_cast<size_t>(blockIdx.y) * p.N + n0) * ohw + oq;
+        float zv[8];
+#pragma unroll
+        for (int u = 0; u < 8; ++u) zv[u] = z != nullptr ? ld(z + o0 + 2 * u * ohw) : 0.f;
+#pragma unroll
+        for (int u = 0; u < 8; ++u) {
+          float v = s[lane + 32 * u] + bias_s[n0 + 2 * u] + zv[u];
+          if (p.relu) v = fmaxf(v, 0.f);
+          st(y + o0 + 2 * u * ohw, v);
+        }
+      });
   // No block may leave while another still reads its shared memory (GatherSlices): the arrive after the t2 gather,
   // waited for only now, so that stage 3 overlaps the other blocks' gathers.
   if constexpr (kSplit) WmmaClusterWait();
