@@ -50,6 +50,10 @@ CASES += [(sh, 2, WMMA_CONFIGS[i % len(WMMA_CONFIGS)], np.float16) for i, sh in 
 CASES += [(sh, 2, WMMA_W_FORCED[i % len(WMMA_W_FORCED)], np.float16) for i, sh in enumerate(WMMA_SHAPES)]
 # 48-pixel tiles: 6 im2col segments per row, so 4 of the 256 threads have no segment.
 CASES += [(WMMA_SHAPES[i], 1, (4, 6, 8, 256, 2, 32), np.float16) for i in (1, 4)]
+# im2col in several chunks (WmmaChunkR1): 4 chunks of 16 r1 rows (R1 64 at 5x5), 2 of 32 (R1 64 at 3x3, 32-pixel
+# tiles); every other WMMA case builds its im2col in one chunk.
+CASES += [((16, 64, 16, 16, 7, 7, 5, (1, 1), (2, 2, 2, 2), (1, 1)), 2, (4, 4, 4, 256, 2, 32), np.float16),
+          ((32, 64, 32, 32, 8, 8, 3, (1, 1), (1, 1, 1, 1), (1, 1)), 1, (4, 4, 8, 256, 2, 32), np.float16)]
 # More output channels than the 512 biases the threads keep in registers (the rest is loaded at the store).
 CASES += [((16, 16, 16, 544, 5, 5, 3, (1, 1), (1, 1, 1, 1), (1, 1)), 1, (4, 4, 4, 256, 2, 32), np.float16)]
 # The staged kernel (variant 6) on shapes whose stages reach every block tile (M of 40, 72 and 136 channels: BM 64

@@ -39,6 +39,8 @@ cudaError_t LaunchCluster(bool half, const void* x, const void* w_in, const void
 size_t WmmaSharedBytes(const Problem& p, const Config& c);  // SIZE_MAX unless C, R1, R2, N are multiples of 16
 // cs of the WMMA kernel's cluster split (kchunk / 32; 1: none; 0: invalid).
 inline int WmmaClusterSize(const Config& c) { return c.kchunk >= 32 && c.kchunk % 32 == 0 ? c.kchunk / 32 : 0; }
+// r1 rows per im2col chunk of this WMMA config (its shared-memory layout's choice, tucker_conv_wmma_kernel.cuh).
+int WmmaChunkRows(const Problem& p, const Config& c);
 cudaError_t PrepareWmma(size_t max_smem);
 cudaError_t PrepareWmmaCluster(size_t max_smem);  // Hopper and later
 // fp16, fits, and (cluster split) the GPU can co-schedule one cluster of it.

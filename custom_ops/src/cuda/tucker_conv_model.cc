@@ -346,13 +346,14 @@ double WmmaCycles(const Problem& p, const Config& c, const Device& d, const Mode
   const int kk = p.kh * p.kw, threads = c.threads, warps = threads / 32;
   const int winp = RoundUp(WindowRows(p, c.th) * WindowCols(p, c.tw), 16), tpixp = RoundUp(c.th * c.tw, 16);
   const auto per_warp = [&](double tiles) { return std::ceil(tiles / warps); };
-  const double chunks = p.R1 / 16;
+  const int kc = WmmaChunkRows(p, c);
+  const double chunks = p.R1 / kc;
   const double steps = per_warp((p.R1 / 16) * (winp / 16)) * (p.C / 16) +        // stage 1
-                       chunks * per_warp((p.R2 / 16) * (tpixp / 16)) * kk +       // stage 2
+                       per_warp((p.R2 / 16) * (tpixp / 16)) * (p.R1 / 16) * kk + // stage 2
                        per_warp((p.N / 16) * (tpixp / 16)) * (p.R2 / 16);         // stage 3
   const double weights = static_cast<double>(p.R1) * p.C + static_cast<double>(p.R2) * p.R1 * kk + p.N * p.R2;
   const double fills = std::ceil(static_cast<double>(p.C) * winp / threads) + std::ceil(weights / 8 / threads) +
-                       chunks * std::ceil(16.0 * kk * tpixp / 8 / threads);
+                       chunks * std::ceil(static_cast<double>(kc) * kk * tpixp / 8 / threads);
   const double blocks = static_cast<double>(CeilDiv(p.Ho, c.th)) * CeilDiv(p.Wo, c.tw) * p.batch;
   const double per_sm = std::max<size_t>(1, std::min<size_t>(2, d.smem_per_sm / (smem + 1024)));
   const double waves = std::ceil(blocks / (d.sm_count * per_sm));

@@ -25,6 +25,12 @@ size_t WmmaSharedBytes(const Problem& p, const Config& c) {
   return static_cast<size_t>(L.total);
 }
 
+int WmmaChunkRows(const Problem& p, const Config& c) {
+  return MakeWmmaLayout(p.C, p.R1, p.R2, p.N, p.kh * p.kw, WindowRows(p, c.th) * WindowCols(p, c.tw), c.th * c.tw,
+                        c.nsplit == 2, WmmaClusterSize(c))
+      .kc;
+}
+
 cudaError_t PrepareWmma(size_t max_smem) {
   const cudaError_t e = cudaFuncSetAttribute(WmmaKernel<false>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                              static_cast<int>(max_smem));

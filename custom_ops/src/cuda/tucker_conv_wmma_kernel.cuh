@@ -34,9 +34,8 @@ namespace wmma = nvcuda::wmma;
 
 constexpr int kWmmaWarps = 8;     // warps per block (256 threads)
 constexpr int kWmmaMaxAcc = 8;    // stage-2 accumulators a warp keeps across im2col chunks
-constexpr int kWmmaChunkR1 = 16;  // r1 rows per im2col chunk (16 * kk reduction rows)
 
-// Shared-memory layout in bytes (host and device): xs [C][xld], t1 [R1][winp], col [16 * kk][cld], t2 [R2][cld]
+// Shared-memory layout in bytes (host and device): xs [C][xld], t1 [R1][winp], col [kc * kk][cld], t2 [R2][cld]
 // in fp16, then one 16x16 fp32 scratch tile per warp, then the index tables (ints): X's window positions' image
 // offsets [winp], each tile pixel's t1 window origin [tpixp] and output offset [tpixp], each tap's t1 offset [kk];
 // then the bias as fp32 [N].
@@ -54,8 +53,23 @@ __host__ __device__ inline void WmmaSlice(int M, int cs, int q, int* lo, int* hi
 }
 __host__ __device__ inline int WmmaSliceMax(int M, int cs) { return 16 * ((M / 16 + cs - 1) / cs); }
 
+// r1 rows per im2col chunk: the largest multiple of 16 that divides R1 and whose kk rows each (cld fp16) take at
+// most max_bytes; all of R1 where it fits. Why (session 16): each chunk costs a build and two block barriers (the
+// model's wmma_sync, ~700 cycles); 16-row chunks gave a 64->32 layer four of them.
+__host__ __device__ inline int WmmaChunkR1(int R1, int kk, int cld, int max_bytes) {
+  int best = 16;
+  for (int c = 32; c <= R1; c += 16)
+    if (R1 % c == 0 && 2 * c * kk * cld <= max_bytes) best = c;
+  return best;
+}
+// The im2col buffer may grow to kWmmaColBytes, but not past what keeps two blocks per SM on Hopper (228 KB per SM,
+// 1 KB reserved per block) where 16-row chunks allow two: 64:64->32:128 blocks of 2x4 pixels went from 96 to 117 KB
+// with one chunk, one block per SM, and ran 30-50% slower wherever there was more than one wave (session 16, call 3).
+constexpr int kWmmaColBytes = 32 * 1024;
+constexpr int kWmmaTwoPerSm = 113 * 1024, kWmmaMaxBlock = 227 * 1024;
+
 struct WmmaLayout {
-  int winp, tpixp, xld, cld;
+  int winp, tpixp, xld, cld, kc;  // kc: r1 rows per im2col chunk (WmmaChunkR1)
   int xs, t1, col, t2, w_in, w_core, w_out, scratch, tab, bias, total;
 };
 
@@ -67,22 +81,31 @@ __host__ __device__ inline WmmaLayout MakeWmmaLayout(int C, int R1, int R2, int 
   L.tpixp = RoundUp(tpix, 16);
   L.xld = L.winp + kWmmaPad;
   L.cld = L.tpixp + kWmmaPad;
-  L.xs = 0;  // every size below is a multiple of 256 bytes (16 rows of a multiple of 16 bytes)
-  L.t1 = L.xs + 2 * C * L.xld;
-  L.col = L.t1 + 2 * R1 * L.winp;
-  L.t2 = L.col + 2 * kWmmaChunkR1 * kk * L.cld;
-  int end = L.t2 + 2 * R2 * L.cld;
-  L.w_in = L.w_core = L.w_out = -1;
-  if (stage_w) {
-    L.w_in = RoundUp(end, 128);
-    L.w_core = L.w_in + 2 * WmmaSliceMax(R1, cs) * (C + kWmmaPad);
-    L.w_out = L.w_core + 2 * WmmaSliceMax(R2, cs) * (R1 * kk + kWmmaPad);
-    end = L.w_out + 2 * WmmaSliceMax(N, cs) * (R2 + kWmmaPad);
-  }
-  L.scratch = RoundUp(end, 32);
-  L.tab = L.scratch + 4 * 256 * kWmmaWarps;
-  L.bias = L.tab + 4 * (L.winp + 2 * L.tpixp + kk);
-  L.total = RoundUp(L.bias + 4 * N, 16);
+  // Every size is a multiple of 256 bytes (16 rows of a multiple of 16 bytes), so a larger im2col chunk adds its
+  // bytes to the total and moves what follows col without changing any rounding.
+  const auto place = [&](int kc) {
+    L.kc = kc;
+    L.xs = 0;
+    L.t1 = L.xs + 2 * C * L.xld;
+    L.col = L.t1 + 2 * R1 * L.winp;
+    L.t2 = L.col + 2 * L.kc * kk * L.cld;
+    int end = L.t2 + 2 * R2 * L.cld;
+    L.w_in = L.w_core = L.w_out = -1;
+    if (stage_w) {
+      L.w_in = RoundUp(end, 128);
+      L.w_core = L.w_in + 2 * WmmaSliceMax(R1, cs) * (C + kWmmaPad);
+      L.w_out = L.w_core + 2 * WmmaSliceMax(R2, cs) * (R1 * kk + kWmmaPad);
+      end = L.w_out + 2 * WmmaSliceMax(N, cs) * (R2 + kWmmaPad);
+    }
+    L.scratch = RoundUp(end, 32);
+    L.tab = L.scratch + 4 * 256 * kWmmaWarps;
+    L.bias = L.tab + 4 * (L.winp + 2 * L.tpixp + kk);
+    L.total = RoundUp(L.bias + 4 * N, 16);
+  };
+  place(16);
+  const int col16 = 2 * 16 * kk * L.cld, room = (L.total <= kWmmaTwoPerSm ? kWmmaTwoPerSm : kWmmaMaxBlock) - L.total;
+  const int kc = WmmaChunkR1(R1, kk, L.cld, min(kWmmaColBytes, col16 + max(room, 0)));
+  if (kc != 16) place(kc);
   return L;
 }
 
@@ -381,7 +404,7 @@ __global__ void __launch_bounds__(256) WmmaKernel(const __half* __restrict__ x, 
     __syncthreads();
   }
 
-  // Stage 2: the warp's t2 tiles stay in registers while im2col(t1) is built kWmmaChunkR1 r1 rows at a time.
+  // Stage 2: the warp's t2 tiles stay in registers while im2col(t1) is built L.kc r1 rows at a time.
   const int wt2 = tpixp / 16;
   const int n2 = ((r2_hi - r2_lo) / 16) * wt2;
   // With the split and fewer tiles than warps, ks2 warps share a tile, each taking every ks2-th 16-row step.
@@ -393,13 +416,13 @@ __global__ void __launch_bounds__(256) WmmaKernel(const __half* __restrict__ x, 
   // im2col rows (r1 x kk + tap) of tpixp pixels, 8 pixels per store: thread t owns the 8-pixel segment t % nseg
   // (its 8 t1 window origins kept in registers) in rows t / nseg, t / nseg + row_step, ... (row_step rows on is
   // (d_r1, d_tap) further, with a carry). Session 13's ncu count: one element per step was 40% of the instructions.
-  const int rows = kWmmaChunkR1 * kk;  // R1 is a multiple of 16
+  const int rows = L.kc * kk;  // (L.kc divides R1)
   const int nseg = tpixp / 8, row_step = nthr / nseg, d_r1 = row_step / kk, d_tap = row_step - d_r1 * kk;
   const int seg = t % nseg, row_t = t / nseg, r1_t = row_t / kk, tap_t = row_t - r1_t * kk;
   int po[8];
 #pragma unroll
   for (int j = 0; j < 8; ++j) po[j] = pix_t1[seg * 8 + j];
-  for (int r10 = 0; r10 < p.R1; r10 += kWmmaChunkR1) {
+  for (int r10 = 0; r10 < p.R1; r10 += L.kc) {
     int tap = tap_t, r1 = r10 + r1_t;
     for (int kr = row_t; kr < rows && t < row_step * nseg; kr += row_step) {
       const __half* src = t1 + r1 * winp + tap_t1[tap];
@@ -426,7 +449,7 @@ __global__ void __launch_bounds__(256) WmmaKernel(const __half* __restrict__ x, 
       MmaTile(acc2[0], a_core + static_cast<size_t>(m0 - core_row0) * lda_core + r10 * kk, lda_core, col + c0, cld,
               rows, (part2 - step0 % ks2 + ks2) % ks2, ks2);
     }
-    __syncthreads();  // col is rebuilt next
+    if (r10 + L.kc < p.R1) __syncthreads();  // col is rebuilt next (after the last chunk, only t2 is written)
   }
   if (ks2 == 1) {
 #pragma unroll
