@@ -112,7 +112,11 @@ struct ModelParams {
   // The WMMA kernel with its weights in shared memory (variant 4, nsplit 2; fp16): one block per output tile runs
   // the three stages as a latency chain (session 13's per-phase clocks: the block's loads, barriers and index set-up
   // are most of it at batch 1). Hand-set from session 13's timings, then fitted (results/NOTES.md, session 13).
-  double wmma_launch = 2300;  // launch and tail
+  // Session 16 refitted wmma_launch alone (2300 -> 575; fit_model.py SPLIT_LOG --merge the session-16 call-4 WMMA log
+  // --only wmma_ --objective gap --from-committed: mean pick gap 3.9% -> 2.8% over 36 shapes, in sample; the other
+  // wmma_ constants stayed). It was the one change: 96:96->64:192@7 at batch 1 now picks WMMA 2x4 (11.1 us) over the
+  // grid kernel (15.0 us). results/h200_2026-11-30_s16/model_fit_wmma.txt.
+  double wmma_launch = 575;   // launch and tail
   double wmma_mem = 7000;     // a block's fixed chain: first loads, tables, the stages' barriers and stores
   double wmma_step = 120;     // one 16x16x16 step of a warp's serial mma chain
   double wmma_fill = 80;      // per element (group) a thread stages: X's window, 16-byte weight groups, im2col segments
