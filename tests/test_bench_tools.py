@@ -120,12 +120,16 @@ def test_gpu_probes_build_against_the_current_kernel_headers(tmp_path):
 
 
 def _ncu_source_csv(path, lines):
-    """A minimal `ncu --page source --csv` export: the kernel-name line, the header, one row per SASS line."""
+    """A minimal `ncu --page source --csv` export: the kernel-name line, the header, one row per SASS line; a
+    barrier's samples are stall_barrier, any other line's stall_long_sb (and a "(Not Issued)" column that must not
+    count)."""
     cols = ["Address", "Source", "Warp Stall Sampling (All Samples)", "Warp Stall Sampling (Not-issued Samples)",
-            "# Samples", "Instructions Executed"]
+            "# Samples", "Instructions Executed", "stall_barrier", "stall_long_sb", "stall_long_sb (Not Issued)"]
     rows = ['"Kernel Name","void K()",', ",".join(f'"{c}"' for c in cols)]
     for addr, sass, executed, samples in lines:
-        rows.append(",".join(f'"{v}"' for v in (addr, sass, samples, samples, samples, executed)))
+        bar = samples if sass.startswith("BAR") else 0
+        rows.append(",".join(f'"{v}"' for v in (addr, sass, samples, samples, samples, executed, bar, samples - bar,
+                                                99)))
     path.write_text("\n".join(rows) + "\n")
 
 
@@ -142,8 +146,10 @@ def test_ncu_phases_splits_at_barriers_and_counts_per_warp(tmp_path):
     assert [round(p["instructions"], 1) for p in table] == [3.0, 21.0]
     assert [p["samples"] for p in table] == [8, 2] and table[0]["boundary"] == "BAR.SYNC.DEFER_BLOCKING"
     assert table[1]["ops"]["HMMA"] == 10 and table[1]["ops"]["BRA"] == 10
+    assert table[0]["stalls"] == {"barrier": 7, "long_sb": 1} and table[1]["stalls"] == {"long_sb": 2}
     out = subprocess.run([sys.executable, str(Path(ncu_phases.__file__)), str(src)], capture_output=True, text=True)
     assert out.returncode == 0 and "4 warps, 24 instructions per warp" in out.stdout
+    assert "| barrier 7, long_sb 1 |" in out.stdout
     bad = subprocess.run([sys.executable, str(Path(ncu_phases.__file__)), str(tmp_path / "none.csv")],
                          capture_output=True, text=True)
     assert bad.returncode == 1 and bad.stderr.startswith("error:") and "Traceback" not in bad.stderr

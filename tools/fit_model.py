@@ -70,8 +70,10 @@ SPLIT_LOG = ROOT / "results/h200_2026-11-29_s12/call2_k_split/variant6.jsonl.gz"
 # Session 13: the WMMA kernel with its weights in shared memory (variant 4, nsplit 2), every tile shape timed next to
 # the model's pick at batch 1 and 32 (TUCKER_ONNX_TUNE=variant4); merged into SPLIT_LOG (fit_model.load(merge=...)).
 # Session 14 timed the same with programmatic dependent launch on (the op's default on Hopper), which wmma_pdl was
-# set on (session 13's log, before PDL: results/h200_2026-11-29_s13/call10_model_picks/variant4.jsonl.gz).
-WMMA_LOG = ROOT / "results/h200_2026-11-29_s14/call6_wmma_pdl_log/variant4.jsonl.gz"
+# set on (session 13's log, before PDL: results/h200_2026-11-29_s13/call10_model_picks/variant4.jsonl.gz; session 14's:
+# results/h200_2026-11-29_s14/call6_wmma_pdl_log/variant4.jsonl.gz). Session 16 timed the kernel again after its
+# im2col chunks grew (WmmaChunkR1), and refitted wmma_launch on that log (results/h200_2026-11-30_s16/model_fit_wmma.txt).
+WMMA_LOG = ROOT / "results/h200_2026-11-30_s16/call4_chunks_two_per_sm/variant4.jsonl.gz"
 
 
 def defaults() -> list[float]:

@@ -4,7 +4,9 @@
 # warnings), the card's name/driver/clock in $R/gpu.txt, `cuda_tests SECONDS [TEST FILES]` (the CUDA kernel
 # tests; by default tests/test_kernel_cuda.py and tests/test_tune.py), `ncu_layer TAG SECONDS NCU_LAYER_ARGS...`
 # (Nsight Compute on one layer's kernels matching $KERNEL, tools/ncu_layer.py, with per-phase instruction counts by
-# tools/ncu_phases.py; ncu_layer.py's --runs must exceed the 3 launches skipped) and `variant_log V SECONDS` (every
+# tools/ncu_phases.py; ncu_layer.py's --runs must exceed the 3 launches skipped; NCU_SAMPLING=0 samples warp stalls
+# every 32 cycles instead of ncu's automatic interval, for short kernels; NCU_CACHE=none keeps the caches warm
+# between launches instead of flushing them) and `variant_log V SECONDS` (every
 # config of variant V timed on the benchmark shapes while nvidia-smi samples the clocks).
 # R_KEEP=1 keeps what an earlier script of the same call wrote there (a script that sources this one again).
 export R=/tmp/R
@@ -22,6 +24,7 @@ cuda_tests() {
 ncu_layer() {
   local tag=$1 limit=$2; shift 2
   timeout "$limit" ncu --clock-control none --kernel-name regex:${KERNEL:-Staged} --launch-skip 3 --launch-count 3 \
+    --warp-sampling-interval ${NCU_SAMPLING:-auto} --cache-control ${NCU_CACHE:-all} \
     --section SpeedOfLight --section WarpStateStats --section Occupancy --section LaunchStats \
     --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis --section SchedulerStats \
     --section SourceCounters --import-source no \

@@ -6,5 +6,5 @@
 set -u
 . tools/gpu_common.sh
 for cfg in ${CONFIGS:-6,64,64,256,1,32}; do
-  ncu_layer "${cfg//,/_}" 200 "$@" --config "$cfg"
+  ncu_layer "${cfg//,/_}" ${NCU_SECS:-200} "$@" --config "$cfg"
 done

@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """Splits a kernel's SASS at its block and cluster barriers and sums Nsight Compute's per-instruction counts per phase:
-instructions per warp, warp-stall samples and the commonest opcodes of each phase. Input: the source page of an ncu
+instructions per warp, warp-stall samples, the commonest stall reasons (where the export has the per-reason columns)
+and the commonest opcodes of each phase. Input: the source page of an ncu
 report as CSV (`ncu -i REPORT.ncu-rep --page source --csv > SOURCE.csv`; tools/gpu_common.sh `ncu_layer` writes it
 next to the report). Why: a latency-bound kernel's time follows its per-warp instruction chain, and the phases show
-where that chain goes (session 15: ~1100 of the WMMA kernel's ~1830 instructions per warp were set-up and X loads).
+where that chain goes (session 15: ~1100 of the WMMA kernel's ~1830 instructions per warp were set-up and X loads);
+the stall reasons say what each phase waits on (session 16: NCU_SAMPLING=0 in tools/gpu_common.sh samples a short
+kernel every 32 cycles).
 
 Usage: python tools/ncu_phases.py SOURCE.csv [--warps N]   (N: warps launched; default: the count of the first
 instruction, which every warp executes once)
@@ -28,8 +31,9 @@ def _number(text: str) -> float:
         return 0.0
 
 
-def read_source(path: Path) -> list[tuple[str, str, float, float]]:
-    """(address, SASS, instructions executed, stall samples) of the report's first kernel, in address order."""
+def read_source(path: Path) -> list[tuple[str, str, float, float, dict]]:
+    """(address, SASS, instructions executed, stall samples, {stall reason: samples}) of the report's first kernel, in
+    address order."""
     rows = list(csv.reader(path.open(newline="")))
     try:
         head = next(i for i, r in enumerate(rows) if r and r[0] == "Address")
@@ -41,6 +45,7 @@ def read_source(path: Path) -> list[tuple[str, str, float, float]]:
         samples = cols.index("Warp Stall Sampling (All Samples)")
     except ValueError as e:
         raise ValueError(f"{path}: missing column ({e})") from None
+    reasons = {c[len("stall_"):]: i for i, c in enumerate(cols) if c.startswith("stall_") and "(" not in c}
     out, seen = [], set()
     for r in rows[head + 1:]:
         if len(r) != len(cols) or not r[0].startswith("0x"):
@@ -48,7 +53,8 @@ def read_source(path: Path) -> list[tuple[str, str, float, float]]:
         if r[0] in seen:  # a second profiled kernel starts over at the same addresses
             break
         seen.add(r[0])
-        out.append((r[0], r[1].strip(), _number(r[executed]), _number(r[samples])))
+        stalls = {k: _number(r[i]) for k, i in reasons.items()}
+        out.append((r[0], r[1].strip(), _number(r[executed]), _number(r[samples]), {k: v for k, v in stalls.items() if v}))
     if not out:
         raise ValueError(f"{path}: no instructions")
     return out
@@ -65,12 +71,14 @@ def opcode(sass: str) -> str:
 def phases(instrs, warps: float) -> list[dict]:
     """Consecutive runs of instructions, each ending at a boundary; counts per warp."""
     out, cur = [], None
-    for addr, sass, executed, samples in instrs:
+    for addr, sass, executed, samples, stalls in instrs:
         if cur is None:
-            cur = {"start": addr, "end": addr, "instructions": 0.0, "samples": 0.0, "ops": Counter()}
+            cur = {"start": addr, "end": addr, "instructions": 0.0, "samples": 0.0, "ops": Counter(),
+                   "stalls": Counter()}
         cur["end"] = addr
         cur["instructions"] += executed / warps
         cur["samples"] += samples
+        cur["stalls"].update(stalls)
         cur["ops"][opcode(sass)] += executed / warps
         if opcode(sass) in BOUNDARIES:
             cur["boundary"] = sass.split()[-1] if sass.startswith("@") else sass.split()[0]
@@ -101,12 +109,14 @@ def main(argv=None) -> int:
     total = sum(p["instructions"] for p in table)
     print(f"{warps:.0f} warps, {total:.0f} instructions per warp, "
           f"{sum(p['samples'] for p in table):.0f} stall samples")
-    print("| phase (first address) | ends at | instructions per warp | share | stall samples | top opcodes |")
-    print("|---|---|---|---|---|---|")
+    print("| phase (first address) | ends at | instructions per warp | share | stall samples | top stall reasons "
+          "| top opcodes |")
+    print("|---|---|---|---|---|---|---|")
     for p in table:
         ops = ", ".join(f"{k} {v:.0f}" for k, v in p["ops"].most_common(a.top))
+        stalls = ", ".join(f"{k} {v:.0f}" for k, v in p["stalls"].most_common(3)) or "-"
         print(f"| {p['start']} | {p['boundary']} | {p['instructions']:.1f} | {100 * p['instructions'] / total:.0f}% "
-              f"| {p['samples']:.0f} | {ops} |")
+              f"| {p['samples']:.0f} | {stalls} | {ops} |")
     return 0
 
 

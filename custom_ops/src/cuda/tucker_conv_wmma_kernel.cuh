@@ -4,7 +4,7 @@
 // Block = one th x tw output tile of one image, all channels; 8 warps, each owning whole 16x16 output tiles of
 // every stage (no cross-warp reduction). Every stage is fp16 x fp16 -> fp32 on tensor cores (16x16x16 WMMA):
 //   stage 1: t1[R1][window] = W_in[R1][C] . xs[C][window]          (xs: X's window, staged once, zero padded)
-//   stage 2: t2[R2][tile]   = W_core[R2][R1*kk] . col[R1*kk][tile]  (col: im2col of t1, built kc2 rows at a time)
+//   stage 2: t2[R2][tile]   = W_core[R2][R1*kk] . col[R1*kk][tile]  (col: im2col of t1, kc x kk rows at a time)
 //   stage 3: Y[N][tile]     = W_out[N][R2] . t2[R2][tile]          (+ bias, residual, Relu; written to global)
 // Accumulators go through a per-warp fp32 scratch tile to become fp16 intermediates (t1, t2) or outputs.
 // Requires C, R1, R2, N multiples of 16. The A operands (weights) are read in 16x16 tiles from global memory, or with
