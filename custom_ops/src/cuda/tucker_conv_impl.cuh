@@ -120,7 +120,7 @@ struct ModelParams {
   double wmma_mem = 7000;     // a block's fixed chain: first loads, tables, the stages' barriers and stores
   double wmma_step = 120;     // one 16x16x16 step of a warp's serial mma chain
   double wmma_fill = 80;      // per element (group) a thread stages: X's window, 16-byte weight groups, im2col segments
-  double wmma_sync = 700;     // per im2col chunk of 16 r1 rows (its build and two barriers)
+  double wmma_sync = 700;     // per im2col chunk (WmmaChunkR1 r1 rows): its build and barriers
   double wmma_share = 0.3;    // a chain's slow-down per other block on its SM
   // Session 14: with programmatic dependent launch (Hopper, constant weights: the op's default) a layer's launch and
   // its blocks' set-up overlap the previous kernel; the one-launch WMMA kernel gained ~2 us per layer in a stack, the
