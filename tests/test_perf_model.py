@@ -122,14 +122,18 @@ def test_channels_last_family_model_on_fp16_timings(tmp_path):
 def test_wmma_staged_weights_model_on_fp16_timings(tmp_path):
     """The WMMA kernel with its weights in shared memory (session 13, one launch per layer): with its H200 timings
     (session 16: its final im2col chunks, programmatic dependent launch on, the op's default) merged into the K-split
-    log, the model's pick stays near the measured best (2.8%), and at batch 1 it picks that kernel on every shape where
-    it ran fastest (11; session 15's constants missed 96->64@7, picking the grid kernel, 36% slower), and nowhere it
-    loses by more than 10%."""
+    log, the model's pick stays near the measured best (1.9%; at batch 32 2.1%), and at batch 1 it picks that kernel on
+    every shape where it ran fastest (11; session 15's constants missed 96->64@7, picking the grid kernel, 36% slower),
+    and nowhere it loses by more than 10%."""
     exe = fit_model.build(tmp_path / "model_eval")
     shapes = fit_model.load([fit_model.SPLIT_LOG], [fit_model.WMMA_LOG])
     assert len(shapes) == 36
-    mean, _ = fit_model.score(exe, fit_model.defaults(), shapes)
-    assert mean <= 0.05, f"fp16 picks {100 * mean:.1f}% slower than the tuned best (documented: 2.8%)"
+    mean, gaps = fit_model.score(exe, fit_model.defaults(), shapes)
+    assert mean <= 0.05, f"fp16 picks {100 * mean:.1f}% slower than the tuned best (documented: 1.9%)"
+    # Session 17: a staged stage's blocks run in even rounds (StagedCycles); priced as full rounds, the model picked
+    # BM 128 x BN 64 at batch 32 where BM 64 x BN 128 ran 8-24% faster: 4.6% here then.
+    b32 = [g for (prob, _), g in zip(shapes, gaps) if prob[0] == 32]
+    assert sum(b32) / len(b32) <= 0.035, f"batch-32 picks {100 * sum(b32) / len(b32):.1f}% slower (documented: 2.1%)"
     preds = fit_model.predict(exe, fit_model.defaults(), shapes)
     wmma_best = wmma_picked = wmma_wrong = 0
     for (prob, cands), p in zip(shapes, preds):

@@ -231,9 +231,13 @@ double StagedCycles(const Problem& p, const Config& c, const Device& d, const Mo
     const double step = bk / 16 * (fm * fn * kMmaIssue + (fm + fn) * 4) + loads * 10 + 20;
     // Blocks of one SM run `resident` at a time; each round's steps cost the larger of the latency of a step's
     // loads and barrier (one step in flight ahead for the channels-first family, two in the channels-last ring: few
-    // warps cannot hide it) and the SM's issue of its blocks' steps.
-    const double per_sm = std::ceil(blocks / d.sm_count), conc = std::min<double>(per_sm, resident);
-    const double rounds = std::ceil(per_sm / resident), steps = std::ceil(K / bk);
+    // warps cannot hide it) and the SM's issue of its blocks' steps. A round runs the SM's blocks evenly (per_sm /
+    // rounds at a time): the hardware starts a block wherever one ends, so 6 blocks at 4 resident are two rounds of
+    // 3, not 4 and 2 priced as 4 twice. (Session 17: that over-charge made BN 128's half as many blocks look as slow
+    // as BN 64's at batch 32; the model picked BM 128 x BN 64 where BM 64 x BN 128 ran 8-24% faster. Pick gap on the
+    // K-split log with the WMMA log merged: 2.8% -> 1.9%; at batch 32 4.6% -> 2.1%.)
+    const double per_sm = std::ceil(blocks / d.sm_count), rounds = std::ceil(per_sm / resident);
+    const double conc = per_sm / rounds, steps = std::ceil(K / bk);
     const double step_time = std::max(nhwc ? m.staged_nhwc_lat : m.staged_mma_lat, conc * 8 / 4 * step * m.staged_mma_cpi);
     // Per fragment and lane: 16-byte rows of t1/t2 or of an output map that is a multiple of 8 pixels, or single values.
     const double stores = nhwc && (!last || (a.Ho * a.Wo) % 8 == 0) ? 4 : 16;
