@@ -11,6 +11,12 @@ namespace tucker_cuda {
 
 namespace {
 constexpr int kWmmaMaxCluster = 16;  // non-portable cluster size (Hopper)
+
+// The block's shared-memory layout for config c, the one the kernel builds (MakeWmmaLayout) from the same arguments.
+WmmaLayout WmmaLayoutOf(const Problem& p, const Config& c) {
+  return MakeWmmaLayout(p.C, p.R1, p.R2, p.N, p.kh * p.kw, WindowRows(p, c.th) * WindowCols(p, c.tw), c.th * c.tw,
+                        c.nsplit == 2, WmmaClusterSize(c));
+}
 }  // namespace
 
 size_t WmmaSharedBytes(const Problem& p, const Config& c) {
@@ -18,18 +24,12 @@ size_t WmmaSharedBytes(const Problem& p, const Config& c) {
   if (p.C % 16 || p.R1 % 16 || p.R2 % 16 || p.N % 16 || c.threads != 32 * kWmmaWarps || c.nsplit < 1 || c.nsplit > 2 ||
       cs < 1 || cs > kWmmaMaxCluster || (cs > 1 && (c.nsplit != 2 || 16 * cs > std::max({p.R1, p.R2, p.N}))))
     return static_cast<size_t>(-1);
-  const int tpix = c.th * c.tw;
-  const WmmaLayout L = MakeWmmaLayout(p.C, p.R1, p.R2, p.N, p.kh * p.kw, WindowRows(p, c.th) * WindowCols(p, c.tw),
-                                      tpix, c.nsplit == 2, cs);
+  const WmmaLayout L = WmmaLayoutOf(p, c);
   if ((WmmaSliceMax(p.R2, cs) / 16) * (L.tpixp / 16) > kWmmaWarps * kWmmaMaxAcc) return static_cast<size_t>(-1);
   return static_cast<size_t>(L.total);
 }
 
-int WmmaChunkRows(const Problem& p, const Config& c) {
-  return MakeWmmaLayout(p.C, p.R1, p.R2, p.N, p.kh * p.kw, WindowRows(p, c.th) * WindowCols(p, c.tw), c.th * c.tw,
-                        c.nsplit == 2, WmmaClusterSize(c))
-      .kc;
-}
+int WmmaChunkRows(const Problem& p, const Config& c) { return WmmaLayoutOf(p, c).kc; }
 
 cudaError_t PrepareWmma(size_t max_smem) {
   const cudaError_t e = cudaFuncSetAttribute(WmmaKernel<false>, cudaFuncAttributeMaxDynamicSharedMemorySize,
