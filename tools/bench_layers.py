@@ -166,7 +166,10 @@ def main():
                 ho = (hw + 2 * (k // 2) - k) // stride + 1
                 macs = batch * (hw * hw * c * r1 + ho * ho * (k * k * r1 * r2 + r2 * n))
                 byts = esz * (batch * (hw * hw * c + ho * ho * n) + c * r1 + k * k * r1 * r2 + r2 * n + n)
-                peak = 67e12 if dtype == "fp32" else 134e12  # H100 SXM CUDA-core FMA peak (no tensor cores)
+                # H100/H200 SXM peaks: fp32 on the CUDA cores (our fp32 kernel is plain FMA, cuDNN runs with TF32 off);
+                # fp16 on the tensor cores, dense (both our kernels and cuDNN use them at fp16). Rows before session 17
+                # used the CUDA cores' fp16 peak (134e12), a floor 7x too high where FLOPs bound it.
+                peak = 67e12 if dtype == "fp32" else 989e12
                 floor_us = max(byts / (bw * 1e9) if bw else 0, 2 * macs / peak) * 1e6
                 row = {"core": sh["name"], "D": c, "N": n, "k": k, "stride": stride, "batch": batch, "dtype": dtype,
                        "stack": L, "model_layers": sh.get("layers", []),
