@@ -5,7 +5,7 @@
 # tools/device_env.sh; results under $OUT/r.tgz.
 . tools/gpu_common.sh
 if [ -n "${TESTS_K:-}" ]; then cuda_tests ${TEST_SECS:-200} tests/test_kernel_cuda.py -k "$TESTS_K"
-else cuda_tests ${TEST_SECS:-330}; fi
+else cuda_tests ${TEST_SECS:-420}; fi
 [ "${LOG:-0}" = 1 ] && DTYPES=fp16 BATCHES="${BATCHES:-1 32}" variant_log 4 ${LOG_SECS:-240}
 if [ "${BENCH:-1}" = 1 ]; then
   timeout ${BENCH_SECS:-150} python3 tools/bench_layers.py --out "$R/layers_fp16" --dtypes fp16 --batches ${BATCHES:-1 32} \
