@@ -115,7 +115,7 @@ def test_channels_last_family_model_on_fp16_timings(tmp_path):
     mean, batch32 = _fp16_picks(tmp_path, fit_model.NHWC_LOG)
     # 6%: the stage cost's max + a quarter of the smaller term (session 11) took this from 7.0% to 4.3%; a pure max
     # again would fail here.
-    assert mean <= 0.06, f"fp16 picks {100 * mean:.1f}% slower than the tuned best (documented: 4.3%)"
+    assert mean <= 0.06, f"fp16 picks {100 * mean:.1f}% slower than the tuned best (documented: 1.0%; 4.3% before session 18)"
     assert sum(c[0] == 6 and c[4] == 4 for c in batch32) >= 14, batch32
 
 
@@ -133,7 +133,7 @@ def test_wmma_staged_weights_model_on_fp16_timings(tmp_path):
     # Session 17: a staged stage's blocks run in even rounds (StagedCycles); priced as full rounds, the model picked
     # BM 128 x BN 64 at batch 32 where BM 64 x BN 128 ran 8-24% faster: 4.6% here then.
     b32 = [g for (prob, _), g in zip(shapes, gaps) if prob[0] == 32]
-    assert sum(b32) / len(b32) <= 0.035, f"batch-32 picks {100 * sum(b32) / len(b32):.1f}% slower (documented: 2.1%)"
+    assert sum(b32) / len(b32) <= 0.035, f"batch-32 picks {100 * sum(b32) / len(b32):.1f}% slower (documented: 2.0%)"
     preds = fit_model.predict(exe, fit_model.defaults(), shapes)
     wmma_best = wmma_picked = wmma_wrong = 0
     for (prob, cands), p in zip(shapes, preds):
@@ -155,9 +155,27 @@ def test_channels_last_k_split_model_on_fp16_timings(tmp_path):
     reductions meet few column tiles (the split ran them up to 1.9x faster)."""
     mean, _ = _fp16_picks(tmp_path, fit_model.SPLIT_LOG)
     # 7%: documented 4.6%; with the split's reduction priced at 2400 cycles instead of 300 it reads 11.6% (checked).
-    assert mean <= 0.07, f"fp16 picks {100 * mean:.1f}% slower than the tuned best (documented: 4.6%)"
+    assert mean <= 0.07, f"fp16 picks {100 * mean:.1f}% slower than the tuned best (documented: 3.1%)"
     exe = tmp_path / "model_eval"  # built by _fp16_picks
     shapes = [s for s in fit_model.load([fit_model.SPLIT_LOG]) if s[0][0] == 1 and s[0][1] >= 256]  # C >= 256
     preds = fit_model.predict(exe, fit_model.defaults(), shapes)
     picks = [cands[min(range(len(cands)), key=list(p).__getitem__)][0] for (_, cands), p in zip(shapes, preds)]
     assert len(picks) == 5 and sum(c[0] == 6 and c[4] == 4 and c[5] > 32 for c in picks) >= 4, picks
+
+
+def test_channels_last_batch32_model_on_session18_timings(tmp_path):
+    """Session 18's batch-32 log (every staged config on the 18 TDC shapes, the channels-last family with its per-stage
+    split cap): the model's pick stays within 3.5% of the measured best on average, and on the 14x14 shapes it picks
+    BM 128 x BN 64. Before the family's mma was priced at 8 issue slots and stage 1's single-value gathers at 8 loads
+    per group, it read 5.6% here, picking BM 64 x BN 128 at 14x14 (19% slower) and BN 64 at 28x28 (8-15%)."""
+    exe = fit_model.build(tmp_path / "model_eval")
+    shapes = fit_model.load([fit_model.B32_LOG])
+    assert len(shapes) == 18 and all(prob[0] == 32 for prob, _ in shapes)
+    mean, gaps = fit_model.score(exe, fit_model.defaults(), shapes)
+    assert mean <= 0.035, f"batch-32 picks {100 * mean:.1f}% slower than the tuned best (documented: 2.1%)"
+    preds = fit_model.predict(exe, fit_model.defaults(), shapes)
+    for (prob, cands), p in zip(shapes, preds):
+        if prob[2] == 14 and prob[4] >= 128:  # 256:128->96:256@14 and 384:192->96:384@14
+            pick = cands[min(range(len(cands)), key=list(p).__getitem__)][0]
+            assert pick[:3] == [6, 128, 64] and pick[4] == 4, (prob, pick)
+

@@ -74,6 +74,10 @@ SPLIT_LOG = ROOT / "results/h200_2026-11-29_s12/call2_k_split/variant6.jsonl.gz"
 # results/h200_2026-11-29_s14/call6_wmma_pdl_log/variant4.jsonl.gz). Session 16 timed the kernel again after its
 # im2col chunks grew (WmmaChunkR1), and refitted wmma_launch on that log (results/h200_2026-11-30_s16/model_fit_wmma.txt).
 WMMA_LOG = ROOT / "results/h200_2026-11-30_s16/call4_chunks_two_per_sm/variant4.jsonl.gz"
+# Session 18: every staged config timed again at batch 32 (fp16, the 18 TDC shapes) with the channels-last family's
+# per-stage split cap (StagedNhwcStageSplit), which the family's mma issue and stage 1's single-value gathers were
+# set on (StagedCycles; scanned, results/NOTES.md session 18).
+B32_LOG = ROOT / "results/h200_2026-11-30_s18/call6_split_rule/variant6.jsonl.gz"
 
 
 def defaults() -> list[float]:

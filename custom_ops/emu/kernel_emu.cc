@@ -73,8 +73,9 @@ int Run(const std::string& dir, const tucker_cuda::Problem& p, const tucker_cuda
         const auto go_cluster = [](auto kernel, dim3 grid, unsigned cs, int threads, std::size_t smem, auto... args) {
           emu::Launch(grid, dim3(static_cast<unsigned>(threads)), cs, smem, kernel, args...);
         };
+        // The SMs of an H100/H200: the stages' K splits (StagedNhwcStageSplit) as the GPU tests run them.
         tucker_cuda::RunStagedNhwc(x.data(), wi.data(), wc.data(), wo.data(), b.data(), zp, y.data(), p, c,
-                                   scratch.data(), go_cluster);
+                                   scratch.data(), 132, go_cluster);
       }
     } else {
       tucker_cuda::RunStaged<T>(x.data(), wi.data(), wc.data(), wo.data(), b.data(), zp, y.data(), p, c,

@@ -50,13 +50,6 @@ const void* KernelFor(int mb) {
 template <typename T>
 const void* KernelFor(int mb, const Problem& p) { return GridCore3x3(p) ? KernelFor<T, 3>(mb) : KernelFor<T, 0>(mb); }
 
-// SMs of the current device (a host-side query: no synchronisation, allowed during graph capture).
-int SmCount() {
-  int dev = 0, sms = 0;
-  if (cudaGetDevice(&dev) == cudaSuccess) cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
-  return sms;
-}
-
 }  // namespace
 
 size_t GridScratchBytes(const Problem& p) { return sizeof(float) * GridScratchWords(p); }

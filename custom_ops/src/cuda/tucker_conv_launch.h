@@ -7,6 +7,13 @@
 
 namespace tucker_cuda {
 
+// SMs of the current device (a host-side query: no synchronisation, allowed during graph capture).
+inline int SmCount() {
+  int dev = 0, sms = 0;
+  if (cudaGetDevice(&dev) == cudaSuccess) cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+  return sms;
+}
+
 struct LaunchOpts {
   bool pdl = false;
   unsigned cluster = 1;

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <utility>
 
 #include "tucker_conv_kernels.cuh"
 #include "tucker_conv_staged_layout.h"
@@ -196,6 +197,13 @@ void AddGridCandidates(const Problem& p, std::vector<Config>* out) {
 // per SM cycle (staged_cpi: the issue efficiency the measurements give). A stage costs at least its DRAM bytes at
 // staged_bw bytes per cycle, plus a launch. A K split of the core stage (kchunk > 32) multiplies its blocks and
 // divides each block's reduction by the split, and each slice writes (and stage 3 reads) its own fp32 partial t2.
+// Stage a (1 or 2) of config c of the channels-last family with the K split it runs (StagedNhwcStageSplit).
+StagedConv NhwcStage(StagedConv a, const Config& c, int sm_count) {
+  const int bm = StagedBM(a.cout, c.th);
+  a.ksplit = StagedNhwcStageSplit(StagedKSplit(c), a.cin * a.kh * a.kw, bm, c.tw, StagedNhwcTiles(a, bm, c.tw), sm_count);
+  return a;
+}
+
 double StagedCycles(const Problem& p, const Config& c, const Device& d, const ModelParams& m) {
   if (!StagedConfigValid(c)) return INFINITY;
   const int split = StagedKSplit(c);
@@ -203,7 +211,11 @@ double StagedCycles(const Problem& p, const Config& c, const Device& d, const Mo
   // The tensor-core family (fp16 models; Launchable vetoes it for fp32): 8 warps, each (BM / WARPS_M) x
   // (BN / WARPS_N) of 16x16 fragments; a 16x16x16 product counts as kMmaIssue FFMA issue slots (the tensor cores
   // do 8x the FMAs of the FP32 pipe per cycle under mma.sync: 4096 FMAs / 32 per FFMA / 8), plus its fragment loads.
-  constexpr double kMmaIssue = 16;
+  // The channels-last form counts 8 (kNhwcMmaIssue): Nsight on its core stage (session 18, BM 128 x BN 64, 32 x 32
+  // warp tiles) counted ~157 instructions per warp and step, 16 of them HMMA; the step below gives 146 with 8 and 210
+  // with 16, which made a 64 x 128 block's step cost 1.64x a 64 x 64 one's where the GPU ran it for 1.16x, and the
+  // model picked BN 64 where BN 128 ran 8-15% faster (28x28 maps, batch 32).
+  constexpr double kMmaIssue = 16, kNhwcMmaIssue = 8;
   // The channels-first family's BM cap of 128 was never the fastest of its configs (fp16, 36 shapes, session 9): the
   // tuners time it, the model skips it.
   if (c.nsplit == 3 && c.th == 128) return INFINITY;
@@ -212,7 +224,7 @@ double StagedCycles(const Problem& p, const Config& c, const Device& d, const Mo
   const bool nhwc = StagedNhwc(c);
   if (nhwc && (!StagedNhwcFits(p) || (split > 1 && d.cc_major < 9))) return INFINITY;  // its split needs clusters
   const double scratch_elem = nhwc ? 2 : 4;
-  const auto mma_stage = [&](const StagedConv& a, double in_bytes, double out_bytes, bool last) {
+  const auto mma_stage = [&](const StagedConv& a, double in_bytes, double out_bytes, bool last, bool first) {
     const int bm = StagedBM(a.cout, c.th), bn = c.tw, warps_m = bm == 128 ? 4 : 2, warps_n = 8 / warps_m;
     const int fm = bm / warps_m / 16, fn = bn / warps_n / 16;
     const int bk = nhwc ? kStagedNhwcBK : kStagedMmaBK;  // reduction rows per step
@@ -225,10 +237,14 @@ double StagedCycles(const Problem& p, const Config& c, const Device& d, const Mo
     const int regs = (nhwc ? 48 : 64) + 8 * fm * fn;
     const int smem_cap = nhwc ? static_cast<int>(233472 / (StagedNhwcSmemBytes(bm, bn, true) + 1024)) : 8;
     const int resident = std::max(1, std::min({8, smem_cap, kStagedRegsPerSm / (regs * kStagedMmaThreads)}));
-    // Channels-last: A and B both in 16-byte groups (the core's weights packed by stage 1's extra blocks).
-    const double loads = nhwc ? (bm + bn) * bk / 8.0 / kStagedMmaThreads
+    // Channels-last: A and B both in 16-byte groups (the core's weights packed by stage 1's extra blocks), except
+    // stage 1's B from a map that is not a multiple of 8 pixels (14x14, 7x7), which the kernel gathers one value at a
+    // time: 8 loads per group. (Session 18: uncosted, the model saw BM 64 x BN 128 and BM 128 x BN 64 tie at
+    // 384:192->96:384@14, batch 32, where stage 1 ran 19.4 us at BN 128 and 15.1 us at BN 64.)
+    const double b_groups = nhwc && first && (a.H * a.W) % 8 != 0 ? 8.0 : 1.0;
+    const double loads = nhwc ? (bm + bn * b_groups) * bk / 8.0 / kStagedMmaThreads
                               : static_cast<double>(bm + bn * a.in_parts) * bk / kStagedMmaThreads;
-    const double step = bk / 16 * (fm * fn * kMmaIssue + (fm + fn) * 4) + loads * 10 + 20;
+    const double step = bk / 16 * (fm * fn * (nhwc ? kNhwcMmaIssue : kMmaIssue) + (fm + fn) * 4) + loads * 10 + 20;
     // Blocks of one SM run `resident` at a time; each round's steps cost the larger of the latency of a step's
     // loads and barrier (one step in flight ahead for the channels-first family, two in the channels-last ring: few
     // warps cannot hide it) and the SM's issue of its blocks' steps. A round runs the SM's blocks evenly (per_sm /
@@ -255,8 +271,8 @@ double StagedCycles(const Problem& p, const Config& c, const Device& d, const Mo
     const double mem = (in_bytes + out_bytes) / m.staged_mma_bw;
     total += std::max(time, mem) + (nhwc ? 0.25 * std::min(time, mem) : 0.0) + m.staged_launch;
   };
-  const auto stage = [&](const StagedConv& a, double in_bytes, double out_bytes, bool last = false) {
-    if (StagedTensorCores(c)) return mma_stage(a, in_bytes, out_bytes, last);
+  const auto stage = [&](const StagedConv& a, double in_bytes, double out_bytes, bool last = false, bool first = false) {
+    if (StagedTensorCores(c)) return mma_stage(a, in_bytes, out_bytes, last, first);
     const int bm = StagedBM(a.cout, c.th), bn = c.tw, tm = StagedTM(bm, c.nsplit), tn = StagedTN(c.nsplit);
     const int threads = StagedBlockThreads(bm, bn, c.nsplit);
     const double warps = threads / 32.0;
@@ -282,19 +298,13 @@ double StagedCycles(const Problem& p, const Config& c, const Device& d, const Mo
   };
   const double pix_in = static_cast<double>(p.batch) * p.H * p.W, pix_out = static_cast<double>(p.batch) * p.Ho * p.Wo;
   if (nhwc) {  // the split runs in clusters on stages 1 and 2 (StagedNhwcStageSplit), with no partials in memory
-    StagedConv s1 = StagedStage1(p), s2 = StagedStage2(p);
-    s1.ksplit = StagedNhwcStageSplit(split, p.C, StagedBM(p.R1, c.th), c.tw);
-    s2.ksplit = StagedNhwcStageSplit(split, p.R1 * p.kh * p.kw, StagedBM(p.R2, c.th), c.tw);
-    if (split > 1 && s1.ksplit == 1 && s2.ksplit == 1) return INFINITY;  // the same kernels as split 1
     // A split pays where a stage's tiles leave SMs idle; past two blocks per SM its clusters only add reductions and
     // co-scheduling (session 12's log at batch 32: 14x14 maps with 98 tiles ran 1.3x slower split 4 than split 2,
-    // 28x28-56x56 maps lost 9-24% to any split). The model's cost did not see that; this rule does.
-    for (const StagedConv* a : {&s1, &s2}) {
-      const double tiles = std::ceil(static_cast<double>(a->batch) * a->Ho * a->Wo / c.tw) *
-                           std::ceil(static_cast<double>(a->cout) / StagedBM(a->cout, c.th));
-      if (a->ksplit > 1 && tiles * a->ksplit > 2.0 * d.sm_count) return INFINITY;
-    }
-    stage(s1, pix_in * p.C * 4, pix_in * p.R1 * scratch_elem);
+    // 28x28-56x56 maps lost 9-24% to any split). The model's cost did not see that; StagedNhwcStageSplit's block cap
+    // keeps such stages unsplit (session 18; before, it rejected the whole config here).
+    const StagedConv s1 = NhwcStage(StagedStage1(p), c, d.sm_count), s2 = NhwcStage(StagedStage2(p), c, d.sm_count);
+    if (split > 1 && s1.ksplit == 1 && s2.ksplit == 1) return INFINITY;  // the same kernels as split 1
+    stage(s1, pix_in * p.C * 4, pix_in * p.R1 * scratch_elem, false, true);
     stage(s2, pix_in * p.R1 * scratch_elem, pix_out * p.R2 * scratch_elem);
     stage(StagedStage3(p), pix_out * p.R2 * scratch_elem, pix_out * p.N * 4 * 2, true);
     return total;
@@ -307,7 +317,7 @@ double StagedCycles(const Problem& p, const Config& c, const Device& d, const Mo
 
 // The staged kernel's configs: BM cap x BN x register-tile family, each BM cap only where some stage has that many
 // channels.
-void AddStagedCandidates(const Problem& p, std::vector<Config>* out) {
+void AddStagedCandidates(const Problem& p, const Device& d, std::vector<Config>* out) {
   const int most = std::max({p.R1, p.R2, p.N});
   const int core_steps = p.R1 * p.kh * p.kw / kStagedBK;
   for (int split : {1, 2, 4}) {
@@ -321,18 +331,21 @@ void AddStagedCandidates(const Problem& p, std::vector<Config>* out) {
       }
     }
   }
-  // The channels-last family's cluster K splits (stages 1 and 2), wherever one of them would split.
-  for (int split : {1, 2, 4, 8})
-    for (int bm : {32, 64, 128}) {
-      if (bm > 32 && most <= bm / 2) break;
-      for (int bn : {64, 128}) {
+  // The channels-last family's cluster K splits (stages 1 and 2): each tile's distinct pairs of stage splits (a larger
+  // split that StagedNhwcStageSplit cuts back to a smaller one's pair runs the same kernels).
+  for (int bm : {32, 64, 128}) {
+    if (bm > 32 && most <= bm / 2) break;
+    for (int bn : {64, 128}) {
+      std::pair<int, int> last{0, 0};
+      for (int split : {1, 2, 4, 8}) {
         const Config c{kStaged, bm, bn, kStagedThreads, 4, 32 * split};
-        const bool splits = StagedNhwcStageSplit(split, p.C, StagedBM(p.R1, bm), bn) > 1 ||
-                            StagedNhwcStageSplit(split, p.R1 * p.kh * p.kw, StagedBM(p.R2, bm), bn) > 1;
-        if ((split == 1 || splits) && StagedConfigValid(c) && StagedScratchBytes(p, c) <= (size_t{1} << 31))
-          out->push_back(c);
+        const std::pair<int, int> ks{NhwcStage(StagedStage1(p), c, d.sm_count).ksplit,
+                                     NhwcStage(StagedStage2(p), c, d.sm_count).ksplit};
+        if (ks != last && StagedConfigValid(c) && StagedScratchBytes(p, c) <= (size_t{1} << 31)) out->push_back(c);
+        last = ks;
       }
     }
+  }
 }
 
 }  // namespace
@@ -444,7 +457,7 @@ std::vector<Config> Candidates(const Problem& p, const Device& d) {
     }
   }
   AddGridCandidates(p, &out);
-  AddStagedCandidates(p, &out);
+  AddStagedCandidates(p, d, &out);
   AddWmmaCandidates(p, d, 2, &out);
   return out;
 }

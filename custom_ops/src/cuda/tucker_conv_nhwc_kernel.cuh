@@ -368,10 +368,11 @@ __global__ void __launch_bounds__(kStagedMmaThreads) StagedNhwcKernel(const __ha
 // Runs the three stages of config c (nsplit 4): go(kernel, grid, cluster size along x, threads, smem_bytes, kernel
 // arguments...) launches one (the CUDA launcher on ORT's stream, or the emulator). In `scratch` (StagedScratchWords
 // floats): t1 [batch x H x W][R1] and t2 [batch x Ho x Wo][R2] in fp16 at the float offsets 0 and StagedT1Words, then
-// the packed core weights at StagedNhwcPackWords (NhwcPack).
+// the packed core weights at StagedNhwcPackWords (NhwcPack). sm_count: the device's SMs (the stages' K splits,
+// StagedNhwcStageSplit).
 template <class Go>
 void RunStagedNhwc(const __half* x, const __half* w_in, const __half* w_core, const __half* w_out, const __half* bias,
-                   const __half* z, __half* y, const Problem& p, const Config& c, float* scratch, Go go) {
+                   const __half* z, __half* y, const Problem& p, const Config& c, float* scratch, int sm_count, Go go) {
   __half* t1 = reinterpret_cast<__half*>(scratch);
   __half* t2 = reinterpret_cast<__half*>(scratch + StagedT1Words(p));
   __half* packed = reinterpret_cast<__half*>(scratch + StagedNhwcPackWords(p));
@@ -381,7 +382,9 @@ void RunStagedNhwc(const __half* x, const __half* w_in, const __half* w_core, co
     const int bm = StagedBM(a.cout, c.th), bn = c.tw;
     auto launch = [&](auto kernel, int bm_, int bn_) {
       StagedConv s = a;
-      s.ksplit = OUTN ? StagedNhwcStageSplit(StagedKSplit(c), a.cin * a.kh * a.kw, bm_, bn_) : 1;
+      s.ksplit = OUTN ? StagedNhwcStageSplit(StagedKSplit(c), a.cin * a.kh * a.kw, bm_, bn_, StagedNhwcTiles(a, bm_, bn_),
+                                             sm_count)
+                      : 1;
       const int ks = s.ksplit, tiles = CeilDiv(a.batch * a.Ho * a.Wo, bn_) * ks;
       const int extra = pack.dst != nullptr ? CeilDiv(NhwcPackBlocks(pack), ks) * ks : 0;  // whole clusters
       if (pack.dst != nullptr) pack.tiles = tiles;

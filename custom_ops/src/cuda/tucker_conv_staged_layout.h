@@ -91,13 +91,22 @@ TUCKER_HD size_t StagedNhwcSmemBytes(int bm, int bn, bool in_nhwc) {
 }
 
 // The cluster K split a channels-last-output stage (1 or 2) of the channels-last family runs: the config's split
-// (kchunk / 32), halved until every slice has at least two BK steps; none for BM 128 x BN 128, whose partial tile
-// would not fit in its ring's shared memory. Host and device (the launcher sets StagedConv::ksplit) use this one.
-TUCKER_HD int StagedNhwcStageSplit(int ks, int K, int bm, int bn) {
+// (kchunk / 32), halved until every slice has at least two BK steps and the stage's blocks (tiles x split) are at
+// most two per SM; none for BM 128 x BN 128, whose partial tile would not fit in its ring's shared memory. Host and
+// device (the launcher sets StagedConv::ksplit) use this one.
+// Why the per-stage block cap (session 18): a split pays only where a stage's tiles leave SMs idle, and the model
+// used to reject a config outright when any of its stages would split past two blocks per SM. At 384:192->96:384@14,
+// batch 32, that left the core stage at 98 blocks of 8 warps (one per SM on 98 of 132 SMs, 12% occupancy, 27 us of
+// the layer's 55 under Nsight) while stage 1's 196 tiles were the stage that vetoed the split.
+TUCKER_HD int StagedNhwcStageSplit(int ks, int K, int bm, int bn, long long tiles, int sm_count) {
   if (bm == 128 && bn == 128) return 1;
   const int steps = (K + kStagedNhwcBK - 1) / kStagedNhwcBK;
-  while (ks > 1 && steps < 2 * ks) ks /= 2;
+  while (ks > 1 && (steps < 2 * ks || tiles * ks > 2LL * sm_count)) ks /= 2;
   return ks;
+}
+// A stage's block tiles (column tiles x row tiles) at BM x BN.
+TUCKER_HD long long StagedNhwcTiles(const StagedConv& a, int bm, int bn) {
+  return static_cast<long long>((static_cast<long long>(a.batch) * a.Ho * a.Wo + bn - 1) / bn) * ((a.cout + bm - 1) / bm);
 }
 
 // The three stages: C -> R1 over H x W (1x1), the core R1 -> R2 (the layer's stride, padding, dilation), R2 -> N

@@ -30,7 +30,7 @@ cudaError_t LaunchStagedNhwc(const void* x, const void* w_in, const void* w_core
   };
   const auto h = [](const void* q) { return static_cast<const __half*>(q); };
   RunStagedNhwc(h(x), h(w_in), h(w_core), h(w_out), h(bias), h(z), static_cast<__half*>(y), p, c,
-                static_cast<float*>(scratch), go);
+                static_cast<float*>(scratch), SmCount(), go);
   return err;
 }
 
