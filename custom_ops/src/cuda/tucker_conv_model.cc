@@ -191,12 +191,6 @@ void AddGridCandidates(const Problem& p, std::vector<Config>* out) {
         }
 }
 
-// The staged kernel: three GEMM launches. A stage's blocks run in waves of SMs x resident blocks; a block walks
-// ceil(K / kStagedBK) steps, each kStagedBK rows of its register tile's FMAs plus the shared-memory loads that feed
-// them, the staging of the next step's operands and a barrier, issued by the block's warps at 4 warp-instructions
-// per SM cycle (staged_cpi: the issue efficiency the measurements give). A stage costs at least its DRAM bytes at
-// staged_bw bytes per cycle, plus a launch. A K split of the core stage (kchunk > 32) multiplies its blocks and
-// divides each block's reduction by the split, and each slice writes (and stage 3 reads) its own fp32 partial t2.
 // Stage a (1 or 2) of config c of the channels-last family with the K split it runs (StagedNhwcStageSplit).
 StagedConv NhwcStage(StagedConv a, const Config& c, int sm_count) {
   const int bm = StagedBM(a.cout, c.th);
@@ -204,6 +198,12 @@ StagedConv NhwcStage(StagedConv a, const Config& c, int sm_count) {
   return a;
 }
 
+// The staged kernel: three GEMM launches. A stage's blocks run in waves of SMs x resident blocks; a block walks
+// ceil(K / kStagedBK) steps, each kStagedBK rows of its register tile's FMAs plus the shared-memory loads that feed
+// them, the staging of the next step's operands and a barrier, issued by the block's warps at 4 warp-instructions
+// per SM cycle (staged_cpi: the issue efficiency the measurements give). A stage costs at least its DRAM bytes at
+// staged_bw bytes per cycle, plus a launch. A K split of the core stage (kchunk > 32) multiplies its blocks and
+// divides each block's reduction by the split, and each slice writes (and stage 3 reads) its own fp32 partial t2.
 double StagedCycles(const Problem& p, const Config& c, const Device& d, const ModelParams& m) {
   if (!StagedConfigValid(c)) return INFINITY;
   const int split = StagedKSplit(c);
