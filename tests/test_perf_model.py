@@ -178,4 +178,3 @@ def test_channels_last_batch32_model_on_session18_timings(tmp_path):
         if prob[2] == 14 and prob[4] >= 128:  # 256:128->96:256@14 and 384:192->96:384@14
             pick = cands[min(range(len(cands)), key=list(p).__getitem__)][0]
             assert pick[:3] == [6, 128, 64] and pick[4] == 4, (prob, pick)
-

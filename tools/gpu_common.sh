@@ -4,7 +4,8 @@
 # warnings), the card's name/driver/clock in $R/gpu.txt, `cuda_tests SECONDS [TEST FILES]` (the CUDA kernel
 # tests; by default tests/test_kernel_cuda.py and tests/test_tune.py), `ncu_layer TAG SECONDS NCU_LAYER_ARGS...`
 # (Nsight Compute on one layer's kernels matching $KERNEL, tools/ncu_layer.py, with per-phase instruction counts by
-# tools/ncu_phases.py; ncu_layer.py's --runs must exceed the 3 launches skipped; NCU_SAMPLING=0 samples warp stalls
+# tools/ncu_phases.py; NCU_SKIP launches skipped, then NCU_COUNT profiled, 3 and 3 by default: ncu_layer.py's --runs
+# must exceed the launches skipped; NCU_SAMPLING=0 samples warp stalls
 # every 32 cycles instead of ncu's automatic interval, for short kernels; NCU_CACHE=none keeps the caches warm
 # between launches instead of flushing them) and `variant_log V SECONDS` (every
 # config of variant V timed on the benchmark shapes while nvidia-smi samples the clocks).
@@ -23,7 +24,8 @@ cuda_tests() {
 }
 ncu_layer() {
   local tag=$1 limit=$2; shift 2
-  timeout "$limit" ncu --clock-control none --kernel-name regex:${KERNEL:-Staged} --launch-skip 3 --launch-count 3 \
+  timeout "$limit" ncu --clock-control none --kernel-name regex:${KERNEL:-Staged} --launch-skip ${NCU_SKIP:-3} \
+    --launch-count ${NCU_COUNT:-3} \
     --warp-sampling-interval ${NCU_SAMPLING:-auto} --cache-control ${NCU_CACHE:-all} \
     --section SpeedOfLight --section WarpStateStats --section Occupancy --section LaunchStats \
     --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis --section SchedulerStats \

@@ -3,7 +3,7 @@
 # its instantiation (cuobjdump; MANGLED: a fragment of its mangled name, e.g. StagedNhwcKernelILi128ELi64ELb1ELb1E for
 # the core stage at BM 128 x BN 64) and Nsight Compute on that one launch (SKIP: launches skipped before it; the op
 # launches stage 1, 2, 3 per run, so 4 is run 2's core stage), with per-phase instruction counts and stall reasons
-# (tools/ncu_phases.py). Run through tools/device_env.sh carrying .ortgpu, .whl and tucker_onnx/_lib.
+# (gpu_common.sh's ncu_layer). Run through tools/device_env.sh carrying .ortgpu, .whl and tucker_onnx/_lib.
 # Usage: MANGLED=... SKIP=4 bash tools/device_env.sh bash tools/gpu_stage_profile.sh --c 384 --r1 192 --r2 96 --hw 14 \
 #          --batch 32 --dtype fp16 --config 6,128,64,256,4,32
 set -u
@@ -16,16 +16,5 @@ grep -oE "^ +/\*[0-9a-f]+\*/ +(@!?U?P[0-9T] +)?[A-Z0-9_.]+" "$R/sass.txt" | awk 
   sort | uniq -c | sort -rn > "$R/sass_opcodes.txt"
 echo "SASS of $(head -1 "$R/sass.txt" | cut -c1-120): $(wc -l < "$R/sass.txt") lines"; head -25 "$R/sass_opcodes.txt"
 grep -oE "LDSM[.A-Z0-9]*|LDS(\.[0-9A-Z]+)*|HMMA[.A-Z0-9]*|LDGSTS[.A-Z0-9]*" "$R/sass.txt" | sort | uniq -c
-timeout "${NCU_SECS:-150}" ncu --clock-control none --kernel-name regex:StagedNhwc --launch-skip "${SKIP:-4}" \
-  --launch-count 1 --section SpeedOfLight --section WarpStateStats --section Occupancy --section LaunchStats \
-  --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis --section SchedulerStats \
-  --section SourceCounters --import-source no -o "$R/ncu_stage" -f python3 tools/ncu_layer.py "$@" \
-  > "$R/ncu_stage.log" 2>&1
-echo "ncu rc $?"
-ncu -i "$R/ncu_stage.ncu-rep" --page details > "$R/ncu_stage.txt" 2>&1
-ncu -i "$R/ncu_stage.ncu-rep" --page source --csv > "$R/ncu_stage_source.csv" 2>&1 &&
-  python3 tools/ncu_phases.py "$R/ncu_stage_source.csv" > "$R/ncu_stage_phases.md" 2>&1
-grep -E "^  [A-Za-z]|Duration|Warp Cycles Per Issued|Achieved Occupancy|Issue Slots|Excessive|excessive" \
-  "$R/ncu_stage.txt" | cut -c1-160 | head -30
+KERNEL=StagedNhwc NCU_SKIP=${SKIP:-4} NCU_COUNT=1 ncu_layer stage "${NCU_SECS:-150}" "$@" | cut -c1-160
 cat "$R/ncu_stage_phases.md"
-pack

@@ -191,13 +191,6 @@ void AddGridCandidates(const Problem& p, std::vector<Config>* out) {
         }
 }
 
-// Stage a (1 or 2) of config c of the channels-last family with the K split it runs (StagedNhwcStageSplit).
-StagedConv NhwcStage(StagedConv a, const Config& c, int sm_count) {
-  const int bm = StagedBM(a.cout, c.th);
-  a.ksplit = StagedNhwcStageSplit(StagedKSplit(c), a.cin * a.kh * a.kw, bm, c.tw, StagedNhwcTiles(a, bm, c.tw), sm_count);
-  return a;
-}
-
 // The staged kernel: three GEMM launches. A stage's blocks run in waves of SMs x resident blocks; a block walks
 // ceil(K / kStagedBK) steps, each kStagedBK rows of its register tile's FMAs plus the shared-memory loads that feed
 // them, the staging of the next step's operands and a barrier, issued by the block's warps at 4 warp-instructions
@@ -302,7 +295,8 @@ double StagedCycles(const Problem& p, const Config& c, const Device& d, const Mo
     // co-scheduling (session 12's log at batch 32: 14x14 maps with 98 tiles ran 1.3x slower split 4 than split 2,
     // 28x28-56x56 maps lost 9-24% to any split). The model's cost did not see that; StagedNhwcStageSplit's block cap
     // keeps such stages unsplit (session 18; before, it rejected the whole config here).
-    const StagedConv s1 = NhwcStage(StagedStage1(p), c, d.sm_count), s2 = NhwcStage(StagedStage2(p), c, d.sm_count);
+    const StagedConv s1 = StagedNhwcSplitStage(StagedStage1(p), c, d.sm_count),
+                     s2 = StagedNhwcSplitStage(StagedStage2(p), c, d.sm_count);
     if (split > 1 && s1.ksplit == 1 && s2.ksplit == 1) return INFINITY;  // the same kernels as split 1
     stage(s1, pix_in * p.C * 4, pix_in * p.R1 * scratch_elem, false, true);
     stage(s2, pix_in * p.R1 * scratch_elem, pix_out * p.R2 * scratch_elem);
@@ -339,8 +333,8 @@ void AddStagedCandidates(const Problem& p, const Device& d, std::vector<Config>*
       std::pair<int, int> last{0, 0};
       for (int split : {1, 2, 4, 8}) {
         const Config c{kStaged, bm, bn, kStagedThreads, 4, 32 * split};
-        const std::pair<int, int> ks{NhwcStage(StagedStage1(p), c, d.sm_count).ksplit,
-                                     NhwcStage(StagedStage2(p), c, d.sm_count).ksplit};
+        const std::pair<int, int> ks{StagedNhwcSplitStage(StagedStage1(p), c, d.sm_count).ksplit,
+                                     StagedNhwcSplitStage(StagedStage2(p), c, d.sm_count).ksplit};
         if (ks != last && StagedConfigValid(c) && StagedScratchBytes(p, c) <= (size_t{1} << 31)) out->push_back(c);
         last = ks;
       }

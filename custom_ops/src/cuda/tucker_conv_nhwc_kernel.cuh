@@ -381,10 +381,8 @@ void RunStagedNhwc(const __half* x, const __half* w_in, const __half* w_core, co
     constexpr bool IN = decltype(in_nhwc)::value, OUTN = decltype(out_nhwc)::value;
     const int bm = StagedBM(a.cout, c.th), bn = c.tw;
     auto launch = [&](auto kernel, int bm_, int bn_) {
-      StagedConv s = a;
-      s.ksplit = OUTN ? StagedNhwcStageSplit(StagedKSplit(c), a.cin * a.kh * a.kw, bm_, bn_, StagedNhwcTiles(a, bm_, bn_),
-                                             sm_count)
-                      : 1;
+      StagedConv s = a;  // bm_ x bn_ is StagedBM(a.cout, c.th) x c.tw, the tile StagedNhwcSplitStage splits by
+      s.ksplit = OUTN ? StagedNhwcSplitStage(a, c, sm_count).ksplit : 1;
       const int ks = s.ksplit, tiles = CeilDiv(a.batch * a.Ho * a.Wo, bn_) * ks;
       const int extra = pack.dst != nullptr ? CeilDiv(NhwcPackBlocks(pack), ks) * ks : 0;  // whole clusters
       if (pack.dst != nullptr) pack.tiles = tiles;

@@ -108,6 +108,12 @@ TUCKER_HD int StagedNhwcStageSplit(int ks, int K, int bm, int bn, long long tile
 TUCKER_HD long long StagedNhwcTiles(const StagedConv& a, int bm, int bn) {
   return static_cast<long long>((static_cast<long long>(a.batch) * a.Ho * a.Wo + bn - 1) / bn) * ((a.cout + bm - 1) / bm);
 }
+// Stage a (1 or 2: channels-last output) of config c with the K split it runs, for the launcher and the model alike.
+inline StagedConv StagedNhwcSplitStage(StagedConv a, const Config& c, int sm_count) {
+  const int bm = StagedBM(a.cout, c.th);
+  a.ksplit = StagedNhwcStageSplit(StagedKSplit(c), a.cin * a.kh * a.kw, bm, c.tw, StagedNhwcTiles(a, bm, c.tw), sm_count);
+  return a;
+}
 
 // The three stages: C -> R1 over H x W (1x1), the core R1 -> R2 (the layer's stride, padding, dilation), R2 -> N
 // over Ho x Wo (1x1, with bias, residual and Relu).
