@@ -5,9 +5,10 @@
 # is paired with the same dense model and the same decompose+fine-tune. Results re-packed into $OUT/r.tgz after
 # every run; tools/variants_summary.py makes the table.
 # Budget from the environment (defaults: tools/gpu_train.sh's): DENSE_EPOCHS=8, ADMM_EPOCHS=6, FT_EPOCHS=4 (decompose +
-# fine-tune gets ADMM_EPOCHS + FT_EPOCHS).
+# fine-tune gets ADMM_EPOCHS + FT_EPOCHS); DISTILL=0.5 (the dense model's weight as teacher in every Tucker phase; 0
+# trains both Tucker methods on the labels alone, as Yin et al. do).
 # PARALLEL=1 runs the seeds side by side on the one GPU (a ResNet-18 on 28x28 images leaves most of an H200 idle).
-# Usage: [RATIO=0.4] [PARALLEL=1] bash tools/device_env.sh bash tools/gpu_admm_variants.sh "SEEDS" SECONDS_PER_RUN NAME1 "OPTS1" [NAME2 "OPTS2" ...]
+# Usage: [RATIO=0.4] [DISTILL=0.5] [PARALLEL=1] bash tools/device_env.sh bash tools/gpu_admm_variants.sh "SEEDS" SECONDS_PER_RUN NAME1 "OPTS1" [NAME2 "OPTS2" ...]
 set -u
 seeds=$1; per=$2; shift 2
 R=/tmp/R; rm -rf "$R"  # a warm machine keeps /tmp between calls: stale runs would block or mix in
@@ -18,7 +19,7 @@ pack() {  # atomic and serialised: parallel seeds pack after each of their runs
 }
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader > "$R/gpu.txt" 2>&1
 common=(--model resnet18 --data fashion-mnist --data-dir .data/fashion-mnist --ratio "${RATIO:-0.4}"
-        --admm-epochs "${ADMM_EPOCHS:-6}" --finetune-epochs "${FT_EPOCHS:-4}" --batch-size 256 --lr 0.1 --distill 0.5 --no-export)
+        --admm-epochs "${ADMM_EPOCHS:-6}" --finetune-epochs "${FT_EPOCHS:-4}" --batch-size 256 --lr 0.1 --distill "${DISTILL:-0.5}" --no-export)
 one_seed() {
   local s=$1 start name i opts args; shift
   start=$(date +%s)
