@@ -111,12 +111,19 @@ def test_tensor_core_family_model_on_fp16_timings(tmp_path):
 def test_channels_last_family_model_on_fp16_timings(tmp_path):
     """The channels-last tensor-core family (nsplit 4; its session-11 form): on its H200 fp16 timings (every staged
     config of both tensor-core families, 36 shapes) the model's pick stays near the measured best, and at batch 32 it
-    picks the channels-last family (the fastest family on those 18 shapes)."""
+    picks the channels-last family (the fastest family on those 18 shapes). At 224x224, batch 1, it picks BM 64 x
+    BN 128 (55.0 us there), not BM 128 x BN 128 (63.3 us): stage 3's epilogue writes a warp's fragments one after
+    another (kNhwcEpiFragLat, session 19), and BM 128's warps hold twice as many."""
     mean, batch32 = _fp16_picks(tmp_path, fit_model.NHWC_LOG)
     # 6%: the stage cost's max + a quarter of the smaller term (session 11) took this from 7.0% to 4.3%; a pure max
     # again would fail here.
-    assert mean <= 0.06, f"fp16 picks {100 * mean:.1f}% slower than the tuned best (documented: 1.0%; 4.3% before session 18)"
+    assert mean <= 0.06, f"fp16 picks {100 * mean:.1f}% slower than the tuned best (documented: 0.1%; 4.3% before session 18)"
     assert sum(c[0] == 6 and c[4] == 4 for c in batch32) >= 14, batch32
+    exe = tmp_path / "model_eval"  # built by _fp16_picks
+    shapes = [s for s in fit_model.load([fit_model.NHWC_LOG]) if s[0][0] == 1 and s[0][2] == 224]
+    (_, cands), = shapes
+    pred = list(fit_model.predict(exe, fit_model.defaults(), shapes)[0])
+    assert cands[min(range(len(cands)), key=pred.__getitem__)][0] == [6, 64, 128, 256, 4, 32]
 
 
 def test_wmma_staged_weights_model_on_fp16_timings(tmp_path):
@@ -129,11 +136,11 @@ def test_wmma_staged_weights_model_on_fp16_timings(tmp_path):
     shapes = fit_model.load([fit_model.SPLIT_LOG], [fit_model.WMMA_LOG])
     assert len(shapes) == 36
     mean, gaps = fit_model.score(exe, fit_model.defaults(), shapes)
-    assert mean <= 0.05, f"fp16 picks {100 * mean:.1f}% slower than the tuned best (documented: 1.9%)"
+    assert mean <= 0.05, f"fp16 picks {100 * mean:.1f}% slower than the tuned best (documented: 1.2%)"
     # Session 17: a staged stage's blocks run in even rounds (StagedCycles); priced as full rounds, the model picked
     # BM 128 x BN 64 at batch 32 where BM 64 x BN 128 ran 8-24% faster: 4.6% here then.
     b32 = [g for (prob, _), g in zip(shapes, gaps) if prob[0] == 32]
-    assert sum(b32) / len(b32) <= 0.035, f"batch-32 picks {100 * sum(b32) / len(b32):.1f}% slower (documented: 2.0%)"
+    assert sum(b32) / len(b32) <= 0.035, f"batch-32 picks {100 * sum(b32) / len(b32):.1f}% slower (documented: 1.1%)"
     preds = fit_model.predict(exe, fit_model.defaults(), shapes)
     wmma_best = wmma_picked = wmma_wrong = 0
     for (prob, cands), p in zip(shapes, preds):
@@ -155,7 +162,7 @@ def test_channels_last_k_split_model_on_fp16_timings(tmp_path):
     reductions meet few column tiles (the split ran them up to 1.9x faster)."""
     mean, _ = _fp16_picks(tmp_path, fit_model.SPLIT_LOG)
     # 7%: documented 4.6%; with the split's reduction priced at 2400 cycles instead of 300 it reads 11.6% (checked).
-    assert mean <= 0.07, f"fp16 picks {100 * mean:.1f}% slower than the tuned best (documented: 3.1%)"
+    assert mean <= 0.07, f"fp16 picks {100 * mean:.1f}% slower than the tuned best (documented: 1.3%)"
     exe = tmp_path / "model_eval"  # built by _fp16_picks
     shapes = [s for s in fit_model.load([fit_model.SPLIT_LOG]) if s[0][0] == 1 and s[0][1] >= 256]  # C >= 256
     preds = fit_model.predict(exe, fit_model.defaults(), shapes)
@@ -172,7 +179,7 @@ def test_channels_last_batch32_model_on_session18_timings(tmp_path):
     shapes = fit_model.load([fit_model.B32_LOG])
     assert len(shapes) == 18 and all(prob[0] == 32 for prob, _ in shapes)
     mean, gaps = fit_model.score(exe, fit_model.defaults(), shapes)
-    assert mean <= 0.035, f"batch-32 picks {100 * mean:.1f}% slower than the tuned best (documented: 2.1%)"
+    assert mean <= 0.035, f"batch-32 picks {100 * mean:.1f}% slower than the tuned best (documented: 1.0%)"
     preds = fit_model.predict(exe, fit_model.defaults(), shapes)
     for (prob, cands), p in zip(shapes, preds):
         if prob[2] == 14 and prob[4] >= 128:  # 256:128->96:256@14 and 384:192->96:384@14

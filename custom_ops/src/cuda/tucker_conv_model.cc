@@ -256,7 +256,17 @@ double StagedCycles(const Problem& p, const Config& c, const Device& d, const Mo
     // config (call 2), the value with the smallest pick gap (before the tile rule below: 5.3% at 300, 5.7% at 600,
     // 11.6% at 2400; with it 4.6% at 300).
     const double reduce = nhwc && a.ksplit > 1 ? 300.0 : 0.0;
-    const double time = rounds * (steps * step_time + once + reduce);
+    // The channels-first epilogue (stage 3) of the channels-last family writes a warp's fragments one after another,
+    // each a chain of shared-memory round trips and an L2 load of its biases that the warps of an SM cannot hide
+    // (Nsight, session 19: at 128:64->64:128@56, batch 32, 56% of stage 3's instructions and 74% of its stall samples,
+    // mostly long-scoreboard): kNhwcEpiFragLat cycles per fragment and round, not scaled by the blocks sharing the SM.
+    // Without it the model priced BM 128 x BN 128 (8 fragments per warp) below BM 64 x BN 128 (4) at 224x224 and
+    // 112x112 maps, where the latter ran 5-15% faster in sessions 11, 12 and 19. Scanned 0-2000 on the channels-last
+    // logs: 200-375 is a plateau; the pick gap NHWC 0.99 -> 0.11%, K split + WMMA 1.91 -> 1.17%, session 18's batch 32
+    // 2.06 -> 1.02%, TC unchanged (7.44%).
+    constexpr double kNhwcEpiFragLat = 300;
+    const double epi_lat = nhwc && last ? fm * fn * kNhwcEpiFragLat : 0.0;
+    const double time = rounds * (steps * step_time + once + reduce + epi_lat);
     // The larger of issue time and DRAM time; for the channels-last family plus a quarter of the smaller: the two
     // overlap only in part, and a pure max made its tiles equal wherever the bytes dominate (large maps), so the model
     // picked BN 64 where BN 128 ran 20-40% faster (session 11). (The channels-first family's constants were fitted
