@@ -8,18 +8,11 @@ cuda_tests 120 -k channels_last tests/test_kernel_cuda.py
 timeout 100 python3 tools/kernel_trace.py --shape "128:64->64:128@56" --shape "384:192->96:384@28" \
   --shape "128:64->32:128@112" --batch 32 --dtype fp16 --out "$R/trace_b32.json" 2>&1 | quiet > "$R/trace_b32.txt"
 cat "$R/trace_b32.txt"; pack
-bench() {  # SHAPE BATCH CONFIG...
-  local shape=$1 b=$2 dir; shift 2
-  dir="$R/b${b}_$(echo "$shape" | tr ':>@-' '____')"
-  timeout 60 python3 tools/bench_configs.py --shape "$shape" --batch "$b" --dtype fp16 --stack 4 \
-    --configs "$@" --out "$dir" 2>&1 | quiet | grep "^|"
-  pack
-}
-bench "128:64->64:128@56" 32 6,128,128,256,4,32 6,64,128,256,4,32
-bench "192:96->64:192@28" 32 6,128,128,256,4,32 6,64,128,256,4,32
-bench "320:160->96:320@28" 32 6,64,128,256,4,32
-bench "384:192->96:384@14" 32 6,128,64,256,4,32
-bench "128:64->32:128@224" 1 6,128,128,256,4,32 6,64,128,256,4,32
-bench "128:64->32:128@112" 1 6,128,128,256,4,32 6,64,128,256,4,32
+bench_configs "128:64->64:128@56" 32 6,128,128,256,4,32 6,64,128,256,4,32
+bench_configs "192:96->64:192@28" 32 6,128,128,256,4,32 6,64,128,256,4,32
+bench_configs "320:160->96:320@28" 32 6,64,128,256,4,32
+bench_configs "384:192->96:384@14" 32 6,128,64,256,4,32
+bench_configs "128:64->32:128@224" 1 6,128,128,256,4,32 6,64,128,256,4,32
+bench_configs "128:64->32:128@112" 1 6,128,128,256,4,32 6,64,128,256,4,32
 KERNEL=StagedNhwc NCU_SKIP=3 NCU_COUNT=3 ncu_layer s56 200 --c 128 --r1 64 --r2 64 --hw 56 --batch 32 --dtype fp16 \
   --config 6,128,128,256,4,32 | cut -c1-160

@@ -9,18 +9,11 @@ cuda_tests 150 -k "staged or channels_last" tests/test_kernel_cuda.py
 timeout 80 python3 tools/kernel_trace.py --shape "128:64->64:128@56" --shape "128:64->32:128@112" \
   --shape "384:192->96:384@28" --batch 32 --dtype fp16 --out "$R/trace_b32.json" 2>&1 | quiet > "$R/trace_b32.txt"
 grep -E "fused|StagedNhwc" "$R/trace_b32.txt" | cut -c1-120; pack
-bench() {  # SHAPE BATCH CONFIG...
-  local shape=$1 b=$2 dir; shift 2
-  dir="$R/b${b}_$(echo "$shape" | tr ':>@-' '____')"
-  timeout 60 python3 tools/bench_configs.py --shape "$shape" --batch "$b" --dtype fp16 --stack 4 \
-    --configs "$@" --out "$dir" 2>&1 | quiet | grep "^|"
-  pack
-}
-bench "128:64->64:128@56" 32 6,128,128,256,4,32 6,64,128,256,4,32
-bench "192:96->64:192@28" 32 6,128,128,256,4,32 6,64,128,256,4,32
-bench "320:160->96:320@28" 32 6,64,128,256,4,32
-bench "128:64->32:128@224" 1 6,128,128,256,4,32 6,64,128,256,4,32
-bench "128:64->32:128@112" 1 6,128,128,256,4,32 6,64,128,256,4,32
+bench_configs "128:64->64:128@56" 32 6,128,128,256,4,32 6,64,128,256,4,32
+bench_configs "192:96->64:192@28" 32 6,128,128,256,4,32 6,64,128,256,4,32
+bench_configs "320:160->96:320@28" 32 6,64,128,256,4,32
+bench_configs "128:64->32:128@224" 1 6,128,128,256,4,32 6,64,128,256,4,32
+bench_configs "128:64->32:128@112" 1 6,128,128,256,4,32 6,64,128,256,4,32
 timeout 300 python3 tools/bench_layers.py --out "$R/layers_fp16" --dtypes fp16 --batches 1 32 --stack 4 \
   --iters 50 --repeats 3 2>&1 | quiet | tail -40
 pack
