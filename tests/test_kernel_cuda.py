@@ -89,8 +89,9 @@ def test_cuda_kernel_tdc_shapes(library, shape, batch, dtype):
 
 @pytest.mark.parametrize("forced,dtype", [(None, np.float32), ("3,8,8,256,8,32", np.float32),
                                           ("5,2,4,256,1,32", np.float32), ("6,64,128,256,1,32", np.float32),
-                                          ("6,32,64,256,4,128", np.float16)],
-                         ids=["model-pick", "cluster", "grid", "staged", "staged-channels-last-split"])
+                                          ("6,32,64,256,4,128", np.float16), ("6,64,128,256,5,64", np.float32)],
+                         ids=["model-pick", "cluster", "grid", "staged", "staged-channels-last-split",
+                              "staged-channels-last-fp32-split"])
 def test_cuda_graph_capture(library, monkeypatch, forced, dtype):
     """enable_cuda_graph: the op must launch on ORT's stream, allocate nothing outside ORT's arena and never
     synchronise (the cluster kernel's launch with a cluster attribute, the grid kernel's cooperative launch with
@@ -244,6 +245,47 @@ def test_cuda_staged_channels_last(library, monkeypatch, tmp_path, cfg, si):
 @pytest.mark.parametrize("si", range(len(NHWC_SHAPES)))
 def test_cuda_staged_channels_last_k_split(library, monkeypatch, tmp_path, cfg, si):
     _check_forced(monkeypatch, tmp_path, cfg, NHWC_SHAPES[si], np.float16)
+
+
+# Its fp32 form (nsplit 5, 3xTF32 on the tensor cores): the same tiles, K splits and shapes, at fp32's tolerance (TF32
+# alone, ~1e-3 relative, would fail it).
+STAGED_NHWC32_FORCED = [c[:4] + (5,) + c[5:] for c in STAGED_NHWC_FORCED]
+STAGED_NHWC32_SPLIT = [c[:4] + (5,) + c[5:] for c in STAGED_NHWC_SPLIT]
+
+
+@pytest.mark.parametrize("cfg", STAGED_NHWC32_FORCED + STAGED_NHWC32_SPLIT,
+                         ids=[",".join(map(str, c)) for c in STAGED_NHWC32_FORCED + STAGED_NHWC32_SPLIT])
+@pytest.mark.parametrize("si", range(len(NHWC_SHAPES)))
+def test_cuda_staged_channels_last_fp32(library, monkeypatch, tmp_path, cfg, si):
+    _check_forced(monkeypatch, tmp_path, cfg, NHWC_SHAPES[si], np.float32)
+
+
+@pytest.mark.parametrize("batch", [1, 32])
+def test_cuda_staged_channels_last_fp32_keeps_fp32_accuracy(library, monkeypatch, batch):
+    """3xTF32, not TF32: on a TDC shape with a long core reduction (R1 x 9 = 1728 rows) the largest error stays
+    below 1e-4 of the largest output (2.4e-5 measured at batch 32 on the H200, session 20). TF32 products alone
+    (10-bit mantissas, 2^-11 relative each) would miss that by an order of magnitude."""
+    monkeypatch.setenv("TUCKER_ONNX_CONFIG", "6,64,128,256,5,32")
+    rng = np.random.default_rng()
+    shape = BIG[-1]
+    x, w_in, w_core, w_out, b, z = _case(rng, shape, batch, True, np.float32)
+    s, p, d = shape[7], shape[8], shape[9]
+    model = tucker_node_model(x.shape, w_in, w_core, w_out, b, True, s, p, d, "relu", np.float32)
+    want = tucker_conv(x, w_in, w_core, w_out, b, z, s, p, d, "relu")
+    got = _cuda_session(model).run(None, {"X": x, "Z": z})[0].astype(np.float64)
+    rel = np.abs(got - want).max() / np.abs(want).max()
+    assert rel < 1e-4, rel
+
+
+def test_cuda_staged_channels_last_fp32_form_refuses_fp16(library, monkeypatch):
+    monkeypatch.setenv("TUCKER_ONNX_CONFIG", "6,64,64,256,5,32")
+    rng = np.random.default_rng()
+    shape = BIG[0]
+    x, w_in, w_core, w_out, b, _ = _case(rng, shape, 1, False, np.float16)
+    model = tucker_node_model(x.shape, w_in, w_core, w_out, b, False, shape[7], shape[8], shape[9], "none",
+                              dtype=np.float16)
+    with pytest.raises(Exception, match="does not fit"):
+        _cuda_session(model).run(None, {"X": x})
 
 
 def test_cuda_staged_channels_last_refuses_fp32_and_odd_ranks(library, monkeypatch):

@@ -84,6 +84,15 @@ from test_kernel_cuda import STAGED_NHWC_SPLIT  # noqa: E402
 CASES += [(_NHWC_EMU[0], 2, STAGED_NHWC_SPLIT[1], np.float16), (_NHWC_EMU[3], 2, STAGED_NHWC_SPLIT[3], np.float16),
           (_NHWC_EMU[1], 2, STAGED_NHWC_SPLIT[4], np.float16), (_NHWC_EMU[6], 2, STAGED_NHWC_SPLIT[0], np.float16),
           (_NHWC_EMU[9], 1, STAGED_NHWC_SPLIT[2], np.float16)]
+# Its fp32 form (nsplit 5, 3xTF32; the emulated tensor cores read a TF32 operand without its low 13 bits, as the
+# hardware does, so a missing or wrong split fails fp32's tolerance): every block tile on every shape, the BM 128
+# tiles where a stage has more than 64 channels, and cluster K splits (the core 2 and 4 ways, stage 1 8 ways).
+from test_kernel_cuda import STAGED_NHWC32_FORCED, STAGED_NHWC32_SPLIT  # noqa: E402
+CASES += [(sh, 2, STAGED_NHWC32_FORCED[(i + 3) % len(STAGED_NHWC32_FORCED)], np.float32)
+          for i, sh in enumerate(_NHWC_EMU)]
+CASES += [(_NHWC_EMU[i], 2, cfg, np.float32) for i in (0, 3) for cfg in STAGED_NHWC32_FORCED[4:]]
+CASES += [(_NHWC_EMU[0], 2, STAGED_NHWC32_SPLIT[1], np.float32), (_NHWC_EMU[3], 2, STAGED_NHWC32_SPLIT[3], np.float32),
+          (_NHWC_EMU[9], 1, STAGED_NHWC32_SPLIT[2], np.float32)]
 CASES += [(WMMA_SHAPES[0], 1, WMMA_CONFIGS[1], np.float16), (WMMA_SHAPES[1], 1, WMMA_CONFIGS[3], np.float16),
           (WMMA_SHAPES[4], 1, (4, 4, 8, 256, 1, 32), np.float16)]  # a tile shape the autotuners now time
 

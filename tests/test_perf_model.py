@@ -57,9 +57,13 @@ def test_model_picks_a_launchable_config_for_every_shape_family(tmp_path):
         if variant == 5:  # the grid kernel: rows per task, warps per task (dividing the block), blocks per SM
             assert th in (1, 2, 4) and (threads // 32) % tw == 0 and nsplit <= 4 and smem == 0, (p, line)
             continue
-        if variant == 6:  # the staged kernel: largest row tile, column tile, static shared memory only
-            assert th in (32, 64, 128) and tw in (64, 128) and threads == 256 and nsplit in (1, 2), (p, line)
-            assert smem == 0 and (nsplit == 1 or tw == 64), (p, line)
+        if variant == 6:  # the staged kernel: largest row tile, column tile; FFMA families or the fp32 channels-last
+            # form (nsplit 5: ranks multiples of 8; only its 128 x 128 tile opts into more than 48 KB of shared memory)
+            assert th in (32, 64, 128) and tw in (64, 128) and threads == 256 and nsplit in (1, 2, 5), (p, line)
+            if nsplit == 5:
+                assert p[4] % 8 == 0 and p[5] % 8 == 0 and (smem > 0) == (th == tw == 128), (p, line)
+            else:
+                assert smem == 0 and (nsplit == 1 or tw == 64), (p, line)
             continue
         assert variant in (0, 1, 2, 3) and 1 <= th <= max(p[9], 1) and 1 <= tw <= max(p[10], 1), (p, line)
         assert variant != 3 or nsplit <= 16, (p, line)  # cluster size (non-portable limit on Hopper)

@@ -9,8 +9,8 @@
 # every 32 cycles instead of ncu's automatic interval, for short kernels; NCU_CACHE=none keeps the caches warm
 # between launches instead of flushing them) and `variant_log V SECONDS` (every
 # config of variant V timed on the benchmark shapes while nvidia-smi samples the clocks) and `bench_configs SHAPE BATCH
-# CONFIG...` (tools/bench_configs.py at fp16, stack 4: the forced configs, the model's pick and the cuDNN triplet on one
-# shape, into $R/b<BATCH>_<shape>).
+# CONFIG...` (tools/bench_configs.py at $DTYPE, fp16 by default, stack 4: the forced configs, the model's pick and the
+# cuDNN triplet on one shape, into $R/b<BATCH>_<shape>).
 # R_KEEP=1 keeps what an earlier script of the same call wrote there (a script that sources this one again).
 export R=/tmp/R
 [ -n "${R_KEEP:-}" ] || rm -rf "$R"
@@ -52,7 +52,7 @@ variant_log() {
 bench_configs() {
   local shape=$1 b=$2 dir; shift 2
   dir="$R/b${b}_$(echo "$shape" | tr ':>@-' '____')"
-  timeout 60 python3 tools/bench_configs.py --shape "$shape" --batch "$b" --dtype fp16 --stack 4 \
+  timeout 60 python3 tools/bench_configs.py --shape "$shape" --batch "$b" --dtype "${DTYPE:-fp16}" --stack 4 \
     --configs "$@" --out "$dir" 2>&1 | quiet | grep "^|"
   pack
 }

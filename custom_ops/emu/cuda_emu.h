@@ -52,6 +52,8 @@ struct __half {
   std::uint16_t bits;
 };
 inline float __half2float(__half h) { return static_cast<float>(std::bit_cast<_Float16>(h.bits)); }
+inline float __uint_as_float(unsigned u) { return std::bit_cast<float>(u); }
+inline unsigned __float_as_uint(float f) { return std::bit_cast<unsigned>(f); }
 inline __half __float2half_rn(float f) { return __half{std::bit_cast<std::uint16_t>(static_cast<_Float16>(f))}; }
 
 namespace emu {

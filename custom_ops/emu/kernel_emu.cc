@@ -56,7 +56,8 @@ int Run(const std::string& dir, const tucker_cuda::Problem& p, const tucker_cuda
   };
   if (c.variant == tucker_cuda::kStaged) {
     // Three launches, one after another as on a stream; scratch starts as NaN (a read of unwritten t1/t2 shows).
-    if (!tucker_cuda::StagedConfigValid(c) || (tucker_cuda::StagedTensorCores(c) && !std::is_same_v<T, __half>)) {
+    if (!tucker_cuda::StagedConfigValid(c) || (tucker_cuda::StagedFp16Only(c) && !std::is_same_v<T, __half>) ||
+        (tucker_cuda::StagedFp32Only(c) && !std::is_same_v<T, float>)) {
       std::fprintf(stderr, "error: invalid staged config\n");
       return 2;
     }
@@ -64,19 +65,17 @@ int Run(const std::string& dir, const tucker_cuda::Problem& p, const tucker_cuda
     const auto go = [](auto kernel, dim3 grid, int threads, std::size_t smem, auto... args) {
       emu::Launch(grid, dim3(static_cast<unsigned>(threads)), 1, smem, kernel, args...);
     };
-    if (tucker_cuda::StagedNhwc(c)) {  // channels-last tensor-core family: fp16, ranks multiples of 8
-      if constexpr (std::is_same_v<T, __half>) {
-        if (!tucker_cuda::StagedNhwcFits(p)) {
-          std::fprintf(stderr, "error: the channels-last family needs ranks that are multiples of 8\n");
-          return 2;
-        }
-        const auto go_cluster = [](auto kernel, dim3 grid, unsigned cs, int threads, std::size_t smem, auto... args) {
-          emu::Launch(grid, dim3(static_cast<unsigned>(threads)), cs, smem, kernel, args...);
-        };
-        // The SMs of an H100/H200: the stages' K splits (StagedNhwcStageSplit) as the GPU tests run them.
-        tucker_cuda::RunStagedNhwc(x.data(), wi.data(), wc.data(), wo.data(), b.data(), zp, y.data(), p, c,
-                                   scratch.data(), 132, go_cluster);
+    if (tucker_cuda::StagedNhwc(c)) {  // channels-last tensor-core family: fp16 (nsplit 4) or fp32 (5), ranks multiples of 8
+      if (!tucker_cuda::StagedNhwcFits(p)) {
+        std::fprintf(stderr, "error: the channels-last family needs ranks that are multiples of 8\n");
+        return 2;
       }
+      const auto go_cluster = [](auto kernel, dim3 grid, unsigned cs, int threads, std::size_t smem, auto... args) {
+        emu::Launch(grid, dim3(static_cast<unsigned>(threads)), cs, smem, kernel, args...);
+      };
+      // The SMs of an H100/H200: the stages' K splits (StagedNhwcStageSplit) as the GPU tests run them.
+      tucker_cuda::RunStagedNhwc(x.data(), wi.data(), wc.data(), wo.data(), b.data(), zp, y.data(), p, c,
+                                 scratch.data(), 132, go_cluster);
     } else {
       tucker_cuda::RunStaged<T>(x.data(), wi.data(), wc.data(), wo.data(), b.data(), zp, y.data(), p, c,
                                 scratch.data(), go);

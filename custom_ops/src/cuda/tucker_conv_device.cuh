@@ -78,7 +78,8 @@ __device__ __forceinline__ bool Aligned16(const T* p) {
 #else
 #define TUCKER_CP_ASYNC 1
 #endif
-__device__ __forceinline__ void CpAsync16(__half* dst, const __half* src, bool valid) {
+template <typename T>
+__device__ __forceinline__ void CpAsync16(T* dst, const T* src, bool valid) {
 #if TUCKER_CP_ASYNC
   const unsigned d = static_cast<unsigned>(__cvta_generic_to_shared(dst));
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(d), "l"(src), "r"(valid ? 16 : 0) : "memory");

@@ -61,9 +61,9 @@ size_t StagedScratchBytes(const Problem& p, const Config& c);
 cudaError_t LaunchStaged(bool half, const void* x, const void* w_in, const void* w_core, const void* w_out,
                          const void* bias, const void* z, void* y, const Problem& p, const Config& c, void* scratch,
                          cudaStream_t stream, bool pdl);
-// Its channels-last tensor-core family (nsplit 4, fp16 only; tucker_conv_nhwc_kernel.cuh).
+// Its channels-last tensor-core family (nsplit 4: fp16, nsplit 5: fp32 as 3xTF32; tucker_conv_nhwc_kernel.cuh).
 cudaError_t PrepareStagedNhwc(size_t max_smem);
-cudaError_t LaunchStagedNhwc(const void* x, const void* w_in, const void* w_core, const void* w_out, const void* bias,
+cudaError_t LaunchStagedNhwc(bool half, const void* x, const void* w_in, const void* w_core, const void* w_out, const void* bias,
                              const void* z, void* y, const Problem& p, const Config& c, void* scratch,
                              cudaStream_t stream, bool pdl);
 

@@ -216,11 +216,17 @@ double StagedCycles(const Problem& p, const Config& c, const Device& d, const Mo
   // 256 single values), stores t1/t2 rows 8 channels at a time, and keeps t1/t2 in fp16 (half the bytes).
   const bool nhwc = StagedNhwc(c);
   if (nhwc && (!StagedNhwcFits(p) || (split > 1 && d.cc_major < 9))) return INFINITY;  // its split needs clusters
-  const double scratch_elem = nhwc ? 2 : 4;
+  const double scratch_elem = nhwc ? StagedNhwcElemBytes(c) : 4;
+  // Its fp32 form (nsplit 5, 3xTF32, session 20): per 16 reduction rows and fragment pair, two 16x16x8 steps of three
+  // TF32 products each, every TF32 HMMA as long on the tensor pipe as an fp16 one of twice the depth: 6x the fp16
+  // form's product issue; and each operand fragment's 4 values per lane split (3 instructions each) per 8 rows.
+  // Priced from the instruction counts, not fitted (the autotuner's gap on the fp32 benchmarks says how far off).
+  const bool tf32x3 = StagedFp32Only(c);
+  constexpr double kTf32x3Products = 6, kTf32x3SplitIssue = 24;
   const auto mma_stage = [&](const StagedConv& a, double in_bytes, double out_bytes, bool last, bool first) {
     const int bm = StagedBM(a.cout, c.th), bn = c.tw, warps_m = bm == 128 ? 4 : 2, warps_n = 8 / warps_m;
     const int fm = bm / warps_m / 16, fn = bn / warps_n / 16;
-    const int bk = nhwc ? kStagedNhwcBK : kStagedMmaBK;  // reduction rows per step
+    const int bk = nhwc ? StagedNhwcBKFor(StagedNhwcElemBytes(c)) : kStagedMmaBK;  // reduction rows per step
     const double K = std::ceil(static_cast<double>(a.cin) * a.kh * a.kw / bk / a.ksplit) * bk;
     const double cols = static_cast<double>(a.batch) * a.Ho * a.Wo;
     const double blocks = std::ceil(cols / bn) * std::ceil(static_cast<double>(a.cout) / bm) * a.ksplit;
@@ -234,10 +240,13 @@ double StagedCycles(const Problem& p, const Config& c, const Device& d, const Mo
     // stage 1's B from a map that is not a multiple of 8 pixels (14x14, 7x7), which the kernel gathers one value at a
     // time: 8 loads per group. (Session 18: uncosted, the model saw BM 64 x BN 128 and BM 128 x BN 64 tie at
     // 384:192->96:384@14, batch 32, where stage 1 ran 19.4 us at BN 128 and 15.1 us at BN 64.)
-    const double b_groups = nhwc && first && (a.H * a.W) % 8 != 0 ? 8.0 : 1.0;
-    const double loads = nhwc ? (bm + bn * b_groups) * bk / 8.0 / kStagedMmaThreads
+    const int vec = nhwc ? 16 / StagedNhwcElemBytes(c) : 8;  // elements per 16-byte group
+    const double b_groups = nhwc && first && (a.H * a.W) % vec != 0 ? vec : 1.0;
+    const double loads = nhwc ? (bm + bn * b_groups) * bk / static_cast<double>(vec) / kStagedMmaThreads
                               : static_cast<double>(bm + bn * a.in_parts) * bk / kStagedMmaThreads;
-    const double step = bk / 16 * (fm * fn * (nhwc ? kNhwcMmaIssue : kMmaIssue) + (fm + fn) * 4) + loads * 10 + 20;
+    const double step = tf32x3 ? fm * fn * kNhwcMmaIssue * kTf32x3Products + (fm + fn) * (8 + kTf32x3SplitIssue) +
+                                     loads * 10 + 20
+                               : bk / 16 * (fm * fn * (nhwc ? kNhwcMmaIssue : kMmaIssue) + (fm + fn) * 4) + loads * 10 + 20;
     // Blocks of one SM run `resident` at a time; each round's steps cost the larger of the latency of a step's
     // loads and barrier (one step in flight ahead for the channels-first family, two in the channels-last ring: few
     // warps cannot hide it) and the SM's issue of its blocks' steps. A round runs the SM's blocks evenly (per_sm /
@@ -249,7 +258,7 @@ double StagedCycles(const Problem& p, const Config& c, const Device& d, const Mo
     const double conc = per_sm / rounds, steps = std::ceil(K / bk);
     const double step_time = std::max(nhwc ? m.staged_nhwc_lat : m.staged_mma_lat, conc * 8 / 4 * step * m.staged_mma_cpi);
     // Per fragment and lane: 16-byte rows of t1/t2 or of an output map that is a multiple of 8 pixels, or single values.
-    const double stores = nhwc && (!last || (a.Ho * a.Wo) % 8 == 0) ? 4 : 16;
+    const double stores = nhwc && (!last || (a.Ho * a.Wo) % 8 == 0) ? 4 * scratch_elem / 2 : 16;
     const double once = (fm * fn * stores + loads * 10 + 100) * conc * 8 / 4 * m.staged_mma_cpi;
     // A cluster K split (channels-last family): each slice stores its partial tile, two cluster barriers and the
     // slices' DSMEM reads of each other's tiles. 300 cycles: scanned (0-2400) on session 12's log of every staged
@@ -337,12 +346,13 @@ void AddStagedCandidates(const Problem& p, const Device& d, std::vector<Config>*
   }
   // The channels-last family's cluster K splits (stages 1 and 2): each tile's distinct pairs of stage splits (a larger
   // split that StagedNhwcStageSplit cuts back to a smaller one's pair runs the same kernels).
+  for (int fam : {4, 5})  // fp16, fp32 (3xTF32)
   for (int bm : {32, 64, 128}) {
     if (bm > 32 && most <= bm / 2) break;
     for (int bn : {64, 128}) {
       std::pair<int, int> last{0, 0};
       for (int split : {1, 2, 4, 8}) {
-        const Config c{kStaged, bm, bn, kStagedThreads, 4, 32 * split};
+        const Config c{kStaged, bm, bn, kStagedThreads, fam, 32 * split};
         const std::pair<int, int> ks{StagedNhwcSplitStage(StagedStage1(p), c, d.sm_count).ksplit,
                                      StagedNhwcSplitStage(StagedStage2(p), c, d.sm_count).ksplit};
         if (ks != last && StagedConfigValid(c) && StagedScratchBytes(p, c) <= (size_t{1} << 31)) out->push_back(c);
@@ -546,14 +556,15 @@ cudaError_t PrepareClusterKernels(size_t max_smem) {
 }
 
 bool Fp16Only(const Config& c) {
-  return c.variant == kWmma || (c.variant == kStaged && StagedTensorCores(c));
+  return c.variant == kWmma || (c.variant == kStaged && StagedFp16Only(c));
 }
 
 bool Launchable(const Problem& p, const Config& c, bool half) {
   if (c.variant == kWmma) return WmmaLaunchable(half, p, c);
   if (c.variant == kGrid) return GridLaunchable(half, p, c);
   if (c.variant == kStaged)
-    return StagedConfigValid(c) && (half || !StagedTensorCores(c)) && (!StagedNhwc(c) || StagedNhwcFits(p));
+    return StagedConfigValid(c) && (half || !StagedFp16Only(c)) && (!half || !StagedFp32Only(c)) &&
+           (!StagedNhwc(c) || StagedNhwcFits(p));
   return c.variant != kCluster || ClusterLaunchable(half, p, c);
 }
 

@@ -1,7 +1,14 @@
-// Device code of the staged kernel's channels-last tensor-core family (variant 6, nsplit 4; fp16 models whose ranks
-// are multiples of 8): the three stages as three launches of one WMMA implicit-GEMM kernel, with t1 and t2 kept in
-// fp16 and channels-last ([image x pixel][channel]) in scratch. Its own header, so that the CPU emulator
-// (custom_ops/emu) compiles exactly this code.
+// Device code of the staged kernel's channels-last tensor-core family (variant 6; nsplit 4 for fp16 models, nsplit 5
+// for fp32 models; ranks that are multiples of 8): the three stages as three launches of one WMMA implicit-GEMM
+// kernel, with t1 and t2 kept in the model's type and channels-last ([image x pixel][channel]) in scratch. Its own
+// header, so that the CPU emulator (custom_ops/emu) compiles exactly this code.
+//
+// fp32 (nsplit 5, session 20) runs the same kernel on the tensor cores as 3xTF32: each operand fragment x is split
+// into big = tf32(x) and small = tf32(x - big) (SplitTf32), and the products small x big + big x small + big x big
+// are summed in fp32 (small x small, ~2^-21 of the product, is dropped): fp32 accuracy, not TF32's, so the comparison with cuDNN
+// stays against its plain fp32 (TF32 off). Why: the fp32 FFMA kernels ran 0.83x cuDNN's fp32 triplet at batch 32
+// (session 14) and FFMA peak is ~1/7 of TF32's. A step reduces 16 fp32 rows (64 bytes, as fp16's 32), so the
+// ring, its copies and every thread's share of them are the same as fp16's.
 //
 // Why (session 10, Nsight Compute on the H200, 64:64->32:64@56, batch 32): the channels-first tensor-core family
 // (tucker_conv_staged_kernel.cuh) ran its stages issue-bound (63-69% of issue slots busy, 10% of DRAM bandwidth):
@@ -25,10 +32,12 @@
 namespace tucker_cuda {
 namespace {
 
-// Eight fp16 values in one 16-byte register group.
-struct alignas(16) Half8 {
-  __half h[8];
+// One 16-byte group: 8 fp16 or 4 fp32 values.
+template <typename T>
+struct alignas(16) Vec16 {
+  T h[16 / sizeof(T)];
 };
+using Half8 = Vec16<__half>;
 
 __device__ __forceinline__ Half8 LoadHalf8(const __half* p) {
   const uint4 v = __ldg(reinterpret_cast<const uint4*>(p));
@@ -36,19 +45,56 @@ __device__ __forceinline__ Half8 LoadHalf8(const __half* p) {
   memcpy(&r, &v, sizeof(r));
   return r;
 }
+// Eight consecutive values (16- or 32-byte aligned) to and from fp32.
+__device__ __forceinline__ void Load8(const __half* p, float (&v)[8]) {
+  const Half8 h = LoadHalf8(p);
+#pragma unroll
+  for (int e = 0; e < 8; ++e) v[e] = __half2float(h.h[e]);
+}
+__device__ __forceinline__ void Load8(const float* p, float (&v)[8]) {
+  const float4 lo = __ldg(reinterpret_cast<const float4*>(p)), hi = __ldg(reinterpret_cast<const float4*>(p) + 1);
+  v[0] = lo.x, v[1] = lo.y, v[2] = lo.z, v[3] = lo.w, v[4] = hi.x, v[5] = hi.y, v[6] = hi.z, v[7] = hi.w;
+}
+__device__ __forceinline__ void Store8(__half* p, const float (&v)[8]) {
+  Half8 h;
+#pragma unroll
+  for (int e = 0; e < 8; ++e) h.h[e] = __float2half_rn(v[e]);
+  *reinterpret_cast<Half8*>(p) = h;
+}
+__device__ __forceinline__ void Store8(float* p, const float (&v)[8]) {
+  reinterpret_cast<float4*>(p)[0] = float4{v[0], v[1], v[2], v[3]};
+  reinterpret_cast<float4*>(p)[1] = float4{v[4], v[5], v[6], v[7]};
+}
 // The core weights [R2][R1][kh][kw] reordered to [R2][kh x kw][R1], the reduction's tap-major order, so that the core
 // stage loads its A tile as 16-byte rows (scalar loads at a stride of kh x kw, converted and stored one by one, were
 // half of that stage's staging instructions). Extra blocks of stage 1's launch do it (blockIdx.x >= tiles, first
 // grid row); stage 2 follows on the stream, so it costs no launch of its own.
+template <typename T>
 struct NhwcPack {
-  const __half* src = nullptr;
-  __half* dst = nullptr;
+  const T* src = nullptr;
+  T* dst = nullptr;
   int cout = 0, cin = 0, kk = 0;
   int tiles = 0x7fffffff;  // the launch's own column tiles (no packing: every block is a tile)
 };
-TUCKER_HD int NhwcPackBlocks(const NhwcPack& k) {
-  return static_cast<int>((static_cast<long long>(k.cout) * k.kk * (k.cin / 8) + kStagedMmaThreads - 1) /
+template <typename T>
+TUCKER_HD int NhwcPackBlocks(const NhwcPack<T>& k) {
+  return static_cast<int>((static_cast<long long>(k.cout) * k.kk * (k.cin / (16 / sizeof(T))) + kStagedMmaThreads - 1) /
                           kStagedMmaThreads);
+}
+
+// 3xTF32's split of a TF32 fragment loaded with fp32 values: hi = x with its low 13 mantissa bits cleared (what a
+// TF32 tensor core reads of x), lo = x - hi (exact in fp32), also cleared to TF32. Truncation, not cvt.rna.tf32's
+// rounding: two bit-ands and a subtraction per value on the FP32/INT pipes; the dropped bits of lo cost at most
+// 2^-20 of x per product (rounding: 2^-22), still fp32's order. Element-wise, so the lane layout does not matter.
+__device__ __forceinline__ float Tf32Trunc(float x) { return __uint_as_float(__float_as_uint(x) & 0xffffe000u); }
+template <class Frag>
+__device__ __forceinline__ void SplitTf32(Frag& hi, Frag& lo) {
+#pragma unroll
+  for (int e = 0; e < hi.num_elements; ++e) {
+    const float x = hi.x[e], big = Tf32Trunc(x);
+    lo.x[e] = Tf32Trunc(x - big);
+    hi.x[e] = big;
+  }
 }
 
 // One stage: out = epilogue(W[M][K] x B[K][cols]) over cols = batch x Ho x Wo (image, output pixel) columns.
@@ -63,25 +109,28 @@ TUCKER_HD int NhwcPackBlocks(const NhwcPack& k) {
 // slices sum their partial tiles through distributed shared memory, each writing an interleaved share of the
 // output. Why (session 12, CUPTI at batch 1): the core stage of 384:192->96:384@28 ran 39 blocks of 54 steps,
 // 19 us of the layer's 32, latency-bound with most SMs idle.
-template <int BM, int BN, bool IN_NHWC, bool OUT_NHWC>
-__global__ void __launch_bounds__(kStagedMmaThreads) StagedNhwcKernel(const __half* __restrict__ in,
-                                                                     const __half* __restrict__ w,
-                                                                     const __half* __restrict__ bias,
-                                                                     const __half* __restrict__ z,
-                                                                     __half* __restrict__ out, StagedConv a,
-                                                                     NhwcPack pack) {
+// T: __half (WMMA 16x16x16) or float (3xTF32, WMMA 16x16x8). "Groups" below are 16 bytes: V = 8 fp16 or 4 fp32.
+template <typename T, int BM, int BN, bool IN_NHWC, bool OUT_NHWC>
+__global__ void __launch_bounds__(kStagedMmaThreads) StagedNhwcKernel(const T* __restrict__ in,
+                                                                     const T* __restrict__ w,
+                                                                     const T* __restrict__ bias,
+                                                                     const T* __restrict__ z,
+                                                                     T* __restrict__ out, StagedConv a,
+                                                                     NhwcPack<T> pack) {
 #if (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800) || defined(TUCKER_EMU)
   namespace wmma = nvcuda::wmma;
-  constexpr int NT = kStagedMmaThreads, BK = kStagedNhwcBK, AKP = BK + 8, S = kStagedNhwcStages;
+  constexpr bool kHalf = std::is_same_v<T, __half>;
+  constexpr int V = 16 / sizeof(T), BK = StagedNhwcBKFor(sizeof(T)), AKP = BK + V, S = kStagedNhwcStages;
+  constexpr int NT = kStagedMmaThreads, KF = kHalf ? 16 : 8;  // KF: one WMMA's reduction depth
   constexpr int WARPS_M = BM == 128 ? 4 : 2, WARPS_N = NT / 32 / WARPS_M, WM = BM / WARPS_M, WN = BN / WARPS_N;
   constexpr int FM = WM / 16, FN = WN / 16;
   static_assert(BK % 16 == 0 && FM >= 1 && FN >= 1 && WM % 16 == 0 && WN % 16 == 0, "whole fragments");
-  // B in shared memory: column-major [BN][BK + 8] when read channels-last (a column's BK values of k are contiguous,
-  // as its 16-byte loads bring them), row-major [BK][BN + 8] from the channels-first input (8 columns per load).
-  constexpr int B_LD = IN_NHWC ? AKP : BN + 8, B_BUF = IN_NHWC ? BN * AKP : BK * (BN + 8);
-  constexpr int A_BUF = BM * AKP, STAGE = A_BUF + B_BUF;  // one ring slot: A [BM][BK + 8], then B
-  constexpr int KG = BK / 8, CG = BN / 8, A_VECS = BM * KG, A_PER = (A_VECS + NT - 1) / NT;  // A's 16-byte groups
-  constexpr int B_VECS = BK * BN / 8, B_PER = B_VECS / NT;  // 16-byte groups of one step's B tile, per thread
+  // B in shared memory: column-major [BN][BK + V] when read channels-last (a column's BK values of k are contiguous,
+  // as its 16-byte loads bring them), row-major [BK][BN + V] from the channels-first input (V columns per load).
+  constexpr int B_LD = IN_NHWC ? AKP : BN + V, B_BUF = IN_NHWC ? BN * AKP : BK * (BN + V);
+  constexpr int A_BUF = BM * AKP, STAGE = A_BUF + B_BUF;  // one ring slot: A [BM][BK + V], then B
+  constexpr int KG = BK / V, CG = BN / V, A_VECS = BM * KG, A_PER = (A_VECS + NT - 1) / NT;  // A's 16-byte groups
+  constexpr int B_VECS = BK * BN / V, B_PER = B_VECS / NT;  // 16-byte groups of one step's B tile, per thread
   static_assert(B_PER >= 1 && B_PER * NT == B_VECS && (A_VECS < NT || A_PER * NT == A_VECS) && NT % KG == 0,
                 "whole groups per thread and step");
   using BLayout = std::conditional_t<IN_NHWC, wmma::col_major, wmma::row_major>;
@@ -89,21 +138,21 @@ __global__ void __launch_bounds__(kStagedMmaThreads) StagedNhwcKernel(const __ha
   PdlWait();  // PDL; no early trigger here (why: tucker_conv_device.cuh)
 
   if (static_cast<int>(blockIdx.x) >= pack.tiles) {  // a packing block of stage 1's launch (NhwcPack)
-    const int cg = pack.cin / 8, per_m = pack.kk * cg;
+    const int cg = pack.cin / V, per_m = pack.kk * cg;
     const long long g = static_cast<long long>(blockIdx.x - pack.tiles) * NT + t;
     if (blockIdx.y == 0 && g < static_cast<long long>(pack.cout) * per_m) {
       const int m = static_cast<int>(g / per_m), r = static_cast<int>(g - static_cast<long long>(m) * per_m);
-      const int tap = r / cg, c0 = 8 * (r - tap * cg);
-      Half8 v;
+      const int tap = r / cg, c0 = V * (r - tap * cg);
+      Vec16<T> v;
 #pragma unroll
-      for (int e = 0; e < 8; ++e) v.h[e] = __ldg(pack.src + (static_cast<size_t>(m) * pack.cin + c0 + e) * pack.kk + tap);
-      *reinterpret_cast<Half8*>(pack.dst + (static_cast<size_t>(m) * pack.kk + tap) * pack.cin + c0) = v;
+      for (int e = 0; e < V; ++e) v.h[e] = __ldg(pack.src + (static_cast<size_t>(m) * pack.cin + c0 + e) * pack.kk + tap);
+      *reinterpret_cast<Vec16<T>*>(pack.dst + (static_cast<size_t>(m) * pack.kk + tap) * pack.cin + c0) = v;
     }
     return;
   }
 
   TUCKER_DYNAMIC_SMEM(smem);
-  __half* ring = reinterpret_cast<__half*>(smem);  // [S][STAGE]
+  T* ring = reinterpret_cast<T*>(smem);  // [S][STAGE]
   const int wm0 = (warp / WARPS_N) * WM, wn0 = (warp % WARPS_N) * WN;
   const int K = a.cin * a.kh * a.kw, hw = a.H * a.W, ohw = a.Ho * a.Wo, cols = a.batch * ohw;
   const int ks = a.ksplit, slice = static_cast<int>(blockIdx.x) % ks;
@@ -112,20 +161,20 @@ __global__ void __launch_bounds__(kStagedMmaThreads) StagedNhwcKernel(const __ha
   const int all_steps = (K + BK - 1) / BK, s_first = slice * all_steps / ks;
   const int steps = (slice + 1) * all_steps / ks - s_first;
 
-  // A: this thread's groups u (t + u x NT < A_VECS): rows am + u x NT / KG of the tile, reduction rows 8 x ag .. + 7
-  // of each step.
+  // A: this thread's groups u (t + u x NT < A_VECS): rows am + u x NT / KG of the tile, reduction rows V x ag ..
+  // V x ag + V - 1 of each step.
   const int am = t / KG, ag = t % KG;
-  const bool a_vec = K % 8 == 0 && Aligned16(w);  // else (stage 1 with C not a multiple of 8) single loads
+  const bool a_vec = K % V == 0 && Aligned16(w);  // else (stage 1 with C not a multiple of V) single loads
   // B: this thread's 16-byte groups u of the step's tile (group v = t + u x NT).
-  // Channels-last: group v is column v / KG and reduction rows 8 x (v % KG) .. + 7 of the step (one tap, 8
+  // Channels-last: group v is column v / KG and reduction rows V x (v % KG) .. + V - 1 of the step (one tap, V
   // channels); per group, the column's image pixel base and window origin.
-  // Channels-first: group v is reduction row v / CG and the 8 columns from 8 x (v % CG), the same columns for all
+  // Channels-first: group v is reduction row v / CG and the V columns from V x (v % CG), the same columns for all
   // of this thread's groups (per-column offsets where they are not one vector).
   int ih0[B_PER], iw0[B_PER];
   size_t base[B_PER];
   bool col_ok[B_PER];
   bool vec = false;
-  int off[8];
+  int off[V];
   if constexpr (IN_NHWC) {
 #pragma unroll
     for (int u = 0; u < B_PER; ++u) {
@@ -137,11 +186,11 @@ __global__ void __launch_bounds__(kStagedMmaThreads) StagedNhwcKernel(const __ha
       base[u] = static_cast<size_t>(n) * hw;
     }
   } else {
-    const int jb = j0 + (t % CG) * 8;
-    vec = hw % 8 == 0 && Aligned16(in);  // 8 columns = 8 pixels of one image
+    const int jb = j0 + (t % CG) * V;
+    vec = hw % V == 0 && Aligned16(in);  // V columns = V pixels of one image
     int n = jb / hw, pix = jb - n * hw;  // one division; the next columns step through the image boundary
 #pragma unroll
-    for (int e = 0; e < 8; ++e) {
+    for (int e = 0; e < V; ++e) {
       off[e] = jb + e < cols ? n * a.cin * hw + pix : -1;  // < 2^31: StagedNhwcFits checks the input's size
       if (++pix == hw) pix = 0, ++n;
     }
@@ -149,10 +198,10 @@ __global__ void __launch_bounds__(kStagedMmaThreads) StagedNhwcKernel(const __ha
 
   // Where the next step's B loads start in the reduction, kept as (tap row bi, tap column bj, channel bc) and advanced
   // by BK per step without divisions (index divisions by runtime sizes dominated the issue slots of the first
-  // version, Nsight): k = step + 8 x (t % KG).
+  // version, Nsight): k = step + V x (t % KG).
   int bc = 0, bi = 0, bj = 0;
   if constexpr (IN_NHWC) {
-    const int k = s_first * BK + 8 * (t % KG), tap = k / a.cin;
+    const int k = s_first * BK + V * (t % KG), tap = k / a.cin;
     bc = k - tap * a.cin;
     bi = tap / a.kw;
     bj = tap - bi * a.kw;
@@ -160,22 +209,22 @@ __global__ void __launch_bounds__(kStagedMmaThreads) StagedNhwcKernel(const __ha
   int k0 = s_first * BK;  // the next step's first reduction row (stage 1: its first channel)
   // Starts the next step's copies into ring slot `slot`; the slot's last reader finished before the barrier above.
   auto issue = [&](int slot) {
-    __half* As = ring + slot * STAGE;
-    __half* Bs = As + A_BUF;
+    T* As = ring + slot * STAGE;
+    T* Bs = As + A_BUF;
 #pragma unroll
     for (int u = 0; u < A_PER; ++u) {
       if (A_VECS < NT && t >= A_VECS) break;
-      const int row = am + u * (NT / KG), arow = m0 + row, k = k0 + 8 * ag;
-      const __half* a_src = w + static_cast<size_t>(arow < a.cout ? arow : 0) * K;
-      __half* dst = As + row * AKP + 8 * ag;
+      const int row = am + u * (NT / KG), arow = m0 + row, k = k0 + V * ag;
+      const T* a_src = w + static_cast<size_t>(arow < a.cout ? arow : 0) * K;
+      T* dst = As + row * AKP + V * ag;
       const bool ok = arow < a.cout && k < K;
       if (a_vec) {
         CpAsync16(dst, ok ? a_src + k : w, ok);
       } else {
-        Half8 v;
+        Vec16<T> v;
 #pragma unroll
-        for (int e = 0; e < 8; ++e) v.h[e] = arow < a.cout && k + e < K ? __ldg(a_src + k + e) : __half{};
-        *reinterpret_cast<Half8*>(dst) = v;
+        for (int e = 0; e < V; ++e) v.h[e] = arow < a.cout && k + e < K ? __ldg(a_src + k + e) : T{};
+        *reinterpret_cast<Vec16<T>*>(dst) = v;
       }
     }
     if constexpr (IN_NHWC) {
@@ -184,7 +233,7 @@ __global__ void __launch_bounds__(kStagedMmaThreads) StagedNhwcKernel(const __ha
       for (int u = 0; u < B_PER; ++u) {
         const int v = t + u * NT, ih = ih0[u] + ih_t, iw = iw0[u] + iw_t;
         const bool ok = col_ok[u] && bi < a.kh && ih >= 0 && ih < a.H && iw >= 0 && iw < a.W;
-        CpAsync16(Bs + (v / KG) * AKP + 8 * (v % KG), ok ? in + (base[u] + ih * a.W + iw) * a.cin + bc : in, ok);
+        CpAsync16(Bs + (v / KG) * AKP + V * (v % KG), ok ? in + (base[u] + ih * a.W + iw) * a.cin + bc : in, ok);
       }
       for (bc += BK; bc >= a.cin && bi < a.kh;) {
         bc -= a.cin;
@@ -194,22 +243,22 @@ __global__ void __launch_bounds__(kStagedMmaThreads) StagedNhwcKernel(const __ha
 #pragma unroll
       for (int u = 0; u < B_PER; ++u) {
         const int v = t + u * NT, c = k0 + v / CG;
-        __half* dst = Bs + (v / CG) * (BN + 8) + (v % CG) * 8;
-        if (vec) {  // cols is a multiple of 8 here: a group is wholly inside or outside
+        T* dst = Bs + (v / CG) * (BN + V) + (v % CG) * V;
+        if (vec) {  // cols is a multiple of V here: a group is wholly inside or outside
           const bool ok = c < a.cin && off[0] >= 0;
           CpAsync16(dst, ok ? in + off[0] + static_cast<size_t>(c) * hw : in, ok);
         } else {
-          Half8 r;
+          Vec16<T> r;
 #pragma unroll
-          for (int e = 0; e < 8; ++e) r.h[e] = c < a.cin && off[e] >= 0 ? in[off[e] + static_cast<size_t>(c) * hw] : __half{};
-          *reinterpret_cast<Half8*>(dst) = r;
+          for (int e = 0; e < V; ++e) r.h[e] = c < a.cin && off[e] >= 0 ? in[off[e] + static_cast<size_t>(c) * hw] : T{};
+          *reinterpret_cast<Vec16<T>*>(dst) = r;
         }
       }
     }
     k0 += BK;
   };
 
-  wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[FM][FN];
+  wmma::fragment<wmma::accumulator, 16, 16, KF, float> acc[FM][FN];
 #pragma unroll
   for (int i = 0; i < FM; ++i)
 #pragma unroll
@@ -225,21 +274,45 @@ __global__ void __launch_bounds__(kStagedMmaThreads) StagedNhwcKernel(const __ha
     __syncthreads();       // ... and everyone's; and every warp is done with step s - 1's slot
     if (s + S - 1 < steps) issue((s + S - 1) % S);
     CpAsyncCommit();
-    const __half* As = ring + (s % S) * STAGE;
-    const __half* Bs = As + A_BUF;
+    const T* As = ring + (s % S) * STAGE;
+    const T* Bs = As + A_BUF;
 #pragma unroll
-    for (int kq = 0; kq < BK; kq += 16) {
-      wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> fa[FM];
-      wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, BLayout> fb[FN];
+    for (int kq = 0; kq < BK; kq += KF) {
+      const T* b_at = Bs + (IN_NHWC ? wn0 * AKP + kq : kq * (BN + V) + wn0);
+      const int b_frag = IN_NHWC ? 16 * AKP : 16;  // one fragment's columns further on
+      if constexpr (kHalf) {
+        wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> fa[FM];
+        wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, BLayout> fb[FN];
 #pragma unroll
-      for (int i = 0; i < FM; ++i) wmma::load_matrix_sync(fa[i], As + (wm0 + i * 16) * AKP + kq, AKP);
+        for (int i = 0; i < FM; ++i) wmma::load_matrix_sync(fa[i], As + (wm0 + i * 16) * AKP + kq, AKP);
 #pragma unroll
-      for (int j = 0; j < FN; ++j)
-        wmma::load_matrix_sync(fb[j], Bs + (IN_NHWC ? (wn0 + j * 16) * AKP + kq : kq * (BN + 8) + wn0 + j * 16), B_LD);
+        for (int j = 0; j < FN; ++j) wmma::load_matrix_sync(fb[j], b_at + j * b_frag, B_LD);
 #pragma unroll
-      for (int i = 0; i < FM; ++i)
+        for (int i = 0; i < FM; ++i)
 #pragma unroll
-        for (int j = 0; j < FN; ++j) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
+          for (int j = 0; j < FN; ++j) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
+      } else {  // 3xTF32: big and small parts of every fragment, the small x small product dropped
+        wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fa[FM], fa_lo[FM];
+        wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, BLayout> fb[FN], fb_lo[FN];
+#pragma unroll
+        for (int i = 0; i < FM; ++i) {
+          wmma::load_matrix_sync(fa[i], As + (wm0 + i * 16) * AKP + kq, AKP);
+          SplitTf32(fa[i], fa_lo[i]);
+        }
+#pragma unroll
+        for (int j = 0; j < FN; ++j) {
+          wmma::load_matrix_sync(fb[j], b_at + j * b_frag, B_LD);
+          SplitTf32(fb[j], fb_lo[j]);
+        }
+#pragma unroll
+        for (int i = 0; i < FM; ++i)
+#pragma unroll
+          for (int j = 0; j < FN; ++j) {
+            wmma::mma_sync(acc[i][j], fa_lo[i], fb[j], acc[i][j]);
+            wmma::mma_sync(acc[i][j], fa[i], fb_lo[j], acc[i][j]);
+            wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
+          }
+      }
     }
   }
   CpAsyncWait<0>();
@@ -269,10 +342,7 @@ __global__ void __launch_bounds__(kStagedMmaThreads) StagedNhwcKernel(const __ha
           sum[0] += lo.x, sum[1] += lo.y, sum[2] += lo.z, sum[3] += lo.w;
           sum[4] += hi.x, sum[5] += hi.y, sum[6] += hi.z, sum[7] += hi.w;
         }
-        Half8 v;
-#pragma unroll
-        for (int e = 0; e < 8; ++e) v.h[e] = __float2half_rn(sum[e]);
-        *reinterpret_cast<Half8*>(out + static_cast<size_t>(col) * a.cout + m) = v;
+        Store8(out + static_cast<size_t>(col) * a.cout + m, sum);
       }
       cluster.sync();  // no slice's tile is read after this (a block may exit)
       return;
@@ -298,10 +368,10 @@ __global__ void __launch_bounds__(kStagedMmaThreads) StagedNhwcKernel(const __ha
       for (int g = t; g < BN * (EP / 8); g += NT) {
         const int c = g / (EP / 8), m8 = 8 * (g % (EP / 8)), col = j0 + c, m = m0 + pass * EP + m8;
         if (col < cols && m < a.cout) {
-          Half8 v;
+          float v[8];
 #pragma unroll
-          for (int e = 0; e < 8; ++e) v.h[e] = __float2half_rn(tile[c * TLD + m8 + e]);
-          *reinterpret_cast<Half8*>(out + static_cast<size_t>(col) * a.cout + m) = v;
+          for (int e = 0; e < 8; ++e) v[e] = tile[c * TLD + m8 + e];
+          Store8(out + static_cast<size_t>(col) * a.cout + m, v);
         }
       }
       if (pass + 1 < PASSES) __syncthreads();  // the next pass's fragments overwrite the tile
@@ -328,16 +398,15 @@ __global__ void __launch_bounds__(kStagedMmaThreads) StagedNhwcKernel(const __ha
             const int n = col / ohw, pix = col - n * ohw;
             const size_t o = (static_cast<size_t>(n) * a.cout + m) * ohw + pix;
             const float b = bias != nullptr ? ld(bias + m) : 0.f;
-            Half8 res, zr{};
-            if (z != nullptr) zr = LoadHalf8(z + o);
+            float zr[8] = {}, res[8];
+            if (z != nullptr) Load8(z + o, zr);
 #pragma unroll
             for (int e = 0; e < 8; ++e) {
-              float v = wt[r * 16 + c8 + e] + b;
-              if (z != nullptr) v += __half2float(zr.h[e]);
+              float v = wt[r * 16 + c8 + e] + b + zr[e];
               if (a.relu) v = fmaxf(v, 0.f);
-              res.h[e] = __float2half_rn(v);
+              res[e] = v;
             }
-            *reinterpret_cast<Half8*>(out + o) = res;
+            Store8(out + o, res);
           }
         } else {
           const int col = cb + cc;
@@ -365,19 +434,19 @@ __global__ void __launch_bounds__(kStagedMmaThreads) StagedNhwcKernel(const __ha
 
 }  // namespace
 
-// Runs the three stages of config c (nsplit 4): go(kernel, grid, cluster size along x, threads, smem_bytes, kernel
-// arguments...) launches one (the CUDA launcher on ORT's stream, or the emulator). In `scratch` (StagedScratchWords
-// floats): t1 [batch x H x W][R1] and t2 [batch x Ho x Wo][R2] in fp16 at the float offsets 0 and StagedT1Words, then
-// the packed core weights at StagedNhwcPackWords (NhwcPack). sm_count: the device's SMs (the stages' K splits,
-// StagedNhwcStageSplit).
-template <class Go>
-void RunStagedNhwc(const __half* x, const __half* w_in, const __half* w_core, const __half* w_out, const __half* bias,
-                   const __half* z, __half* y, const Problem& p, const Config& c, float* scratch, int sm_count, Go go) {
-  __half* t1 = reinterpret_cast<__half*>(scratch);
-  __half* t2 = reinterpret_cast<__half*>(scratch + StagedT1Words(p));
-  __half* packed = reinterpret_cast<__half*>(scratch + StagedNhwcPackWords(p));
-  auto stage = [&](auto in_nhwc, auto out_nhwc, const __half* in, const __half* w, const __half* b, const __half* zz,
-                   __half* out, const StagedConv& a, NhwcPack pack) {
+// Runs the three stages of config c (nsplit 4 with T = __half, nsplit 5 with T = float): go(kernel, grid, cluster
+// size along x, threads, smem_bytes, kernel arguments...) launches one (the CUDA launcher on ORT's stream, or the
+// emulator). In `scratch` (StagedScratchWords floats): t1 [batch x H x W][R1] and t2 [batch x Ho x Wo][R2] in T at the
+// float offsets 0 and StagedT1Words, then the packed core weights at StagedNhwcPackWords (NhwcPack). sm_count: the
+// device's SMs (the stages' K splits, StagedNhwcStageSplit).
+template <typename T, class Go>
+void RunStagedNhwc(const T* x, const T* w_in, const T* w_core, const T* w_out, const T* bias, const T* z, T* y,
+                   const Problem& p, const Config& c, float* scratch, int sm_count, Go go) {
+  T* t1 = reinterpret_cast<T*>(scratch);
+  T* t2 = reinterpret_cast<T*>(scratch + StagedT1Words(p));
+  T* packed = reinterpret_cast<T*>(scratch + StagedNhwcPackWords(p, sizeof(T)));
+  auto stage = [&](auto in_nhwc, auto out_nhwc, const T* in, const T* w, const T* b, const T* zz, T* out,
+                   const StagedConv& a, NhwcPack<T> pack) {
     constexpr bool IN = decltype(in_nhwc)::value, OUTN = decltype(out_nhwc)::value;
     const int bm = StagedBM(a.cout, c.th), bn = c.tw;
     auto launch = [&](auto kernel, int bm_, int bn_) {
@@ -387,29 +456,29 @@ void RunStagedNhwc(const __half* x, const __half* w_in, const __half* w_core, co
       const int extra = pack.dst != nullptr ? CeilDiv(NhwcPackBlocks(pack), ks) * ks : 0;  // whole clusters
       if (pack.dst != nullptr) pack.tiles = tiles;
       const dim3 grid(static_cast<unsigned>(tiles + extra), static_cast<unsigned>(CeilDiv(a.cout, bm_)));
-      go(kernel, grid, static_cast<unsigned>(ks), kStagedMmaThreads, StagedNhwcSmemBytes(bm_, bn_, IN), in, w, b, zz,
-         out, s, pack);
+      go(kernel, grid, static_cast<unsigned>(ks), kStagedMmaThreads, StagedNhwcSmemBytes(bm_, bn_, IN, sizeof(T)), in,
+         w, b, zz, out, s, pack);
     };
     if (bm == 32) {
-      if (bn == 64) launch(StagedNhwcKernel<32, 64, IN, OUTN>, 32, 64);
-      else launch(StagedNhwcKernel<32, 128, IN, OUTN>, 32, 128);
+      if (bn == 64) launch(StagedNhwcKernel<T, 32, 64, IN, OUTN>, 32, 64);
+      else launch(StagedNhwcKernel<T, 32, 128, IN, OUTN>, 32, 128);
     } else if (bm == 64) {
-      if (bn == 64) launch(StagedNhwcKernel<64, 64, IN, OUTN>, 64, 64);
-      else launch(StagedNhwcKernel<64, 128, IN, OUTN>, 64, 128);
+      if (bn == 64) launch(StagedNhwcKernel<T, 64, 64, IN, OUTN>, 64, 64);
+      else launch(StagedNhwcKernel<T, 64, 128, IN, OUTN>, 64, 128);
     } else {
-      if (bn == 64) launch(StagedNhwcKernel<128, 64, IN, OUTN>, 128, 64);
-      else launch(StagedNhwcKernel<128, 128, IN, OUTN>, 128, 128);
+      if (bn == 64) launch(StagedNhwcKernel<T, 128, 64, IN, OUTN>, 128, 64);
+      else launch(StagedNhwcKernel<T, 128, 128, IN, OUTN>, 128, 128);
     }
   };
-  NhwcPack pack;
+  NhwcPack<T> pack;
   pack.src = w_core;
   pack.dst = packed;
   pack.cout = p.R2;
   pack.cin = p.R1;
   pack.kk = p.kh * p.kw;
   stage(std::false_type{}, std::true_type{}, x, w_in, nullptr, nullptr, t1, StagedStage1(p), pack);
-  stage(std::true_type{}, std::true_type{}, t1, packed, nullptr, nullptr, t2, StagedStage2(p), NhwcPack{});
-  stage(std::true_type{}, std::false_type{}, t2, w_out, bias, z, y, StagedStage3(p), NhwcPack{});
+  stage(std::true_type{}, std::true_type{}, t1, packed, nullptr, nullptr, t2, StagedStage2(p), NhwcPack<T>{});
+  stage(std::true_type{}, std::false_type{}, t2, w_out, bias, z, y, StagedStage3(p), NhwcPack<T>{});
 }
 
 }  // namespace tucker_cuda

@@ -20,9 +20,7 @@ cudaError_t LaunchStaged(bool half, const void* x, const void* w_in, const void*
                          const void* bias, const void* z, void* y, const Problem& p, const Config& c, void* scratch,
                          cudaStream_t stream, bool pdl) {
   if (!StagedConfigValid(c) || scratch == nullptr) return cudaErrorInvalidValue;
-  if (StagedNhwc(c))
-    return half ? LaunchStagedNhwc(x, w_in, w_core, w_out, bias, z, y, p, c, scratch, stream, pdl)
-                : cudaErrorInvalidValue;
+  if (StagedNhwc(c)) return LaunchStagedNhwc(half, x, w_in, w_core, w_out, bias, z, y, p, c, scratch, stream, pdl);
   cudaError_t err = cudaSuccess;
   auto go = [&](auto kernel, dim3 grid, int threads, size_t smem, auto... args) {
     if (err == cudaSuccess) err = LaunchKernel(kernel, grid, dim3(threads), smem, stream, {pdl}, args...);

@@ -42,11 +42,18 @@ struct StagedConv {
 inline bool StagedConfigValid(const Config& c) {
   return c.variant == kStaged && (c.th == 32 || c.th == 64 || c.th == 128) && (c.tw == 64 || c.tw == 128) &&
          c.threads == kStagedThreads &&
-         (c.nsplit == 1 || (c.nsplit == 2 && c.tw == 64) || c.nsplit == 3 || c.nsplit == 4) &&
-         (c.kchunk == 32 || c.kchunk == 64 || c.kchunk == 128 || (c.nsplit == 4 && c.kchunk == 256));
+         (c.nsplit >= 1 && c.nsplit <= 5 && (c.nsplit != 2 || c.tw == 64)) &&
+         (c.kchunk == 32 || c.kchunk == 64 || c.kchunk == 128 || (c.nsplit >= 4 && c.kchunk == 256));
 }
-inline bool StagedTensorCores(const Config& c) { return c.nsplit == 3 || c.nsplit == 4; }
-inline bool StagedNhwc(const Config& c) { return c.nsplit == 4; }
+inline bool StagedTensorCores(const Config& c) { return c.nsplit >= 3; }
+// Family 5 is the channels-last family for fp32 models: the same kernel with fp32 t1/t2 and 3xTF32 products (each
+// fp32 operand split into a TF32 high part and a TF32 remainder, three tensor-core products summed in fp32: fp32
+// accuracy, not TF32's).
+inline bool StagedNhwc(const Config& c) { return c.nsplit == 4 || c.nsplit == 5; }
+inline bool StagedFp16Only(const Config& c) { return c.nsplit == 3 || c.nsplit == 4; }
+inline bool StagedFp32Only(const Config& c) { return c.nsplit == 5; }
+// Bytes of one t1/t2 element (and of the model's tensors) in the channels-last family: fp16 (4) or fp32 (5).
+inline int StagedNhwcElemBytes(const Config& c) { return c.nsplit == 5 ? 4 : 2; }
 // The channels-last family reads and writes 8 channels per 16-byte access (ranks multiples of 8) and indexes the
 // model's input with 32-bit offsets.
 inline bool StagedNhwcFits(const Problem& p) {
@@ -74,14 +81,19 @@ TUCKER_HD size_t StagedMmaSmemBytes(int bm, int bn) {
          sizeof(float) * 256 * (kStagedMmaThreads / 32);
 }
 
-// The channels-last family (BK = kStagedNhwcBK): a ring of kStagedNhwcStages slots, each fp16 A [BM][BK + 8] and B
-// [BN][BK + 8] read channels-last (stages 2 and 3) or [BK][BN + 8] from the channels-first input (stage 1); after
-// the loop the same memory holds the epilogue's fp32 tiles: the block's [BN][up to 64 channels + 4] for channels-last
-// output, a 16x16 tile per warp for channels-first output, and a K slice's whole [BN][BM + 4] partial tile (within
-// the ring's size for every tile that splits).
-TUCKER_HD size_t StagedNhwcSmemBytes(int bm, int bn, bool in_nhwc) {
-  const int b = in_nhwc ? bn * (kStagedNhwcBK + 8) : kStagedNhwcBK * (bn + 8);
-  const size_t ring = 2 * kStagedNhwcStages * static_cast<size_t>(bm * (kStagedNhwcBK + 8) + b);
+// Its reduction rows per step for elements of `elem_bytes` (2: fp16, 4: fp32): 32 fp16 or 16 fp32, 64 bytes of a
+// row either way, so a step's copies and the ring's bytes are the same for both.
+TUCKER_HD constexpr int StagedNhwcBKFor(int elem_bytes) { return elem_bytes == 2 ? kStagedNhwcBK : kStagedNhwcBK / 2; }
+// The channels-last family (BK = StagedNhwcBKFor, V = 16 / elem_bytes elements per 16-byte group): a ring of
+// kStagedNhwcStages slots, each A [BM][BK + V] and B [BN][BK + V] read channels-last (stages 2 and 3) or
+// [BK][BN + V] from the channels-first input (stage 1); after the loop the same memory holds the epilogue's fp32
+// tiles: the block's [BN][up to 64 channels + 4] for channels-last output, a 16x16 tile per warp for channels-first
+// output, and a K slice's whole [BN][BM + 4] partial tile (within the ring's size for every tile that splits).
+// The fp32 ring is never larger than the fp16 one (same A and channels-last B bytes, less channels-first B).
+TUCKER_HD size_t StagedNhwcSmemBytes(int bm, int bn, bool in_nhwc, int elem_bytes = 2) {
+  const int bk = StagedNhwcBKFor(elem_bytes), v = 16 / elem_bytes;
+  const int b = in_nhwc ? bn * (bk + v) : bk * (bn + v);
+  const size_t ring = static_cast<size_t>(elem_bytes) * kStagedNhwcStages * static_cast<size_t>(bm * (bk + v) + b);
   const size_t block_tile = sizeof(float) * bn * ((bm < 64 ? bm : 64) + 4);
   const size_t warp_tiles = sizeof(float) * 256 * (kStagedMmaThreads / 32);
   const size_t split_tile = sizeof(float) * bn * static_cast<size_t>(bm + 4);  // a K slice's whole partial tile
@@ -98,9 +110,9 @@ TUCKER_HD size_t StagedNhwcSmemBytes(int bm, int bn, bool in_nhwc) {
 // used to reject a config outright when any of its stages would split past two blocks per SM. At 384:192->96:384@14,
 // batch 32, that left the core stage at 98 blocks of 8 warps (one per SM on 98 of 132 SMs, 12% occupancy, 27 us of
 // the layer's 55 under Nsight) while stage 1's 196 tiles were the stage that vetoed the split.
-TUCKER_HD int StagedNhwcStageSplit(int ks, int K, int bm, int bn, long long tiles, int sm_count) {
+TUCKER_HD int StagedNhwcStageSplit(int ks, int K, int bm, int bn, long long tiles, int sm_count, int bk = kStagedNhwcBK) {
   if (bm == 128 && bn == 128) return 1;
-  const int steps = (K + kStagedNhwcBK - 1) / kStagedNhwcBK;
+  const int steps = (K + bk - 1) / bk;
   while (ks > 1 && (steps < 2 * ks || tiles * ks > 2LL * sm_count)) ks /= 2;
   return ks;
 }
@@ -111,7 +123,8 @@ TUCKER_HD long long StagedNhwcTiles(const StagedConv& a, int bm, int bn) {
 // Stage a (1 or 2: channels-last output) of config c with the K split it runs, for the launcher and the model alike.
 inline StagedConv StagedNhwcSplitStage(StagedConv a, const Config& c, int sm_count) {
   const int bm = StagedBM(a.cout, c.th);
-  a.ksplit = StagedNhwcStageSplit(StagedKSplit(c), a.cin * a.kh * a.kw, bm, c.tw, StagedNhwcTiles(a, bm, c.tw), sm_count);
+  a.ksplit = StagedNhwcStageSplit(StagedKSplit(c), a.cin * a.kh * a.kw, bm, c.tw, StagedNhwcTiles(a, bm, c.tw), sm_count,
+                                  StagedNhwcBKFor(StagedNhwcElemBytes(c)));
   return a;
 }
 
@@ -132,16 +145,19 @@ inline bool StagedPointwise(const StagedConv& a) {
 }
 
 // Scratch (floats): t1 [batch][R1][H][W] (64-byte aligned), then the core stage's K-split partials of t2, each
-// [batch][R2][Ho][Wo]. The channels-last family keeps t1 and t2 in fp16 at the same offsets and its packed core
-// weights ([R2][kh x kw][R1] fp16) after t2.
+// [batch][R2][Ho][Wo]. The channels-last family keeps t1 and t2 in the model's type (fp16 or fp32) at the same
+// offsets and its packed core weights ([R2][kh x kw][R1]) after t2.
 inline size_t StagedT1Words(const Problem& p) {
   return (static_cast<size_t>(p.batch) * p.R1 * p.H * p.W + 15) / 16 * 16;
 }
-inline size_t StagedNhwcPackWords(const Problem& p) {
-  return StagedT1Words(p) + (static_cast<size_t>(p.batch) * p.R2 * p.Ho * p.Wo + 31) / 32 * 16;
+// Floats that n elements of elem_bytes take, rounded up to 64 bytes.
+inline size_t StagedNhwcWords(size_t n, int elem_bytes) { return (n * elem_bytes / 2 + 31) / 32 * 16; }
+inline size_t StagedNhwcPackWords(const Problem& p, int elem_bytes = 2) {
+  return StagedT1Words(p) + StagedNhwcWords(static_cast<size_t>(p.batch) * p.R2 * p.Ho * p.Wo, elem_bytes);
 }
 inline size_t StagedScratchWords(const Problem& p, const Config& c) {
-  if (StagedNhwc(c)) return StagedNhwcPackWords(p) + (static_cast<size_t>(p.R2) * p.R1 * p.kh * p.kw + 31) / 32 * 16;
+  const int eb = StagedNhwcElemBytes(c);
+  if (StagedNhwc(c)) return StagedNhwcPackWords(p, eb) + StagedNhwcWords(static_cast<size_t>(p.R2) * p.R1 * p.kh * p.kw, eb);
   return StagedT1Words(p) + static_cast<size_t>(StagedKSplit(c)) * p.batch * p.R2 * p.Ho * p.Wo;
 }
 

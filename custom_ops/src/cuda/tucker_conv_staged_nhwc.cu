@@ -1,6 +1,6 @@
-// The staged kernel's channels-last tensor-core family (variant 6, nsplit 4; device code and why in
-// tucker_conv_nhwc_kernel.cuh): three WMMA launches on ORT's stream, fp16 t1/t2 channels-last in scratch from ORT's
-// arena. A file of its own so that it compiles beside tucker_conv_staged.cu.
+// The staged kernel's channels-last tensor-core family (variant 6, nsplit 4 fp16 and nsplit 5 fp32; device code and
+// why in tucker_conv_nhwc_kernel.cuh): three WMMA launches on ORT's stream, t1/t2 channels-last in the model's type
+// in scratch from ORT's arena. A file of its own so that it compiles beside tucker_conv_staged.cu.
 #include "tucker_conv_kernels.cuh"
 #include "tucker_conv_launch.h"
 #include "tucker_conv_nhwc_kernel.cuh"
@@ -8,29 +8,43 @@
 
 namespace tucker_cuda {
 
-// The BM 128 x BN 128 tiles' ring is over the 48 KB a launch gets without opting in.
+// The BM 128 x BN 128 tiles' ring is over the 48 KB a launch gets without opting in (the fp32 ring is no larger).
 cudaError_t PrepareStagedNhwc(size_t max_smem) {
   const size_t need = StagedNhwcSmemBytes(128, 128, true);
   if (max_smem < need) return cudaSuccess;  // SharedBytes keeps those configs off this device
   const int n = static_cast<int>(need);
-  cudaError_t e = cudaFuncSetAttribute(StagedNhwcKernel<128, 128, false, true>, cudaFuncAttributeMaxDynamicSharedMemorySize, n);
-  if (e == cudaSuccess) e = cudaFuncSetAttribute(StagedNhwcKernel<128, 128, true, true>, cudaFuncAttributeMaxDynamicSharedMemorySize, n);
-  if (e == cudaSuccess) e = cudaFuncSetAttribute(StagedNhwcKernel<128, 128, true, false>, cudaFuncAttributeMaxDynamicSharedMemorySize, n);
+  cudaError_t e = cudaSuccess;
+  auto allow = [&](auto kernel) {
+    if (e == cudaSuccess) e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, n);
+  };
+  allow(StagedNhwcKernel<__half, 128, 128, false, true>);
+  allow(StagedNhwcKernel<__half, 128, 128, true, true>);
+  allow(StagedNhwcKernel<__half, 128, 128, true, false>);
+  allow(StagedNhwcKernel<float, 128, 128, false, true>);
+  allow(StagedNhwcKernel<float, 128, 128, true, true>);
+  allow(StagedNhwcKernel<float, 128, 128, true, false>);
   return e;
 }
 
-cudaError_t LaunchStagedNhwc(const void* x, const void* w_in, const void* w_core, const void* w_out, const void* bias,
-                             const void* z, void* y, const Problem& p, const Config& c, void* scratch,
+cudaError_t LaunchStagedNhwc(bool half, const void* x, const void* w_in, const void* w_core, const void* w_out,
+                             const void* bias, const void* z, void* y, const Problem& p, const Config& c, void* scratch,
                              cudaStream_t stream, bool pdl) {
-  if (!StagedConfigValid(c) || !StagedNhwc(c) || !StagedNhwcFits(p) || scratch == nullptr) return cudaErrorInvalidValue;
+  if (!StagedConfigValid(c) || !StagedNhwc(c) || !StagedNhwcFits(p) || scratch == nullptr ||
+      half != StagedFp16Only(c))
+    return cudaErrorInvalidValue;
   cudaError_t err = cudaSuccess;
   auto go = [&](auto kernel, dim3 grid, unsigned cluster, int threads, size_t smem, auto... args) {
     // cluster > 1: a K-split stage, clusters of its slices along x (fails before Hopper)
     if (err == cudaSuccess) err = LaunchKernel(kernel, grid, dim3(threads), smem, stream, {pdl, cluster}, args...);
   };
-  const auto h = [](const void* q) { return static_cast<const __half*>(q); };
-  RunStagedNhwc(h(x), h(w_in), h(w_core), h(w_out), h(bias), h(z), static_cast<__half*>(y), p, c,
-                static_cast<float*>(scratch), SmCount(), go);
+  auto run = [&](auto tag) {
+    using T = decltype(tag);
+    const auto in = [](const void* q) { return static_cast<const T*>(q); };
+    RunStagedNhwc(in(x), in(w_in), in(w_core), in(w_out), in(bias), in(z), static_cast<T*>(y), p, c,
+                  static_cast<float*>(scratch), SmCount(), go);
+  };
+  if (half) run(__half{});
+  else run(float{});
   return err;
 }
 
