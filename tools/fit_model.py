@@ -78,6 +78,9 @@ WMMA_LOG = ROOT / "results/h200_2026-11-30_s16/call4_chunks_two_per_sm/variant4.
 # per-stage split cap (StagedNhwcStageSplit), which the family's mma issue and stage 1's single-value gathers were
 # set on (StagedCycles; scanned, results/NOTES.md session 18).
 B32_LOG = ROOT / "results/h200_2026-11-30_s18/call6_split_rule/variant6.jsonl.gz"
+# Session 20: every variant-6 config timed at fp32 (the FFMA families and the channels-last family's 3xTF32 form,
+# nsplit 5) on the 18 TDC shapes, batch 1 and 32, which that form's product and split issue were scanned on.
+FP32_TC_LOG = ROOT / "results/h200_2026-11-30_s20/call5_variant6_fp32/variant6.jsonl.gz"
 
 
 def defaults() -> list[float]:

@@ -217,12 +217,15 @@ double StagedCycles(const Problem& p, const Config& c, const Device& d, const Mo
   const bool nhwc = StagedNhwc(c);
   if (nhwc && (!StagedNhwcFits(p) || (split > 1 && d.cc_major < 9))) return INFINITY;  // its split needs clusters
   const double scratch_elem = nhwc ? StagedNhwcElemBytes(c) : 4;
-  // Its fp32 form (nsplit 5, 3xTF32, session 20): per 16 reduction rows and fragment pair, two 16x16x8 steps of three
-  // TF32 products each, every TF32 HMMA as long on the tensor pipe as an fp16 one of twice the depth: 6x the fp16
-  // form's product issue; and each operand fragment's 4 values per lane split (3 instructions each) per 8 rows.
-  // Priced from the instruction counts, not fitted (the autotuner's gap on the fp32 benchmarks says how far off).
+  // Its fp32 form (nsplit 5, 3xTF32, session 20): per 16 reduction rows (one step) and fragment pair, two 16x16x8
+  // WMMA steps of three TF32 products each, kTf32x3Products x the fp16 form's product issue; per fragment, its
+  // fragment loads and the split (kTf32x3SplitIssue). From the instruction counts the products would be 6; scanned on
+  // session 20's exhaustive fp32 log of every variant-6 config (call 5, 18 shapes x batch 1 and 32), 2 with the split
+  // at 24 gives the smallest pick gap: 1.9% (6: 4.1%, picking the FFMA families at 28x28-56x56 maps, batch 32, where
+  // this form ran 1.3x faster). The tensor pipe is not what bounds these stages: Nsight (call 3) showed the core stage
+  // at 29% issue-busy, latency-bound with 2 warps per scheduler.
   const bool tf32x3 = StagedFp32Only(c);
-  constexpr double kTf32x3Products = 6, kTf32x3SplitIssue = 24;
+  constexpr double kTf32x3Products = 2, kTf32x3SplitIssue = 24;
   const auto mma_stage = [&](const StagedConv& a, double in_bytes, double out_bytes, bool last, bool first) {
     const int bm = StagedBM(a.cout, c.th), bn = c.tw, warps_m = bm == 128 ? 4 : 2, warps_n = 8 / warps_m;
     const int fm = bm / warps_m / 16, fn = bn / warps_n / 16;

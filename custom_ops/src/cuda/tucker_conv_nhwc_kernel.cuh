@@ -110,8 +110,10 @@ __device__ __forceinline__ void SplitTf32(Frag& hi, Frag& lo) {
 // output. Why (session 12, CUPTI at batch 1): the core stage of 384:192->96:384@28 ran 39 blocks of 54 steps,
 // 19 us of the layer's 32, latency-bound with most SMs idle.
 // T: __half (WMMA 16x16x16) or float (3xTF32, WMMA 16x16x8). "Groups" below are 16 bytes: V = 8 fp16 or 4 fp32.
+// The fp32 tiles below 128 x 128 are held to two blocks per SM (128 registers): the per-step partial sums took
+// BM 64 x BN 128 from 120 to 130 registers, one block per SM.
 template <typename T, int BM, int BN, bool IN_NHWC, bool OUT_NHWC>
-__global__ void __launch_bounds__(kStagedMmaThreads) StagedNhwcKernel(const T* __restrict__ in,
+__global__ void __launch_bounds__(kStagedMmaThreads, (sizeof(T) == 4 && BM * BN < 128 * 128) ? 2 : 1) StagedNhwcKernel(const T* __restrict__ in,
                                                                      const T* __restrict__ w,
                                                                      const T* __restrict__ bias,
                                                                      const T* __restrict__ z,
@@ -259,6 +261,10 @@ __global__ void __launch_bounds__(kStagedMmaThreads) StagedNhwcKernel(const T* _
   };
 
   wmma::fragment<wmma::accumulator, 16, 16, KF, float> acc[FM][FN];
+  // 3xTF32 only: one step's products, added to acc by FADD once per step. The tensor cores' own accumulation does not
+  // round to nearest: chained through acc over a 1728-row reduction its errors reached 2.4e-5 of the largest output
+  // (session 20, call 2), 20x FFMA's; per step they stay within the step's small partial sums.
+  wmma::fragment<wmma::accumulator, 16, 16, KF, float> part[kHalf ? 1 : FM][kHalf ? 1 : FN];
 #pragma unroll
   for (int i = 0; i < FM; ++i)
 #pragma unroll
@@ -292,6 +298,12 @@ __global__ void __launch_bounds__(kStagedMmaThreads) StagedNhwcKernel(const T* _
 #pragma unroll
           for (int j = 0; j < FN; ++j) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
       } else {  // 3xTF32: big and small parts of every fragment, the small x small product dropped
+        if (kq == 0) {
+#pragma unroll
+          for (int i = 0; i < FM; ++i)
+#pragma unroll
+            for (int j = 0; j < FN; ++j) wmma::fill_fragment(part[i][j], 0.f);
+        }
         wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fa[FM], fa_lo[FM];
         wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, BLayout> fb[FN], fb_lo[FN];
 #pragma unroll
@@ -308,10 +320,18 @@ __global__ void __launch_bounds__(kStagedMmaThreads) StagedNhwcKernel(const T* _
         for (int i = 0; i < FM; ++i)
 #pragma unroll
           for (int j = 0; j < FN; ++j) {
-            wmma::mma_sync(acc[i][j], fa_lo[i], fb[j], acc[i][j]);
-            wmma::mma_sync(acc[i][j], fa[i], fb_lo[j], acc[i][j]);
-            wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
+            wmma::mma_sync(part[i][j], fa_lo[i], fb[j], part[i][j]);
+            wmma::mma_sync(part[i][j], fa[i], fb_lo[j], part[i][j]);
+            wmma::mma_sync(part[i][j], fa[i], fb[j], part[i][j]);
           }
+        if (kq + KF == BK) {  // the step's partial sums into the running ones, rounded to nearest
+#pragma unroll
+          for (int i = 0; i < FM; ++i)
+#pragma unroll
+            for (int j = 0; j < FN; ++j)
+#pragma unroll
+              for (int e = 0; e < acc[i][j].num_elements; ++e) acc[i][j].x[e] += part[i][j].x[e];
+        }
       }
     }
   }
