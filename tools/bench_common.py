@@ -16,7 +16,8 @@ CUDA = ["CUDAExecutionProvider", "CPUExecutionProvider"]
 
 
 def cuda_options(graph: bool, algo: str = "EXHAUSTIVE", fp16: bool = False) -> list[dict]:
-    """use_tf32 0 for fp32 models (TuckerConv is plain fp32: cuDNN gets no TF32 either). fp16 models keep ORT's
+    """use_tf32 0 for fp32 models (TuckerConv keeps fp32's accuracy, FFMA or 3xTF32: cuDNN gets no TF32 either, whose
+    ~1e-3 error would be a less accurate baseline). fp16 models keep ORT's
     default: use_tf32 0 also keeps cuDNN's fp16 convs off the tensor cores (session 10: the triplet's kernels were
     FFMA/SIMT ones, 20-35% slower than in a model under ORT's defaults), an unfair baseline for fp16."""
     return [{"enable_cuda_graph": "1" if graph else "0", "cudnn_conv_algo_search": algo,

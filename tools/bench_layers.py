@@ -3,7 +3,8 @@
 
 Each row times a stack of L identical stride-1 layers in one graph (so ORT's per-Run host overhead is
 amortised and the per-layer number is GPU time), CUDA provider, IOBinding, CUDA graphs on, cuDNN
-EXHAUSTIVE, TF32 off for fp32 rows (our kernel is plain fp32 FMA) and ORT's default for fp16 rows (use_tf32 0 also
+EXHAUSTIVE, TF32 off for fp32 rows (our fp32 kernels keep fp32's accuracy: FFMA, or 3xTF32 on the tensor cores
+since session 20) and ORT's default for fp16 rows (use_tf32 0 also
 kept cuDNN's fp16 convs off the tensor cores: rows before session 10's call 10 understate cuDNN at fp16). Outputs of
 fused and triplet are compared first.
 Shapes: the 18 core shapes of the TDC paper (C=r_in -> N=r_out @ HxW); the dense layer around each
@@ -166,7 +167,8 @@ def main():
                 ho = (hw + 2 * (k // 2) - k) // stride + 1
                 macs = batch * (hw * hw * c * r1 + ho * ho * (k * k * r1 * r2 + r2 * n))
                 byts = esz * (batch * (hw * hw * c + ho * ho * n) + c * r1 + k * k * r1 * r2 + r2 * n + n)
-                # H100/H200 SXM peaks: fp32 on the CUDA cores (our fp32 kernel is plain FMA, cuDNN runs with TF32 off);
+                # H100/H200 SXM peaks: fp32 on the CUDA cores (cuDNN runs with TF32 off; our 3xTF32 form's own peak,
+                # a third of TF32's ~495e12, is higher: this floor is cuDNN's, not ours);
                 # fp16 on the tensor cores, dense (both our kernels and cuDNN use them at fp16). Rows before session 17
                 # used the CUDA cores' fp16 peak (134e12), a floor 7x too high where FLOPs bound it.
                 peak = 67e12 if dtype == "fp32" else 989e12

@@ -54,8 +54,9 @@ def main():
     ap.add_argument("--select", action="store_true", help="also Tucker fused only where the fused op measured faster")
     ap.add_argument("--tune", default=None, help="the fused op's tuning mode (top16, exhaustive); default: the model")
     ap.add_argument("--tf32", choices=["ort-default", "off"], default="ort-default",
-                    help="off: cuDNN without TF32 (NVIDIA_TF32_OVERRIDE=0), the plain-fp32 comparison TuckerConv's "
-                         "fp32 kernels make; ort-default lets cuDNN use TF32 tensor cores on fp32 convs")
+                    help="off: cuDNN without TF32 (NVIDIA_TF32_OVERRIDE=0), the fp32-accurate comparison TuckerConv's "
+                         "fp32 kernels (FFMA or 3xTF32) make; ort-default lets cuDNN use TF32 tensor cores on fp32 "
+                         "convs (~1e-3 error)")
     args = ap.parse_args()
     if args.tf32 == "off":  # read by cuDNN/cuBLAS when they initialise: set before any session exists
         os.environ["NVIDIA_TF32_OVERRIDE"] = "0"
