@@ -97,6 +97,41 @@ __device__ __forceinline__ void SplitTf32(Frag& hi, Frag& lo) {
   }
 }
 
+// A TF32 fragment's load from shared memory with the .shared state space. NVVM gives the fp16 WMMA loads .shared
+// (their pointers are provably shared) but left the TF32 ones generic (PTX wmma.load...m16n16k8.tf32): generic LDs
+// with 64-bit address math, the loop's IMADs and LDs under Nsight (session 20, call 3). Same instruction, same
+// fragment layout; the emulator takes the WMMA call. Compiled where the kernel's body is (WMMA's TF32 types exist
+// from sm_80 on; the host-only model build compiles this file for nvcc's default target).
+#if (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800) || defined(TUCKER_EMU)
+template <class Use, class Layout>
+__device__ __forceinline__ void LoadTf32Shared(
+    nvcuda::wmma::fragment<Use, 16, 16, 8, nvcuda::wmma::precision::tf32, Layout>& f, const float* p, unsigned ldm) {
+#if !defined(TUCKER_EMU) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  namespace wmma = nvcuda::wmma;
+  const unsigned a = static_cast<unsigned>(__cvta_generic_to_shared(p));
+  unsigned r0, r1, r2, r3;
+  if constexpr (std::is_same_v<Use, wmma::matrix_a> && std::is_same_v<Layout, wmma::row_major>) {
+    asm volatile("wmma.load.a.sync.aligned.row.m16n16k8.shared.tf32 {%0, %1, %2, %3}, [%4], %5;\n"
+                 : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3) : "r"(a), "r"(ldm) : "memory");
+  } else if constexpr (std::is_same_v<Use, wmma::matrix_b> && std::is_same_v<Layout, wmma::col_major>) {
+    asm volatile("wmma.load.b.sync.aligned.col.m16n16k8.shared.tf32 {%0, %1, %2, %3}, [%4], %5;\n"
+                 : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3) : "r"(a), "r"(ldm) : "memory");
+  } else {
+    static_assert(std::is_same_v<Use, wmma::matrix_b> && std::is_same_v<Layout, wmma::row_major>, "a row-major A");
+    asm volatile("wmma.load.b.sync.aligned.row.m16n16k8.shared.tf32 {%0, %1, %2, %3}, [%4], %5;\n"
+                 : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3) : "r"(a), "r"(ldm) : "memory");
+  }
+  static_assert(sizeof(f.x) == 4 * sizeof(float), "four TF32 values per lane");
+  f.x[0] = __uint_as_float(r0);
+  f.x[1] = __uint_as_float(r1);
+  f.x[2] = __uint_as_float(r2);
+  f.x[3] = __uint_as_float(r3);
+#else
+  nvcuda::wmma::load_matrix_sync(f, p, ldm);
+#endif
+}
+#endif
+
 // One stage: out = epilogue(W[M][K] x B[K][cols]) over cols = batch x Ho x Wo (image, output pixel) columns.
 // W is row-major [M][K] fp16 (the 1x1 weights as given, the core's packed tap-major). IN_NHWC: the input is
 // channels-last scratch and the reduction runs tap-major (k = tap x cin + c; cin a multiple of 8, so each 8
@@ -308,12 +343,12 @@ __global__ void __launch_bounds__(kStagedMmaThreads, (sizeof(T) == 4 && BM * BN 
         wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, BLayout> fb[FN], fb_lo[FN];
 #pragma unroll
         for (int i = 0; i < FM; ++i) {
-          wmma::load_matrix_sync(fa[i], As + (wm0 + i * 16) * AKP + kq, AKP);
+          LoadTf32Shared(fa[i], As + (wm0 + i * 16) * AKP + kq, AKP);
           SplitTf32(fa[i], fa_lo[i]);
         }
 #pragma unroll
         for (int j = 0; j < FN; ++j) {
-          wmma::load_matrix_sync(fb[j], b_at + j * b_frag, B_LD);
+          LoadTf32Shared(fb[j], b_at + j * b_frag, B_LD);
           SplitTf32(fb[j], fb_lo[j]);
         }
 #pragma unroll
