@@ -184,12 +184,13 @@ def _check_forced(monkeypatch, tmp_path, cfg, shape, dtype):
     assert [json.loads(line)["chosen"] for line in log.read_text().splitlines()] == [list(cfg)]
 
 
-def _forced_fp32_run_fails(monkeypatch, cfg, shape, match, var="TUCKER_ONNX_CONFIG"):
-    """A forced config (or tuning mode) the op must refuse for this shape, with an error naming why."""
+def _forced_run_fails(monkeypatch, cfg, shape, match, var="TUCKER_ONNX_CONFIG", dtype=np.float32):
+    """A forced config (or tuning mode) the op must refuse for this shape and dtype, with an error naming why."""
     monkeypatch.setenv(var, cfg)
     rng = np.random.default_rng()
-    x, w_in, w_core, w_out, b, _ = _case(rng, shape, 1, False, np.float32)
-    model = tucker_node_model(x.shape, w_in, w_core, w_out, b, False, shape[7], shape[8], shape[9], "none")
+    x, w_in, w_core, w_out, b, _ = _case(rng, shape, 1, False, dtype)
+    model = tucker_node_model(x.shape, w_in, w_core, w_out, b, False, shape[7], shape[8], shape[9], "none",
+                              dtype=dtype)
     with pytest.raises(Exception, match=match):
         _cuda_session(model).run(None, {"X": x})
 
@@ -214,7 +215,7 @@ def test_cuda_staged_tensor_cores(library, monkeypatch, tmp_path, cfg, si):
 
 
 def test_cuda_staged_tensor_cores_refuse_fp32(library, monkeypatch):
-    _forced_fp32_run_fails(monkeypatch, "6,64,64,256,3,32", BIG[0], "does not fit")
+    _forced_run_fails(monkeypatch, "6,64,64,256,3,32", BIG[0], "does not fit")
 
 
 # Its channels-last form (nsplit 4, fp16, ranks multiples of 8): every block tile (BM 32/64, BN 64/128) on shapes
@@ -279,30 +280,17 @@ def test_cuda_staged_channels_last_fp32_keeps_fp32_accuracy(library, monkeypatch
 
 
 def test_cuda_staged_channels_last_fp32_form_refuses_fp16(library, monkeypatch):
-    monkeypatch.setenv("TUCKER_ONNX_CONFIG", "6,64,64,256,5,32")
-    rng = np.random.default_rng()
-    shape = BIG[0]
-    x, w_in, w_core, w_out, b, _ = _case(rng, shape, 1, False, np.float16)
-    model = tucker_node_model(x.shape, w_in, w_core, w_out, b, False, shape[7], shape[8], shape[9], "none",
-                              dtype=np.float16)
-    with pytest.raises(Exception, match="does not fit"):
-        _cuda_session(model).run(None, {"X": x})
+    _forced_run_fails(monkeypatch, "6,64,64,256,5,32", BIG[0], "does not fit", dtype=np.float16)
 
 
 def test_cuda_staged_channels_last_refuses_fp32_and_odd_ranks(library, monkeypatch):
-    _forced_fp32_run_fails(monkeypatch, "6,64,64,256,4,32", BIG[0], "does not fit")
-    monkeypatch.setenv("TUCKER_ONNX_CONFIG", "6,32,64,256,4,32")
-    rng = np.random.default_rng()
-    shape = SHAPES[0]  # ranks 4 and 6
-    x, w_in, w_core, w_out, b, _ = _case(rng, shape, 1, False, np.float16)
-    model = tucker_node_model(x.shape, w_in, w_core, w_out, b, False, shape[7], shape[8], shape[9], "none",
-                              dtype=np.float16)
-    with pytest.raises(Exception, match="does not fit"):
-        _cuda_session(model).run(None, {"X": x})
+    _forced_run_fails(monkeypatch, "6,64,64,256,4,32", BIG[0], "does not fit")
+    _forced_run_fails(monkeypatch, "6,32,64,256,4,32", SHAPES[0], "does not fit", dtype=np.float16)  # ranks 4 and 6
+    _forced_run_fails(monkeypatch, "6,32,64,256,5,32", SHAPES[0], "does not fit")  # the fp32 form's too
 
 
 def test_cuda_bad_forced_config(library, monkeypatch):
-    _forced_fp32_run_fails(monkeypatch, "9,1,1,100,1,32", SHAPES[0], "TUCKER_ONNX_CONFIG")
+    _forced_run_fails(monkeypatch, "9,1,1,100,1,32", SHAPES[0], "TUCKER_ONNX_CONFIG")
 
 
 # The tensor-core kernel (variant 4, fp16 only, forced until measured) on the TDC-like shapes (all multiples of 16).
@@ -316,7 +304,7 @@ def test_cuda_wmma_variant(library, monkeypatch, tmp_path, cfg, shape):
 
 
 def test_cuda_wmma_refuses_fp32(library, monkeypatch):
-    _forced_fp32_run_fails(monkeypatch, "4,4,4,256,1,32", BIG[0], "does not fit")
+    _forced_run_fails(monkeypatch, "4,4,4,256,1,32", BIG[0], "does not fit")
 
 
 # Its weights staged in shared memory first (nsplit 2): the BIG shapes whose weights fit, and the shape families of
@@ -362,14 +350,7 @@ def test_cuda_wmma_cluster_split(library, monkeypatch, tmp_path, shape, cfg):
 
 def test_cuda_wmma_staged_weights_refuses_what_does_not_fit(library, monkeypatch):
     """512:192->160:512's weights (0.9 MB) cannot be staged in one block's shared memory."""
-    monkeypatch.setenv("TUCKER_ONNX_CONFIG", "4,4,4,256,2,32")
-    rng = np.random.default_rng()
-    shape = BIG[3]
-    x, w_in, w_core, w_out, b, _ = _case(rng, shape, 1, False, np.float16)
-    model = tucker_node_model(x.shape, w_in, w_core, w_out, b, False, shape[7], shape[8], shape[9], "none",
-                              dtype=np.float16)
-    with pytest.raises(Exception, match="does not fit"):
-        _cuda_session(model).run(None, {"X": x})
+    _forced_run_fails(monkeypatch, "4,4,4,256,2,32", BIG[3], "does not fit", dtype=np.float16)
 
 
 @pytest.mark.parametrize("k", [1, 8])
@@ -408,4 +389,4 @@ def test_cuda_exhaustive_tuner_times_the_wmma_cluster_split(library, monkeypatch
 
 
 def test_cuda_bad_tune_mode(library, monkeypatch):
-    _forced_fp32_run_fails(monkeypatch, "fastest", SHAPES[0], "TUCKER_ONNX_TUNE", var="TUCKER_ONNX_TUNE")
+    _forced_run_fails(monkeypatch, "fastest", SHAPES[0], "TUCKER_ONNX_TUNE", var="TUCKER_ONNX_TUNE")
