@@ -28,12 +28,6 @@ struct fragment {
   float x[kRows * kCols];  // row-major
 };
 
-// cvt.rna.tf32.f32: round to the nearest value with a 10-bit mantissa, ties away from zero (kept in a float).
-inline float __float_to_tf32(float f) {
-  std::uint32_t b = std::bit_cast<std::uint32_t>(f);
-  if ((b & 0x7f800000u) != 0x7f800000u) b = (b + 0x1000u) & 0xffffe000u;
-  return std::bit_cast<float>(b);
-}
 // What a TF32 tensor core reads of an fp32 register: the top 19 bits (the low 13 are ignored).
 inline float Tf32Operand(float f) { return std::bit_cast<float>(std::bit_cast<std::uint32_t>(f) & 0xffffe000u); }
 

@@ -39,15 +39,11 @@ struct alignas(16) Vec16 {
 };
 using Half8 = Vec16<__half>;
 
-__device__ __forceinline__ Half8 LoadHalf8(const __half* p) {
-  const uint4 v = __ldg(reinterpret_cast<const uint4*>(p));
-  Half8 r;
-  memcpy(&r, &v, sizeof(r));
-  return r;
-}
 // Eight consecutive values (16- or 32-byte aligned) to and from fp32.
 __device__ __forceinline__ void Load8(const __half* p, float (&v)[8]) {
-  const Half8 h = LoadHalf8(p);
+  const uint4 u = __ldg(reinterpret_cast<const uint4*>(p));
+  Half8 h;
+  memcpy(&h, &u, sizeof(h));
 #pragma unroll
   for (int e = 0; e < 8; ++e) v[e] = __half2float(h.h[e]);
 }
@@ -106,7 +102,9 @@ __device__ __forceinline__ void SplitTf32(Frag& hi, Frag& lo) {
 template <class Use, class Layout>
 __device__ __forceinline__ void LoadTf32Shared(
     nvcuda::wmma::fragment<Use, 16, 16, 8, nvcuda::wmma::precision::tf32, Layout>& f, const float* p, unsigned ldm) {
-#if !defined(TUCKER_EMU) && defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+#if defined(TUCKER_EMU)
+  nvcuda::wmma::load_matrix_sync(f, p, ldm);
+#else
   namespace wmma = nvcuda::wmma;
   const unsigned a = static_cast<unsigned>(__cvta_generic_to_shared(p));
   unsigned r0, r1, r2, r3;
@@ -126,14 +124,12 @@ __device__ __forceinline__ void LoadTf32Shared(
   f.x[1] = __uint_as_float(r1);
   f.x[2] = __uint_as_float(r2);
   f.x[3] = __uint_as_float(r3);
-#else
-  nvcuda::wmma::load_matrix_sync(f, p, ldm);
 #endif
 }
 #endif
 
 // One stage: out = epilogue(W[M][K] x B[K][cols]) over cols = batch x Ho x Wo (image, output pixel) columns.
-// W is row-major [M][K] fp16 (the 1x1 weights as given, the core's packed tap-major). IN_NHWC: the input is
+// W is row-major [M][K] in T (the 1x1 weights as given, the core's packed tap-major). IN_NHWC: the input is
 // channels-last scratch and the reduction runs tap-major (k = tap x cin + c; cin a multiple of 8, so each 8
 // consecutive k are 8 channels of one tap); otherwise it is the model's channels-first input through a 1x1 stride-1
 // conv (stage 1; k = c). OUT_NHWC: fp16 channels-last scratch without epilogue (cout a multiple of 8); otherwise the
