@@ -89,9 +89,10 @@ def test_cuda_kernel_tdc_shapes(library, shape, batch, dtype):
 
 @pytest.mark.parametrize("forced,dtype", [(None, np.float32), ("3,8,8,256,8,32", np.float32),
                                           ("5,2,4,256,1,32", np.float32), ("6,64,128,256,1,32", np.float32),
-                                          ("6,32,64,256,4,128", np.float16), ("6,64,128,256,5,64", np.float32)],
+                                          ("6,32,64,256,4,128", np.float16), ("6,64,128,256,5,64", np.float32),
+                                          ("4,2,4,256,3,32", np.float32)],
                          ids=["model-pick", "cluster", "grid", "staged", "staged-channels-last-split",
-                              "staged-channels-last-fp32-split"])
+                              "staged-channels-last-fp32-split", "wmma-fp32"])
 def test_cuda_graph_capture(library, monkeypatch, forced, dtype):
     """enable_cuda_graph: the op must launch on ORT's stream, allocate nothing outside ORT's arena and never
     synchronise (the cluster kernel's launch with a cluster attribute, the grid kernel's cooperative launch with
@@ -127,7 +128,7 @@ def test_cuda_graph_capture(library, monkeypatch, forced, dtype):
 
 CHAIN_FORCED = [(None, np.float32), (None, np.float16), ("4,2,4,256,2,32", np.float16), ("4,4,4,256,1,32", np.float16),
                 ("6,32,64,256,4,128", np.float16), ("6,64,64,256,4,32", np.float16), ("6,64,128,256,1,32", np.float32),
-                ("0,4,4,128,1,32", np.float32), ("5,2,4,256,1,32", np.float32)]
+                ("0,4,4,128,1,32", np.float32), ("5,2,4,256,1,32", np.float32), ("4,2,4,256,3,32", np.float32)]
 
 
 @pytest.mark.parametrize("computed", [False, True], ids=["constant-weights", "computed-weights"])
@@ -293,7 +294,7 @@ def test_cuda_bad_forced_config(library, monkeypatch):
     _forced_run_fails(monkeypatch, "9,1,1,100,1,32", SHAPES[0], "TUCKER_ONNX_CONFIG")
 
 
-# The tensor-core kernel (variant 4, fp16 only, forced until measured) on the TDC-like shapes (all multiples of 16).
+# The tensor-core kernel (variant 4; these fp16, nsplit 1) on the TDC-like shapes (all multiples of 16).
 WMMA_FORCED = [(4, 4, 4, 256, 1, 32), (4, 8, 8, 256, 1, 32), (4, 3, 5, 256, 1, 32)]
 
 
@@ -351,6 +352,40 @@ def test_cuda_wmma_cluster_split(library, monkeypatch, tmp_path, shape, cfg):
 def test_cuda_wmma_staged_weights_refuses_what_does_not_fit(library, monkeypatch):
     """512:192->160:512's weights (0.9 MB) cannot be staged in one block's shared memory."""
     _forced_run_fails(monkeypatch, "4,4,4,256,2,32", BIG[3], "does not fit", dtype=np.float16)
+
+
+# Its fp32 form (nsplit 3: 3xTF32 from staged weights, every buffer fp32): each tile shape on BIG[0] and the shape
+# families above, the cluster split on the small shapes and on BIG[1] (whose fp32 weights need 8 blocks).
+WMMA32_FORCED = [c[:4] + (3, 32) for c in WMMA_W_FORCED]
+WMMA32_CASES = [(cfg, sh) for cfg in WMMA32_FORCED for sh in [BIG[0]] + WMMA_SHAPES]
+WMMA32_CASES += [(c[:4] + (3, c[5]), sh) for sh, c in WMMA_CLUSTER_CASES[:5]] + [((4, 4, 4, 256, 3, 256), BIG[1])]
+
+
+@pytest.mark.parametrize("cfg,shape", WMMA32_CASES, ids=[f"{i}-{','.join(map(str, c))}" for i, (c, _) in enumerate(WMMA32_CASES)])
+def test_cuda_wmma_fp32(library, monkeypatch, tmp_path, cfg, shape):
+    _check_forced(monkeypatch, tmp_path, cfg, shape, np.float32)
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_cuda_wmma_fp32_keeps_fp32_accuracy(library, monkeypatch, batch):
+    """3xTF32 with a fresh fragment per 16-row step, not TF32: on BIG[1] (a core reduction of 864 rows, its 8-block
+    cluster split) the largest error stays below 1e-5 of the largest output, as the staged family's fp32 form does."""
+    monkeypatch.setenv("TUCKER_ONNX_CONFIG", "4,4,4,256,3,256")
+    rng = np.random.default_rng()
+    shape = BIG[1]
+    x, w_in, w_core, w_out, b, z = _case(rng, shape, batch, True, np.float32)
+    s, p, d = shape[7], shape[8], shape[9]
+    model = tucker_node_model(x.shape, w_in, w_core, w_out, b, True, s, p, d, "relu", np.float32)
+    want = tucker_conv(x, w_in, w_core, w_out, b, z, s, p, d, "relu")
+    got = _cuda_session(model).run(None, {"X": x, "Z": z})[0].astype(np.float64)
+    rel = np.abs(got - want).max() / np.abs(want).max()
+    assert rel < 1e-5, rel
+
+
+def test_cuda_wmma_forms_refuse_the_other_type_and_what_does_not_fit(library, monkeypatch):
+    _forced_run_fails(monkeypatch, "4,4,4,256,2,32", BIG[0], "does not fit")  # the fp16 forms at fp32
+    _forced_run_fails(monkeypatch, "4,4,4,256,3,32", BIG[0], "does not fit", dtype=np.float16)  # the fp32 form at fp16
+    _forced_run_fails(monkeypatch, "4,4,4,256,3,32", BIG[1], "does not fit")  # 0.6 MB of fp32 weights in one block
 
 
 @pytest.mark.parametrize("k", [1, 8])

@@ -100,6 +100,15 @@ CASES += [(WMMA_SHAPES[0], 1, WMMA_CONFIGS[1], np.float16), (WMMA_SHAPES[1], 1, 
 # tests' small shapes, each with its config.
 from test_kernel_cuda import WMMA_CLUSTER_CASES, WMMA_CLUSTER_SHAPES  # noqa: E402
 CASES += [(sh, 2, cfg, np.float16) for sh, cfg in WMMA_CLUSTER_CASES if sh in WMMA_CLUSTER_SHAPES]
+# Its fp32 form (nsplit 3, 3xTF32 from staged weights; the emulated tensor cores read TF32 operands as the hardware
+# does, so a missing split fails fp32's tolerance): every shape with a tile shape each, 48-pixel tiles, im2col in
+# chunks, more biases than registers, and the cluster split.
+CASES += [(sh, 2, WMMA_W_FORCED[i % len(WMMA_W_FORCED)][:4] + (3, 32), np.float32) for i, sh in enumerate(WMMA_SHAPES)]
+CASES += [(WMMA_SHAPES[1], 1, (4, 6, 8, 256, 3, 32), np.float32),
+          ((16, 64, 16, 16, 7, 7, 5, (1, 1), (2, 2, 2, 2), (1, 1)), 2, (4, 4, 4, 256, 3, 32), np.float32),
+          ((32, 64, 32, 32, 8, 8, 3, (1, 1), (1, 1, 1, 1), (1, 1)), 1, (4, 4, 8, 256, 3, 32), np.float32),
+          ((16, 16, 16, 544, 5, 5, 3, (1, 1), (1, 1, 1, 1), (1, 1)), 1, (4, 4, 4, 256, 3, 32), np.float32)]
+CASES += [(sh, 2, cfg[:4] + (3, cfg[5]), np.float32) for sh, cfg in WMMA_CLUSTER_CASES[:3] if sh in WMMA_CLUSTER_SHAPES]
 
 def _build_emulator(tmp_path_factory, *defines):
     cxx = shutil.which("g++")

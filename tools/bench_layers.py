@@ -9,7 +9,11 @@ kept cuDNN's fp16 convs off the tensor cores: rows before session 10's call 10 u
 fused and triplet are compared first.
 Shapes: the 18 core shapes of the TDC paper (C=r_in -> N=r_out @ HxW); the dense layer around each
 core has D = max(64, 2 * max(r_in, r_out)) channels in and out (the paper gives only the cores).
+--marginal L2 also times each chain at L2 layers: (Run(L2) - Run(L)) / (L2 - L) is a layer's marginal GPU time in
+the captured graph, with ORT's fixed per-Run cost (graph launch, IOBinding, the stream sync) gone from both sides,
+which a stack of 4 leaves at a quarter per layer.
 Usage: python tools/bench_layers.py --out results/layers [--batches 1 32] [--dtypes fp32 fp16] [--stack 16]
+       [--marginal 16]
 """
 from __future__ import annotations
 
@@ -129,6 +133,7 @@ def main():
                     "(resnet18 resnet50 vgg16_bn densenet121 densenet201) with the TDC ranks")
     ap.add_argument("--iters", type=int, default=100)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--marginal", type=int, default=0, help="also time chains of this many layers: marginal us per layer")
     ap.add_argument("--kernels", action="store_true", help="also record CUPTI kernel time per Run (torch.profiler)")
     args = ap.parse_args()
     import onnxruntime as ort
@@ -187,30 +192,49 @@ def main():
                 row["fused_config"] = fused_config(dtype, batch, c, hw, r1, r2, k, n, stride)
                 row["speedup_vs_triplet"] = row["triplet_us"] / row["fused_us"]
                 row["speedup_vs_dense"] = row["dense_us"] / row["fused_us"]
+                L2 = args.marginal if chain and args.marginal > L else 0
+                if L2:
+                    models2 = stack_models(c, n, r1, r2, hw, k, stride, batch, dtype, L2, rng)
+                    for name, m, t in zip(("fused", "triplet", "dense"), models2, (tf, tt, td)):
+                        t2 = time_session(m, {"X": x}, library=name == "fused", **(kw | {"kernels": False}))
+                        row[f"{name}_marg_us"] = (t2["median_ms"] - t["median_ms"]) * 1e3 / (L2 - L)
+                    row["marginal_stack"] = L2
+                    row["marg_speedup_vs_triplet"] = row["triplet_marg_us"] / row["fused_marg_us"]
                 rows.append(row)
                 dump(out / "layers.json", {"environment": env, "rows": rows})
                 print(f"{dtype} b{batch:<3d} {row['core']:>14s} C={c:<4d} fused {row['fused_us']:8.2f} us  triplet "
                       f"{row['triplet_us']:8.2f}  dense {row['dense_us']:8.2f}  floor {floor_us:6.2f}  "
                       f"x{row['speedup_vs_triplet']:.2f} vs cuDNN triplet  err {err:.1e}"
+                      + (f"  marginal fused {row['fused_marg_us']:.2f} triplet {row['triplet_marg_us']:.2f} "
+                         f"x{row['marg_speedup_vs_triplet']:.2f}" if "fused_marg_us" in row else "")
                       + (f"  kernels fused {row['fused_kernel_us']:.2f} triplet {row['triplet_kernel_us']:.2f} us"
                          if "fused_kernel_us" in row and "triplet_kernel_us" in row else ""), flush=True)
     dump(out / "layers.json", {"environment": env, "rows": rows})
     with open(out / "layers.md", "w") as f:
         f.write(f"# Layer benchmark\n\n{env}\n\nPer layer: wall time of a Run / stack; 'kern' columns: GPU kernel time per layer (CUPTI) "
-                "and kernels launched per layer, where recorded.\n\n"
+                "and kernels launched per layer, where recorded; 'marginal' columns (--marginal L2): (Run(L2) - Run(L)) / (L2 - L), "
+                "a layer's GPU time in the captured graph without ORT's fixed per-Run cost.\n\n"
                 "| dtype | batch | core | D | fused us | cuDNN triplet us | dense us | floor us | vs triplet | vs dense "
+                "| fused marginal us | triplet marginal us | marginal vs triplet "
                 "| fused kern us (n) | triplet kern us (n) | dense kern us (n) | fused config |\n"
-                "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+                "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+        marg = lambda r: (f"{r['fused_marg_us']:.2f} | {r['triplet_marg_us']:.2f} | {r['marg_speedup_vs_triplet']:.2f}x"
+                          if "fused_marg_us" in r else "- | - | -")
         kern = lambda r, n: (f"{r[n + '_kernel_us']:.2f} ({r[n + '_kernels_per_layer']:.0f})" if n + "_kernel_us" in r else "-")
         for r in rows:
             f.write(f"| {r['dtype']} | {r['batch']} | {r['core']} | {r['D']} | {r['fused_us']:.2f} | {r['triplet_us']:.2f} | "
                     f"{r['dense_us']:.2f} | {r['floor_us']:.2f} | {r['speedup_vs_triplet']:.2f}x | {r['speedup_vs_dense']:.2f}x "
-                    f"| {kern(r, 'fused')} | {kern(r, 'triplet')} | {kern(r, 'dense')} | {r.get('fused_config') or '-'} |\n")
+                    f"| {marg(r)} | {kern(r, 'fused')} | {kern(r, 'triplet')} | {kern(r, 'dense')} | {r.get('fused_config') or '-'} |\n")
         for dtype in args.dtypes:
             for batch in args.batches:
                 sp = [r["speedup_vs_triplet"] for r in rows if r["dtype"] == dtype and r["batch"] == batch]
                 if sp:
                     f.write(f"\n{dtype} batch {batch}: median speed-up vs cuDNN triplet {np.median(sp):.2f}x, min {min(sp):.2f}x")
+                mp = [r["marg_speedup_vs_triplet"] for r in rows if r["dtype"] == dtype and r["batch"] == batch
+                      and "marg_speedup_vs_triplet" in r]
+                if mp:
+                    f.write(f"\n{dtype} batch {batch}, marginal: median speed-up vs cuDNN triplet {np.median(mp):.2f}x, "
+                            f"min {min(mp):.2f}x ({len(mp)} rows)")
     print(f"wrote {out}/layers.json and layers.md")
 
 

@@ -33,7 +33,7 @@ NAMES = ["tiled_mem1", "tiled_mem", "tiled_sync", "tiled_fill", "tiled_launch", 
          "cluster_gather", "cluster_launch", "grid_launch", "grid_sync", "grid_mem", "grid_step", "grid_reduce",
          "staged_cpi", "staged_launch", "staged_bw", "staged_mma_cpi", "staged_mma_bw",
          "staged_mma_lat", "staged_nhwc_lat", "wmma_launch", "wmma_mem", "wmma_step", "wmma_fill", "wmma_sync", "wmma_share",
-         "wmma_pdl"]
+         "wmma_pdl", "wmma_tf32x3"]
 
 
 # The hand-set constants the fit started from: cross-validation starts there too, so a held-out shape never
@@ -81,6 +81,9 @@ B32_LOG = ROOT / "results/h200_2026-11-30_s18/call6_split_rule/variant6.jsonl.gz
 # Session 20: every variant-6 config timed at fp32 (the FFMA families and the channels-last family's 3xTF32 form,
 # nsplit 5) on the 18 TDC shapes, batch 1 and 32, which that form's product and split issue were scanned on.
 FP32_TC_LOG = ROOT / "results/h200_2026-11-30_s20/call5_variant6_fp32/variant6.jsonl.gz"
+# Session 21: every variant-4 config at fp32 (the WMMA kernel's 3xTF32 form, nsplit 3, its warps splitting reductions of
+# >= 16 steps) on the same shapes, merged into FP32_TC_LOG: wmma_tf32x3 was scanned on it.
+FP32_WMMA_LOG = ROOT / "results/h200_2026-11-30_s21/call4_wmma_fp32_rule/variant4.jsonl.gz"
 
 
 def defaults() -> list[float]:

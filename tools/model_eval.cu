@@ -26,7 +26,8 @@ int main(int argc, char** argv) {
     Problem p{};
     while (std::scanf("%d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d %d", &p.batch, &p.C, &p.H, &p.W, &p.R1, &p.R2,
                       &p.kh, &p.kw, &p.N, &p.Ho, &p.Wo, &p.sh, &p.sw, &p.pt, &p.pl, &p.dh, &p.dw) == 17) {
-      // fp32 problems: the tensor-core configs (fp16 only) are not usable.
+      // fp32 problems: the fp16-only tensor-core configs are not usable (the fp32 forms, nsplit 5 staged and
+      // nsplit 3 WMMA, are).
       const UsableFn fp32 = [](const Problem&, const Config& c, bool) { return !Fp16Only(c); };
       const std::vector<Config> cs = shortlist ? Shortlist(p, d, std::atoi(argv[2]), fp32)
                                                : std::vector<Config>{ChooseConfig(p, d, fp32)};
@@ -41,7 +42,7 @@ int main(int argc, char** argv) {
   }
   ModelParams m;
   if (std::scanf("%lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf %lf "
-                 "%lf %lf %lf %lf %lf %lf %lf",
+                 "%lf %lf %lf %lf %lf %lf %lf %lf",
                  &m.tiled_mem1,
                  &m.tiled_mem, &m.tiled_sync, &m.tiled_fill, &m.tiled_launch, &m.splitk_step1, &m.splitk_step2,
                  &m.splitk_step3, &m.splitk_atomic, &m.splitk_instr, &m.splitk_launch, &m.cluster_cpi,
@@ -49,7 +50,7 @@ int main(int argc, char** argv) {
                  &m.grid_launch, &m.grid_sync, &m.grid_mem, &m.grid_step, &m.grid_reduce, &m.staged_cpi, &m.staged_launch,
                  &m.staged_bw, &m.staged_mma_cpi, &m.staged_mma_bw,
                  &m.staged_mma_lat, &m.staged_nhwc_lat, &m.wmma_launch, &m.wmma_mem, &m.wmma_step, &m.wmma_fill,
-                 &m.wmma_sync, &m.wmma_share, &m.wmma_pdl) != 36)
+                 &m.wmma_sync, &m.wmma_share, &m.wmma_pdl, &m.wmma_tf32x3) != 37)
     return 1;
   const Device d = kHopperDevice;
   Problem p{};

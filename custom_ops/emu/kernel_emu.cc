@@ -106,14 +106,18 @@ int Run(const std::string& dir, const tucker_cuda::Problem& p, const tucker_cuda
     if (c.kchunk == tucker_cuda::kClusterStaged) run(grid, c.nsplit, tucker_cuda::ClusterKernel<T, true>);
     else run(grid, c.nsplit, tucker_cuda::ClusterKernel<T, false>);
   } else if (c.variant == tucker_cuda::kWmma) {
-    if constexpr (std::is_same_v<T, __half>) {
-      const unsigned cs = static_cast<unsigned>(tucker_cuda::WmmaClusterSize(c));
+    const unsigned cs = static_cast<unsigned>(tucker_cuda::WmmaClusterSize(c));
+    if (std::is_same_v<T, float> != tucker_cuda::WmmaFp32(c)) {
+      std::fprintf(stderr, "error: invalid WMMA config (fp16: nsplit 1 or 2; fp32: nsplit 3)\n");
+      return 2;
+    }
+    if constexpr (std::is_same_v<T, float>) {
+      if (cs > 1) run(dim3(tiles * cs, p.batch), cs, tucker_cuda::WmmaKernelTf32<true>);
+      else run(dim3(tiles, p.batch), 1, tucker_cuda::WmmaKernelTf32<false>);
+    } else {
       if (cs > 1) run(dim3(tiles * cs, p.batch), cs, tucker_cuda::WmmaKernel<true, true>);
       else if (c.nsplit == 2) run(dim3(tiles, p.batch), 1, tucker_cuda::WmmaKernel<true>);
       else run(dim3(tiles, p.batch), 1, tucker_cuda::WmmaKernel<false>);
-    } else {
-      std::fprintf(stderr, "error: the WMMA kernel is fp16 only\n");
-      return 2;
     }
   } else if (c.variant == tucker_cuda::kSplitK) {
     run(dim3(tiles, p.batch), 1, tucker_cuda::TuckerConvKernel<T>);

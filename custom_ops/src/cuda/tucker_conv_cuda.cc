@@ -110,7 +110,7 @@ std::string ProblemKey(const Problem& p, bool half) {
 // Whether config c can run p on this device (a forced or cached config is checked; the model's own are by design).
 bool FitsDevice(const Problem& p, const Config& c, bool half, const DeviceInfo& dev) {
   return c.variant >= tucker_cuda::kTiled4x4 && c.variant <= tucker_cuda::kStaged &&
-         (c.variant != tucker_cuda::kWmma || half) && (c.variant != tucker_cuda::kCluster || dev.cc_major >= 9) &&
+         (c.variant != tucker_cuda::kCluster || dev.cc_major >= 9) &&
          tucker_cuda::SharedBytes(p, c) <= dev.smem_per_block && tucker_cuda::Launchable(p, c, half);
 }
 

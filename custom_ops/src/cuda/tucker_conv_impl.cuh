@@ -17,7 +17,7 @@ struct Problem {
 
 // Kernel variants: register-tiled block GEMMs (4x4 or 2x2 outputs per thread), v2's split-K kernel, v4's
 // cluster kernel (a tile's work spread over a thread-block cluster, Hopper and later), or the tensor-core
-// (WMMA) kernel for fp16 (256 threads, channels and ranks multiples of 16), or the grid-wide kernel (each stage
+// (WMMA) kernel (fp16, or fp32 as 3xTF32; 256 threads, channels and ranks multiples of 16), or the grid-wide kernel (each stage
 // over every SM, grid barriers between stages, t1/t2 in a scratch buffer from ORT's arena), or the staged kernel
 // (one register-tiled implicit-GEMM launch per stage, t1/t2 in arena scratch: for large maps and batches).
 enum Variant { kTiled4x4 = 0, kTiled2x2 = 1, kSplitK = 2, kCluster = 3, kWmma = 4, kGrid = 5, kStaged = 6 };
@@ -122,6 +122,10 @@ struct ModelParams {
   double wmma_fill = 80;      // per element (group) a thread stages: X's window, 16-byte weight groups, im2col segments
   double wmma_sync = 700;     // per im2col chunk (WmmaChunkR1 r1 rows): its build and barriers
   double wmma_share = 0.3;    // a chain's slow-down per other block on its SM
+  // The fp32 form (nsplit 3, session 21): one 16-row step's cost over fp16's (two TF32 steps of three products, the
+  // operands' splits and the partial sums' adds). Hand-set from the staged family's 3xTF32 form (its product issue
+  // 2x fp16's plus the splits, session 20), pending a fit on a log of the WMMA fp32 configs.
+  double wmma_tf32x3 = 3.0;
   // Session 14: with programmatic dependent launch (Hopper, constant weights: the op's default) a layer's launch and
   // its blocks' set-up overlap the previous kernel; the one-launch WMMA kernel gained ~2 us per layer in a stack, the
   // three-launch staged and the grid kernels ~0.3-0.5 us. Credited to the WMMA kernel alone (at most half its chain),
@@ -140,8 +144,9 @@ std::vector<Config> Candidates(const Problem& p, const Device& d);
 // Parses a config cache file (the lines TUCKER_ONNX_CONFIG_LOG writes): shape key -> chosen config.
 std::map<std::string, Config> ReadConfigCache(const std::string& path);
 
-// The tensor-core (WMMA, fp16) configs that fit p: the autotuners time them too (fp16 only); the model has no cost
-// term for them yet, so they are never its own pick. Empty unless C, R1, R2 and N are multiples of 16.
+// The tensor-core (WMMA, fp16) configs with weights read from global memory that fit p: the autotuners time them too
+// (fp16 only); the model has no cost term for them, so they are never its own pick. Empty unless C, R1, R2 and N are
+// multiples of 16.
 // with_cluster: also the WMMA kernel's cluster split where no plain tile fits (the exhaustive tuner).
 std::vector<Config> TensorCoreCandidates(const Problem& p, const Device& d, bool with_cluster = false);
 

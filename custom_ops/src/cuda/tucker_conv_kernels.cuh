@@ -39,11 +39,16 @@ cudaError_t LaunchCluster(bool half, const void* x, const void* w_in, const void
 size_t WmmaSharedBytes(const Problem& p, const Config& c);  // SIZE_MAX unless C, R1, R2, N are multiples of 16
 // cs of the WMMA kernel's cluster split (kchunk / 32; 1: none; 0: invalid).
 inline int WmmaClusterSize(const Config& c) { return c.kchunk >= 32 && c.kchunk % 32 == 0 ? c.kchunk / 32 : 0; }
+// nsplit 3: the fp32 (3xTF32) form, staged weights; nsplit 1 and 2 are fp16.
+inline bool WmmaFp32(const Config& c) { return c.nsplit == 3; }
+// The fp32 form splits a stage's reduction over its idle warps from this many 16-row steps (kernel and model).
+constexpr int kWmmaSplitSteps = 16;
 // r1 rows per im2col chunk of this WMMA config (its shared-memory layout's choice, tucker_conv_wmma_kernel.cuh).
 int WmmaChunkRows(const Problem& p, const Config& c);
 cudaError_t PrepareWmma(size_t max_smem);
 cudaError_t PrepareWmmaCluster(size_t max_smem);  // Hopper and later
-// fp16, fits, and (cluster split) the GPU can co-schedule one cluster of it.
+// Its type matches the config (fp16: nsplit 1, 2; fp32: nsplit 3 on sm_80+), fits, and (cluster split) the GPU can
+// co-schedule one cluster of it.
 bool WmmaLaunchable(bool half, const Problem& p, const Config& c);
 cudaError_t LaunchWmma(bool half, const void* x, const void* w_in, const void* w_core, const void* w_out,
                        const void* bias, const void* z, void* y, const Problem& p, const Config& c,

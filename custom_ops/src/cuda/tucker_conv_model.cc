@@ -375,37 +375,49 @@ void AddStagedCandidates(const Problem& p, const Device& d, std::vector<Config>*
 // TensorCoreCandidates).
 double WmmaCycles(const Problem& p, const Config& c, const Device& d, const ModelParams& m) {
   const size_t smem = WmmaSharedBytes(p, c);
-  if (c.nsplit != 2 || WmmaClusterSize(c) != 1 || smem == static_cast<size_t>(-1) || smem > d.smem_per_block)
+  if (c.nsplit < 2 || WmmaClusterSize(c) != 1 || smem == static_cast<size_t>(-1) || smem > d.smem_per_block)
     return INFINITY;
+  // fp32 (nsplit 3): each 16-row step is two TF32 steps of three products and their operands' splits; every staged
+  // element is twice the bytes (16-byte groups of 4 values instead of 8).
+  const bool fp32 = WmmaFp32(c);
+  const double step = fp32 ? m.wmma_step * m.wmma_tf32x3 : m.wmma_step, per16 = fp32 ? 4 : 8;
   const int kk = p.kh * p.kw, threads = c.threads, warps = threads / 32;
   const int winp = RoundUp(WindowRows(p, c.th) * WindowCols(p, c.tw), 16), tpixp = RoundUp(c.th * c.tw, 16);
   const auto per_warp = [&](double tiles) { return std::ceil(tiles / warps); };
   const int kc = WmmaChunkRows(p, c);
   const double chunks = p.R1 / kc;
-  const double steps = per_warp((p.R1 / 16) * (winp / 16)) * (p.C / 16) +        // stage 1
-                       per_warp((p.R2 / 16) * (tpixp / 16)) * (p.R1 / 16) * kk + // stage 2
-                       per_warp((p.N / 16) * (tpixp / 16)) * (p.R2 / 16);         // stage 3
+  // A stage's serial steps per warp: its tiles dealt to the warps; the fp32 form's warps also split the reduction
+  // of a stage with fewer tiles than warps and at least kWmmaSplitSteps steps (ks of them per tile, one more step for
+  // their partial sums).
+  const auto stage = [&](int tiles, int ksteps) {
+    if (!fp32 || tiles >= warps || ksteps < kWmmaSplitSteps) return per_warp(tiles) * ksteps;
+    const int ks = std::min(warps / tiles, ksteps);
+    return std::ceil(static_cast<double>(ksteps) / ks) + (ks > 1 ? 1 : 0);
+  };
+  const double steps = stage((p.R1 / 16) * (winp / 16), p.C / 16) + stage((p.R2 / 16) * (tpixp / 16), (p.R1 / 16) * kk) +
+                       stage((p.N / 16) * (tpixp / 16), p.R2 / 16);
   const double weights = static_cast<double>(p.R1) * p.C + static_cast<double>(p.R2) * p.R1 * kk + p.N * p.R2;
-  const double fills = std::ceil(static_cast<double>(p.C) * winp / threads) + std::ceil(weights / 8 / threads) +
+  const double fills = std::ceil(static_cast<double>(p.C) * winp / threads) + std::ceil(weights / per16 / threads) +
                        chunks * std::ceil(static_cast<double>(kc) * kk * tpixp / 8 / threads);
   const double blocks = static_cast<double>(CeilDiv(p.Ho, c.th)) * CeilDiv(p.Wo, c.tw) * p.batch;
   const double per_sm = std::max<size_t>(1, std::min<size_t>(2, d.smem_per_sm / (smem + 1024)));
   const double waves = std::ceil(blocks / (d.sm_count * per_sm));
   const double sharing = std::min(per_sm, std::ceil(blocks / d.sm_count)) - 1;
-  const double chain = m.wmma_mem + steps * m.wmma_step + fills * m.wmma_fill + chunks * m.wmma_sync;
+  const double chain = m.wmma_mem + steps * step + fills * m.wmma_fill + chunks * m.wmma_sync;
   // PDL hides the set-up of a single wave (batch 1); with more waves it is a small part, and crediting it there
   // picked 8x8 tiles for 32->32@28 at batch 32, 12% slower than the staged kernel (session 14, call 7).
   const double overlap = d.cc_major >= 9 && waves == 1 ? std::min(m.wmma_pdl, 0.5 * chain) : 0.0;
   return m.wmma_launch + (waves + m.wmma_share * sharing) * chain - overlap;
 }
 
-// WMMA configs where they fit (SharedBytes: also channels and ranks multiples of 16; fp16 only: Launchable), in the
+// WMMA configs where they fit (SharedBytes: also channels and ranks multiples of 16; the type: Launchable), in the
 // tile shapes the H200 ran correctly (tests/test_kernel_cuda.py, tools/bench_configs.py, sessions 4 and 13). nsplit 2
-// (weights staged in shared memory) also takes 2x4 tiles: its model candidates; nsplit 1: TensorCoreCandidates.
+// (weights staged in shared memory; fp16) and 3 (fp32) also take 2x4 tiles: model candidates; nsplit 1:
+// TensorCoreCandidates.
 void AddWmmaCandidates(const Problem& p, const Device& d, int nsplit, std::vector<Config>* out) {
   for (auto [th, tw] : {std::pair{2, 4}, std::pair{4, 4}, std::pair{4, 8}, std::pair{8, 8}}) {
     const Config c{kWmma, th, tw, 256, nsplit, 32};
-    if ((nsplit == 2 || th > 2) && (th <= p.Ho || th <= 4) && (tw <= p.Wo || tw <= 4) &&
+    if ((nsplit >= 2 || th > 2) && (th <= p.Ho || th <= 4) && (tw <= p.Wo || tw <= 4) &&
         SharedBytes(p, c) <= d.smem_per_block)
       out->push_back(c);
   }
@@ -476,6 +488,7 @@ std::vector<Config> Candidates(const Problem& p, const Device& d) {
   AddGridCandidates(p, &out);
   AddStagedCandidates(p, d, &out);
   AddWmmaCandidates(p, d, 2, &out);
+  AddWmmaCandidates(p, d, 3, &out);
   return out;
 }
 
@@ -560,7 +573,7 @@ cudaError_t PrepareClusterKernels(size_t max_smem) {
 }
 
 bool Fp16Only(const Config& c) {
-  return c.variant == kWmma || (c.variant == kStaged && StagedFp16Only(c));
+  return (c.variant == kWmma && !WmmaFp32(c)) || (c.variant == kStaged && StagedFp16Only(c));
 }
 
 bool Launchable(const Problem& p, const Config& c, bool half) {

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Session 21, call 3: the WMMA kernel's fp32 form with its warps splitting the reductions of stages with fewer tiles
+# than warps. Its CUDA tests (and graph capture, PDL chains); every variant-4 config timed at fp32 on the 18 TDC
+# shapes, batch 1 and 32 (the model's fit); the fp32 layer bench at batch 1 on the model's picks (marginal).
+set -u
+# (the library carried stripped in tucker_onnx/_lib)
+. tools/gpu_common.sh
+export NVIDIA_TF32_OVERRIDE=0
+cuda_tests 150 tests/test_kernel_cuda.py -k "wmma_fp32 or wmma_forms or graph_capture or chain"
+DTYPES=fp32 BATCHES="1 32" variant_log 4 170
+timeout 170 python3 tools/bench_layers.py --out "$R/layers_fp32_b1" --dtypes fp32 --batches 1 --stack 4 --marginal 16 \
+  --iters 50 --repeats 3 2>&1 | quiet | grep -E "^fp32|wrote"
+pack
