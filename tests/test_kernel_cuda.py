@@ -268,16 +268,19 @@ def test_cuda_staged_channels_last_fp32_keeps_fp32_accuracy(library, monkeypatch
     below 1e-5 of the largest output. TF32 products alone (10-bit mantissas, 2^-11 relative each) miss that by orders
     of magnitude; so did 3xTF32 with the products chained through the tensor cores' own accumulation over the whole
     reduction (2.4e-5 at batch 32 on the H200, session 20), which does not round to nearest."""
-    monkeypatch.setenv("TUCKER_ONNX_CONFIG", "6,64,128,256,5,32")
+    assert _fp32_error(monkeypatch, "6,64,128,256,5,32", BIG[-1], batch) < 1e-5
+
+
+def _fp32_error(monkeypatch, cfg, shape, batch) -> float:
+    """Largest error of a forced fp32 config against the float64 reference, relative to the largest output."""
+    monkeypatch.setenv("TUCKER_ONNX_CONFIG", cfg)
     rng = np.random.default_rng()
-    shape = BIG[-1]
     x, w_in, w_core, w_out, b, z = _case(rng, shape, batch, True, np.float32)
     s, p, d = shape[7], shape[8], shape[9]
     model = tucker_node_model(x.shape, w_in, w_core, w_out, b, True, s, p, d, "relu", np.float32)
     want = tucker_conv(x, w_in, w_core, w_out, b, z, s, p, d, "relu")
     got = _cuda_session(model).run(None, {"X": x, "Z": z})[0].astype(np.float64)
-    rel = np.abs(got - want).max() / np.abs(want).max()
-    assert rel < 1e-5, rel
+    return float(np.abs(got - want).max() / np.abs(want).max())
 
 
 def test_cuda_staged_channels_last_fp32_form_refuses_fp16(library, monkeypatch):
@@ -370,16 +373,7 @@ def test_cuda_wmma_fp32(library, monkeypatch, tmp_path, cfg, shape):
 def test_cuda_wmma_fp32_keeps_fp32_accuracy(library, monkeypatch, batch):
     """3xTF32 with a fresh fragment per 16-row step, not TF32: on BIG[1] (a core reduction of 864 rows, its 8-block
     cluster split) the largest error stays below 1e-5 of the largest output, as the staged family's fp32 form does."""
-    monkeypatch.setenv("TUCKER_ONNX_CONFIG", "4,4,4,256,3,256")
-    rng = np.random.default_rng()
-    shape = BIG[1]
-    x, w_in, w_core, w_out, b, z = _case(rng, shape, batch, True, np.float32)
-    s, p, d = shape[7], shape[8], shape[9]
-    model = tucker_node_model(x.shape, w_in, w_core, w_out, b, True, s, p, d, "relu", np.float32)
-    want = tucker_conv(x, w_in, w_core, w_out, b, z, s, p, d, "relu")
-    got = _cuda_session(model).run(None, {"X": x, "Z": z})[0].astype(np.float64)
-    rel = np.abs(got - want).max() / np.abs(want).max()
-    assert rel < 1e-5, rel
+    assert _fp32_error(monkeypatch, "4,4,4,256,3,256", BIG[1], batch) < 1e-5
 
 
 def test_cuda_wmma_forms_refuse_the_other_type_and_what_does_not_fit(library, monkeypatch):
