@@ -554,7 +554,8 @@ double PredictMicros(const Problem& p, const Device& d, double sm_ghz) {
   constexpr double kMeasuredPerPredicted = 2.51;  // tools/fit_model.py logs, see the header
   // The fp32 kernels' pick: the scale was fitted on fp32 logs (the fp16-only configs left out; the same predicate as
   // tools/model_eval.cu's, which cannot call Launchable: that queries the CUDA runtime). The fp32 channels-last form
-  // (nsplit 5, session 20) is among them: on its log its picks ran 2.31x their predicted cycles (median, 1.09-4.96).
+  // (nsplit 5, session 20) is among them: on its log its picks ran 2.31x their predicted cycles (median, 1.09-4.96);
+  // so is the WMMA kernel's fp32 form (nsplit 3, session 21): 1.96x (1.65-2.11), so its picks read ~1.3x slow here.
   const UsableFn fp32 = [](const Problem&, const Config& c, bool) { return !Fp16Only(c); };
   return PredictCycles(p, ChooseConfig(p, d, fp32), d) / (sm_ghz * 1e3) * kMeasuredPerPredicted;
 }
