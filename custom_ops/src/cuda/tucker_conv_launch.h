@@ -14,6 +14,17 @@ inline int SmCount() {
   return sms;
 }
 
+// Compute capability major of the current device (0 where the query fails), the same kind of host-side query.
+inline int CcMajor() {
+  int dev = 0, major = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess ||
+      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) {
+    cudaGetLastError();
+    return 0;
+  }
+  return major;
+}
+
 struct LaunchOpts {
   bool pdl = false;
   unsigned cluster = 1;

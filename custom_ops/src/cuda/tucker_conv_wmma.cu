@@ -64,14 +64,7 @@ dim3 WmmaGrid(const Problem& p, const Config& c) {
 bool WmmaLaunchable(bool half, const Problem& p, const Config& c) {
   const size_t smem = WmmaSharedBytes(p, c);
   if (half == WmmaFp32(c) || smem == static_cast<size_t>(-1)) return false;
-  if (!half) {  // TF32 tensor cores: sm_80 and later
-    int dev = 0, major = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess ||
-        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess || major < 8) {
-      cudaGetLastError();
-      return false;
-    }
-  }
+  if (!half && CcMajor() < 8) return false;  // TF32 tensor cores: sm_80 and later
   if (WmmaClusterSize(c) == 1) return true;
   cudaLaunchAttribute attr[3];
   const cudaLaunchConfig_t cfg = MakeLaunchConfig(WmmaGrid(p, c), dim3(c.threads), smem, nullptr,
