@@ -376,6 +376,42 @@ def test_cuda_wmma_fp32_keeps_fp32_accuracy(library, monkeypatch, batch):
     assert _fp32_error(monkeypatch, "4,4,4,256,3,256", BIG[1], batch) < 1e-5
 
 
+# The fp32 tensor-core forms' TF32 mode (TUCKER_ONNX_TF32=1): the WMMA kernel plain and split over a cluster, the
+# channels-last staged family with and without a K split, on reductions of 576-1728 rows.
+TF32_CASES = [("4,4,4,256,3,32", 0), ("4,4,4,256,3,256", 1), ("6,64,128,256,5,32", 3), ("6,64,64,256,5,128", 1)]
+
+
+@pytest.mark.parametrize("cfg,big", TF32_CASES, ids=[c for c, _ in TF32_CASES])
+def test_cuda_tf32_mode(library, monkeypatch, cfg, big):
+    """TUCKER_ONNX_TF32=1: TF32's error (10-bit mantissas, as cuDNN's TF32 convolutions), not 3xTF32's, so the mode is
+    engaged; with NVIDIA_TF32_OVERRIDE=0, which turns TF32 off in cuDNN, fp32's accuracy again."""
+    monkeypatch.setenv("TUCKER_ONNX_TF32", "1")
+    err = _fp32_error(monkeypatch, cfg, BIG[big], 2)
+    assert 1e-5 < err < 1e-2, err
+    monkeypatch.setenv("NVIDIA_TF32_OVERRIDE", "0")
+    assert _fp32_error(monkeypatch, cfg, BIG[big], 2) < 1e-5
+
+
+@pytest.mark.parametrize("big", [0, 1, 3])
+def test_cuda_tf32_mode_model_picks(library, monkeypatch, tmp_path, big):
+    """TF32 mode without a forced config: the model picks per shape under its own cache key (" tf32"), within TF32's
+    error of the reference."""
+    import json
+    log = tmp_path / "configs.jsonl"
+    monkeypatch.setenv("TUCKER_ONNX_TF32", "1")
+    monkeypatch.setenv("TUCKER_ONNX_CONFIG_LOG", str(log))
+    rng = np.random.default_rng()
+    shape = BIG[big]
+    x, w_in, w_core, w_out, b, z = _case(rng, shape, 1, True, np.float32)
+    s, p, d = shape[7], shape[8], shape[9]
+    model = tucker_node_model(x.shape, w_in, w_core, w_out, b, True, s, p, d, "relu", np.float32)
+    want = tucker_conv(x, w_in, w_core, w_out, b, z, s, p, d, "relu")
+    got = _cuda_session(model).run(None, {"X": x, "Z": z})[0].astype(np.float64)
+    assert np.abs(got - want).max() / np.abs(want).max() < 1e-2
+    (entry,) = [json.loads(line) for line in log.read_text().splitlines()]
+    assert entry["key"].startswith("fp32 ") and entry["key"].endswith(" tf32"), entry["key"]
+
+
 def test_cuda_wmma_forms_refuse_the_other_type_and_what_does_not_fit(library, monkeypatch):
     _forced_run_fails(monkeypatch, "4,4,4,256,2,32", BIG[0], "does not fit")  # the fp16 forms at fp32
     _forced_run_fails(monkeypatch, "4,4,4,256,3,32", BIG[0], "does not fit", dtype=np.float16)  # the fp32 form at fp16
@@ -401,19 +437,22 @@ def test_cuda_quick_tuner(library, monkeypatch, tmp_path, k, dtype):
     assert entry["chosen"] == min(timed, key=lambda t: t[6])[:6]
 
 
-def test_cuda_exhaustive_tuner_times_the_wmma_cluster_split(library, monkeypatch, tmp_path):
+@pytest.mark.parametrize("dtype", [np.float16, np.float32])
+def test_cuda_exhaustive_tuner_times_the_wmma_cluster_split(library, monkeypatch, tmp_path, dtype):
     """The exhaustive tuner (only it) also times the WMMA kernel's cluster split where no plain WMMA tile fits one
-    block (here W_core alone is 240 KB), and runs the fastest config it timed."""
+    block (here W_core alone is 240 KB in fp16), in the dtype's form (nsplit 2 fp16, 3 fp32), and runs the fastest
+    config it timed."""
     import json
     log = tmp_path / "configs.jsonl"
     monkeypatch.setenv("TUCKER_ONNX_TUNE", "exhaustive")
     monkeypatch.setenv("TUCKER_ONNX_CONFIG_LOG", str(log))
-    _check_residual_relu((64, 64, 208, 64, 8, 8, 3, (1, 1), (1, 1, 1, 1), (1, 1)), 1, np.float16)
+    _check_residual_relu((64, 64, 208, 64, 8, 8, 3, (1, 1), (1, 1, 1, 1), (1, 1)), 1, dtype)
     (entry,) = [json.loads(line) for line in log.read_text().splitlines()]
     timed = entry["timings_ms"]
+    form = 2 if dtype == np.float16 else 3
     split = [t for t in timed if t[0] == 4 and t[5] > 32]
-    assert split and all(t[4] == 2 for t in split), timed
-    assert not [t for t in timed if t[0] == 4 and t[4] == 2 and t[5] == 32]  # no plain staged-weight tile fits
+    assert split and all(t[4] == form for t in split), timed
+    assert not [t for t in timed if t[0] == 4 and t[4] == form and t[5] == 32]  # no plain staged-weight tile fits
     assert entry["chosen"] == min(timed, key=lambda t: t[6])[:6]
 
 

@@ -133,8 +133,9 @@ def emulator_flags(tmp_path_factory):
     return _build_emulator(tmp_path_factory, "-DTUCKER_GRID_FLAGS=1")
 
 
-def run_emulated(exe, tmp, x, w_in, w_core, w_out, b, z, strides, pads, dilations, relu, cfg):
-    """Writes the tensors and the problem, runs the emulated kernel, returns Y."""
+def run_emulated(exe, tmp, x, w_in, w_core, w_out, b, z, strides, pads, dilations, relu, cfg, tf32=False):
+    """Writes the tensors and the problem, runs the emulated kernel, returns Y. tf32: Problem::tf32 (the fp32
+    tensor-core forms' TF32 mode, TUCKER_ONNX_TF32=1)."""
     n_, c, h, w = x.shape
     r1, r2, k = w_in.shape[0], w_core.shape[0], w_core.shape[2]
     n = w_out.shape[0]
@@ -143,7 +144,7 @@ def run_emulated(exe, tmp, x, w_in, w_core, w_out, b, z, strides, pads, dilation
     wo = (w + pl + pr - dilations[1] * (k - 1) - 1) // strides[1] + 1
     half = x.dtype == np.float16
     fields = [n_, c, h, w, r1, r2, k, k, n, ho, wo, *strides, pt, pl, *dilations, int(relu), int(z is not None),
-              int(half), *cfg]
+              int(half), *cfg, int(tf32)]
     (tmp / "params.txt").write_text(" ".join(map(str, fields)))
     for name, a in (("x", x), ("w_in", w_in), ("w_core", w_core), ("w_out", w_out), ("b", b), ("z", z)):
         if a is not None:
@@ -163,6 +164,28 @@ def test_emulated_kernel_matches_reference(emulator, tmp_path, shape, batch, cfg
     assert np.isfinite(got.astype(np.float64)).all()  # no read of unwritten (NaN-filled) shared memory
     tol = TOL[dtype] if dtype == np.float32 else dict(atol=5e-2, rtol=5e-2)
     np.testing.assert_allclose(got.astype(np.float64), want, **tol)
+
+
+# The fp32 tensor-core forms' TF32 mode (Problem::tf32): the WMMA kernel (plain, 48-pixel tiles, im2col in chunks, the
+# cluster split) and the channels-last staged family (every block tile once, a K split).
+TF32_CASES = [(WMMA_SHAPES[0], (4, 4, 4, 256, 3, 32)), (WMMA_SHAPES[1], (4, 6, 8, 256, 3, 32)),
+              ((16, 64, 16, 16, 7, 7, 5, (1, 1), (2, 2, 2, 2), (1, 1)), (4, 4, 4, 256, 3, 32))]
+TF32_CASES += [(sh, cfg[:4] + (3, cfg[5])) for sh, cfg in WMMA_CLUSTER_CASES[:1] if sh in WMMA_CLUSTER_SHAPES]
+TF32_CASES += [(_NHWC_EMU[i % len(_NHWC_EMU)], cfg) for i, cfg in enumerate(STAGED_NHWC32_FORCED)]
+TF32_CASES += [(_NHWC_EMU[0], STAGED_NHWC32_SPLIT[1])]
+
+
+@pytest.mark.parametrize("shape,cfg", TF32_CASES, ids=[f"{i}-{','.join(map(str, c))}" for i, (_, c) in enumerate(TF32_CASES)])
+def test_emulated_tf32_mode(emulator, tmp_path, shape, cfg):
+    """TF32 mode: within TF32's error of the float64 reference (10-bit mantissas: ~1e-3 relative), and not at 3xTF32's
+    (~1e-6): the flag reaches the kernel and its products really are single TF32 ones."""
+    rng = np.random.default_rng()
+    x, w_in, w_core, w_out, b, z = _case(rng, shape, 2, True, np.float32)
+    s, p, d = shape[7], shape[8], shape[9]
+    want = tucker_conv(x, w_in, w_core, w_out, b, z, s, p, d, "relu")
+    got = run_emulated(emulator, tmp_path, x, w_in, w_core, w_out, b, z, s, p, d, True, cfg, tf32=True)
+    err = float(np.abs(got.astype(np.float64) - want).max() / np.abs(want).max())
+    assert 1e-5 < err < 1e-2, err
 
 
 @pytest.mark.parametrize("shape,cfg,dtype", [(SHAPES[4], (3, 4, 4, 64, 2, 64), np.float32),

@@ -273,3 +273,18 @@ def test_the_library_predicts_fused_times_on_the_host(library):
     strided = predict_fused_ms(32, 64, 56, 56, 32, 32, 64, 3, 3, (2, 2), (1, 1, 1, 1), (1, 1))
     assert 0 < small < big and 0 < strided < big  # ms; a 64x larger problem takes longer, stride 2 less
     assert 0.003 < small < 0.1  # H200 measured 15-18 us for this shape; the model is within 0.5-2x
+
+
+def test_tf32_mode_is_part_of_the_cuda_latency_key(monkeypatch):
+    """TuckerConv's TF32 mode (TUCKER_ONNX_TF32=1) changes its CUDA latencies: cached measurements and report
+    headers say which mode they were taken in; NVIDIA_TF32_OVERRIDE=0 turns the mode off, as in cuDNN."""
+    from tucker_onnx.profile.environment import describe, device_signature
+    monkeypatch.delenv("TUCKER_ONNX_TF32", raising=False)
+    monkeypatch.delenv("NVIDIA_TF32_OVERRIDE", raising=False)
+    plain, cpu = device_signature("cuda"), device_signature("cpu")
+    assert describe("cuda")["tucker_conv_fp32"].startswith("fp32-accurate")
+    monkeypatch.setenv("TUCKER_ONNX_TF32", "1")
+    assert device_signature("cuda") == plain + "|tf32" and device_signature("cpu") == cpu
+    assert describe("cuda")["tucker_conv_fp32"].startswith("TF32")
+    monkeypatch.setenv("NVIDIA_TF32_OVERRIDE", "0")
+    assert device_signature("cuda") == plain

@@ -15,13 +15,19 @@ from tucker_onnx import make_session
 CUDA = ["CUDAExecutionProvider", "CPUExecutionProvider"]
 
 
+def tf32_mode() -> bool:
+    """Whether TuckerConv runs its TF32 mode (TUCKER_ONNX_TF32=1): then cuDNN gets TF32 too (use_tf32 1), so both
+    sides of an fp32 comparison have TF32's accuracy."""
+    return os.environ.get("TUCKER_ONNX_TF32") == "1"
+
+
 def cuda_options(graph: bool, algo: str = "EXHAUSTIVE", fp16: bool = False) -> list[dict]:
     """use_tf32 0 for fp32 models (TuckerConv keeps fp32's accuracy, FFMA or 3xTF32: cuDNN gets no TF32 either, whose
-    ~1e-3 error would be a less accurate baseline). fp16 models keep ORT's
-    default: use_tf32 0 also keeps cuDNN's fp16 convs off the tensor cores (session 10: the triplet's kernels were
+    ~1e-3 error would be a less accurate baseline), 1 where TuckerConv runs TF32 too (tf32_mode). fp16 models keep
+    ORT's default: use_tf32 0 also keeps cuDNN's fp16 convs off the tensor cores (session 10: the triplet's kernels were
     FFMA/SIMT ones, 20-35% slower than in a model under ORT's defaults), an unfair baseline for fp16."""
     return [{"enable_cuda_graph": "1" if graph else "0", "cudnn_conv_algo_search": algo,
-             "cudnn_conv_use_max_workspace": "1", "use_tf32": "1" if fp16 else "0"}, {}]
+             "cudnn_conv_use_max_workspace": "1", "use_tf32": "1" if fp16 or tf32_mode() else "0"}, {}]
 
 
 def kernel_us_per_run(sess, io, runs: int = 10) -> dict | None:
@@ -99,7 +105,9 @@ def environment() -> dict:
     env["tucker_onnx_pdl"] = "off (TUCKER_ONNX_PDL=0)" if os.environ.get("TUCKER_ONNX_PDL") == "0" else \
         "on where the GPU has it (compute capability 9+) and the weights are constant"
     env["session"] = {"providers": CUDA, "provider_options": cuda_options(True)[0] | {"enable_cuda_graph": "on and off per row",
-                      "use_tf32": "0 for fp32 rows, 1 (ORT's default) for fp16 rows"},
+                      "use_tf32": ("1 for every row: fp32 rows compare TuckerConv's TF32 mode (TUCKER_ONNX_TF32=1) "
+                                   "with cuDNN's TF32" if tf32_mode() else
+                                   "0 for fp32 rows, 1 (ORT's default) for fp16 rows")},
                       "io_binding": True, "graph_optimization_level": "ORT_ENABLE_ALL"}
     return env
 

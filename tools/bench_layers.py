@@ -12,8 +12,10 @@ core has D = max(64, 2 * max(r_in, r_out)) channels in and out (the paper gives 
 --marginal L2 also times each chain at L2 layers: (Run(L2) - Run(L)) / (L2 - L) is a layer's marginal GPU time in
 the captured graph, with ORT's fixed per-Run cost (graph launch, IOBinding, the stream sync) gone from both sides,
 which a stack of 4 leaves at a quarter per layer.
+--tf32: fp32 rows with TF32 on both sides (TuckerConv's TF32 mode, TUCKER_ONNX_TF32=1, and cuDNN's use_tf32 1, ORT's
+default), the comparison a deployment under ORT's defaults makes; ~1e-3 error on both sides.
 Usage: python tools/bench_layers.py --out results/layers [--batches 1 32] [--dtypes fp32 fp16] [--stack 16]
-       [--marginal 16]
+       [--marginal 16] [--tf32]
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ import numpy as np
 from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_common import dump, environment, measure_bandwidth_gbs, time_session  # noqa: E402
+from bench_common import dump, environment, measure_bandwidth_gbs, tf32_mode, time_session  # noqa: E402
 from tucker_onnx.op import SPEC  # noqa: E402
 from tucker_onnx.op.function import FUNCTION_IR_VERSION, build_function  # noqa: E402
 
@@ -113,7 +115,7 @@ def fused_config(dtype, batch, c, hw, r1, r2, k, n, stride) -> str | None:
     if not log or not Path(log).exists():
         return None
     key = (f"{dtype} b{batch} c{c} h{hw} w{hw} r1={r1} r2={r2} k{k}x{k} n{n} s{stride},{stride} "
-           f"p{k // 2},{k // 2} d1,1 res0")
+           f"p{k // 2},{k // 2} d1,1 res0" + (" tf32" if dtype == "fp32" and tf32_mode() else ""))
     e = read_cache(log).get(key)
     if e is None:
         return None
@@ -135,7 +137,10 @@ def main():
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--marginal", type=int, default=0, help="also time chains of this many layers: marginal us per layer")
     ap.add_argument("--kernels", action="store_true", help="also record CUPTI kernel time per Run (torch.profiler)")
+    ap.add_argument("--tf32", action="store_true", help="fp32 rows with TF32 on both sides (TuckerConv and cuDNN)")
     args = ap.parse_args()
+    if args.tf32:  # read by the op at each Run and by bench_common.cuda_options for the cuDNN sessions
+        os.environ["TUCKER_ONNX_TF32"] = "1"
     import onnxruntime as ort
     ort.preload_dlls()
     out = Path(args.out)
@@ -176,7 +181,7 @@ def main():
                 # a third of TF32's ~495e12, is higher: this floor is cuDNN's, not ours);
                 # fp16 on the tensor cores, dense (both our kernels and cuDNN use them at fp16). Rows before session 17
                 # used the CUDA cores' fp16 peak (134e12), a floor 7x too high where FLOPs bound it.
-                peak = 67e12 if dtype == "fp32" else 989e12
+                peak = 989e12 if dtype == "fp16" else 495e12 if args.tf32 else 67e12  # TF32 on both sides: its peak
                 floor_us = max(byts / (bw * 1e9) if bw else 0, 2 * macs / peak) * 1e6
                 row = {"core": sh["name"], "D": c, "N": n, "k": k, "stride": stride, "batch": batch, "dtype": dtype,
                        "stack": L, "model_layers": sh.get("layers", []),

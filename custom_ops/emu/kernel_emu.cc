@@ -2,7 +2,7 @@
 // variant picks the tiled (0: 4x4, 1: 2x2), split-K (2), cluster (3), tensor-core (4, fp16), grid (5) or staged (6)
 // kernel.
 // Usage: kernel_emu DIR. DIR/params.txt holds
-//   batch C H W R1 R2 kh kw N Ho Wo sh sw pt pl dh dw relu has_z half  variant th tw threads nsplit kchunk
+//   batch C H W R1 R2 kh kw N Ho Wo sh sw pt pl dh dw relu has_z half  variant th tw threads nsplit kchunk [tf32]
 // and DIR/{x,w_in,w_core,w_out,b[,z]}.bin the raw tensors (float32, or float16 when half); writes DIR/y.bin.
 #include <cstdio>
 #include <fstream>
@@ -152,7 +152,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "error: cannot parse %s/params.txt\n", dir.c_str());
     return 2;
   }
+  int tf32 = 0;  // optional: Problem::tf32 (the fp32 tensor-core forms' TF32 mode)
+  if (std::fscanf(f, "%d", &tf32) != 1) tf32 = 0;
   std::fclose(f);
   p.relu = relu != 0;
+  p.tf32 = tf32 != 0;
   return half ? Run<__half>(dir, p, c, has_z != 0) : Run<float>(dir, p, c, has_z != 0);
 }

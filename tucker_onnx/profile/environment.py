@@ -1,8 +1,15 @@
 """The environment block every report carries: device, driver, ORT / CUDA / cuDNN versions, provider options."""
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
+
+
+def tf32_mode() -> bool:
+    """TuckerConv's TF32 mode for fp32 models (TUCKER_ONNX_TF32=1, not overridden by NVIDIA_TF32_OVERRIDE=0): its
+    latencies and accuracy differ from the default fp32-accurate kernels, so reports and latency caches say which."""
+    return os.environ.get("TUCKER_ONNX_TF32") == "1" and os.environ.get("NVIDIA_TF32_OVERRIDE") != "0"
 
 
 def describe(provider: str, provider_options: dict | None = None) -> dict:
@@ -25,6 +32,8 @@ def describe(provider: str, provider_options: dict | None = None) -> dict:
             env["device"], env["driver"] = [s.strip() for s in q.split(",")]
         except Exception:
             env["device"] = "unknown GPU"
+        env["tucker_conv_fp32"] = ("TF32 (TUCKER_ONNX_TF32=1)" if tf32_mode() else
+                                   "fp32-accurate (FFMA or 3xTF32; TUCKER_ONNX_TF32=1 for TF32)")
         try:
             import torch
             env["cuda"] = torch.version.cuda
@@ -39,4 +48,5 @@ def describe(provider: str, provider_options: dict | None = None) -> dict:
 def device_signature(provider: str) -> str:
     """What a latency cache entry is valid for."""
     e = describe(provider)
-    return f"{provider}|{e.get('device')}|{e.get('driver', '')}|ort {e['onnxruntime']}"
+    sig = f"{provider}|{e.get('device')}|{e.get('driver', '')}|ort {e['onnxruntime']}"
+    return sig + "|tf32" if provider == "cuda" and tf32_mode() else sig

@@ -104,7 +104,7 @@ std::string ProblemKey(const Problem& p, bool half) {
   std::snprintf(buf, sizeof(buf), "%s b%d c%d h%d w%d r1=%d r2=%d k%dx%d n%d s%d,%d p%d,%d d%d,%d res%d",
                 half ? "fp16" : "fp32", p.batch, p.C, p.H, p.W, p.R1, p.R2, p.kh, p.kw, p.N, p.sh, p.sw, p.pt,
                 p.pl, p.dh, p.dw, 0);
-  return buf;
+  return p.tf32 ? std::string(buf) + " tf32" : std::string(buf);
 }
 
 // Whether config c can run p on this device (a forced or cached config is checked; the model's own are by design).
@@ -225,6 +225,15 @@ bool ConstantInputs(const OrtApi* api, const OrtKernelInfo* info, size_t first, 
 // TUCKER_ONNX_PDL=0 turns programmatic dependent launch off (on by default where the device has it: compute
 // capability 9 and later). Why it is on: at batch 1 a layer's kernels are latency-bound, and PDL overlaps each
 // launch and its set-up with the stream's previous kernel (results/NOTES.md, session 14).
+// TUCKER_ONNX_TF32=1: fp32 models' tensor-core forms run TF32 (Problem::tf32) instead of 3xTF32, the precision cuDNN
+// uses under ORT's default use_tf32 = 1; NVIDIA_TF32_OVERRIDE=0, which turns TF32 off in cuDNN and cuBLAS, turns it
+// off here too. Off by default: the fp32 op keeps fp32's accuracy unless asked.
+bool Tf32Allowed() {
+  const char* v = std::getenv("TUCKER_ONNX_TF32");
+  const char* o = std::getenv("NVIDIA_TF32_OVERRIDE");
+  return v != nullptr && std::string(v) == "1" && !(o != nullptr && std::string(o) == "0");
+}
+
 bool PdlAllowed(const DeviceInfo& dev) {
   const char* v = std::getenv("TUCKER_ONNX_PDL");
   return dev.cc_major >= 9 && !(v != nullptr && std::string(v) == "0");
@@ -253,6 +262,7 @@ struct TuckerConvCuda {
               static_cast<int>(d.N), static_cast<int>(d.Ho), static_cast<int>(d.Wo), static_cast<int>(attrs_.stride_h),
               static_cast<int>(attrs_.stride_w), static_cast<int>(attrs_.pad_t), static_cast<int>(attrs_.pad_l),
               static_cast<int>(attrs_.dil_h), static_cast<int>(attrs_.dil_w), attrs_.relu};
+    p.tf32 = !kHalf && Tf32Allowed();
     Config cfg;
     Scratch scratch(ctx);
     DeviceInfo dev;
@@ -341,8 +351,12 @@ struct TuckerConvCuda {
           if (c.variant == variant) only.push_back(c);
         measured.swap(only);
       }
-      if (kHalf && TuneMode() >= -1) {  // the tensor-core kernel: 1.5-2.3x faster than the model's fp16 picks at batch 32 (session 4)
-        const std::vector<Config> tc = tucker_cuda::TensorCoreCandidates(p, dev, TuneMode() == -1);
+      // The tensor-core configs the model does not price: fp16's global-weight form (1.5-2.3x faster than the model's
+      // fp16 picks at batch 32, session 4) and the cluster split (exhaustive and variant-4 tuners).
+      const bool wmma_variant = TuneMode() == kVariantMode - tucker_cuda::kWmma;
+      if ((kHalf && TuneMode() >= -1) || (!kHalf && TuneMode() == -1) || wmma_variant) {
+        const std::vector<Config> tc =
+            tucker_cuda::TensorCoreCandidates(p, dev, TuneMode() == -1 || wmma_variant, kHalf);
         measured.insert(measured.end(), tc.begin(), tc.end());
       }
       // Scratch for the configs that need it (the grid kernel's), taken once for all of them; if the arena cannot

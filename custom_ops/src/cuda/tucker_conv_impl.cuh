@@ -13,6 +13,10 @@ struct Problem {
   int batch, C, H, W, R1, R2, kh, kw, N, Ho, Wo;
   int sh, sw, pt, pl, dh, dw;
   bool relu;
+  // fp32 models only: the tensor-core forms (WMMA nsplit 3, channels-last staged nsplit 5) run one TF32 product per
+  // step (inputs rounded to TF32, ~1e-3 relative, as cuDNN's TF32 convolutions) instead of 3xTF32's fp32 accuracy.
+  // Opt-in (TUCKER_ONNX_TF32=1), for comparisons against cuDNN with TF32 on (ORT's default use_tf32 = 1).
+  bool tf32 = false;
 };
 
 // Kernel variants: register-tiled block GEMMs (4x4 or 2x2 outputs per thread), v2's split-K kernel, v4's
@@ -144,11 +148,12 @@ std::vector<Config> Candidates(const Problem& p, const Device& d);
 // Parses a config cache file (the lines TUCKER_ONNX_CONFIG_LOG writes): shape key -> chosen config.
 std::map<std::string, Config> ReadConfigCache(const std::string& path);
 
-// The tensor-core (WMMA, fp16) configs with weights read from global memory that fit p: the autotuners time them too
-// (fp16 only); the model has no cost term for them, so they are never its own pick. Empty unless C, R1, R2 and N are
-// multiples of 16.
-// with_cluster: also the WMMA kernel's cluster split where no plain tile fits (the exhaustive tuner).
-std::vector<Config> TensorCoreCandidates(const Problem& p, const Device& d, bool with_cluster = false);
+// The tensor-core (WMMA) configs the model has no cost term for, so never its own pick, that fit p: fp16 with
+// weights read from global memory (the autotuners time them); with_cluster: also the WMMA kernel's cluster split
+// (fp16 where no plain tile fits; fp32 wherever it fits: the exhaustive and variant-4 tuners). Empty unless C, R1, R2
+// and N are multiples of 16.
+std::vector<Config> TensorCoreCandidates(const Problem& p, const Device& d, bool with_cluster = false,
+                                         bool half = true);
 
 // The k configs the analytical model predicts cheapest, cheapest first; `usable` (optional) vetoes configs the
 // device cannot launch (a cluster too large for the GPU's partitions at that shared-memory size). The quick tuner

@@ -226,6 +226,10 @@ double StagedCycles(const Problem& p, const Config& c, const Device& d, const Mo
   // at 29% issue-busy, latency-bound with 2 warps per scheduler.
   const bool tf32x3 = StagedFp32Only(c);
   constexpr double kTf32x3Products = 2, kTf32x3SplitIssue = 24;
+  // The TF32 mode (Problem::tf32, session 22): one product per 16x16x8 step instead of three, and per fragment a
+  // rounding (two integer ops per value) instead of the split: a third of the products' issue and of the split's.
+  const double products = p.tf32 ? kTf32x3Products / 3 : kTf32x3Products;
+  const double split_issue = p.tf32 ? kTf32x3SplitIssue / 3 : kTf32x3SplitIssue;
   const auto mma_stage = [&](const StagedConv& a, double in_bytes, double out_bytes, bool last, bool first) {
     const int bm = StagedBM(a.cout, c.th), bn = c.tw, warps_m = bm == 128 ? 4 : 2, warps_n = 8 / warps_m;
     const int fm = bm / warps_m / 16, fn = bn / warps_n / 16;
@@ -247,7 +251,7 @@ double StagedCycles(const Problem& p, const Config& c, const Device& d, const Mo
     const double b_groups = nhwc && first && (a.H * a.W) % vec != 0 ? vec : 1.0;
     const double loads = nhwc ? (bm + bn * b_groups) * bk / static_cast<double>(vec) / kStagedMmaThreads
                               : static_cast<double>(bm + bn * a.in_parts) * bk / kStagedMmaThreads;
-    const double step = tf32x3 ? fm * fn * kNhwcMmaIssue * kTf32x3Products + (fm + fn) * (8 + kTf32x3SplitIssue) +
+    const double step = tf32x3 ? fm * fn * kNhwcMmaIssue * products + (fm + fn) * (8 + split_issue) +
                                      loads * 10 + 20
                                : bk / 16 * (fm * fn * (nhwc ? kNhwcMmaIssue : kMmaIssue) + (fm + fn) * 4) + loads * 10 + 20;
     // Blocks of one SM run `resident` at a time; each round's steps cost the larger of the latency of a step's
@@ -380,7 +384,10 @@ double WmmaCycles(const Problem& p, const Config& c, const Device& d, const Mode
   // fp32 (nsplit 3): each 16-row step is two TF32 steps of three products and their operands' splits; every staged
   // element is twice the bytes (16-byte groups of 4 values instead of 8).
   const bool fp32 = WmmaFp32(c);
-  const double step = fp32 ? m.wmma_step * m.wmma_tf32x3 : m.wmma_step, per16 = fp32 ? 4 : 8;
+  // The TF32 mode (Problem::tf32): two products per step and the operands' rounding instead of six and the split:
+  // priced as a third of 3xTF32's excess over fp16's step (1 + (wmma_tf32x3 - 1) / 3; not fitted).
+  const double tf32x = p.tf32 ? 1 + (m.wmma_tf32x3 - 1) / 3 : m.wmma_tf32x3;
+  const double step = fp32 ? m.wmma_step * tf32x : m.wmma_step, per16 = fp32 ? 4 : 8;
   const int kk = p.kh * p.kw, threads = c.threads, warps = threads / 32;
   const int winp = RoundUp(WindowRows(p, c.th) * WindowCols(p, c.tw), 16), tpixp = RoundUp(c.th * c.tw, 16);
   const auto per_warp = [&](double tiles) { return std::ceil(tiles / warps); };
@@ -513,20 +520,23 @@ std::map<std::string, Config> ReadConfigCache(const std::string& path) {
   return cache;
 }
 
-std::vector<Config> TensorCoreCandidates(const Problem& p, const Device& d, bool with_cluster) {
-  // Weights read from global memory (nsplit 1); the staged-weight configs are model candidates.
+std::vector<Config> TensorCoreCandidates(const Problem& p, const Device& d, bool with_cluster, bool half) {
+  // fp16: the weights read from global memory (nsplit 1); the staged-weight configs are model candidates.
   std::vector<Config> out;
-  AddWmmaCandidates(p, d, 1, &out);
-  // The cluster split of the staged-weight kernel (Hopper), where no tile of it fits one block: the only one-launch
-  // form for large ranks. Timed by the exhaustive tuner, never the model's pick: on the H200 (session 15) it ran
-  // 1.0-1.8x slower than the staged kernel on those shapes, and ~4.5 us slower than the plain kernel where both fit
-  // (each block keeps the whole X window, im2col and barriers of the plain kernel, plus the slices' reductions).
+  if (half) AddWmmaCandidates(p, d, 1, &out);
+  // The cluster split of the staged-weight kernel (Hopper). fp16 (nsplit 2): only where no plain tile fits, the only
+  // one-launch form for large ranks; on the H200 (session 15) it ran 1.0-1.8x slower than the staged kernel on those
+  // shapes, and ~4.5 us slower than the plain kernel where both fit (each block keeps the whole X window, im2col and
+  // barriers of the plain kernel, plus the slices' reductions). fp32 (nsplit 3): wherever it fits, since the fp32
+  // form's staged weights outgrow one block from C = 128 on, where the picks are three staged launches (session 22).
+  // Timed by the exhaustive and variant-4 tuners, never the model's pick.
+  const int nsplit = half ? 2 : 3;
   std::vector<Config> plain;
-  AddWmmaCandidates(p, d, 2, &plain);
-  if (!with_cluster || !plain.empty() || d.cc_major < 9) return out;
+  AddWmmaCandidates(p, d, nsplit, &plain);
+  if (!with_cluster || (half && !plain.empty()) || d.cc_major < 9) return out;
   for (int cs : {2, 4, 8, 16})
     for (auto [th, tw] : {std::pair{2, 4}, std::pair{4, 4}, std::pair{4, 8}}) {
-      const Config c{kWmma, th, tw, 256, 2, 32 * cs};
+      const Config c{kWmma, th, tw, 256, nsplit, 32 * cs};
       if ((th <= p.Ho || th <= 4) && (tw <= p.Wo || tw <= 4) && SharedBytes(p, c) <= d.smem_per_block)
         out.push_back(c);
     }

@@ -279,6 +279,23 @@ __global__ void __launch_bounds__(kStagedMmaThreads, (sizeof(T) == 4 && BM * BN 
         for (int i = 0; i < FM; ++i)
 #pragma unroll
           for (int j = 0; j < FN; ++j) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
+      } else if (a.tf32) {  // TF32 mode: the operands rounded to TF32, one product accumulated in place (cuDNN's TF32)
+        wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fa[FM];
+        wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, BLayout> fb[FN];
+#pragma unroll
+        for (int i = 0; i < FM; ++i) {
+          LoadTf32Shared(fa[i], As + (wm0 + i * 16) * AKP + kq, AKP);
+          RoundTf32(fa[i]);
+        }
+#pragma unroll
+        for (int j = 0; j < FN; ++j) {
+          LoadTf32Shared(fb[j], b_at + j * b_frag, B_LD);
+          RoundTf32(fb[j]);
+        }
+#pragma unroll
+        for (int i = 0; i < FM; ++i)
+#pragma unroll
+          for (int j = 0; j < FN; ++j) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
       } else {  // 3xTF32: big and small parts of every fragment, the small x small product dropped
         if (kq == 0) {
 #pragma unroll

@@ -27,6 +27,7 @@ struct StagedConv {
   int batch, cin, H, W, cout, Ho, Wo, kh, kw, sh, sw, pt, pl, dh, dw;
   bool relu;
   int ksplit = 1, in_parts = 1;
+  bool tf32 = false;  // Problem::tf32 (the channels-last fp32 form: one TF32 product per step)
 };
 
 // Config: th = the largest BM (output channels per block: 32, 64 or 128), tw = BN (columns, i.e. (image, pixel)
@@ -131,13 +132,13 @@ inline StagedConv StagedNhwcSplitStage(StagedConv a, const Config& c, int sm_cou
 // The three stages: C -> R1 over H x W (1x1), the core R1 -> R2 (the layer's stride, padding, dilation), R2 -> N
 // over Ho x Wo (1x1, with bias, residual and Relu).
 inline StagedConv StagedStage1(const Problem& p) {
-  return {p.batch, p.C, p.H, p.W, p.R1, p.H, p.W, 1, 1, 1, 1, 0, 0, 1, 1, false};
+  return {p.batch, p.C, p.H, p.W, p.R1, p.H, p.W, 1, 1, 1, 1, 0, 0, 1, 1, false, 1, 1, p.tf32};
 }
 inline StagedConv StagedStage2(const Problem& p, int ksplit = 1) {
-  return {p.batch, p.R1, p.H, p.W, p.R2, p.Ho, p.Wo, p.kh, p.kw, p.sh, p.sw, p.pt, p.pl, p.dh, p.dw, false, ksplit, 1};
+  return {p.batch, p.R1, p.H, p.W, p.R2, p.Ho, p.Wo, p.kh, p.kw, p.sh, p.sw, p.pt, p.pl, p.dh, p.dw, false, ksplit, 1, p.tf32};
 }
 inline StagedConv StagedStage3(const Problem& p, int in_parts = 1) {
-  return {p.batch, p.R2, p.Ho, p.Wo, p.N, p.Ho, p.Wo, 1, 1, 1, 1, 0, 0, 1, 1, p.relu, 1, in_parts};
+  return {p.batch, p.R2, p.Ho, p.Wo, p.N, p.Ho, p.Wo, 1, 1, 1, 1, 0, 0, 1, 1, p.relu, 1, in_parts, p.tf32};
 }
 // A 1x1 kernel with unit stride and no padding is a plain GEMM over each image's pixels.
 inline bool StagedPointwise(const StagedConv& a) {

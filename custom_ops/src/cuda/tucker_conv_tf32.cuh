@@ -1,4 +1,4 @@
-// 3xTF32 helpers shared by the tensor-core kernels' fp32 forms (the channels-last staged family, nsplit 5, and the
+// 3xTF32 (and TF32-mode) helpers shared by the tensor-core kernels' fp32 forms (the channels-last staged family, nsplit 5, and the
 // one-launch WMMA kernel, nsplit 3): fp32 operands split into two TF32 halves whose three products keep fp32's
 // accuracy on the tensor cores. A header of its own because the CPU emulator compiles both kernels in one file.
 #pragma once
@@ -22,6 +22,17 @@ __device__ __forceinline__ void SplitTf32(Frag& hi, Frag& lo) {
     lo.x[e] = Tf32Trunc(x - big);
     hi.x[e] = big;
   }
+}
+
+// The TF32 mode (Problem::tf32): each fp32 operand rounded to TF32 once (to nearest, ties away: cvt.rna.tf32's rule,
+// by an add and an and; finite values), one product per fragment pair, as cuDNN's TF32 convolutions.
+__device__ __forceinline__ float Tf32Round(float x) {
+  return __uint_as_float((__float_as_uint(x) + 0x1000u) & 0xffffe000u);
+}
+template <class Frag>
+__device__ __forceinline__ void RoundTf32(Frag& f) {
+#pragma unroll
+  for (int e = 0; e < f.num_elements; ++e) f.x[e] = Tf32Round(f.x[e]);
 }
 
 // A TF32 fragment's load from shared memory with the .shared state space. NVVM gives the fp16 WMMA loads .shared

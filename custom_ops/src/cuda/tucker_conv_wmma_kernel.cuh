@@ -127,7 +127,7 @@ struct WmmaOps;
 template <>
 struct WmmaOps<__half> {
   using Acc = wmma::fragment<wmma::accumulator, 16, 16, 16, float>;
-  __device__ static __forceinline__ void Step(Acc& acc, const __half* a, int lda, const __half* b, int ldb) {
+  __device__ static __forceinline__ void Step(Acc& acc, const __half* a, int lda, const __half* b, int ldb, bool) {
     wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> fa;
     wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::row_major> fb;
     wmma::load_matrix_sync(fa, a, lda);
@@ -140,7 +140,21 @@ struct WmmaOps<__half> {
 template <>
 struct WmmaOps<float> {
   using Acc = wmma::fragment<wmma::accumulator, 16, 16, 8, float>;
-  __device__ static __forceinline__ void Step(Acc& acc, const float* a, int lda, const float* b, int ldb) {
+  // tf32 (Problem::tf32): one product of the rounded operands per half step, accumulated in place, as cuDNN's TF32.
+  __device__ static __forceinline__ void Step(Acc& acc, const float* a, int lda, const float* b, int ldb, bool tf32) {
+    if (tf32) {
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fa;
+        wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fb;
+        LoadTf32Shared(fa, a + 8 * h, lda);
+        LoadTf32Shared(fb, b + 8 * h * ldb, ldb);
+        RoundTf32(fa);
+        RoundTf32(fb);
+        wmma::mma_sync(acc, fa, fb, acc);
+      }
+      return;
+    }
     Acc part;
     wmma::fill_fragment(part, 0.f);
 #pragma unroll
@@ -164,11 +178,11 @@ struct WmmaOps<float> {
 #endif
 
 // acc += A[16 x K] . B[K x 16], both row-major: A (lda) in global or shared memory, B (ldb) in shared memory;
-// only the 16-row steps first, first + stride, ... (a warp's share of a split reduction).
+// only the 16-row steps first, first + stride, ... (a warp's share of a split reduction). tf32: fp32's TF32 mode.
 template <typename T, class Acc>
-__device__ __forceinline__ void MmaTile(Acc& acc, const T* a, int lda, const T* b, int ldb, int K, int first = 0,
-                                        int stride = 1) {
-  for (int k = first * 16; k < K; k += stride * 16) WmmaOps<T>::Step(acc, a + k, lda, b + k * ldb, ldb);
+__device__ __forceinline__ void MmaTile(Acc& acc, const T* a, int lda, const T* b, int ldb, int K, int first,
+                                        int stride, bool tf32) {
+  for (int k = first * 16; k < K; k += stride * 16) WmmaOps<T>::Step(acc, a + k, lda, b + k * ldb, ldb, tf32);
 }
 
 // A 16x16 fp32 tile in a warp's scratch as fp16 rows of dst (ld columns): lane l converts row l / 2, columns
@@ -472,7 +486,7 @@ __device__ __forceinline__ void WmmaBody(const T* __restrict__ x, const T* __res
       ((r1_hi - r1_lo) / 16) * wt1, p.C / 16, warp_split(p.C / 16), scratch0, warp, lane,
       [&](Acc& acc, int tt, int first, int stride) {
         const int m0 = r1_lo + (tt / wt1) * 16, c0 = (tt % wt1) * 16;
-        MmaTile(acc, a_in + static_cast<size_t>(m0 - in_row0) * lda_in, lda_in, xs + c0, xld, p.C, first, stride);
+        MmaTile(acc, a_in + static_cast<size_t>(m0 - in_row0) * lda_in, lda_in, xs + c0, xld, p.C, first, stride, p.tf32);
       },
       [&](int tt, const float* s) {
         ScratchToRows(s, t1 + (r1_lo + (tt / wt1) * 16) * winp + (tt % wt1) * 16, winp, lane);
@@ -522,13 +536,13 @@ __device__ __forceinline__ void WmmaBody(const T* __restrict__ x, const T* __res
         if (tt >= n2) break;
         const int m0 = r2_lo + (tt / wt2) * 16, c0 = (tt % wt2) * 16;
         MmaTile(acc2[u], a_core + static_cast<size_t>(m0 - core_row0) * lda_core + r10 * kk, lda_core, col + c0, cld,
-                rows);
+                rows, 0, 1, p.tf32);
       }
     } else if (part2 < ks2) {
       const int tt = warp % n2, m0 = r2_lo + (tt / wt2) * 16, c0 = (tt % wt2) * 16;
       const int step0 = (r10 / 16) * kk;  // the chunk's first 16-row step: the parts' shares rotate over chunks
       MmaTile(acc2[0], a_core + static_cast<size_t>(m0 - core_row0) * lda_core + r10 * kk, lda_core, col + c0, cld,
-              rows, (part2 - step0 % ks2 + ks2) % ks2, ks2);
+              rows, (part2 - step0 % ks2 + ks2) % ks2, ks2, p.tf32);
     }
     if (r10 + L.kc < p.R1) __syncthreads();  // col is rebuilt next (after the last chunk, only t2 is written)
   }
@@ -563,7 +577,7 @@ __device__ __forceinline__ void WmmaBody(const T* __restrict__ x, const T* __res
       ((n_hi - n_lo) / 16) * wt2, p.R2 / 16, warp_split(p.R2 / 16), scratch0, warp, lane,
       [&](Acc& acc, int tt, int first, int stride) {
         const int m0 = n_lo + (tt / wt2) * 16, c0 = (tt % wt2) * 16;
-        MmaTile(acc, a_out + static_cast<size_t>(m0 - out_row0) * lda_out, lda_out, t2 + c0, cld, p.R2, first, stride);
+        MmaTile(acc, a_out + static_cast<size_t>(m0 - out_row0) * lda_out, lda_out, t2 + c0, cld, p.R2, first, stride, p.tf32);
       },
       [&](int tt, const float* s) {
         // Lane owns pixel c0 + lane % 16 of rows m0 + lane / 16 + 2u (u < 8); the residual's 8 loads go out together.
