@@ -275,6 +275,23 @@ def test_the_library_predicts_fused_times_on_the_host(library):
     assert 0.003 < small < 0.1  # H200 measured 15-18 us for this shape; the model is within 0.5-2x
 
 
+def test_the_predictions_follow_the_tf32_mode(library, monkeypatch):
+    """Under TUCKER_ONNX_TF32=1 the predictions price the mode the op would run in: a shape whose fp32 pick is a
+    tensor-core form (the WMMA kernel at 64:32->32:64@7) predicts faster; NVIDIA_TF32_OVERRIDE=0 undoes it."""
+    from tucker_onnx.run.library import get_library_path, predict_fused_ms
+    import ctypes
+    if not ctypes.CDLL(get_library_path()).TuckerOnnxHasCuda():
+        pytest.skip("a CPU-only build of the library has no CUDA model")
+    args = (1, 64, 7, 7, 32, 32, 64, 3, 3, (1, 1), (1, 1, 1, 1), (1, 1))
+    monkeypatch.delenv("NVIDIA_TF32_OVERRIDE", raising=False)
+    monkeypatch.delenv("TUCKER_ONNX_TF32", raising=False)
+    plain = predict_fused_ms(*args)
+    monkeypatch.setenv("TUCKER_ONNX_TF32", "1")
+    assert predict_fused_ms(*args) < plain
+    monkeypatch.setenv("NVIDIA_TF32_OVERRIDE", "0")
+    assert predict_fused_ms(*args) == plain
+
+
 def test_tf32_mode_is_part_of_the_cuda_latency_key(monkeypatch):
     """TuckerConv's TF32 mode (TUCKER_ONNX_TF32=1) changes its CUDA latencies: cached measurements and report
     headers say which mode they were taken in; NVIDIA_TF32_OVERRIDE=0 turns the mode off, as in cuDNN."""

@@ -33,7 +33,7 @@ NAMES = ["tiled_mem1", "tiled_mem", "tiled_sync", "tiled_fill", "tiled_launch", 
          "cluster_gather", "cluster_launch", "grid_launch", "grid_sync", "grid_mem", "grid_step", "grid_reduce",
          "staged_cpi", "staged_launch", "staged_bw", "staged_mma_cpi", "staged_mma_bw",
          "staged_mma_lat", "staged_nhwc_lat", "wmma_launch", "wmma_mem", "wmma_step", "wmma_fill", "wmma_sync", "wmma_share",
-         "wmma_pdl", "wmma_tf32x3"]
+         "wmma_pdl", "wmma_tf32x3", "wmma_tf32", "staged_tf32"]
 
 
 # The hand-set constants the fit started from: cross-validation starts there too, so a held-out shape never
@@ -84,6 +84,11 @@ FP32_TC_LOG = ROOT / "results/h200_2026-11-30_s20/call5_variant6_fp32/variant6.j
 # Session 21: every variant-4 config at fp32 (the WMMA kernel's 3xTF32 form, nsplit 3, its warps splitting reductions of
 # >= 16 steps) on the same shapes, merged into FP32_TC_LOG: wmma_tf32x3 was scanned on it.
 FP32_WMMA_LOG = ROOT / "results/h200_2026-11-30_s21/call4_wmma_fp32_rule/variant4.jsonl.gz"
+# Session 22: the TF32 mode (TUCKER_ONNX_TF32=1), every staged (variant 6) and WMMA (variant 4) config beside the
+# model's pick on the 18 TDC shapes, batch 1 and 32: wmma_tf32 and staged_tf32 were scanned on them (load(TF32_LOGS[:1],
+# TF32_LOGS[1:])).
+_S22 = ROOT / "results/h200_2026-11-30_s22/call3_tf32_models_logs"
+TF32_LOGS = [_S22 / "variant6_tf32.jsonl.gz", _S22 / "variant4_tf32.jsonl.gz"]
 
 
 def defaults() -> list[float]:
@@ -108,7 +113,8 @@ def problem(key: str) -> list[int]:
     b, c, h, w, r1, r2, kh, kw, n, sh, sw, pt, pl, dh, dw = map(int, m.groups())
     ho = (h + 2 * pt - dh * (kh - 1) - 1) // sh + 1  # the benchmarks pad symmetrically
     wo = (w + 2 * pl - dw * (kw - 1) - 1) // sw + 1
-    return [b, c, h, w, r1, r2, kh, kw, n, ho, wo, sh, sw, pt, pl, dh, dw]
+    tf32 = int(key.endswith(" tf32"))  # the op's TF32 mode (Problem::tf32) keys its shapes so
+    return [b, c, h, w, r1, r2, kh, kw, n, ho, wo, sh, sw, pt, pl, dh, dw, tf32]
 
 
 def load(paths, merge=()) -> list[tuple[list[int], list[tuple[list[int], float]]]]:

@@ -403,6 +403,7 @@ double PredictMicros(const int64_t* s) {
             static_cast<int>(s[4]), static_cast<int>(s[5]), static_cast<int>(s[6]), static_cast<int>(s[7]),
             static_cast<int>(s[8]), 0, 0, static_cast<int>(s[9]), static_cast<int>(s[10]), static_cast<int>(s[11]),
             static_cast<int>(s[12]), static_cast<int>(s[15]), static_cast<int>(s[16]), false};
+  p.tf32 = Tf32Allowed();  // the mode the op would run in this process (the ranking tool's predictions)
   p.Ho = static_cast<int>(tucker::ConvOut(s[2], s[6], s[9], s[11], s[13], s[15]));
   p.Wo = static_cast<int>(tucker::ConvOut(s[3], s[7], s[10], s[12], s[14], s[16]));
   if (p.batch < 1 || p.Ho < 1 || p.Wo < 1) return -1.0;

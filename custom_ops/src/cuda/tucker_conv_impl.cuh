@@ -136,6 +136,15 @@ struct ModelParams {
   // in one wave, on Hopper; hand-set on session 14's log of every WMMA config with PDL on (fit_model.WMMA_LOG, merged into the
   // K-split log): 0 -> 5000 picks it on 10 instead of 8 of the 11 batch-1 shapes where it was fastest, pick gap 3.1%.
   double wmma_pdl = 5000;
+  // The TF32 mode (Problem::tf32, session 22): a WMMA fp32 step of two single TF32 products and the operands'
+  // rounding, in fp16 steps; the channels-last fp32 form's product and rounding issue as a fraction of 3xTF32's
+  // products and split. Hand-set at a third of 3xTF32's (1.67, 0.333), then scanned on session 22's TF32 logs
+  // (fit_model.py TF32_LOGS, 36 shapes): wmma_tf32 1-1.67 is a plateau, staged_tf32 0.15-0.25 gives a mean pick gap
+  // of 2.9% (batch 1 1.6%, batch 32 4.2%; 0.333: 3.4%, 1.0: 3.3%). On the GPU (session 22, call 5) the picks ran 1.9%
+  // (batch 1) and 5.6% (batch 32; 6.8% at 0.333) slower than the logs' best: where a stage's latency floor binds, BM
+  // 64 x BN 128 and BM 128 x BN 64 tie, and the op keeps the first candidate (128->96@14: +19%), the log the other.
+  double wmma_tf32 = 1.67;
+  double staged_tf32 = 0.25;
 };
 
 // Analytical model: estimated cycles of a config on a device (INFINITY when it cannot run).

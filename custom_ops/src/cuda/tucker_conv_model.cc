@@ -227,9 +227,9 @@ double StagedCycles(const Problem& p, const Config& c, const Device& d, const Mo
   const bool tf32x3 = StagedFp32Only(c);
   constexpr double kTf32x3Products = 2, kTf32x3SplitIssue = 24;
   // The TF32 mode (Problem::tf32, session 22): one product per 16x16x8 step instead of three, and per fragment a
-  // rounding (two integer ops per value) instead of the split: a third of the products' issue and of the split's.
-  const double products = p.tf32 ? kTf32x3Products / 3 : kTf32x3Products;
-  const double split_issue = p.tf32 ? kTf32x3SplitIssue / 3 : kTf32x3SplitIssue;
+  // rounding (two integer ops per value) instead of the split: staged_tf32 of both.
+  const double products = p.tf32 ? kTf32x3Products * m.staged_tf32 : kTf32x3Products;
+  const double split_issue = p.tf32 ? kTf32x3SplitIssue * m.staged_tf32 : kTf32x3SplitIssue;
   const auto mma_stage = [&](const StagedConv& a, double in_bytes, double out_bytes, bool last, bool first) {
     const int bm = StagedBM(a.cout, c.th), bn = c.tw, warps_m = bm == 128 ? 4 : 2, warps_n = 8 / warps_m;
     const int fm = bm / warps_m / 16, fn = bn / warps_n / 16;
@@ -384,9 +384,8 @@ double WmmaCycles(const Problem& p, const Config& c, const Device& d, const Mode
   // fp32 (nsplit 3): each 16-row step is two TF32 steps of three products and their operands' splits; every staged
   // element is twice the bytes (16-byte groups of 4 values instead of 8).
   const bool fp32 = WmmaFp32(c);
-  // The TF32 mode (Problem::tf32): two products per step and the operands' rounding instead of six and the split:
-  // priced as a third of 3xTF32's excess over fp16's step (1 + (wmma_tf32x3 - 1) / 3; not fitted).
-  const double tf32x = p.tf32 ? 1 + (m.wmma_tf32x3 - 1) / 3 : m.wmma_tf32x3;
+  // The TF32 mode (Problem::tf32): two products per step and the operands' rounding instead of six and the split.
+  const double tf32x = p.tf32 ? m.wmma_tf32 : m.wmma_tf32x3;
   const double step = fp32 ? m.wmma_step * tf32x : m.wmma_step, per16 = fp32 ? 4 : 8;
   const int kk = p.kh * p.kw, threads = c.threads, warps = threads / 32;
   const int winp = RoundUp(WindowRows(p, c.th) * WindowCols(p, c.tw), 16), tpixp = RoundUp(c.th * c.tw, 16);
