@@ -11,14 +11,9 @@ import time
 import numpy as np
 
 from tucker_onnx import make_session
+from tucker_onnx.profile.environment import tf32_mode  # TuckerConv's TF32 mode: cuDNN gets use_tf32 1 with it
 
 CUDA = ["CUDAExecutionProvider", "CPUExecutionProvider"]
-
-
-def tf32_mode() -> bool:
-    """Whether TuckerConv runs its TF32 mode (TUCKER_ONNX_TF32=1): then cuDNN gets TF32 too (use_tf32 1), so both
-    sides of an fp32 comparison have TF32's accuracy."""
-    return os.environ.get("TUCKER_ONNX_TF32") == "1"
 
 
 def cuda_options(graph: bool, algo: str = "EXHAUSTIVE", fp16: bool = False) -> list[dict]:
