@@ -287,6 +287,70 @@ def _fp32_error(monkeypatch, cfg, shape, batch) -> float:
     return float(np.abs(got - want).max() / np.abs(want).max())
 
 
+# The channels-last family's wgmma form (sm_90a: stages 2 and 3 at BM 64/128, fp16 and the TF32 mode): every such tile
+# with wgmma on and off (TUCKER_ONNX_WGMMA=0), each against the float64 reference, on shapes whose core reductions
+# are one step, partial steps and many steps, with strides, pads, dilation and columns that end mid-tile.
+WGMMA_TILES = [(6, 64, 64, 256, 4, 32), (6, 64, 128, 256, 4, 32), (6, 128, 64, 256, 4, 32), (6, 128, 128, 256, 4, 32),
+               (6, 64, 128, 256, 4, 128)]
+WGMMA_SHAPES = [NHWC_SHAPES[i] for i in (0, 1, 3, 5)] + [BIG[1], BIG[3]]
+
+
+def _staged_kernel_names(monkeypatch, cfg, shape, dtype, wgmma: str) -> set[str]:
+    """Runs one forced config against the reference with TUCKER_ONNX_WGMMA=wgmma (fp32: within TF32's error, 1e-2 of
+    the largest output, in the TF32 mode and fp32's, 1e-5, otherwise) and returns the names of the staged
+    channels-last kernels it launched (CUPTI through torch.profiler sees ORT's launches too)."""
+    import os
+
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+    monkeypatch.setenv("TUCKER_ONNX_WGMMA", wgmma)
+    monkeypatch.setenv("TUCKER_ONNX_CONFIG", ",".join(map(str, cfg)))
+    torch.cuda.init()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        if dtype == np.float16:
+            _check_residual_relu(shape, 2, dtype)
+        else:
+            tol = 1e-2 if os.environ.get("TUCKER_ONNX_TF32") == "1" else 1e-5
+            assert _fp32_error(monkeypatch, ",".join(map(str, cfg)), shape, 2) < tol
+    return {e.name for e in prof.events() if "StagedNhwcKernel" in e.name}
+
+
+def _wg_form(name: str) -> bool:
+    """Whether a StagedNhwcKernel instantiation is the WG form (its last template argument), demangled or not."""
+    import re
+    m = re.search(r"StagedNhwcKernel<([^>]*)>", name)
+    return (m is not None and m.group(1).replace(" ", "").endswith(",true")) or "Lb1EEEvPK" in name
+
+
+@pytest.mark.parametrize("cfg", WGMMA_TILES, ids=[",".join(map(str, c)) for c in WGMMA_TILES])
+@pytest.mark.parametrize("si", range(len(WGMMA_SHAPES)))
+@pytest.mark.parametrize("tf32", [False, True], ids=["fp16", "fp32-tf32"])
+def test_cuda_staged_channels_last_wgmma(library, monkeypatch, cfg, si, tf32):
+    """Both forms match the reference (TF32 mode: within TF32's error, 1e-2 of the largest output), and the op
+    launches the WG kernels (stages 2 and 3 at BM 64 or 128) only with wgmma on; on a Hopper card those run wgmma
+    (sm_90a; tools/wgmma_probe.cu checks the instructions themselves)."""
+    pytest.importorskip("torch")
+    shape = WGMMA_SHAPES[si]
+    if tf32:
+        monkeypatch.setenv("TUCKER_ONNX_TF32", "1")
+        cfg = cfg[:4] + (5,) + cfg[5:]
+    dtype = np.float32 if tf32 else np.float16
+    on = _staged_kernel_names(monkeypatch, cfg, shape, dtype, "1")
+    off = _staged_kernel_names(monkeypatch, cfg, shape, dtype, "0")
+    # the WG form where a stage's block rows (StagedBM of its output channels, R2 and N, under the cap) are 64 or 128
+    bm = lambda m: 32 if m <= 32 or cfg[1] == 32 else 64 if m <= 64 or cfg[1] == 64 else 128
+    want = sum(bm(m) >= 64 for m in (shape[2], shape[3]))
+    assert sum(map(_wg_form, on)) == want and not any(map(_wg_form, off)), (want, on, off)
+
+
+def test_cuda_wgmma_is_not_used_for_fp32_accuracy(library, monkeypatch):
+    """wgmma has no 3xTF32: outside the TF32 mode the fp32 form keeps its WMMA kernels and fp32's accuracy."""
+    pytest.importorskip("torch")
+    monkeypatch.delenv("TUCKER_ONNX_TF32", raising=False)
+    names = _staged_kernel_names(monkeypatch, (6, 64, 128, 256, 5, 32), BIG[3], np.float32, "1")
+    assert names and not any(map(_wg_form, names)), names
+
+
 def test_cuda_staged_channels_last_fp32_form_refuses_fp16(library, monkeypatch):
     _forced_run_fails(monkeypatch, "6,64,64,256,5,32", BIG[0], "does not fit", dtype=np.float16)
 

@@ -138,6 +138,8 @@ def main():
     ap.add_argument("--marginal", type=int, default=0, help="also time chains of this many layers: marginal us per layer")
     ap.add_argument("--kernels", action="store_true", help="also record CUPTI kernel time per Run (torch.profiler)")
     ap.add_argument("--tf32", action="store_true", help="fp32 rows with TF32 on both sides (TuckerConv and cuDNN)")
+    ap.add_argument("--wgmma-ab", action="store_true", help="also time the fused op with wgmma off (TUCKER_ONNX_WGMMA=0): "
+                    "the same configs on WMMA, side by side")
     args = ap.parse_args()
     if args.tf32:  # read by the op at each Run and by bench_common.cuda_options for the cuDNN sessions
         os.environ["TUCKER_ONNX_TF32"] = "1"
@@ -169,6 +171,12 @@ def main():
                 x = rng.standard_normal((batch, c, hw, hw)).astype(np.float16 if dtype == "fp16" else np.float32)
                 kw = dict(iters=args.iters, repeats=args.repeats, kernels=args.kernels)
                 tf = time_session(fused, {"X": x}, library=True, **kw)
+                if args.wgmma_ab:  # the op reads the switch at each launch; a new session captures its own graph
+                    os.environ["TUCKER_ONNX_WGMMA"] = "0"
+                    try:
+                        tw = time_session(fused, {"X": x}, library=True, **kw)
+                    finally:
+                        os.environ.pop("TUCKER_ONNX_WGMMA")
                 tt = time_session(trip, {"X": x}, library=False, **kw)
                 td = time_session(dense, {"X": x}, library=False, **kw)
                 ref = tt["output"].astype(np.float64)
@@ -195,6 +203,9 @@ def main():
                     elif kern:
                         row[f"{name}_kernel_error"] = kern["error"]
                 row["fused_config"] = fused_config(dtype, batch, c, hw, r1, r2, k, n, stride)
+                if args.wgmma_ab:
+                    row["fused_wmma_us"] = tw["median_ms"] * 1e3 / L
+                    row["wgmma_speedup"] = row["fused_wmma_us"] / row["fused_us"]
                 row["speedup_vs_triplet"] = row["triplet_us"] / row["fused_us"]
                 row["speedup_vs_dense"] = row["dense_us"] / row["fused_us"]
                 L2 = args.marginal if chain and args.marginal > L else 0
@@ -213,7 +224,9 @@ def main():
                       + (f"  marginal fused {row['fused_marg_us']:.2f} triplet {row['triplet_marg_us']:.2f} "
                          f"x{row['marg_speedup_vs_triplet']:.2f}" if "fused_marg_us" in row else "")
                       + (f"  kernels fused {row['fused_kernel_us']:.2f} triplet {row['triplet_kernel_us']:.2f} us"
-                         if "fused_kernel_us" in row and "triplet_kernel_us" in row else ""), flush=True)
+                         if "fused_kernel_us" in row and "triplet_kernel_us" in row else "")
+                      + (f"  wgmma off {row['fused_wmma_us']:.2f} (x{row['wgmma_speedup']:.2f})" if args.wgmma_ab else ""),
+                      flush=True)
     dump(out / "layers.json", {"environment": env, "rows": rows})
     with open(out / "layers.md", "w") as f:
         f.write(f"# Layer benchmark\n\n{env}\n\nPer layer: wall time of a Run / stack; 'kern' columns: GPU kernel time per layer (CUPTI) "
@@ -221,15 +234,16 @@ def main():
                 "a layer's GPU time in the captured graph without ORT's fixed per-Run cost.\n\n"
                 "| dtype | batch | core | D | fused us | cuDNN triplet us | dense us | floor us | vs triplet | vs dense "
                 "| fused marginal us | triplet marginal us | marginal vs triplet "
-                "| fused kern us (n) | triplet kern us (n) | dense kern us (n) | fused config |\n"
-                "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+                "| fused kern us (n) | triplet kern us (n) | dense kern us (n) | fused config | fused, wgmma off, us |\n"
+                "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
         marg = lambda r: (f"{r['fused_marg_us']:.2f} | {r['triplet_marg_us']:.2f} | {r['marg_speedup_vs_triplet']:.2f}x"
                           if "fused_marg_us" in r else "- | - | -")
         kern = lambda r, n: (f"{r[n + '_kernel_us']:.2f} ({r[n + '_kernels_per_layer']:.0f})" if n + "_kernel_us" in r else "-")
         for r in rows:
             f.write(f"| {r['dtype']} | {r['batch']} | {r['core']} | {r['D']} | {r['fused_us']:.2f} | {r['triplet_us']:.2f} | "
                     f"{r['dense_us']:.2f} | {r['floor_us']:.2f} | {r['speedup_vs_triplet']:.2f}x | {r['speedup_vs_dense']:.2f}x "
-                    f"| {marg(r)} | {kern(r, 'fused')} | {kern(r, 'triplet')} | {kern(r, 'dense')} | {r.get('fused_config') or '-'} |\n")
+                    f"| {marg(r)} | {kern(r, 'fused')} | {kern(r, 'triplet')} | {kern(r, 'dense')} | {r.get('fused_config') or '-'} "
+                    + (f"| {r['fused_wmma_us']:.2f} |\n" if "fused_wmma_us" in r else "| - |\n"))
         for dtype in args.dtypes:
             for batch in args.batches:
                 sp = [r["speedup_vs_triplet"] for r in rows if r["dtype"] == dtype and r["batch"] == batch]
@@ -237,6 +251,11 @@ def main():
                     f.write(f"\n{dtype} batch {batch}: median speed-up vs cuDNN triplet {np.median(sp):.2f}x, min {min(sp):.2f}x")
                 mp = [r["marg_speedup_vs_triplet"] for r in rows if r["dtype"] == dtype and r["batch"] == batch
                       and "marg_speedup_vs_triplet" in r]
+                wg = [r["wgmma_speedup"] for r in rows if r["dtype"] == dtype and r["batch"] == batch
+                      and "wgmma_speedup" in r]
+                if wg:
+                    f.write(f"\n{dtype} batch {batch}: wgmma on vs off, median {np.median(wg):.2f}x, "
+                            f"range {min(wg):.2f}-{max(wg):.2f}x")
                 if mp:
                     f.write(f"\n{dtype} batch {batch}, marginal: median speed-up vs cuDNN triplet {np.median(mp):.2f}x, "
                             f"min {min(mp):.2f}x ({len(mp)} rows)")

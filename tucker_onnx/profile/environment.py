@@ -12,6 +12,12 @@ def tf32_mode() -> bool:
     return os.environ.get("TUCKER_ONNX_TF32") == "1" and os.environ.get("NVIDIA_TF32_OVERRIDE") != "0"
 
 
+def wgmma_mode() -> bool:
+    """Whether TuckerConv's channels-last staged kernels run Hopper wgmma (on unless TUCKER_ONNX_WGMMA=0, the benchmarks'
+    A/B switch; cards without sm_90a code run WMMA either way): a latency cache keys it."""
+    return os.environ.get("TUCKER_ONNX_WGMMA") != "0"
+
+
 def describe(provider: str, provider_options: dict | None = None) -> dict:
     import onnxruntime as ort
     env = {"provider": provider, "onnxruntime": ort.__version__, "python": platform.python_version(),
@@ -34,6 +40,8 @@ def describe(provider: str, provider_options: dict | None = None) -> dict:
             env["device"] = "unknown GPU"
         env["tucker_conv_fp32"] = ("TF32 (TUCKER_ONNX_TF32=1)" if tf32_mode() else
                                    "fp32-accurate (FFMA or 3xTF32; TUCKER_ONNX_TF32=1 for TF32)")
+        env["tucker_conv_wgmma"] = ("on where the card has sm_90a code" if wgmma_mode() else
+                                    "off (TUCKER_ONNX_WGMMA=0)")
         try:
             import torch
             env["cuda"] = torch.version.cuda
@@ -49,4 +57,7 @@ def device_signature(provider: str) -> str:
     """What a latency cache entry is valid for."""
     e = describe(provider)
     sig = f"{provider}|{e.get('device')}|{e.get('driver', '')}|ort {e['onnxruntime']}"
-    return sig + "|tf32" if provider == "cuda" and tf32_mode() else sig
+    if provider == "cuda":
+        sig += "|tf32" if tf32_mode() else ""
+        sig += "" if wgmma_mode() else "|nowgmma"
+    return sig

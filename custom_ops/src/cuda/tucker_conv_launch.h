@@ -5,6 +5,8 @@
 #pragma once
 #include <cuda_runtime.h>
 
+#include <cstdlib>
+
 namespace tucker_cuda {
 
 // SMs of the current device (a host-side query: no synchronisation, allowed during graph capture).
@@ -12,6 +14,13 @@ inline int SmCount() {
   int dev = 0, sms = 0;
   if (cudaGetDevice(&dev) == cudaSuccess) cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
   return sms;
+}
+
+// The channels-last staged family's stages 2 and 3 run wgmma where the library has sm_90a code (H100/H200; elsewhere
+// the same launch runs WMMA): on unless TUCKER_ONNX_WGMMA=0 (the benchmarks' A/B switch).
+inline bool WgmmaAllowed() {
+  const char* v = std::getenv("TUCKER_ONNX_WGMMA");
+  return !(v != nullptr && v[0] == '0' && v[1] == 0);
 }
 
 // Compute capability major of the current device (0 where the query fails), the same kind of host-side query.

@@ -29,6 +29,7 @@
 #include "tucker_conv_device.cuh"
 #include "tucker_conv_staged_layout.h"
 #include "tucker_conv_tf32.cuh"
+#include "tucker_conv_wgmma.cuh"
 
 namespace tucker_cuda {
 namespace {
@@ -94,7 +95,12 @@ TUCKER_HD int NhwcPackBlocks(const NhwcPack<T>& k) {
 // T: __half (WMMA 16x16x16) or float (3xTF32, WMMA 16x16x8). "Groups" below are 16 bytes: V = 8 fp16 or 4 fp32.
 // The fp32 tiles below 128 x 128 are held to two blocks per SM (128 registers): the per-step partial sums took
 // BM 64 x BN 128 from 120 to 130 registers, one block per SM.
-template <typename T, int BM, int BN, bool IN_NHWC, bool OUT_NHWC>
+// WG (stages reading channels-last scratch, BM 64 or 128; fp16, or fp32 in the TF32 mode): in the sm_90a build the
+// products run as Hopper warpgroup MMAs (tucker_conv_wgmma.cuh) straight from the ring, which then holds A and B as
+// wgmma's core matrices instead of padded rows: each of the two warpgroups takes 64 rows x BN (BM 128) or 64 rows x
+// BN / 2 (BM 64) of the tile. Elsewhere WG changes nothing. Why: cuDNN's sm90 wgmma core ran 1.7-4.7x faster than
+// this kernel's WMMA core stage at batch 32 (session 22, call 6).
+template <typename T, int BM, int BN, bool IN_NHWC, bool OUT_NHWC, bool WG = false>
 __global__ void __launch_bounds__(kStagedMmaThreads, (sizeof(T) == 4 && BM * BN < 128 * 128) ? 2 : 1) StagedNhwcKernel(const T* __restrict__ in,
                                                                      const T* __restrict__ w,
                                                                      const T* __restrict__ bias,
@@ -104,20 +110,30 @@ __global__ void __launch_bounds__(kStagedMmaThreads, (sizeof(T) == 4 && BM * BN 
 #if (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800) || defined(TUCKER_EMU)
   namespace wmma = nvcuda::wmma;
   constexpr bool kHalf = std::is_same_v<T, __half>;
-  constexpr int V = 16 / sizeof(T), BK = StagedNhwcBKFor(sizeof(T)), AKP = BK + V, S = kStagedNhwcStages;
-  constexpr int NT = kStagedMmaThreads, KF = kHalf ? 16 : 8;  // KF: one WMMA's reduction depth
+  constexpr int NT = kStagedMmaThreads;
+  constexpr bool kWg = WG && TUCKER_WGMMA && IN_NHWC && BM >= 64 && NT == 256;
+  // The ring: S slots, loads issued PD steps ahead. wgmma keeps one step's products in flight across the next
+  // step's barrier, so the slot refilled at step s is step s - 2's (S = PD + 2), not step s - 1's.
+  constexpr int S = StagedNhwcStagesFor(kWg), PD = kWg ? S - 2 : S - 1;
+  constexpr int V = 16 / sizeof(T), BK = StagedNhwcBKFor(sizeof(T)), AKP = BK + V;
+  constexpr int KF = kHalf ? 16 : 8;  // KF: one WMMA's reduction depth
   constexpr int WARPS_M = BM == 128 ? 4 : 2, WARPS_N = NT / 32 / WARPS_M, WM = BM / WARPS_M, WN = BN / WARPS_N;
   constexpr int FM = WM / 16, FN = WN / 16;
   static_assert(BK % 16 == 0 && FM >= 1 && FN >= 1 && WM % 16 == 0 && WN % 16 == 0, "whole fragments");
   // B in shared memory: column-major [BN][BK + V] when read channels-last (a column's BK values of k are contiguous,
   // as its 16-byte loads bring them), row-major [BK][BN + V] from the channels-first input (V columns per load).
-  constexpr int B_LD = IN_NHWC ? AKP : BN + V, B_BUF = IN_NHWC ? BN * AKP : BK * (BN + V);
-  constexpr int A_BUF = BM * AKP, STAGE = A_BUF + B_BUF;  // one ring slot: A [BM][BK + V], then B
+  // wgmma: A and B unpadded in the 64-byte swizzle (WgmmaSw64; each slot 512-byte aligned).
+  constexpr int B_LD = IN_NHWC ? AKP : BN + V, B_BUF = kWg ? BN * BK : IN_NHWC ? BN * AKP : BK * (BN + V);
+  constexpr int A_BUF = kWg ? BM * BK : BM * AKP, STAGE = A_BUF + B_BUF;  // one ring slot: A [BM][BK + V], then B
   constexpr int KG = BK / V, CG = BN / V, A_VECS = BM * KG, A_PER = (A_VECS + NT - 1) / NT;  // A's 16-byte groups
   constexpr int B_VECS = BK * BN / V, B_PER = B_VECS / NT;  // 16-byte groups of one step's B tile, per thread
   static_assert(B_PER >= 1 && B_PER * NT == B_VECS && (A_VECS < NT || A_PER * NT == A_VECS) && NT % KG == 0,
                 "whole groups per thread and step");
   using BLayout = std::conditional_t<IN_NHWC, wmma::col_major, wmma::row_major>;
+  constexpr int NW = BM == 128 ? BN : BN / 2;  // a warpgroup's columns under wgmma
+  // Where 16-byte group g (of KG per step) of tile row r lies in a ring slot's A or B tile.
+  static_assert(!kWg || KG == 4, "wgmma's 64-byte swizzle: 64-byte rows per step");
+  auto at = [](int r, int g) { return kWg ? WgmmaSw64(r, g, V) : r * AKP + V * g; };
   const int t = threadIdx.x, warp = t / 32;
   PdlWait();  // PDL; no early trigger here (why: tucker_conv_device.cuh)
 
@@ -200,7 +216,7 @@ __global__ void __launch_bounds__(kStagedMmaThreads, (sizeof(T) == 4 && BM * BN 
       if (A_VECS < NT && t >= A_VECS) break;
       const int row = am + u * (NT / KG), arow = m0 + row, k = k0 + V * ag;
       const T* a_src = w + static_cast<size_t>(arow < a.cout ? arow : 0) * K;
-      T* dst = As + row * AKP + V * ag;
+      T* dst = As + at(row, ag);
       const bool ok = arow < a.cout && k < K;
       if (a_vec) {
         CpAsync16(dst, ok ? a_src + k : w, ok);
@@ -217,7 +233,7 @@ __global__ void __launch_bounds__(kStagedMmaThreads, (sizeof(T) == 4 && BM * BN 
       for (int u = 0; u < B_PER; ++u) {
         const int v = t + u * NT, ih = ih0[u] + ih_t, iw = iw0[u] + iw_t;
         const bool ok = col_ok[u] && bi < a.kh && ih >= 0 && ih < a.H && iw >= 0 && iw < a.W;
-        CpAsync16(Bs + (v / KG) * AKP + V * (v % KG), ok ? in + (base[u] + ih * a.W + iw) * a.cin + bc : in, ok);
+        CpAsync16(Bs + at(v / KG, v % KG), ok ? in + (base[u] + ih * a.W + iw) * a.cin + bc : in, ok);
       }
       for (bc += BK; bc >= a.cin && bi < a.kh;) {
         bc -= a.cin;
@@ -242,6 +258,11 @@ __global__ void __launch_bounds__(kStagedMmaThreads, (sizeof(T) == 4 && BM * BN 
     k0 += BK;
   };
 
+  // wgmma: warpgroup wg's rows WG_M0.., columns WG_N0..; warp w % 4 of it holds 16 of the rows (WgmmaRow/Col).
+  const int WG_M0 = BM == 128 ? 64 * (warp / 4) : 0, WG_N0 = BM == 128 ? 0 : (warp / 4) * NW;
+  float wacc[kWg ? NW / 2 : 1];
+#pragma unroll
+  for (int e = 0; e < (kWg ? NW / 2 : 1); ++e) wacc[e] = 0.f;
   wmma::fragment<wmma::accumulator, 16, 16, KF, float> acc[FM][FN];
   // 3xTF32 only: one step's products, added to acc by FADD once per step. The tensor cores' own accumulation does not
   // round to nearest: chained through acc over a 1728-row reduction its errors reached 2.4e-5 of the largest output
@@ -253,91 +274,123 @@ __global__ void __launch_bounds__(kStagedMmaThreads, (sizeof(T) == 4 && BM * BN 
     for (int j = 0; j < FN; ++j) wmma::fill_fragment(acc[i][j], 0.f);
 
 #pragma unroll
-  for (int s = 0; s < S - 1; ++s) {
+  for (int s = 0; s < PD; ++s) {
     if (s < steps) issue(s);
     CpAsyncCommit();  // one group per step, empty ones included, so the wait below counts steps
   }
   for (int s = 0; s < steps; ++s) {
-    CpAsyncWait<S - 2>();  // this thread's copies of step s have landed ...
+    CpAsyncWait<PD - 1>();  // this thread's copies of step s have landed ...
+    if constexpr (kWg) FenceProxyAsyncShared();  // ... visible to wgmma's reads ...
     __syncthreads();       // ... and everyone's; and every warp is done with step s - 1's slot
-    if (s + S - 1 < steps) issue((s + S - 1) % S);
+    if (s + PD < steps) issue((s + PD) % S);
     CpAsyncCommit();
     const T* As = ring + (s % S) * STAGE;
     const T* Bs = As + A_BUF;
+    if constexpr (kWg) {  // the step's 64 bytes of K as two 32-byte wgmma slices; done before the next barrier
+      WgmmaFence();
 #pragma unroll
-    for (int kq = 0; kq < BK; kq += KF) {
-      const T* b_at = Bs + (IN_NHWC ? wn0 * AKP + kq : kq * (BN + V) + wn0);
-      const int b_frag = IN_NHWC ? 16 * AKP : 16;  // one fragment's columns further on
-      if constexpr (kHalf) {
-        wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> fa[FM];
-        wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, BLayout> fb[FN];
+      for (int q = 0; q < 2; ++q)
+        Wgmma<T, NW>::Run(wacc, WgmmaDesc(As + WgmmaSw64(WG_M0, 0, V) + 2 * q * V, 16, 512, 2),
+                          WgmmaDesc(Bs + WgmmaSw64(WG_N0, 0, V) + 2 * q * V, 16, 512, 2), 1);
+      WgmmaCommit();
+      WgmmaWait<1>();  // step s - 1's products are done (their slot is refilled at step s + 1); step s's run on
+      WgmmaFenceOperands(wacc);
+    } else {
 #pragma unroll
-        for (int i = 0; i < FM; ++i) wmma::load_matrix_sync(fa[i], As + (wm0 + i * 16) * AKP + kq, AKP);
+      for (int kq = 0; kq < BK; kq += KF) {
+        const T* b_at = Bs + (IN_NHWC ? wn0 * AKP + kq : kq * (BN + V) + wn0);
+        const int b_frag = IN_NHWC ? 16 * AKP : 16;  // one fragment's columns further on
+        if constexpr (kHalf) {
+          wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> fa[FM];
+          wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, BLayout> fb[FN];
 #pragma unroll
-        for (int j = 0; j < FN; ++j) wmma::load_matrix_sync(fb[j], b_at + j * b_frag, B_LD);
+          for (int i = 0; i < FM; ++i) wmma::load_matrix_sync(fa[i], As + (wm0 + i * 16) * AKP + kq, AKP);
 #pragma unroll
-        for (int i = 0; i < FM; ++i)
-#pragma unroll
-          for (int j = 0; j < FN; ++j) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
-      } else if (a.tf32) {  // TF32 mode: the operands rounded to TF32, one product accumulated in place (cuDNN's TF32)
-        wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fa[FM];
-        wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, BLayout> fb[FN];
-#pragma unroll
-        for (int i = 0; i < FM; ++i) {
-          LoadTf32Shared(fa[i], As + (wm0 + i * 16) * AKP + kq, AKP);
-          RoundTf32(fa[i]);
-        }
-#pragma unroll
-        for (int j = 0; j < FN; ++j) {
-          LoadTf32Shared(fb[j], b_at + j * b_frag, B_LD);
-          RoundTf32(fb[j]);
-        }
-#pragma unroll
-        for (int i = 0; i < FM; ++i)
-#pragma unroll
-          for (int j = 0; j < FN; ++j) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
-      } else {  // 3xTF32: big and small parts of every fragment, the small x small product dropped
-        if (kq == 0) {
+          for (int j = 0; j < FN; ++j) wmma::load_matrix_sync(fb[j], b_at + j * b_frag, B_LD);
 #pragma unroll
           for (int i = 0; i < FM; ++i)
 #pragma unroll
-            for (int j = 0; j < FN; ++j) wmma::fill_fragment(part[i][j], 0.f);
-        }
-        wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fa[FM], fa_lo[FM];
-        wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, BLayout> fb[FN], fb_lo[FN];
+            for (int j = 0; j < FN; ++j) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
+        } else if (a.tf32) {  // TF32 mode: the operands rounded to TF32, one product accumulated in place (cuDNN's TF32)
+          wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fa[FM];
+          wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, BLayout> fb[FN];
 #pragma unroll
-        for (int i = 0; i < FM; ++i) {
-          LoadTf32Shared(fa[i], As + (wm0 + i * 16) * AKP + kq, AKP);
-          SplitTf32(fa[i], fa_lo[i]);
-        }
-#pragma unroll
-        for (int j = 0; j < FN; ++j) {
-          LoadTf32Shared(fb[j], b_at + j * b_frag, B_LD);
-          SplitTf32(fb[j], fb_lo[j]);
-        }
-#pragma unroll
-        for (int i = 0; i < FM; ++i)
+          for (int i = 0; i < FM; ++i) {
+            LoadTf32Shared(fa[i], As + (wm0 + i * 16) * AKP + kq, AKP);
+            RoundTf32(fa[i]);
+          }
 #pragma unroll
           for (int j = 0; j < FN; ++j) {
-            wmma::mma_sync(part[i][j], fa_lo[i], fb[j], part[i][j]);
-            wmma::mma_sync(part[i][j], fa[i], fb_lo[j], part[i][j]);
-            wmma::mma_sync(part[i][j], fa[i], fb[j], part[i][j]);
+            LoadTf32Shared(fb[j], b_at + j * b_frag, B_LD);
+            RoundTf32(fb[j]);
           }
-        if (kq + KF == BK) {  // the step's partial sums into the running ones, rounded to nearest
 #pragma unroll
           for (int i = 0; i < FM; ++i)
 #pragma unroll
-            for (int j = 0; j < FN; ++j)
+            for (int j = 0; j < FN; ++j) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
+        } else {  // 3xTF32: big and small parts of every fragment, the small x small product dropped
+          if (kq == 0) {
 #pragma unroll
-              for (int e = 0; e < acc[i][j].num_elements; ++e) acc[i][j].x[e] += part[i][j].x[e];
+            for (int i = 0; i < FM; ++i)
+#pragma unroll
+              for (int j = 0; j < FN; ++j) wmma::fill_fragment(part[i][j], 0.f);
+          }
+          wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fa[FM], fa_lo[FM];
+          wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, BLayout> fb[FN], fb_lo[FN];
+#pragma unroll
+          for (int i = 0; i < FM; ++i) {
+            LoadTf32Shared(fa[i], As + (wm0 + i * 16) * AKP + kq, AKP);
+            SplitTf32(fa[i], fa_lo[i]);
+          }
+#pragma unroll
+          for (int j = 0; j < FN; ++j) {
+            LoadTf32Shared(fb[j], b_at + j * b_frag, B_LD);
+            SplitTf32(fb[j], fb_lo[j]);
+          }
+#pragma unroll
+          for (int i = 0; i < FM; ++i)
+#pragma unroll
+            for (int j = 0; j < FN; ++j) {
+              wmma::mma_sync(part[i][j], fa_lo[i], fb[j], part[i][j]);
+              wmma::mma_sync(part[i][j], fa[i], fb_lo[j], part[i][j]);
+              wmma::mma_sync(part[i][j], fa[i], fb[j], part[i][j]);
+            }
+          if (kq + KF == BK) {  // the step's partial sums into the running ones, rounded to nearest
+#pragma unroll
+            for (int i = 0; i < FM; ++i)
+#pragma unroll
+              for (int j = 0; j < FN; ++j)
+#pragma unroll
+                for (int e = 0; e < acc[i][j].num_elements; ++e) acc[i][j].x[e] += part[i][j].x[e];
+          }
         }
       }
     }
   }
   CpAsyncWait<0>();
+  if constexpr (kWg) {
+    WgmmaWait<0>();
+    WgmmaFenceOperands(wacc);
+  }
   __syncthreads();  // the epilogue's tile reuses the ring
 
   float* tile = reinterpret_cast<float*>(smem);
+  // The epilogue walks this warp's EFM x EFN 16x16 fragments from (ewm0, ewn0) of the tile; store_frag(i, j, p, ld,
+  // col_major) writes fragment (i, j) to p (element [r][c] at p[r x ld + c], or p[c x ld + r] column-major).
+  constexpr int EFM = kWg ? 1 : FM, EFN = kWg ? NW / 16 : FN;
+  const int ewm0 = kWg ? WG_M0 + 16 * (warp % 4) : wm0, ewn0 = kWg ? WG_N0 : wn0;
+  auto store_frag = [&](int i, int j, float* p, int ld, bool col_major) {
+    if constexpr (kWg) {
+      const int lane = t % 32;
+#pragma unroll
+      for (int e = 8 * j; e < 8 * j + 8; ++e) {
+        const int r = WgmmaRow(lane, e), c = WgmmaCol(lane, e) - 16 * j;
+        p[col_major ? c * ld + r : r * ld + c] = wacc[e];
+      }
+    } else {
+      wmma::store_matrix_sync(p, acc[i][j], ld, col_major ? wmma::mem_col_major : wmma::mem_row_major);
+    }
+  };
   if constexpr (OUT_NHWC) {
 #if (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900) || defined(TUCKER_EMU)
     if (ks > 1) {
@@ -345,10 +398,9 @@ __global__ void __launch_bounds__(kStagedMmaThreads, (sizeof(T) == 4 && BM * BN 
       // sums groups of 8 channels g = q x NT + t, + NT x ks, ... over the cluster and writes them (16-byte stores).
       constexpr int SLD = BM + 4, MG = BM / 8;
 #pragma unroll
-      for (int i = 0; i < FM; ++i)
+      for (int i = 0; i < EFM; ++i)
 #pragma unroll
-        for (int j = 0; j < FN; ++j)
-          wmma::store_matrix_sync(tile + (wn0 + j * 16) * SLD + wm0 + i * 16, acc[i][j], SLD, wmma::mem_col_major);
+        for (int j = 0; j < EFN; ++j) store_frag(i, j, tile + (ewn0 + j * 16) * SLD + ewm0 + i * 16, SLD, true);
       cooperative_groups::cluster_group cluster = cooperative_groups::this_cluster();
       cluster.sync();
       for (int g = slice * NT + t; g < BN * MG; g += NT * ks) {
@@ -372,16 +424,15 @@ __global__ void __launch_bounds__(kStagedMmaThreads, (sizeof(T) == 4 && BM * BN 
     // (16 columns x 32 bytes per warp store), stage 1 of 64:64->32:64@56 and 384:192->96:384@28 at batch 32 took
     // 19.5 and 36 us, against 14.1 and 31 us this way (session 11, calls 2 and 4).
     constexpr int EP = BM < 64 ? BM : 64, PASSES = BM / EP, TLD = EP + 4;
-    static_assert(WM <= EP && EP % WM == 0, "a warp's rows lie in one pass");
+    static_assert(WM <= EP && EP % WM == 0 && EP % 16 == 0, "a warp's rows lie in one pass");
 #pragma unroll
     for (int pass = 0; pass < PASSES; ++pass) {
-      if (wm0 / EP == pass) {
+      if (ewm0 / EP == pass) {
 #pragma unroll
-        for (int i = 0; i < FM; ++i)
+        for (int i = 0; i < EFM; ++i)
 #pragma unroll
-          for (int j = 0; j < FN; ++j)
-            wmma::store_matrix_sync(tile + (wn0 + j * 16) * TLD + wm0 - pass * EP + i * 16, acc[i][j], TLD,
-                                    wmma::mem_col_major);
+          for (int j = 0; j < EFN; ++j)
+            store_frag(i, j, tile + (ewn0 + j * 16) * TLD + ewm0 - pass * EP + i * 16, TLD, true);
       }
       __syncthreads();
       for (int g = t; g < BN * (EP / 8); g += NT) {
@@ -405,11 +456,11 @@ __global__ void __launch_bounds__(kStagedMmaThreads, (sizeof(T) == 4 && BM * BN 
     const int lane = t % 32, cc = lane % 16, half_id = lane / 16;
     const bool out_vec = ohw % 8 == 0 && Aligned16(out) && (z == nullptr || Aligned16(z));
 #pragma unroll
-    for (int i = 0; i < FM; ++i)
+    for (int i = 0; i < EFM; ++i)
 #pragma unroll
-      for (int j = 0; j < FN; ++j) {
-        const int mb = m0 + wm0 + i * 16, cb = j0 + wn0 + j * 16;
-        wmma::store_matrix_sync(wt, acc[i][j], 16, wmma::mem_row_major);  // wt[m][col]
+      for (int j = 0; j < EFN; ++j) {
+        const int mb = m0 + ewm0 + i * 16, cb = j0 + ewn0 + j * 16;
+        store_frag(i, j, wt, 16, false);  // wt[m][col]
         __syncwarp();
         if (out_vec) {
           const int r = lane / 2, c8 = 8 * (lane % 2), m = mb + r, col = cb + c8;
@@ -457,10 +508,12 @@ __global__ void __launch_bounds__(kStagedMmaThreads, (sizeof(T) == 4 && BM * BN 
 // size along x, threads, smem_bytes, kernel arguments...) launches one (the CUDA launcher on ORT's stream, or the
 // emulator). In `scratch` (StagedScratchWords floats): t1 [batch x H x W][R1] and t2 [batch x Ho x Wo][R2] in T at the
 // float offsets 0 and StagedT1Words, then the packed core weights at StagedNhwcPackWords (NhwcPack). sm_count: the
-// device's SMs (the stages' K splits, StagedNhwcStageSplit).
+// device's SMs (the stages' K splits, StagedNhwcStageSplit). wgmma: stages 2 and 3 at BM 64 or 128 take the
+// kernel's WG form (fp16, or fp32 in the TF32 mode: wgmma has no 3xTF32), which runs wgmma in the sm_90a build.
 template <typename T, class Go>
 void RunStagedNhwc(const T* x, const T* w_in, const T* w_core, const T* w_out, const T* bias, const T* z, T* y,
-                   const Problem& p, const Config& c, float* scratch, int sm_count, Go go) {
+                   const Problem& p, const Config& c, float* scratch, int sm_count, Go go, bool wgmma = false) {
+  const bool wg = wgmma && (std::is_same_v<T, __half> || p.tf32);
   T* t1 = reinterpret_cast<T*>(scratch);
   T* t2 = reinterpret_cast<T*>(scratch + StagedT1Words(p));
   T* packed = reinterpret_cast<T*>(scratch + StagedNhwcPackWords(p, sizeof(T)));
@@ -468,20 +521,34 @@ void RunStagedNhwc(const T* x, const T* w_in, const T* w_core, const T* w_out, c
                    const StagedConv& a, NhwcPack<T> pack) {
     constexpr bool IN = decltype(in_nhwc)::value, OUTN = decltype(out_nhwc)::value;
     const int bm = StagedBM(a.cout, c.th), bn = c.tw;
-    auto launch = [&](auto kernel, int bm_, int bn_) {
+    auto launch = [&](auto kernel, int bm_, int bn_, bool wg_ = false) {
       StagedConv s = a;  // bm_ x bn_ is StagedBM(a.cout, c.th) x c.tw, the tile StagedNhwcSplitStage splits by
       s.ksplit = OUTN ? StagedNhwcSplitStage(a, c, sm_count).ksplit : 1;
       const int ks = s.ksplit, tiles = CeilDiv(a.batch * a.Ho * a.Wo, bn_) * ks;
       const int extra = pack.dst != nullptr ? CeilDiv(NhwcPackBlocks(pack), ks) * ks : 0;  // whole clusters
       if (pack.dst != nullptr) pack.tiles = tiles;
       const dim3 grid(static_cast<unsigned>(tiles + extra), static_cast<unsigned>(CeilDiv(a.cout, bm_)));
-      go(kernel, grid, static_cast<unsigned>(ks), kStagedMmaThreads, StagedNhwcSmemBytes(bm_, bn_, IN, sizeof(T)), in,
+      go(kernel, grid, static_cast<unsigned>(ks), kStagedMmaThreads, StagedNhwcSmemBytes(bm_, bn_, IN, sizeof(T), wg_), in,
          w, b, zz, out, s, pack);
     };
     if (bm == 32) {
       if (bn == 64) launch(StagedNhwcKernel<T, 32, 64, IN, OUTN>, 32, 64);
       else launch(StagedNhwcKernel<T, 32, 128, IN, OUTN>, 32, 128);
-    } else if (bm == 64) {
+      return;
+    }
+    if constexpr (IN) {
+      if (wg) {
+        if (bm == 64) {
+          if (bn == 64) launch(StagedNhwcKernel<T, 64, 64, IN, OUTN, true>, 64, 64, true);
+          else launch(StagedNhwcKernel<T, 64, 128, IN, OUTN, true>, 64, 128, true);
+        } else {
+          if (bn == 64) launch(StagedNhwcKernel<T, 128, 64, IN, OUTN, true>, 128, 64, true);
+          else launch(StagedNhwcKernel<T, 128, 128, IN, OUTN, true>, 128, 128, true);
+        }
+        return;
+      }
+    }
+    if (bm == 64) {
       if (bn == 64) launch(StagedNhwcKernel<T, 64, 64, IN, OUTN>, 64, 64);
       else launch(StagedNhwcKernel<T, 64, 128, IN, OUTN>, 64, 128);
     } else {

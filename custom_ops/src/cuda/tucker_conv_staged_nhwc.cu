@@ -23,6 +23,25 @@ cudaError_t PrepareStagedNhwc(size_t max_smem) {
   allow(StagedNhwcKernel<float, 128, 128, false, true>);
   allow(StagedNhwcKernel<float, 128, 128, true, true>);
   allow(StagedNhwcKernel<float, 128, 128, true, false>);
+  // The wgmma form's 4-slot rings (StagedNhwcSmemBytes(..., wg)): 32-64 KB, every tile opts in.
+  auto allow_wg = [&](auto kernel, int bm, int bn, int elem_bytes) {
+    const size_t bytes = StagedNhwcSmemBytes(bm, bn, true, elem_bytes, true);
+    if (e == cudaSuccess && bytes <= max_smem)
+      e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes));
+  };
+  auto both = [&](auto tag, int bm, int bn, auto stage2, auto stage3) {
+    allow_wg(stage2, bm, bn, sizeof(tag));
+    allow_wg(stage3, bm, bn, sizeof(tag));
+  };
+  both(__half{}, 64, 64, StagedNhwcKernel<__half, 64, 64, true, true, true>, StagedNhwcKernel<__half, 64, 64, true, false, true>);
+  both(__half{}, 64, 128, StagedNhwcKernel<__half, 64, 128, true, true, true>, StagedNhwcKernel<__half, 64, 128, true, false, true>);
+  both(__half{}, 128, 64, StagedNhwcKernel<__half, 128, 64, true, true, true>, StagedNhwcKernel<__half, 128, 64, true, false, true>);
+  both(__half{}, 128, 128, StagedNhwcKernel<__half, 128, 128, true, true, true>,
+       StagedNhwcKernel<__half, 128, 128, true, false, true>);
+  both(float{}, 64, 64, StagedNhwcKernel<float, 64, 64, true, true, true>, StagedNhwcKernel<float, 64, 64, true, false, true>);
+  both(float{}, 64, 128, StagedNhwcKernel<float, 64, 128, true, true, true>, StagedNhwcKernel<float, 64, 128, true, false, true>);
+  both(float{}, 128, 64, StagedNhwcKernel<float, 128, 64, true, true, true>, StagedNhwcKernel<float, 128, 64, true, false, true>);
+  both(float{}, 128, 128, StagedNhwcKernel<float, 128, 128, true, true, true>, StagedNhwcKernel<float, 128, 128, true, false, true>);
   return e;
 }
 
@@ -41,7 +60,7 @@ cudaError_t LaunchStagedNhwc(bool half, const void* x, const void* w_in, const v
     using T = decltype(tag);
     const auto in = [](const void* q) { return static_cast<const T*>(q); };
     RunStagedNhwc(in(x), in(w_in), in(w_core), in(w_out), in(bias), in(z), static_cast<T*>(y), p, c,
-                  static_cast<float*>(scratch), SmCount(), go);
+                  static_cast<float*>(scratch), SmCount(), go, WgmmaAllowed());
   };
   if (half) run(__half{});
   else run(float{});
