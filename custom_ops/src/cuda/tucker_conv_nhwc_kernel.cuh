@@ -98,7 +98,8 @@ TUCKER_HD int NhwcPackBlocks(const NhwcPack<T>& k) {
 // WG (stages reading channels-last scratch, BM 64 or 128; fp16, or fp32 in the TF32 mode): in the sm_90a build the
 // products run as Hopper warpgroup MMAs (tucker_conv_wgmma.cuh) straight from the ring, which then holds A and B as
 // wgmma's core matrices instead of padded rows: each of the two warpgroups takes 64 rows x BN (BM 128) or 64 rows x
-// BN / 2 (BM 64) of the tile. Elsewhere WG changes nothing. Why: cuDNN's sm90 wgmma core ran 1.7-4.7x faster than
+// BN / 2 (BM 64) of the tile; fp32 runs TF32 in the TF32 mode and 3xTF32 otherwise (kSplit). Elsewhere WG changes
+// nothing. Why: cuDNN's sm90 wgmma core ran 1.7-4.7x faster than
 // this kernel's WMMA core stage at batch 32 (session 22, call 6).
 template <typename T, int BM, int BN, bool IN_NHWC, bool OUT_NHWC, bool WG = false>
 __global__ void __launch_bounds__(kStagedMmaThreads, (sizeof(T) == 4 && BM * BN < 128 * 128) ? 2 : 1) StagedNhwcKernel(const T* __restrict__ in,
@@ -263,6 +264,14 @@ __global__ void __launch_bounds__(kStagedMmaThreads, (sizeof(T) == 4 && BM * BN 
   float wacc[kWg ? NW / 2 : 1];
 #pragma unroll
   for (int e = 0; e < (kWg ? NW / 2 : 1); ++e) wacc[e] = 0.f;
+  // fp32 outside the TF32 mode (kSplit && !a.tf32): 3xTF32 on wgmma. Each thread splits the 16-byte groups it copied
+  // into the step's slot, x -> hi = tf32(x) in place and lo = tf32(x - hi) into one of two lo slots (alternating by
+  // step: a warpgroup may still read step s - 1's while step s's is written), then per 8-row K slice three products,
+  // lo x hi + hi x lo + hi x hi, into wpart (fresh each step), added to wacc in fp32 once the step's group is done (as
+  // the WMMA form's per-step partial sums: the tensor cores' own accumulation over a long reduction lost accuracy).
+  constexpr bool kSplit = kWg && !kHalf;
+  float wpart[kSplit ? NW / 2 : 1];
+  T* lo_ring = ring + S * STAGE;  // [2][STAGE] after the ring (StagedNhwcSmemBytes(..., wg) makes room)
   wmma::fragment<wmma::accumulator, 16, 16, KF, float> acc[FM][FN];
   // 3xTF32 only: one step's products, added to acc by FADD once per step. The tensor cores' own accumulation does not
   // round to nearest: chained through acc over a 1728-row reduction its errors reached 2.4e-5 of the largest output
@@ -280,12 +289,59 @@ __global__ void __launch_bounds__(kStagedMmaThreads, (sizeof(T) == 4 && BM * BN 
   }
   for (int s = 0; s < steps; ++s) {
     CpAsyncWait<PD - 1>();  // this thread's copies of step s have landed ...
+    if constexpr (kSplit) {
+      if (!a.tf32) {
+        T* hi = ring + (s % S) * STAGE;
+        T* lo = lo_ring + (s % 2) * STAGE;
+        auto split = [&](int off) {
+          float4 x = *reinterpret_cast<const float4*>(hi + off), l;
+          float* xv = &x.x;
+          float* lv = &l.x;
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const float big = Tf32Trunc(xv[e]);
+            lv[e] = Tf32Trunc(xv[e] - big);
+            xv[e] = big;
+          }
+          *reinterpret_cast<float4*>(hi + off) = x;
+          *reinterpret_cast<float4*>(lo + off) = l;
+        };
+#pragma unroll
+        for (int u = 0; u < A_PER; ++u) {
+          if (A_VECS < NT && t >= A_VECS) break;
+          split(at(am + u * (NT / KG), ag));
+        }
+#pragma unroll
+        for (int u = 0; u < B_PER; ++u) split(A_BUF + at((t + u * NT) / KG, (t + u * NT) % KG));
+      }
+    }
     if constexpr (kWg) FenceProxyAsyncShared();  // ... visible to wgmma's reads ...
     __syncthreads();       // ... and everyone's; and every warp is done with step s - 1's slot
     if (s + PD < steps) issue((s + PD) % S);
     CpAsyncCommit();
     const T* As = ring + (s % S) * STAGE;
     const T* Bs = As + A_BUF;
+    if constexpr (kSplit) {
+      if (!a.tf32) {
+        const T* Al = lo_ring + (s % 2) * STAGE;
+        const T* Bl = Al + A_BUF;
+        WgmmaFence();
+#pragma unroll
+        for (int q = 0; q < 2; ++q) {
+          const uint64_t da = WgmmaDesc(As + WgmmaSw64(WG_M0, 0, V) + 2 * q * V, 16, 512, 2);
+          const uint64_t db = WgmmaDesc(Bs + WgmmaSw64(WG_N0, 0, V) + 2 * q * V, 16, 512, 2);
+          Wgmma<T, NW>::Run(wpart, WgmmaDesc(Al + WgmmaSw64(WG_M0, 0, V) + 2 * q * V, 16, 512, 2), db, q);
+          Wgmma<T, NW>::Run(wpart, da, WgmmaDesc(Bl + WgmmaSw64(WG_N0, 0, V) + 2 * q * V, 16, 512, 2), 1);
+          Wgmma<T, NW>::Run(wpart, da, db, 1);
+        }
+        WgmmaCommit();
+        WgmmaWait<0>();
+        WgmmaFenceOperands(wpart);
+#pragma unroll
+        for (int e = 0; e < (kSplit ? NW / 2 : 1); ++e) wacc[e] += wpart[e];
+        continue;
+      }
+    }
     if constexpr (kWg) {  // the step's 64 bytes of K as two 32-byte wgmma slices; done before the next barrier
       WgmmaFence();
 #pragma unroll
@@ -509,11 +565,11 @@ __global__ void __launch_bounds__(kStagedMmaThreads, (sizeof(T) == 4 && BM * BN 
 // emulator). In `scratch` (StagedScratchWords floats): t1 [batch x H x W][R1] and t2 [batch x Ho x Wo][R2] in T at the
 // float offsets 0 and StagedT1Words, then the packed core weights at StagedNhwcPackWords (NhwcPack). sm_count: the
 // device's SMs (the stages' K splits, StagedNhwcStageSplit). wgmma: stages 2 and 3 at BM 64 or 128 take the
-// kernel's WG form (fp16, or fp32 in the TF32 mode: wgmma has no 3xTF32), which runs wgmma in the sm_90a build.
+// kernel's WG form (fp16; fp32 as TF32 in the TF32 mode, else as 3xTF32), which runs wgmma in the sm_90a build.
 template <typename T, class Go>
 void RunStagedNhwc(const T* x, const T* w_in, const T* w_core, const T* w_out, const T* bias, const T* z, T* y,
                    const Problem& p, const Config& c, float* scratch, int sm_count, Go go, bool wgmma = false) {
-  const bool wg = wgmma && (std::is_same_v<T, __half> || p.tf32);
+  const bool wg = wgmma;
   T* t1 = reinterpret_cast<T*>(scratch);
   T* t2 = reinterpret_cast<T*>(scratch + StagedT1Words(p));
   T* packed = reinterpret_cast<T*>(scratch + StagedNhwcPackWords(p, sizeof(T)));

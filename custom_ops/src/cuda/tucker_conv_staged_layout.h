@@ -97,7 +97,9 @@ TUCKER_HD constexpr int StagedNhwcStagesFor(bool wg) { return wg ? 4 : kStagedNh
 TUCKER_HD size_t StagedNhwcSmemBytes(int bm, int bn, bool in_nhwc, int elem_bytes = 2, bool wg = false) {
   const int bk = StagedNhwcBKFor(elem_bytes), v = wg ? 0 : 16 / elem_bytes;
   const int b = in_nhwc ? bn * (bk + v) : bk * (bn + v);
-  const size_t ring = static_cast<size_t>(elem_bytes) * StagedNhwcStagesFor(wg) * static_cast<size_t>(bm * (bk + v) + b);
+  // fp32's wgmma form also holds two slots of 3xTF32 low parts
+  const int slots = StagedNhwcStagesFor(wg) + (wg && elem_bytes == 4 ? 2 : 0);
+  const size_t ring = static_cast<size_t>(elem_bytes) * slots * static_cast<size_t>(bm * (bk + v) + b);
   const size_t block_tile = sizeof(float) * bn * ((bm < 64 ? bm : 64) + 4);
   const size_t warp_tiles = sizeof(float) * 256 * (kStagedMmaThreads / 32);
   const size_t split_tile = sizeof(float) * bn * static_cast<size_t>(bm + 4);  // a K slice's whole partial tile
