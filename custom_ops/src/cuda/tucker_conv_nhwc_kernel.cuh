@@ -112,7 +112,8 @@ __global__ void __launch_bounds__(kStagedMmaThreads, (sizeof(T) == 4 && BM * BN 
   namespace wmma = nvcuda::wmma;
   constexpr bool kHalf = std::is_same_v<T, __half>;
   constexpr int NT = kStagedMmaThreads;
-  constexpr bool kWg = WG && TUCKER_WGMMA && IN_NHWC && BM >= 64 && NT == 256;
+  // wgmma: stages 2 and 3 (B K-major) at fp16 and fp32; stage 1 (B N-major from the channels-first input) at fp16
+  constexpr bool kWg = WG && TUCKER_WGMMA && (IN_NHWC || std::is_same_v<T, __half>) && BM >= 64 && NT == 256;
   // The ring: S slots, loads issued PD steps ahead. wgmma keeps one step's products in flight across the next
   // step's barrier, so the slot refilled at step s is step s - 2's (S = PD + 2), not step s - 1's.
   constexpr int S = StagedNhwcStagesFor(kWg), PD = kWg ? S - 2 : S - 1;
@@ -135,6 +136,9 @@ __global__ void __launch_bounds__(kStagedMmaThreads, (sizeof(T) == 4 && BM * BN 
   // Where 16-byte group g (of KG per step) of tile row r lies in a ring slot's A or B tile.
   static_assert(!kWg || KG == 4, "wgmma's 64-byte swizzle: 64-byte rows per step");
   auto at = [](int r, int g) { return kWg ? WgmmaSw64(r, g, V) : r * AKP + V * g; };
+  // Stage 1's B under wgmma: group n8 (8 columns) of reduction row k in the N-major 64-byte swizzle (WgmmaSw64Mn),
+  // one tile per warpgroup column half (NW columns each).
+  auto at_mn = [](int k, int n8) { return n8 / (NW / 8) * (BK * NW) + WgmmaSw64Mn(k, n8 % (NW / 8), NW, V); };
   const int t = threadIdx.x, warp = t / 32;
   PdlWait();  // PDL; no early trigger here (why: tucker_conv_device.cuh)
 
@@ -244,7 +248,7 @@ __global__ void __launch_bounds__(kStagedMmaThreads, (sizeof(T) == 4 && BM * BN 
 #pragma unroll
       for (int u = 0; u < B_PER; ++u) {
         const int v = t + u * NT, c = k0 + v / CG;
-        T* dst = Bs + (v / CG) * (BN + V) + (v % CG) * V;
+        T* dst = Bs + (kWg ? at_mn(v / CG, v % CG) : (v / CG) * (BN + V) + (v % CG) * V);
         if (vec) {  // cols is a multiple of V here: a group is wholly inside or outside
           const bool ok = c < a.cin && off[0] >= 0;
           CpAsync16(dst, ok ? in + off[0] + static_cast<size_t>(c) * hw : in, ok);
@@ -345,9 +349,14 @@ __global__ void __launch_bounds__(kStagedMmaThreads, (sizeof(T) == 4 && BM * BN 
     if constexpr (kWg) {  // the step's 64 bytes of K as two 32-byte wgmma slices; done before the next barrier
       WgmmaFence();
 #pragma unroll
-      for (int q = 0; q < 2; ++q)
-        Wgmma<T, NW>::Run(wacc, WgmmaDesc(As + WgmmaSw64(WG_M0, 0, V) + 2 * q * V, 16, 512, 2),
-                          WgmmaDesc(Bs + WgmmaSw64(WG_N0, 0, V) + 2 * q * V, 16, 512, 2), 1);
+      for (int q = 0; q < 2; ++q) {
+        const uint64_t da = WgmmaDesc(As + WgmmaSw64(WG_M0, 0, V) + 2 * q * V, 16, 512, 2);
+        if constexpr (IN_NHWC) {
+          Wgmma<T, NW>::Run(wacc, da, WgmmaDesc(Bs + WgmmaSw64(WG_N0, 0, V) + 2 * q * V, 16, 512, 2), 1);
+        } else {  // rows 16q.. of this warpgroup's column half: 8-row groups 2q, 2q + 1
+          WgmmaBT<NW>::Run(wacc, da, WgmmaDesc(Bs + at_mn(16 * q, WG_N0 / 8), 512, (NW / 32) * 512, 2), 1);
+        }
+      }
       WgmmaCommit();
       WgmmaWait<1>();  // step s - 1's products are done (their slot is refilled at step s + 1); step s's run on
       WgmmaFenceOperands(wacc);
@@ -592,7 +601,7 @@ void RunStagedNhwc(const T* x, const T* w_in, const T* w_core, const T* w_out, c
       else launch(StagedNhwcKernel<T, 32, 128, IN, OUTN>, 32, 128);
       return;
     }
-    if constexpr (IN) {
+    if constexpr (IN || std::is_same_v<T, __half>) {  // stage 1's WG form: fp16 only (wgmma's N-major B)
       if (wg) {
         if (bm == 64) {
           if (bn == 64) launch(StagedNhwcKernel<T, 64, 64, IN, OUTN, true>, 64, 64, true);

@@ -33,6 +33,15 @@ cudaError_t PrepareStagedNhwc(size_t max_smem) {
     allow_wg(stage2, bm, bn, sizeof(tag));
     allow_wg(stage3, bm, bn, sizeof(tag));
   };
+  auto allow_wg1 = [&](auto kernel, int bm, int bn) {  // stage 1's (fp16)
+    const size_t bytes = StagedNhwcSmemBytes(bm, bn, false, 2, true);
+    if (e == cudaSuccess && bytes <= max_smem)
+      e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes));
+  };
+  allow_wg1(StagedNhwcKernel<__half, 64, 64, false, true, true>, 64, 64);
+  allow_wg1(StagedNhwcKernel<__half, 64, 128, false, true, true>, 64, 128);
+  allow_wg1(StagedNhwcKernel<__half, 128, 64, false, true, true>, 128, 64);
+  allow_wg1(StagedNhwcKernel<__half, 128, 128, false, true, true>, 128, 128);
   both(__half{}, 64, 64, StagedNhwcKernel<__half, 64, 64, true, true, true>, StagedNhwcKernel<__half, 64, 64, true, false, true>);
   both(__half{}, 64, 128, StagedNhwcKernel<__half, 64, 128, true, true, true>, StagedNhwcKernel<__half, 64, 128, true, false, true>);
   both(__half{}, 128, 64, StagedNhwcKernel<__half, 128, 64, true, true, true>, StagedNhwcKernel<__half, 128, 64, true, false, true>);
