@@ -292,6 +292,21 @@ def test_the_predictions_follow_the_tf32_mode(library, monkeypatch):
     assert predict_fused_ms(*args) == plain
 
 
+def test_the_wgmma_switch_is_part_of_the_cuda_latency_key(monkeypatch):
+    """TUCKER_ONNX_WGMMA=0 (the A/B switch back to WMMA) changes CUDA latencies: cached measurements and report
+    headers say which form they were taken with; the CPU key does not change."""
+    from tucker_onnx.profile.environment import describe, device_signature
+    monkeypatch.delenv("TUCKER_ONNX_WGMMA", raising=False)
+    monkeypatch.delenv("TUCKER_ONNX_TF32", raising=False)
+    plain, cpu = device_signature("cuda"), device_signature("cpu")
+    assert describe("cuda")["tucker_conv_wgmma"].startswith("on")
+    monkeypatch.setenv("TUCKER_ONNX_WGMMA", "0")
+    assert device_signature("cuda") == plain + "|nowgmma" and device_signature("cpu") == cpu
+    assert describe("cuda")["tucker_conv_wgmma"].startswith("off")
+    monkeypatch.setenv("TUCKER_ONNX_WGMMA", "1")
+    assert device_signature("cuda") == plain
+
+
 def test_tf32_mode_is_part_of_the_cuda_latency_key(monkeypatch):
     """TuckerConv's TF32 mode (TUCKER_ONNX_TF32=1) changes its CUDA latencies: cached measurements and report
     headers say which mode they were taken in; NVIDIA_TF32_OVERRIDE=0 turns the mode off, as in cuDNN."""

@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 from tucker_onnx import make_session
-from tucker_onnx.profile.environment import tf32_mode  # TuckerConv's TF32 mode: cuDNN gets use_tf32 1 with it
+from tucker_onnx.profile.environment import tf32_mode, wgmma_mode  # TF32 mode: cuDNN gets use_tf32 1 with it
 
 CUDA = ["CUDAExecutionProvider", "CPUExecutionProvider"]
 
@@ -99,6 +99,9 @@ def environment() -> dict:
     # default leaves no trace in the environment (session 14).
     env["tucker_onnx_pdl"] = "off (TUCKER_ONNX_PDL=0)" if os.environ.get("TUCKER_ONNX_PDL") == "0" else \
         "on where the GPU has it (compute capability 9+) and the weights are constant"
+    # The channels-last staged family's wgmma form (session 23): on by default where the library has sm_90a code.
+    env["tucker_onnx_wgmma"] = "on (sm_90a code; TUCKER_ONNX_WGMMA=0 for WMMA)" if wgmma_mode() else \
+        "off (TUCKER_ONNX_WGMMA=0)"
     env["session"] = {"providers": CUDA, "provider_options": cuda_options(True)[0] | {"enable_cuda_graph": "on and off per row",
                       "use_tf32": ("1 for every row: fp32 rows compare TuckerConv's TF32 mode (TUCKER_ONNX_TF32=1) "
                                    "with cuDNN's TF32" if tf32_mode() else
