@@ -110,16 +110,25 @@ CASES += [(WMMA_SHAPES[1], 1, (4, 6, 8, 256, 3, 32), np.float32),
           ((16, 16, 16, 544, 5, 5, 3, (1, 1), (1, 1, 1, 1), (1, 1)), 1, (4, 4, 4, 256, 3, 32), np.float32)]
 CASES += [(sh, 2, cfg[:4] + (3, cfg[5]), np.float32) for sh, cfg in WMMA_CLUSTER_CASES[:3] if sh in WMMA_CLUSTER_SHAPES]
 
-def _build_emulator(tmp_path_factory, *defines):
+def _build_emulator(tmp_path_factory, *defines, source="kernel_emu.cc"):
     cxx = shutil.which("g++")
     if cxx is None:
         pytest.skip("g++ not found: the emulator is built with it")
-    exe = tmp_path_factory.mktemp("emu") / "kernel_emu"
+    exe = tmp_path_factory.mktemp("emu") / Path(source).stem
     emu = ROOT / "custom_ops/emu"
     subprocess.run([cxx, "-std=c++20", "-O1", "-pthread", "-Wno-unknown-pragmas", *defines, f"-I{emu / 'stubs'}",
-                    f"-I{emu}", f"-I{ROOT / 'custom_ops/src/cuda'}", str(emu / "kernel_emu.cc"), "-o", str(exe)],
+                    f"-I{emu}", f"-I{ROOT / 'custom_ops/src/cuda'}", str(emu / source), "-o", str(exe)],
                    check=True)
     return exe
+
+
+def test_wgmma_shared_memory_layouts(tmp_path_factory):
+    """The wgmma form's ring layouts (the 64-byte swizzle, K-major and N-major) and accumulator layout, which the
+    emulator cannot run (wgmma is Hopper hardware): permutations of their tiles, rows inside their rows or atoms, the
+    descriptor strides, and conflict-free 16-byte columns (custom_ops/emu/wgmma_layout_check.cc)."""
+    exe = _build_emulator(tmp_path_factory, source="wgmma_layout_check.cc")
+    out = subprocess.run([str(exe)], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "OK", out.stdout[-2000:]
 
 
 @pytest.fixture(scope="module")
