@@ -23,7 +23,8 @@ def _show(report, label):
     click.echo(f"[{label}] device {env.get('device')} | provider {env['provider']} | ORT {env['onnxruntime']}"
                + (f" | driver {env['driver']} | CUDA {env.get('cuda')} | cuDNN {env.get('cudnn')}" if env['provider'] == 'cuda' else "")
                + f" | options {env.get('provider_options')}"
-               + (f" | TuckerConv fp32 {env['tucker_conv_fp32']}" if "tucker_conv_fp32" in env else ""))
+               + (f" | TuckerConv fp32 {env['tucker_conv_fp32']}" if "tucker_conv_fp32" in env else "")
+               + (f" | wgmma {env['tucker_conv_wgmma']}" if "tucker_conv_wgmma" in env else ""))
     if env.get("note"):
         click.echo(f"[{label}] note: {env['note']}")
     click.echo(f"[{label}] latency over {lat['repeats']} runs after {lat['warmup']} warm-up: min {lat['min_ms']:.3f} ms, "

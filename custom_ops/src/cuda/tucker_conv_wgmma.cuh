@@ -87,6 +87,7 @@ __device__ __forceinline__ void WgmmaFenceOperands(float (&d)[R]) {
 
 // D[64][N] (+)= A[64][k] x B[N][k]^T, k = 16 fp16 or 8 tf32 (one 32-byte K slice of both tiles). d: this thread's
 // N / 2 accumulators; warp w of the warpgroup holds rows 16w..16w+15, in mma.sync's m16n8 layout per 8 columns.
+// One specialization per type and N (the asm operand lists differ only in length; written out, as CUTLASS does).
 template <typename T, int N>
 struct Wgmma;
 template <>
