@@ -15,6 +15,18 @@
 
 using namespace tucker_cuda;
 
+// The unswizzled layout the kernel first used (slower: see WgmmaSw64): core matrices of 8 rows x 16 bytes, core
+// (r / 8, g) at ((r / 8) x kg + g) x 128 bytes, so K-adjacent cores 128 bytes apart (the leading byte offset) and row
+// groups kg x 128 (the stride byte offset). v: elements per 16 bytes.
+__host__ __device__ constexpr int WgmmaBlocked(int r, int g, int kg, int v) { return ((r >> 3) * kg + g) * 8 * v + (r & 7) * v; }
+
+// A warpgroup's wgmma accumulators (N / 2 per thread) into d[64][N], row-major.
+template <int N>
+__device__ void StoreAcc(const float (&acc)[N / 2], float* d) {
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  for (int e = 0; e < N / 2; ++e) d[(16 * warp + WgmmaRow(lane, e)) * N + WgmmaCol(lane, e)] = acc[e];
+}
+
 template <typename T, int N>
 __global__ void Probe(const float* a, const float* b, float* d, int swap, int sw64) {
 #if TUCKER_WGMMA
@@ -47,8 +59,7 @@ __global__ void Probe(const float* a, const float* b, float* d, int swap, int sw
   WgmmaCommit();
   WgmmaWait<0>();
   WgmmaFenceOperands(acc);
-  const int warp = t / 32, lane = t % 32;
-  for (int e = 0; e < N / 2; ++e) d[(16 * warp + WgmmaRow(lane, e)) * N + WgmmaCol(lane, e)] = acc[e];
+  StoreAcc<N>(acc, d);
 #endif
 }
 
@@ -84,8 +95,7 @@ __global__ void ProbeBT(const float* a, const float* b, float* d, int swap, int 
   WgmmaCommit();
   WgmmaWait<0>();
   WgmmaFenceOperands(acc);
-  const int warp = t / 32, lane = t % 32;
-  for (int e = 0; e < N / 2; ++e) d[(16 * warp + WgmmaRow(lane, e)) * N + WgmmaCol(lane, e)] = acc[e];
+  StoreAcc<N>(acc, d);
 #endif
 }
 

@@ -16,8 +16,8 @@ inline int SmCount() {
   return sms;
 }
 
-// The channels-last staged family's stages 2 and 3 run wgmma where the library has sm_90a code (H100/H200; elsewhere
-// the same launch runs WMMA): on unless TUCKER_ONNX_WGMMA=0 (the benchmarks' A/B switch).
+// The channels-last staged family runs wgmma where the library has sm_90a code (H100/H200; elsewhere the same launch
+// runs WMMA): on unless TUCKER_ONNX_WGMMA=0 (the benchmarks' A/B switch).
 inline bool WgmmaAllowed() {
   const char* v = std::getenv("TUCKER_ONNX_WGMMA");
   return !(v != nullptr && v[0] == '0' && v[1] == 0);

@@ -95,12 +95,11 @@ TUCKER_HD int NhwcPackBlocks(const NhwcPack<T>& k) {
 // T: __half (WMMA 16x16x16) or float (3xTF32, WMMA 16x16x8). "Groups" below are 16 bytes: V = 8 fp16 or 4 fp32.
 // The fp32 tiles below 128 x 128 are held to two blocks per SM (128 registers): the per-step partial sums took
 // BM 64 x BN 128 from 120 to 130 registers, one block per SM.
-// WG (stages reading channels-last scratch, BM 64 or 128; fp16, or fp32 in the TF32 mode): in the sm_90a build the
-// products run as Hopper warpgroup MMAs (tucker_conv_wgmma.cuh) straight from the ring, which then holds A and B as
-// wgmma's core matrices instead of padded rows: each of the two warpgroups takes 64 rows x BN (BM 128) or 64 rows x
-// BN / 2 (BM 64) of the tile; fp32 runs TF32 in the TF32 mode and 3xTF32 otherwise (kSplit). Elsewhere WG changes
-// nothing. Why: cuDNN's sm90 wgmma core ran 1.7-4.7x faster than
-// this kernel's WMMA core stage at batch 32 (session 22, call 6).
+// WG (BM 64 or 128; stages 2 and 3 at fp16 and fp32, stage 1 at fp16): in the sm_90a build the products run as
+// Hopper warpgroup MMAs (tucker_conv_wgmma.cuh) straight from the ring, which then holds A and B unpadded in the
+// 64-byte swizzle: each of the two warpgroups takes 64 rows x BN (BM 128) or 64 rows x BN / 2 (BM 64) of the tile;
+// fp32 runs TF32 in the TF32 mode and 3xTF32 otherwise (kSplit). Elsewhere WG changes nothing. Why: cuDNN's sm90
+// wgmma core ran 1.7-4.7x faster than this kernel's WMMA core stage at batch 32 (session 22, call 6).
 template <typename T, int BM, int BN, bool IN_NHWC, bool OUT_NHWC, bool WG = false>
 __global__ void __launch_bounds__(kStagedMmaThreads, (sizeof(T) == 4 && BM * BN < 128 * 128) ? 2 : 1) StagedNhwcKernel(const T* __restrict__ in,
                                                                      const T* __restrict__ w,
@@ -136,6 +135,8 @@ __global__ void __launch_bounds__(kStagedMmaThreads, (sizeof(T) == 4 && BM * BN 
   // Where 16-byte group g (of KG per step) of tile row r lies in a ring slot's A or B tile.
   static_assert(!kWg || KG == 4, "wgmma's 64-byte swizzle: 64-byte rows per step");
   auto at = [](int r, int g) { return kWg ? WgmmaSw64(r, g, V) : r * AKP + V * g; };
+  // The descriptor of K slice q (32 bytes) of a K-major tile's rows r0..r0 + 63 (A) or r0.. (B) at `tile`.
+  auto kdesc = [](const T* tile, int r0, int q) { return WgmmaDesc(tile + WgmmaSw64(r0, 0, V) + 2 * q * V, 16, 512, 2); };
   // Stage 1's B under wgmma: group n8 (8 columns) of reduction row k in the N-major 64-byte swizzle (WgmmaSw64Mn),
   // one tile per warpgroup column half (NW columns each).
   auto at_mn = [](int k, int n8) { return n8 / (NW / 8) * (BK * NW) + WgmmaSw64Mn(k, n8 % (NW / 8), NW, V); };
@@ -332,10 +333,9 @@ __global__ void __launch_bounds__(kStagedMmaThreads, (sizeof(T) == 4 && BM * BN 
         WgmmaFence();
 #pragma unroll
         for (int q = 0; q < 2; ++q) {
-          const uint64_t da = WgmmaDesc(As + WgmmaSw64(WG_M0, 0, V) + 2 * q * V, 16, 512, 2);
-          const uint64_t db = WgmmaDesc(Bs + WgmmaSw64(WG_N0, 0, V) + 2 * q * V, 16, 512, 2);
-          Wgmma<T, NW>::Run(wpart, WgmmaDesc(Al + WgmmaSw64(WG_M0, 0, V) + 2 * q * V, 16, 512, 2), db, q);
-          Wgmma<T, NW>::Run(wpart, da, WgmmaDesc(Bl + WgmmaSw64(WG_N0, 0, V) + 2 * q * V, 16, 512, 2), 1);
+          const uint64_t da = kdesc(As, WG_M0, q), db = kdesc(Bs, WG_N0, q);
+          Wgmma<T, NW>::Run(wpart, kdesc(Al, WG_M0, q), db, q);
+          Wgmma<T, NW>::Run(wpart, da, kdesc(Bl, WG_N0, q), 1);
           Wgmma<T, NW>::Run(wpart, da, db, 1);
         }
         WgmmaCommit();
@@ -350,9 +350,9 @@ __global__ void __launch_bounds__(kStagedMmaThreads, (sizeof(T) == 4 && BM * BN 
       WgmmaFence();
 #pragma unroll
       for (int q = 0; q < 2; ++q) {
-        const uint64_t da = WgmmaDesc(As + WgmmaSw64(WG_M0, 0, V) + 2 * q * V, 16, 512, 2);
+        const uint64_t da = kdesc(As, WG_M0, q);
         if constexpr (IN_NHWC) {
-          Wgmma<T, NW>::Run(wacc, da, WgmmaDesc(Bs + WgmmaSw64(WG_N0, 0, V) + 2 * q * V, 16, 512, 2), 1);
+          Wgmma<T, NW>::Run(wacc, da, kdesc(Bs, WG_N0, q), 1);
         } else {  // rows 16q.. of this warpgroup's column half: 8-row groups 2q, 2q + 1
           WgmmaBT<NW>::Run(wacc, da, WgmmaDesc(Bs + at_mn(16 * q, WG_N0 / 8), 512, (NW / 32) * 512, 2), 1);
         }
@@ -573,12 +573,11 @@ __global__ void __launch_bounds__(kStagedMmaThreads, (sizeof(T) == 4 && BM * BN 
 // size along x, threads, smem_bytes, kernel arguments...) launches one (the CUDA launcher on ORT's stream, or the
 // emulator). In `scratch` (StagedScratchWords floats): t1 [batch x H x W][R1] and t2 [batch x Ho x Wo][R2] in T at the
 // float offsets 0 and StagedT1Words, then the packed core weights at StagedNhwcPackWords (NhwcPack). sm_count: the
-// device's SMs (the stages' K splits, StagedNhwcStageSplit). wgmma: stages 2 and 3 at BM 64 or 128 take the
-// kernel's WG form (fp16; fp32 as TF32 in the TF32 mode, else as 3xTF32), which runs wgmma in the sm_90a build.
+// device's SMs (the stages' K splits, StagedNhwcStageSplit). wgmma: stages at BM 64 or 128 take the kernel's WG form
+// (stages 2 and 3 at fp16 and fp32, stage 1 at fp16), which runs wgmma in the sm_90a build.
 template <typename T, class Go>
 void RunStagedNhwc(const T* x, const T* w_in, const T* w_core, const T* w_out, const T* bias, const T* z, T* y,
                    const Problem& p, const Config& c, float* scratch, int sm_count, Go go, bool wgmma = false) {
-  const bool wg = wgmma;
   T* t1 = reinterpret_cast<T*>(scratch);
   T* t2 = reinterpret_cast<T*>(scratch + StagedT1Words(p));
   T* packed = reinterpret_cast<T*>(scratch + StagedNhwcPackWords(p, sizeof(T)));
@@ -602,7 +601,7 @@ void RunStagedNhwc(const T* x, const T* w_in, const T* w_core, const T* w_out, c
       return;
     }
     if constexpr (IN || std::is_same_v<T, __half>) {  // stage 1's WG form: fp16 only (wgmma's N-major B)
-      if (wg) {
+      if (wgmma) {
         if (bm == 64) {
           if (bn == 64) launch(StagedNhwcKernel<T, 64, 64, IN, OUTN, true>, 64, 64, true);
           else launch(StagedNhwcKernel<T, 64, 128, IN, OUTN, true>, 64, 128, true);

@@ -91,8 +91,9 @@ TUCKER_HD constexpr int StagedNhwcBKFor(int elem_bytes) { return elem_bytes == 2
 // tiles: the block's [BN][up to 64 channels + 4] for channels-last output, a 16x16 tile per warp for channels-first
 // output, and a K slice's whole [BN][BM + 4] partial tile (within the ring's size for every tile that splits).
 // The fp32 ring is never larger than the fp16 one (same A and channels-last B bytes, less channels-first B).
-// wg: the kernel's wgmma form (WG, tucker_conv_wgmma.cuh): StagedNhwcStagesFor(true) slots of unpadded A and B (the
-// host cannot tell whether the device code runs it, so the WG kernels always get this size).
+// wg: the kernel's wgmma form (WG, tucker_conv_wgmma.cuh): StagedNhwcStagesFor(true) slots of unpadded A and B, and
+// at fp32 two more for 3xTF32's low parts (the host cannot tell whether the device code runs it, so the WG kernels
+// always get this size).
 TUCKER_HD constexpr int StagedNhwcStagesFor(bool wg) { return wg ? 4 : kStagedNhwcStages; }
 TUCKER_HD size_t StagedNhwcSmemBytes(int bm, int bn, bool in_nhwc, int elem_bytes = 2, bool wg = false) {
   const int bk = StagedNhwcBKFor(elem_bytes), v = wg ? 0 : 16 / elem_bytes;

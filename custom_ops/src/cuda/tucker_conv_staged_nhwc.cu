@@ -23,34 +23,28 @@ cudaError_t PrepareStagedNhwc(size_t max_smem) {
   allow(StagedNhwcKernel<float, 128, 128, false, true>);
   allow(StagedNhwcKernel<float, 128, 128, true, true>);
   allow(StagedNhwcKernel<float, 128, 128, true, false>);
-  // The wgmma form's 4-slot rings (StagedNhwcSmemBytes(..., wg)): 32-64 KB, every tile opts in.
-  auto allow_wg = [&](auto kernel, int bm, int bn, int elem_bytes) {
-    const size_t bytes = StagedNhwcSmemBytes(bm, bn, true, elem_bytes, true);
-    if (e == cudaSuccess && bytes <= max_smem)
-      e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes));
+  // The wgmma form's 4-slot rings (StagedNhwcSmemBytes(..., wg)): 32-96 KB, every tile of every stage it runs
+  // (RunStagedNhwc: stages 2 and 3 at fp16 and fp32, stage 1 at fp16) opts in.
+  auto allow_wg = [&](auto tag, auto in_nhwc, auto out_nhwc) {
+    using T = decltype(tag);
+    constexpr bool I = decltype(in_nhwc)::value, O = decltype(out_nhwc)::value;
+    auto one = [&](auto kernel, int bm, int bn) {
+      const size_t bytes = StagedNhwcSmemBytes(bm, bn, I, sizeof(T), true);
+      if (e == cudaSuccess && bytes <= max_smem)
+        e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes));
+    };
+    one(StagedNhwcKernel<T, 64, 64, I, O, true>, 64, 64);
+    one(StagedNhwcKernel<T, 64, 128, I, O, true>, 64, 128);
+    one(StagedNhwcKernel<T, 128, 64, I, O, true>, 128, 64);
+    one(StagedNhwcKernel<T, 128, 128, I, O, true>, 128, 128);
   };
-  auto both = [&](auto tag, int bm, int bn, auto stage2, auto stage3) {
-    allow_wg(stage2, bm, bn, sizeof(tag));
-    allow_wg(stage3, bm, bn, sizeof(tag));
-  };
-  auto allow_wg1 = [&](auto kernel, int bm, int bn) {  // stage 1's (fp16)
-    const size_t bytes = StagedNhwcSmemBytes(bm, bn, false, 2, true);
-    if (e == cudaSuccess && bytes <= max_smem)
-      e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes));
-  };
-  allow_wg1(StagedNhwcKernel<__half, 64, 64, false, true, true>, 64, 64);
-  allow_wg1(StagedNhwcKernel<__half, 64, 128, false, true, true>, 64, 128);
-  allow_wg1(StagedNhwcKernel<__half, 128, 64, false, true, true>, 128, 64);
-  allow_wg1(StagedNhwcKernel<__half, 128, 128, false, true, true>, 128, 128);
-  both(__half{}, 64, 64, StagedNhwcKernel<__half, 64, 64, true, true, true>, StagedNhwcKernel<__half, 64, 64, true, false, true>);
-  both(__half{}, 64, 128, StagedNhwcKernel<__half, 64, 128, true, true, true>, StagedNhwcKernel<__half, 64, 128, true, false, true>);
-  both(__half{}, 128, 64, StagedNhwcKernel<__half, 128, 64, true, true, true>, StagedNhwcKernel<__half, 128, 64, true, false, true>);
-  both(__half{}, 128, 128, StagedNhwcKernel<__half, 128, 128, true, true, true>,
-       StagedNhwcKernel<__half, 128, 128, true, false, true>);
-  both(float{}, 64, 64, StagedNhwcKernel<float, 64, 64, true, true, true>, StagedNhwcKernel<float, 64, 64, true, false, true>);
-  both(float{}, 64, 128, StagedNhwcKernel<float, 64, 128, true, true, true>, StagedNhwcKernel<float, 64, 128, true, false, true>);
-  both(float{}, 128, 64, StagedNhwcKernel<float, 128, 64, true, true, true>, StagedNhwcKernel<float, 128, 64, true, false, true>);
-  both(float{}, 128, 128, StagedNhwcKernel<float, 128, 128, true, true, true>, StagedNhwcKernel<float, 128, 128, true, false, true>);
+  const std::true_type yes;
+  const std::false_type no;
+  allow_wg(__half{}, no, yes);
+  allow_wg(__half{}, yes, yes);
+  allow_wg(__half{}, yes, no);
+  allow_wg(float{}, yes, yes);
+  allow_wg(float{}, yes, no);
   return e;
 }
 

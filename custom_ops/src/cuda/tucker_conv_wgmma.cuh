@@ -18,15 +18,10 @@
 namespace tucker_cuda {
 namespace {
 
-// Element offset of 16-byte group g (along K) of row r in a K-major tile stored as core matrices, row groups of 8
-// apart by kg core matrices: core (r / 8, g) at ((r / 8) x kg + g) x 128 bytes, row r % 8 at 16 bytes within it.
-// So K-adjacent cores are 128 bytes apart (the descriptor's leading byte offset) and row groups kg x 128 (its stride
-// byte offset). v: elements per 16 bytes.
-__host__ __device__ constexpr int WgmmaBlocked(int r, int g, int kg, int v) { return ((r >> 3) * kg + g) * 8 * v + (r & 7) * v; }
 // The 64-byte-swizzled K-major tile (wgmma's swizzle mode 2) of 64-byte rows (4 groups: 32 fp16 or 16 fp32 of K):
 // row r at r x 64 bytes, its group g stored at g ^ ((r / 2) % 4), so the 8 rows of a core matrix column fall in
 // distinct banks (without swizzle, wgmma's reads of one K group across 8-row groups 512 bytes apart all hit the
-// same banks). Row groups of 8 are 512 bytes apart (the stride byte offset); a tile starts 512-byte aligned.
+// same banks: session 23, call 3). Row groups of 8 are 512 bytes apart (the stride byte offset); a tile starts 512-byte aligned.
 __host__ __device__ constexpr int WgmmaSw64(int r, int g, int v) { return (r * 4 + (g ^ ((r >> 1) & 3))) * v; }
 // The 64-byte-swizzled N-major tile (B[k][n], n contiguous; fp16) of nw columns: atoms of 32 columns (64 bytes) x 8
 // rows, swizzled as above, adjacent along the columns (512 bytes apart: the descriptor's leading byte offset) and
