@@ -53,15 +53,34 @@ __device__ __forceinline__ void Load8(const float* p, float (&v)[8]) {
   const float4 lo = __ldg(reinterpret_cast<const float4*>(p)), hi = __ldg(reinterpret_cast<const float4*>(p) + 1);
   v[0] = lo.x, v[1] = lo.y, v[2] = lo.z, v[3] = lo.w, v[4] = hi.x, v[5] = hi.y, v[6] = hi.z, v[7] = hi.w;
 }
+// One 16-byte store, forced by inline PTX: written as a Half8 (or a uint4), the compiler split most of stage 3's
+// into 2- and 4-byte stores, and their partial sectors were 48% of that stage's L2 traffic (session 24, Nsight
+// Compute).
 __device__ __forceinline__ void Store8(__half* p, const float (&v)[8]) {
   Half8 h;
 #pragma unroll
   for (int e = 0; e < 8; ++e) h.h[e] = __float2half_rn(v[e]);
-  *reinterpret_cast<Half8*>(p) = h;
+  uint4 u;
+  memcpy(&u, &h, sizeof(u));
+#if defined(__CUDA_ARCH__)
+  asm volatile("st.global.v4.b32 [%0], {%1, %2, %3, %4};" ::"l"(p), "r"(u.x), "r"(u.y), "r"(u.z), "r"(u.w) : "memory");
+#else
+  *reinterpret_cast<uint4*>(p) = u;
+#endif
+}
+// Eight fp32 values from a 16-byte aligned shared-memory tile, as two 16-byte loads.
+__device__ __forceinline__ void Load8Shared(const float* p, float (&v)[8]) {
+  const float4 lo = reinterpret_cast<const float4*>(p)[0], hi = reinterpret_cast<const float4*>(p)[1];
+  v[0] = lo.x, v[1] = lo.y, v[2] = lo.z, v[3] = lo.w, v[4] = hi.x, v[5] = hi.y, v[6] = hi.z, v[7] = hi.w;
 }
 __device__ __forceinline__ void Store8(float* p, const float (&v)[8]) {
+#if defined(__CUDA_ARCH__)  // two 16-byte stores, forced as fp16's (the compiler split some of stage 3's)
+  asm volatile("st.global.v4.f32 [%0], {%1, %2, %3, %4};" ::"l"(p), "f"(v[0]), "f"(v[1]), "f"(v[2]), "f"(v[3]) : "memory");
+  asm volatile("st.global.v4.f32 [%0], {%1, %2, %3, %4};" ::"l"(p + 4), "f"(v[4]), "f"(v[5]), "f"(v[6]), "f"(v[7]) : "memory");
+#else
   reinterpret_cast<float4*>(p)[0] = float4{v[0], v[1], v[2], v[3]};
   reinterpret_cast<float4*>(p)[1] = float4{v[4], v[5], v[6], v[7]};
+#endif
 }
 // The core weights [R2][R1][kh][kw] reordered to [R2][kh x kw][R1], the reduction's tap-major order, so that the core
 // stage loads its A tile as 16-byte rows (scalar loads at a stride of kh x kw, converted and stored one by one, were
@@ -100,8 +119,13 @@ TUCKER_HD int NhwcPackBlocks(const NhwcPack<T>& k) {
 // 64-byte swizzle: each of the two warpgroups takes 64 rows x BN (BM 128) or 64 rows x BN / 2 (BM 64) of the tile;
 // fp32 runs TF32 in the TF32 mode and 3xTF32 otherwise (kSplit). Elsewhere WG changes nothing. Why: cuDNN's sm90
 // wgmma core ran 1.7-4.7x faster than this kernel's WMMA core stage at batch 32 (session 22, call 6).
+// Blocks per SM the registers must allow: fp32 tiles below 128 x 128 two (above); the fp16 wgmma tiles up to
+// 64 x 128 three (80 registers; stage 1 took 86, two blocks per SM, 23% occupancy: session 24, Nsight Compute).
+constexpr int StagedNhwcMinBlocks(int elem_bytes, int bm, int bn, bool wg) {
+  return elem_bytes == 4 ? (bm * bn < 128 * 128 ? 2 : 1) : (wg && bm * bn <= 64 * 128 ? 3 : 1);
+}
 template <typename T, int BM, int BN, bool IN_NHWC, bool OUT_NHWC, bool WG = false>
-__global__ void __launch_bounds__(kStagedMmaThreads, (sizeof(T) == 4 && BM * BN < 128 * 128) ? 2 : 1) StagedNhwcKernel(const T* __restrict__ in,
+__global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(T), BM, BN, WG)) StagedNhwcKernel(const T* __restrict__ in,
                                                                      const T* __restrict__ w,
                                                                      const T* __restrict__ bias,
                                                                      const T* __restrict__ z,
@@ -137,6 +161,9 @@ __global__ void __launch_bounds__(kStagedMmaThreads, (sizeof(T) == 4 && BM * BN 
   auto at = [](int r, int g) { return kWg ? WgmmaSw64(r, g, V) : r * AKP + V * g; };
   // The descriptor of K slice q (32 bytes) of a K-major tile's rows r0..r0 + 63 (A) or r0.. (B) at `tile`.
   auto kdesc = [](const T* tile, int r0, int q) { return WgmmaDesc(tile + WgmmaSw64(r0, 0, V) + 2 * q * V, 16, 512, 2); };
+  // A descriptor moved `elems` further on in shared memory: its address field (bits 0-13, address >> 4) plus
+  // elems x sizeof(T) / 16; shared addresses stay below 2^18 bytes, so the field does not overflow.
+  auto dmove = [](uint64_t d, int elems) { return d + static_cast<uint64_t>(elems * static_cast<int>(sizeof(T)) / 16); };
   // Stage 1's B under wgmma: group n8 (8 columns) of reduction row k in the N-major 64-byte swizzle (WgmmaSw64Mn),
   // one tile per warpgroup column half (NW columns each).
   auto at_mn = [](int k, int n8) { return n8 / (NW / 8) * (BK * NW) + WgmmaSw64Mn(k, n8 % (NW / 8), NW, V); };
@@ -173,23 +200,28 @@ __global__ void __launch_bounds__(kStagedMmaThreads, (sizeof(T) == 4 && BM * BN 
   const bool a_vec = K % V == 0 && Aligned16(w);  // else (stage 1 with C not a multiple of V) single loads
   // B: this thread's 16-byte groups u of the step's tile (group v = t + u x NT).
   // Channels-last: group v is column v / KG and reduction rows V x (v % KG) .. + V - 1 of the step (one tap, V
-  // channels); per group, the column's image pixel base and window origin.
+  // channels); per group, the element offset of the column's window origin in the input (negative where the window
+  // starts above or left of the map; int: StagedNhwcFits bounds t1 and t2) and which tap rows and columns of the
+  // window lie inside the map, as bit masks (none for a column past the end). Why: per step, a load's bounds
+  // checks and 64-bit address math were most of the core stage's instructions, and that stage ran issue-bound
+  // (62% of issue slots busy, warps eligible but not selected; session 24, Nsight Compute).
   // Channels-first: group v is reduction row v / CG and the V columns from V x (v % CG), the same columns for all
   // of this thread's groups (per-column offsets where they are not one vector).
-  int ih0[B_PER], iw0[B_PER];
-  size_t base[B_PER];
-  bool col_ok[B_PER];
+  int org[B_PER];
+  unsigned rmask[B_PER], cmask[B_PER];
   bool vec = false;
   int off[V];
   if constexpr (IN_NHWC) {
 #pragma unroll
     for (int u = 0; u < B_PER; ++u) {
       const int jb = j0 + (t + u * NT) / KG;
-      col_ok[u] = jb < cols;
-      const int n = col_ok[u] ? jb / ohw : 0, pix = col_ok[u] ? jb - n * ohw : 0, oh = pix / a.Wo, ow = pix - oh * a.Wo;
-      ih0[u] = oh * a.sh - a.pt;
-      iw0[u] = ow * a.sw - a.pl;
-      base[u] = static_cast<size_t>(n) * hw;
+      const bool col_ok = jb < cols;
+      const int n = col_ok ? jb / ohw : 0, pix = col_ok ? jb - n * ohw : 0, oh = pix / a.Wo, ow = pix - oh * a.Wo;
+      const int ih0 = oh * a.sh - a.pt, iw0 = ow * a.sw - a.pl;
+      org[u] = ((n * a.H + ih0) * a.W + iw0) * a.cin;
+      rmask[u] = cmask[u] = 0;
+      for (int i = 0; i < a.kh; ++i) rmask[u] |= (col_ok && ih0 + i * a.dh >= 0 && ih0 + i * a.dh < a.H ? 1u : 0u) << i;
+      for (int j = 0; j < a.kw; ++j) cmask[u] |= (iw0 + j * a.dw >= 0 && iw0 + j * a.dw < a.W ? 1u : 0u) << j;
     }
   } else {
     const int jb = j0 + (t % CG) * V;
@@ -205,12 +237,15 @@ __global__ void __launch_bounds__(kStagedMmaThreads, (sizeof(T) == 4 && BM * BN 
   // Where the next step's B loads start in the reduction, kept as (tap row bi, tap column bj, channel bc) and advanced
   // by BK per step without divisions (index divisions by runtime sizes dominated the issue slots of the first
   // version, Nsight): k = step + V x (t % KG).
-  int bc = 0, bi = 0, bj = 0;
+  // toff: the element offset of (bi, bj, bc) from a window origin, advanced with them.
+  int bc = 0, bi = 0, bj = 0, toff = 0;
+  const int col_step = a.dw * a.cin, row_step = a.dh * a.W * a.cin - (a.kw - 1) * col_step;
   if constexpr (IN_NHWC) {
     const int k = s_first * BK + V * (t % KG), tap = k / a.cin;
     bc = k - tap * a.cin;
     bi = tap / a.kw;
     bj = tap - bi * a.kw;
+    toff = (bi * a.dh * a.W + bj * a.dw) * a.cin + bc;
   }
   int k0 = s_first * BK;  // the next step's first reduction row (stage 1: its first channel)
   // Starts the next step's copies into ring slot `slot`; the slot's last reader finished before the barrier above.
@@ -234,16 +269,21 @@ __global__ void __launch_bounds__(kStagedMmaThreads, (sizeof(T) == 4 && BM * BN 
       }
     }
     if constexpr (IN_NHWC) {
-      const int ih_t = bi * a.dh, iw_t = bj * a.dw;
 #pragma unroll
-      for (int u = 0; u < B_PER; ++u) {
-        const int v = t + u * NT, ih = ih0[u] + ih_t, iw = iw0[u] + iw_t;
-        const bool ok = col_ok[u] && bi < a.kh && ih >= 0 && ih < a.H && iw >= 0 && iw < a.W;
-        CpAsync16(Bs + at(v / KG, v % KG), ok ? in + (base[u] + ih * a.W + iw) * a.cin + bc : in, ok);
+      for (int u = 0; u < B_PER; ++u) {  // bi == kh (past the reduction's end) is outside every row mask
+        const int v = t + u * NT;
+        const bool ok = (rmask[u] >> bi) & (cmask[u] >> bj) & 1u;
+        CpAsync16(Bs + at(v / KG, v % KG), ok ? in + (org[u] + toff) : in, ok);
       }
-      for (bc += BK; bc >= a.cin && bi < a.kh;) {
+      for (bc += BK, toff += BK; bc >= a.cin && bi < a.kh;) {
         bc -= a.cin;
-        if (++bj == a.kw) bj = 0, ++bi;
+        toff -= a.cin;
+        if (++bj == a.kw) {
+          bj = 0, ++bi;
+          toff += row_step;
+        } else {
+          toff += col_step;
+        }
       }
     } else {
 #pragma unroll
@@ -287,6 +327,15 @@ __global__ void __launch_bounds__(kStagedMmaThreads, (sizeof(T) == 4 && BM * BN 
 #pragma unroll
     for (int j = 0; j < FN; ++j) wmma::fill_fragment(acc[i][j], 0.f);
 
+  // wgmma: the descriptors of slot 0's tiles, moved to step s's slot in the loop (dmove) instead of rebuilt.
+  uint64_t dA0 = 0, dB0 = 0, dAl0 = 0, dBl0 = 0;
+  if constexpr (kWg) {
+    dA0 = kdesc(ring, WG_M0, 0);
+    dB0 = IN_NHWC ? kdesc(ring + A_BUF, WG_N0, 0) : WgmmaDesc(ring + A_BUF + at_mn(0, WG_N0 / 8), 512, (NW / 32) * 512, 2);
+    dAl0 = kdesc(lo_ring, WG_M0, 0);
+    dBl0 = kdesc(lo_ring + A_BUF, WG_N0, 0);
+  }
+
 #pragma unroll
   for (int s = 0; s < PD; ++s) {
     if (s < steps) issue(s);
@@ -326,16 +375,16 @@ __global__ void __launch_bounds__(kStagedMmaThreads, (sizeof(T) == 4 && BM * BN 
     CpAsyncCommit();
     const T* As = ring + (s % S) * STAGE;
     const T* Bs = As + A_BUF;
+    [[maybe_unused]] const int so = (s % S) * STAGE;  // step s's slot, in elements from slot 0
     if constexpr (kSplit) {
       if (!a.tf32) {
-        const T* Al = lo_ring + (s % 2) * STAGE;
-        const T* Bl = Al + A_BUF;
+        const int lo = (s % 2) * STAGE;
         WgmmaFence();
 #pragma unroll
-        for (int q = 0; q < 2; ++q) {
-          const uint64_t da = kdesc(As, WG_M0, q), db = kdesc(Bs, WG_N0, q);
-          Wgmma<T, NW>::Run(wpart, kdesc(Al, WG_M0, q), db, q);
-          Wgmma<T, NW>::Run(wpart, da, kdesc(Bl, WG_N0, q), 1);
+        for (int q = 0; q < 2; ++q) {  // K slice q: 32 bytes on
+          const uint64_t da = dmove(dA0, so + 2 * q * V), db = dmove(dB0, so + 2 * q * V);
+          Wgmma<T, NW>::Run(wpart, dmove(dAl0, lo + 2 * q * V), db, q);
+          Wgmma<T, NW>::Run(wpart, da, dmove(dBl0, lo + 2 * q * V), 1);
           Wgmma<T, NW>::Run(wpart, da, db, 1);
         }
         WgmmaCommit();
@@ -350,11 +399,11 @@ __global__ void __launch_bounds__(kStagedMmaThreads, (sizeof(T) == 4 && BM * BN 
       WgmmaFence();
 #pragma unroll
       for (int q = 0; q < 2; ++q) {
-        const uint64_t da = kdesc(As, WG_M0, q);
+        const uint64_t da = dmove(dA0, so + 2 * q * V);
         if constexpr (IN_NHWC) {
-          Wgmma<T, NW>::Run(wacc, da, kdesc(Bs, WG_N0, q), 1);
+          Wgmma<T, NW>::Run(wacc, da, dmove(dB0, so + 2 * q * V), 1);
         } else {  // rows 16q.. of this warpgroup's column half: 8-row groups 2q, 2q + 1
-          WgmmaBT<NW>::Run(wacc, da, WgmmaDesc(Bs + at_mn(16 * q, WG_N0 / 8), 512, (NW / 32) * 512, 2), 1);
+          WgmmaBT<NW>::Run(wacc, da, dmove(dB0, so + at_mn(16 * q, WG_N0 / 8) - at_mn(0, WG_N0 / 8)), 1);
         }
       }
       WgmmaCommit();
@@ -504,8 +553,7 @@ __global__ void __launch_bounds__(kStagedMmaThreads, (sizeof(T) == 4 && BM * BN 
         const int c = g / (EP / 8), m8 = 8 * (g % (EP / 8)), col = j0 + c, m = m0 + pass * EP + m8;
         if (col < cols && m < a.cout) {
           float v[8];
-#pragma unroll
-          for (int e = 0; e < 8; ++e) v[e] = tile[c * TLD + m8 + e];
+          Load8Shared(tile + c * TLD + m8, v);  // 16-byte aligned: TLD and m8 are multiples of 4
           Store8(out + static_cast<size_t>(col) * a.cout + m, v);
         }
       }
@@ -533,11 +581,12 @@ __global__ void __launch_bounds__(kStagedMmaThreads, (sizeof(T) == 4 && BM * BN 
             const int n = col / ohw, pix = col - n * ohw;
             const size_t o = (static_cast<size_t>(n) * a.cout + m) * ohw + pix;
             const float b = bias != nullptr ? ld(bias + m) : 0.f;
-            float zr[8] = {}, res[8];
+            float zr[8] = {}, res[8], acc8[8];
             if (z != nullptr) Load8(z + o, zr);
+            Load8Shared(wt + r * 16 + c8, acc8);
 #pragma unroll
             for (int e = 0; e < 8; ++e) {
-              float v = wt[r * 16 + c8 + e] + b + zr[e];
+              float v = acc8[e] + b + zr[e];
               if (a.relu) v = fmaxf(v, 0.f);
               res[e] = v;
             }
