@@ -311,7 +311,7 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
   for (int e = 0; e < (kWg ? NW / 2 : 1); ++e) wacc[e] = 0.f;
   // fp32 outside the TF32 mode (kSplit && !a.tf32): 3xTF32 on wgmma. Each thread splits the 16-byte groups it copied
   // into the step's slot, x -> hi = tf32(x) in place and lo = tf32(x - hi) into one of two lo slots (alternating by
-  // step: a warpgroup may still read step s - 1's while step s's is written), then per 8-row K slice three products,
+  // step: step s + 1's are written while step s's products read theirs), then per 8-row K slice three products,
   // lo x hi + hi x lo + hi x hi, into wpart (fresh each step), added to wacc in fp32 once the step's group is done (as
   // the WMMA form's per-step partial sums: the tensor cores' own accumulation over a long reduction lost accuracy).
   constexpr bool kSplit = kWg && !kHalf;
@@ -341,33 +341,35 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
     if (s < steps) issue(s);
     CpAsyncCommit();  // one group per step, empty ones included, so the wait below counts steps
   }
+  // 3xTF32: splits the 16-byte groups this thread copied into step s's slot (hi in place, lo into lo slot s % 2).
+  auto split_step = [&](int s) {
+    T* hi = ring + (s % S) * STAGE;
+    T* lo = lo_ring + (s % 2) * STAGE;
+    auto split = [&](int off) {
+      float4 x = *reinterpret_cast<const float4*>(hi + off), l;
+      float* xv = &x.x;
+      float* lv = &l.x;
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const float big = Tf32Trunc(xv[e]);
+        lv[e] = Tf32Trunc(xv[e] - big);
+        xv[e] = big;
+      }
+      *reinterpret_cast<float4*>(hi + off) = x;
+      *reinterpret_cast<float4*>(lo + off) = l;
+    };
+#pragma unroll
+    for (int u = 0; u < A_PER; ++u) {
+      if (A_VECS < NT && t >= A_VECS) break;
+      split(at(am + u * (NT / KG), ag));
+    }
+#pragma unroll
+    for (int u = 0; u < B_PER; ++u) split(A_BUF + at((t + u * NT) / KG, (t + u * NT) % KG));
+  };
   for (int s = 0; s < steps; ++s) {
     CpAsyncWait<PD - 1>();  // this thread's copies of step s have landed ...
     if constexpr (kSplit) {
-      if (!a.tf32) {
-        T* hi = ring + (s % S) * STAGE;
-        T* lo = lo_ring + (s % 2) * STAGE;
-        auto split = [&](int off) {
-          float4 x = *reinterpret_cast<const float4*>(hi + off), l;
-          float* xv = &x.x;
-          float* lv = &l.x;
-#pragma unroll
-          for (int e = 0; e < 4; ++e) {
-            const float big = Tf32Trunc(xv[e]);
-            lv[e] = Tf32Trunc(xv[e] - big);
-            xv[e] = big;
-          }
-          *reinterpret_cast<float4*>(hi + off) = x;
-          *reinterpret_cast<float4*>(lo + off) = l;
-        };
-#pragma unroll
-        for (int u = 0; u < A_PER; ++u) {
-          if (A_VECS < NT && t >= A_VECS) break;
-          split(at(am + u * (NT / KG), ag));
-        }
-#pragma unroll
-        for (int u = 0; u < B_PER; ++u) split(A_BUF + at((t + u * NT) / KG, (t + u * NT) % KG));
-      }
+      if (!a.tf32 && s == 0) split_step(0);  // (later steps are split while the step before runs its products)
     }
     if constexpr (kWg) FenceProxyAsyncShared();  // ... visible to wgmma's reads ...
     __syncthreads();       // ... and everyone's; and every warp is done with step s - 1's slot
@@ -388,6 +390,14 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
           Wgmma<T, NW>::Run(wpart, da, db, 1);
         }
         WgmmaCommit();
+        // While the products run: step s + 1's split, once this thread's copies of it have landed (the groups
+        // committed so far are PD + s + 1). It writes lo slot (s + 1) % 2, which step s - 1's products read: every
+        // warpgroup waited for those before the barrier above. Why: the split waited behind each step's products
+        // (session 23: 3xTF32 gained 12% on the fp32 core stage against fp16's 2x).
+        if (s + 1 < steps) {
+          CpAsyncWait<PD - 1>();
+          split_step(s + 1);
+        }
         WgmmaWait<0>();
         WgmmaFenceOperands(wpart);
 #pragma unroll
