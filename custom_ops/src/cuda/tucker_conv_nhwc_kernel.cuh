@@ -578,19 +578,28 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
     float* wt = tile + warp * 256;
     const int lane = t % 32, cc = lane % 16, half_id = lane / 16;
     const bool out_vec = ohw % 8 == 0 && Aligned16(out) && (z == nullptr || Aligned16(z));
+    // Vector path: a lane's output row (and its bias) is the same in every fragment of a fragment row i, and its
+    // column moves 16 on per fragment, so its image and pixel are divided out once per i and then stepped (ohw >= 8).
+    // (Per fragment, the bias load and the division were on each fragment's critical path: session 24.)
+    const int vr = lane / 2, vc8 = 8 * (lane % 2);
 #pragma unroll
-    for (int i = 0; i < EFM; ++i)
+    for (int i = 0; i < EFM; ++i) {
+      const int vm = m0 + ewm0 + i * 16 + vr;
+      const float vb = out_vec && bias != nullptr && vm < a.cout ? ld(bias + vm) : 0.f;
+      const int vcol0 = j0 + ewn0 + vc8;
+      int vn = 0, vpix = 0;
+      if (out_vec) vn = vcol0 / ohw, vpix = vcol0 - vn * ohw;
 #pragma unroll
       for (int j = 0; j < EFN; ++j) {
         const int mb = m0 + ewm0 + i * 16, cb = j0 + ewn0 + j * 16;
         store_frag(i, j, wt, 16, false);  // wt[m][col]
         __syncwarp();
         if (out_vec) {
-          const int r = lane / 2, c8 = 8 * (lane % 2), m = mb + r, col = cb + c8;
+          const int r = vr, c8 = vc8, m = vm, col = cb + c8;
           if (col < cols && m < a.cout) {
-            const int n = col / ohw, pix = col - n * ohw;
+            const int n = vn, pix = vpix;
             const size_t o = (static_cast<size_t>(n) * a.cout + m) * ohw + pix;
-            const float b = bias != nullptr ? ld(bias + m) : 0.f;
+            const float b = vb;
             float zr[8] = {}, res[8], acc8[8];
             if (z != nullptr) Load8(z + o, zr);
             Load8Shared(wt + r * 16 + c8, acc8);
@@ -620,8 +629,11 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
             }
           }
         }
+        if (out_vec)
+          for (vpix += 16; vpix >= ohw; vpix -= ohw) ++vn;  // the next fragment's column
         __syncwarp();
       }
+    }
   }
 #endif
 }
