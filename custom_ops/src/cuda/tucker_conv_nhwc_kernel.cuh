@@ -375,9 +375,9 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
     __syncthreads();       // ... and everyone's; and every warp is done with step s - 1's slot
     if (s + PD < steps) issue((s + PD) % S);
     CpAsyncCommit();
-    const T* As = ring + (s % S) * STAGE;
+    const int so = (s % S) * STAGE;  // step s's slot, in elements from slot 0
+    const T* As = ring + so;
     const T* Bs = As + A_BUF;
-    [[maybe_unused]] const int so = (s % S) * STAGE;  // step s's slot, in elements from slot 0
     if constexpr (kSplit) {
       if (!a.tf32) {
         const int lo = (s % 2) * STAGE;
@@ -595,17 +595,14 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
         store_frag(i, j, wt, 16, false);  // wt[m][col]
         __syncwarp();
         if (out_vec) {
-          const int r = vr, c8 = vc8, m = vm, col = cb + c8;
-          if (col < cols && m < a.cout) {
-            const int n = vn, pix = vpix;
-            const size_t o = (static_cast<size_t>(n) * a.cout + m) * ohw + pix;
-            const float b = vb;
+          if (cb + vc8 < cols && vm < a.cout) {
+            const size_t o = (static_cast<size_t>(vn) * a.cout + vm) * ohw + vpix;
             float zr[8] = {}, res[8], acc8[8];
             if (z != nullptr) Load8(z + o, zr);
-            Load8Shared(wt + r * 16 + c8, acc8);
+            Load8Shared(wt + vr * 16 + vc8, acc8);
 #pragma unroll
             for (int e = 0; e < 8; ++e) {
-              float v = acc8[e] + b + zr[e];
+              float v = acc8[e] + vb + zr[e];
               if (a.relu) v = fmaxf(v, 0.f);
               res[e] = v;
             }
