@@ -287,9 +287,8 @@ def _fp32_error(monkeypatch, cfg, shape, batch) -> float:
     return float(np.abs(got - want).max() / np.abs(want).max())
 
 
-# The channels-last family's wgmma form (sm_90a: stages 2 and 3 at BM 64/128 at fp16, TF32 and 3xTF32; stage 1 at
-# fp16): every such tile
-# with wgmma on and off (TUCKER_ONNX_WGMMA=0), each against the float64 reference, on shapes whose core reductions
+# The channels-last family's wgmma form (sm_90a: every stage at BM 64/128, at fp16, TF32 and 3xTF32; fp32's stage 1
+# through the split's transposed B): every such tile with wgmma on and off (TUCKER_ONNX_WGMMA=0), each against the float64 reference, on shapes whose core reductions
 # are one step, partial steps and many steps, with strides, pads, dilation and columns that end mid-tile.
 WGMMA_TILES = [(6, 64, 64, 256, 4, 32), (6, 64, 128, 256, 4, 32), (6, 128, 64, 256, 4, 32), (6, 128, 128, 256, 4, 32),
                (6, 64, 128, 256, 4, 128)]
@@ -328,9 +327,9 @@ def _wg_form(name: str) -> bool:
 @pytest.mark.parametrize("mode", ["fp16", "fp32-tf32", "fp32"])
 def test_cuda_staged_channels_last_wgmma(library, monkeypatch, cfg, si, mode):
     """Both forms match the reference (fp16's tolerance; the TF32 mode within TF32's error, 1e-2 of the largest output;
-    fp32 (3xTF32) within 1e-5), and the op launches the WG kernels (stages 2 and 3 at BM 64 or 128) only with wgmma
-    on (stage 1 too at fp16); on a Hopper card those run wgmma (sm_90a; tools/wgmma_probe.cu checks the
-    instructions and layouts themselves)."""
+    fp32 (3xTF32) within 1e-5), and the op launches the WG kernels (every stage at BM 64 or 128) only with wgmma
+    on; on a Hopper card those run wgmma (sm_90a; tools/wgmma_probe.cu checks the instructions and layouts
+    themselves)."""
     pytest.importorskip("torch")
     shape = WGMMA_SHAPES[si]
     if mode == "fp32-tf32":
@@ -342,10 +341,10 @@ def test_cuda_staged_channels_last_wgmma(library, monkeypatch, cfg, si, mode):
     dtype = np.float16 if mode == "fp16" else np.float32
     on = _staged_kernel_names(monkeypatch, cfg, shape, dtype, "1")
     off = _staged_kernel_names(monkeypatch, cfg, shape, dtype, "0")
-    # the WG form where a stage's block rows (StagedBM of its output channels under the cap) are 64 or 128: stages 2
-    # and 3 (R2, N), and at fp16 stage 1 too (R1; wgmma's N-major B)
+    # the WG form where a stage's block rows (StagedBM of its output channels under the cap) are 64 or 128: stages 1,
+    # 2 and 3 (R1, R2, N)
     bm = lambda m: 32 if m <= 32 or cfg[1] == 32 else 64 if m <= 64 or cfg[1] == 64 else 128
-    want = sum(bm(m) >= 64 for m in ((shape[1],) if mode == "fp16" else ()) + (shape[2], shape[3]))
+    want = sum(bm(m) >= 64 for m in (shape[1], shape[2], shape[3]))
     assert sum(map(_wg_form, on)) == want and not any(map(_wg_form, off)), (want, on, off)
 
 

@@ -114,10 +114,11 @@ TUCKER_HD int NhwcPackBlocks(const NhwcPack<T>& k) {
 // T: __half (WMMA 16x16x16) or float (3xTF32, WMMA 16x16x8). "Groups" below are 16 bytes: V = 8 fp16 or 4 fp32.
 // The fp32 tiles below 128 x 128 are held to two blocks per SM (128 registers): the per-step partial sums took
 // BM 64 x BN 128 from 120 to 130 registers, one block per SM.
-// WG (BM 64 or 128; stages 2 and 3 at fp16 and fp32, stage 1 at fp16): in the sm_90a build the products run as
-// Hopper warpgroup MMAs (tucker_conv_wgmma.cuh) straight from the ring, which then holds A and B unpadded in the
-// 64-byte swizzle: each of the two warpgroups takes 64 rows x BN (BM 128) or 64 rows x BN / 2 (BM 64) of the tile;
-// fp32 runs TF32 in the TF32 mode and 3xTF32 otherwise (kSplit). Elsewhere WG changes nothing. Why: cuDNN's sm90
+// WG (BM 64 or 128; every stage at fp16 and fp32): in the sm_90a build the products run as Hopper warpgroup MMAs
+// (tucker_conv_wgmma.cuh) straight from the ring, which then holds A and B unpadded in the 64-byte swizzle: each of
+// the two warpgroups takes 64 rows x BN (BM 128) or 64 rows x BN / 2 (BM 64) of the tile; fp32 runs TF32 in the TF32
+// mode and 3xTF32 otherwise (kSplit), stage 1 at fp32 from B transposed by the split (kT1). Elsewhere WG changes
+// nothing. Why: cuDNN's sm90
 // wgmma core ran 1.7-4.7x faster than this kernel's WMMA core stage at batch 32 (session 22, call 6).
 // Blocks per SM the registers must allow: fp32 tiles below 128 x 128 two (above); the fp16 wgmma tiles up to
 // 64 x 128 three (80 registers; stage 1 took 86, two blocks per SM, 23% occupancy: session 24, Nsight Compute).
@@ -135,8 +136,12 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
   namespace wmma = nvcuda::wmma;
   constexpr bool kHalf = std::is_same_v<T, __half>;
   constexpr int NT = kStagedMmaThreads;
-  // wgmma: stages 2 and 3 (B K-major) at fp16 and fp32; stage 1 (B N-major from the channels-first input) at fp16
-  constexpr bool kWg = WG && TUCKER_WGMMA && (IN_NHWC || std::is_same_v<T, __half>) && BM >= 64 && NT == 256;
+  // wgmma: stages 2 and 3 (B K-major); stage 1 (B N-major from the channels-first input) as fp16's transposed B,
+  // and at fp32 (TF32 wgmma has no transposed B) through the split, which writes B K-major (kT1, below)
+  constexpr bool kWg = WG && TUCKER_WGMMA && BM >= 64 && NT == 256;
+  // fp32 stage 1 under wgmma: the raw B tile stays row-major [BK][BN + 8] in the ring; the split transposes it into
+  // K-major high and low parts in the split slots, in the TF32 mode too (then without the low parts' products).
+  constexpr bool kT1 = kWg && !kHalf && !IN_NHWC;
   // The ring: S slots, loads issued PD steps ahead. wgmma keeps one step's products in flight across the next
   // step's barrier, so the slot refilled at step s is step s - 2's (S = PD + 2), not step s - 1's.
   constexpr int S = StagedNhwcStagesFor(kWg), PD = kWg ? S - 2 : S - 1;
@@ -148,7 +153,8 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
   // B in shared memory: column-major [BN][BK + V] when read channels-last (a column's BK values of k are contiguous,
   // as its 16-byte loads bring them), row-major [BK][BN + V] from the channels-first input (V columns per load).
   // wgmma: A and B unpadded in the 64-byte swizzle (WgmmaSw64; each slot 512-byte aligned).
-  constexpr int B_LD = IN_NHWC ? AKP : BN + V, B_BUF = kWg ? BN * BK : IN_NHWC ? BN * AKP : BK * (BN + V);
+  constexpr int B_LD = IN_NHWC ? AKP : BN + V;
+  constexpr int B_BUF = kT1 ? BK * StagedNhwcRawBLd(BN) : kWg ? BN * BK : IN_NHWC ? BN * AKP : BK * (BN + V);
   constexpr int A_BUF = kWg ? BM * BK : BM * AKP, STAGE = A_BUF + B_BUF;  // one ring slot: A [BM][BK + V], then B
   constexpr int KG = BK / V, CG = BN / V, A_VECS = BM * KG, A_PER = (A_VECS + NT - 1) / NT;  // A's 16-byte groups
   constexpr int B_VECS = BK * BN / V, B_PER = B_VECS / NT;  // 16-byte groups of one step's B tile, per thread
@@ -206,11 +212,16 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
   // checks and 64-bit address math were most of the core stage's instructions, and that stage ran issue-bound
   // (62% of issue slots busy, warps eligible but not selected; session 24, Nsight Compute).
   // Channels-first: group v is reduction row v / CG and the V columns from V x (v % CG), the same columns for all
-  // of this thread's groups (per-column offsets where they are not one vector).
+  // of this thread's groups (per-column offsets where they are not one vector). kT1: lanes 2k and 2k + 1 take row k
+  // and two adjacent groups (one 32-byte sector), warp w and group u the groups' pair w + 8u, so that the split's
+  // reads of the raw tile and its transposed 4-byte stores are free of bank conflicts; the columns differ per group.
+  auto b_row = [](int v) { return kT1 ? (v % 32) >> 1 : v / CG; };
+  auto b_cg = [](int v) { return kT1 ? 2 * (v / 32) + (v & 1) : v % CG; };
+  constexpr int OFFS = kT1 ? B_PER : 1;
   int org[B_PER];
   unsigned rmask[B_PER], cmask[B_PER];
   bool vec = false;
-  int off[V];
+  int off[OFFS][V];
   if constexpr (IN_NHWC) {
 #pragma unroll
     for (int u = 0; u < B_PER; ++u) {
@@ -224,13 +235,16 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
       for (int j = 0; j < a.kw; ++j) cmask[u] |= (iw0 + j * a.dw >= 0 && iw0 + j * a.dw < a.W ? 1u : 0u) << j;
     }
   } else {
-    const int jb = j0 + (t % CG) * V;
     vec = hw % V == 0 && Aligned16(in);  // V columns = V pixels of one image
-    int n = jb / hw, pix = jb - n * hw;  // one division; the next columns step through the image boundary
 #pragma unroll
-    for (int e = 0; e < V; ++e) {
-      off[e] = jb + e < cols ? n * a.cin * hw + pix : -1;  // < 2^31: StagedNhwcFits checks the input's size
-      if (++pix == hw) pix = 0, ++n;
+    for (int u = 0; u < OFFS; ++u) {
+      const int jb = j0 + b_cg(t + u * NT) * V;
+      int n = jb / hw, pix = jb - n * hw;  // one division; the next columns step through the image boundary
+#pragma unroll
+      for (int e = 0; e < V; ++e) {
+        off[u][e] = jb + e < cols ? n * a.cin * hw + pix : -1;  // < 2^31: StagedNhwcFits checks the input's size
+        if (++pix == hw) pix = 0, ++n;
+      }
     }
   }
 
@@ -288,15 +302,16 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
     } else {
 #pragma unroll
       for (int u = 0; u < B_PER; ++u) {
-        const int v = t + u * NT, c = k0 + v / CG;
-        T* dst = Bs + (kWg ? at_mn(v / CG, v % CG) : (v / CG) * (BN + V) + (v % CG) * V);
+        const int v = t + u * NT, row = b_row(v), cg = b_cg(v), c = k0 + row;
+        const int* of = off[kT1 ? u : 0];
+        T* dst = Bs + (kT1 ? row * StagedNhwcRawBLd(BN) + cg * V : kWg ? at_mn(row, cg) : row * (BN + V) + cg * V);
         if (vec) {  // cols is a multiple of V here: a group is wholly inside or outside
-          const bool ok = c < a.cin && off[0] >= 0;
-          CpAsync16(dst, ok ? in + off[0] + static_cast<size_t>(c) * hw : in, ok);
+          const bool ok = c < a.cin && of[0] >= 0;
+          CpAsync16(dst, ok ? in + of[0] + static_cast<size_t>(c) * hw : in, ok);
         } else {
           Vec16<T> r;
 #pragma unroll
-          for (int e = 0; e < V; ++e) r.h[e] = c < a.cin && off[e] >= 0 ? in[off[e] + static_cast<size_t>(c) * hw] : T{};
+          for (int e = 0; e < V; ++e) r.h[e] = c < a.cin && of[e] >= 0 ? in[of[e] + static_cast<size_t>(c) * hw] : T{};
           *reinterpret_cast<Vec16<T>*>(dst) = r;
         }
       }
@@ -316,7 +331,10 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
   // the WMMA form's per-step partial sums: the tensor cores' own accumulation over a long reduction lost accuracy).
   constexpr bool kSplit = kWg && !kHalf;
   float wpart[kSplit ? NW / 2 : 1];
-  T* lo_ring = ring + S * STAGE;  // [2][STAGE] after the ring (StagedNhwcSmemBytes(..., wg) makes room)
+  // The split slots after the ring (StagedNhwcSmemBytes(..., wg) makes room): [2][LO_STAGE], each A's low part at 0
+  // and B's at A_BUF; kT1 also B's high part at A_BUF + BN x BK (both K-major: the raw B tile is N-major).
+  constexpr int LO_STAGE = kT1 ? A_BUF + 2 * BN * BK : STAGE;
+  T* lo_ring = ring + S * STAGE;
   wmma::fragment<wmma::accumulator, 16, 16, KF, float> acc[FM][FN];
   // 3xTF32 only: one step's products, added to acc by FADD once per step. The tensor cores' own accumulation does not
   // round to nearest: chained through acc over a 1728-row reduction its errors reached 2.4e-5 of the largest output
@@ -331,7 +349,9 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
   uint64_t dA0 = 0, dB0 = 0, dAl0 = 0, dBl0 = 0;
   if constexpr (kWg) {
     dA0 = kdesc(ring, WG_M0, 0);
-    dB0 = IN_NHWC ? kdesc(ring + A_BUF, WG_N0, 0) : WgmmaDesc(ring + A_BUF + at_mn(0, WG_N0 / 8), 512, (NW / 32) * 512, 2);
+    dB0 = IN_NHWC ? kdesc(ring + A_BUF, WG_N0, 0)
+          : kT1   ? kdesc(lo_ring + A_BUF + BN * BK, WG_N0, 0)  // moved with the split slot, not the ring's
+                  : WgmmaDesc(ring + A_BUF + at_mn(0, WG_N0 / 8), 512, (NW / 32) * 512, 2);
     dAl0 = kdesc(lo_ring, WG_M0, 0);
     dBl0 = kdesc(lo_ring + A_BUF, WG_N0, 0);
   }
@@ -341,10 +361,11 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
     if (s < steps) issue(s);
     CpAsyncCommit();  // one group per step, empty ones included, so the wait below counts steps
   }
-  // 3xTF32: splits the 16-byte groups this thread copied into step s's slot (hi in place, lo into lo slot s % 2).
+  // 3xTF32: splits the 16-byte groups this thread copied into step s's slot (hi in place, lo into split slot s % 2).
+  // kT1: B's high and low parts go to split slot s % 2 transposed; in the TF32 mode only B's high part is written.
   auto split_step = [&](int s) {
     T* hi = ring + (s % S) * STAGE;
-    T* lo = lo_ring + (s % 2) * STAGE;
+    T* lo = lo_ring + (s % 2) * LO_STAGE;
     auto split = [&](int off) {
       float4 x = *reinterpret_cast<const float4*>(hi + off), l;
       float* xv = &x.x;
@@ -358,18 +379,40 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
       *reinterpret_cast<float4*>(hi + off) = x;
       *reinterpret_cast<float4*>(lo + off) = l;
     };
+    if (!kT1 || !a.tf32) {
 #pragma unroll
-    for (int u = 0; u < A_PER; ++u) {
-      if (A_VECS < NT && t >= A_VECS) break;
-      split(at(am + u * (NT / KG), ag));
+      for (int u = 0; u < A_PER; ++u) {
+        if (A_VECS < NT && t >= A_VECS) break;
+        split(at(am + u * (NT / KG), ag));
+      }
     }
+    if constexpr (kT1) {
+      // Element e of a raw group (row k, columns 4 cg..) is B[k][4 cg + e], K-major row 4 cg + e, group k / 4. Odd
+      // lanes write their elements in the order e ^ 1, so that a store's 32 lanes cover all 32 banks.
+      const int odd = t & 1;
 #pragma unroll
-    for (int u = 0; u < B_PER; ++u) split(A_BUF + at((t + u * NT) / KG, (t + u * NT) % KG));
+      for (int u = 0; u < B_PER; ++u) {
+        const int v = t + u * NT, k = b_row(v), cg = b_cg(v);
+        const float4 x = *reinterpret_cast<const float4*>(hi + A_BUF + k * StagedNhwcRawBLd(BN) + cg * V);
+        const float xv[4] = {x.x, x.y, x.z, x.w};
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const float val = odd ? xv[e ^ 1] : xv[e];
+          const int o = WgmmaSw64(4 * cg + (e ^ odd), k / 4, V) + k % 4;
+          const float big = Tf32Trunc(val);
+          lo[A_BUF + BN * BK + o] = big;
+          if (!a.tf32) lo[A_BUF + o] = Tf32Trunc(val - big);
+        }
+      }
+    } else {
+#pragma unroll
+      for (int u = 0; u < B_PER; ++u) split(A_BUF + at((t + u * NT) / KG, (t + u * NT) % KG));
+    }
   };
   for (int s = 0; s < steps; ++s) {
     CpAsyncWait<PD - 1>();  // this thread's copies of step s have landed ...
     if constexpr (kSplit) {
-      if (!a.tf32 && s == 0) split_step(0);  // (later steps are split while the step before runs its products)
+      if ((kT1 || !a.tf32) && s == 0) split_step(0);  // (later steps are split while the step before runs its products)
     }
     if constexpr (kWg) FenceProxyAsyncShared();  // ... visible to wgmma's reads ...
     __syncthreads();       // ... and everyone's; and every warp is done with step s - 1's slot
@@ -379,17 +422,25 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
     const T* As = ring + so;
     const T* Bs = As + A_BUF;
     if constexpr (kSplit) {
-      if (!a.tf32) {
-        const int lo = (s % 2) * STAGE;
-        WgmmaFence();
+      if (kT1 || !a.tf32) {  // (kT1 in the TF32 mode: the high parts' product only)
+        const int lo = (s % 2) * LO_STAGE;
+        if (kT1 && a.tf32) {  // (one branch around each whole sequence, each fenced: otherwise ptxas fences the
+          WgmmaFence();       // products itself, C7519)
 #pragma unroll
-        for (int q = 0; q < 2; ++q) {  // K slice q: 32 bytes on
-          const uint64_t da = dmove(dA0, so + 2 * q * V), db = dmove(dB0, so + 2 * q * V);
-          Wgmma<T, NW>::Run(wpart, dmove(dAl0, lo + 2 * q * V), db, q);
-          Wgmma<T, NW>::Run(wpart, da, dmove(dBl0, lo + 2 * q * V), 1);
-          Wgmma<T, NW>::Run(wpart, da, db, 1);
+          for (int q = 0; q < 2; ++q)
+            Wgmma<T, NW>::Run(wpart, dmove(dA0, so + 2 * q * V), dmove(dB0, lo + 2 * q * V), q);
+          WgmmaCommit();
+        } else {
+          WgmmaFence();
+#pragma unroll
+          for (int q = 0; q < 2; ++q) {  // K slice q: 32 bytes on
+            const uint64_t da = dmove(dA0, so + 2 * q * V), db = dmove(dB0, (kT1 ? lo : so) + 2 * q * V);
+            Wgmma<T, NW>::Run(wpart, dmove(dAl0, lo + 2 * q * V), db, q);
+            Wgmma<T, NW>::Run(wpart, da, dmove(dBl0, lo + 2 * q * V), 1);
+            Wgmma<T, NW>::Run(wpart, da, db, 1);
+          }
+          WgmmaCommit();
         }
-        WgmmaCommit();
         // While the products run: step s + 1's split, once this thread's copies of it have landed (the groups
         // committed so far are PD + s + 1). It writes lo slot (s + 1) % 2, which step s - 1's products read: every
         // warpgroup waited for those before the barrier above. Why: the split waited behind each step's products
@@ -641,8 +692,8 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
 // size along x, threads, smem_bytes, kernel arguments...) launches one (the CUDA launcher on ORT's stream, or the
 // emulator). In `scratch` (StagedScratchWords floats): t1 [batch x H x W][R1] and t2 [batch x Ho x Wo][R2] in T at the
 // float offsets 0 and StagedT1Words, then the packed core weights at StagedNhwcPackWords (NhwcPack). sm_count: the
-// device's SMs (the stages' K splits, StagedNhwcStageSplit). wgmma: stages at BM 64 or 128 take the kernel's WG form
-// (stages 2 and 3 at fp16 and fp32, stage 1 at fp16), which runs wgmma in the sm_90a build.
+// device's SMs (the stages' K splits, StagedNhwcStageSplit). wgmma: stages at BM 64 or 128 take the kernel's WG form,
+// which runs wgmma in the sm_90a build.
 template <typename T, class Go>
 void RunStagedNhwc(const T* x, const T* w_in, const T* w_core, const T* w_out, const T* bias, const T* z, T* y,
                    const Problem& p, const Config& c, float* scratch, int sm_count, Go go, bool wgmma = false) {
@@ -668,17 +719,15 @@ void RunStagedNhwc(const T* x, const T* w_in, const T* w_core, const T* w_out, c
       else launch(StagedNhwcKernel<T, 32, 128, IN, OUTN>, 32, 128);
       return;
     }
-    if constexpr (IN || std::is_same_v<T, __half>) {  // stage 1's WG form: fp16 only (wgmma's N-major B)
-      if (wgmma) {
-        if (bm == 64) {
-          if (bn == 64) launch(StagedNhwcKernel<T, 64, 64, IN, OUTN, true>, 64, 64, true);
-          else launch(StagedNhwcKernel<T, 64, 128, IN, OUTN, true>, 64, 128, true);
-        } else {
-          if (bn == 64) launch(StagedNhwcKernel<T, 128, 64, IN, OUTN, true>, 128, 64, true);
-          else launch(StagedNhwcKernel<T, 128, 128, IN, OUTN, true>, 128, 128, true);
-        }
-        return;
+    if (wgmma) {
+      if (bm == 64) {
+        if (bn == 64) launch(StagedNhwcKernel<T, 64, 64, IN, OUTN, true>, 64, 64, true);
+        else launch(StagedNhwcKernel<T, 64, 128, IN, OUTN, true>, 64, 128, true);
+      } else {
+        if (bn == 64) launch(StagedNhwcKernel<T, 128, 64, IN, OUTN, true>, 128, 64, true);
+        else launch(StagedNhwcKernel<T, 128, 128, IN, OUTN, true>, 128, 128, true);
       }
+      return;
     }
     if (bm == 64) {
       if (bn == 64) launch(StagedNhwcKernel<T, 64, 64, IN, OUTN>, 64, 64);

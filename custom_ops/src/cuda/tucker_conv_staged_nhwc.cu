@@ -23,8 +23,8 @@ cudaError_t PrepareStagedNhwc(size_t max_smem) {
   allow(StagedNhwcKernel<float, 128, 128, false, true>);
   allow(StagedNhwcKernel<float, 128, 128, true, true>);
   allow(StagedNhwcKernel<float, 128, 128, true, false>);
-  // The wgmma form's 4-slot rings (StagedNhwcSmemBytes(..., wg)): 32-96 KB, every tile of every stage it runs
-  // (RunStagedNhwc: stages 2 and 3 at fp16 and fp32, stage 1 at fp16) opts in.
+  // The wgmma form's 4-slot rings (StagedNhwcSmemBytes(..., wg)): 32-117 KB, every tile of every stage it runs
+  // (RunStagedNhwc: all three stages at fp16 and fp32) opts in.
   auto allow_wg = [&](auto tag, auto in_nhwc, auto out_nhwc) {
     using T = decltype(tag);
     constexpr bool I = decltype(in_nhwc)::value, O = decltype(out_nhwc)::value;
@@ -43,6 +43,7 @@ cudaError_t PrepareStagedNhwc(size_t max_smem) {
   allow_wg(__half{}, no, yes);
   allow_wg(__half{}, yes, yes);
   allow_wg(__half{}, yes, no);
+  allow_wg(float{}, no, yes);
   allow_wg(float{}, yes, yes);
   allow_wg(float{}, yes, no);
   return e;
