@@ -118,8 +118,8 @@ TUCKER_HD int NhwcPackBlocks(const NhwcPack<T>& k) {
 // (tucker_conv_wgmma.cuh) straight from the ring, which then holds A and B unpadded in the 64-byte swizzle: each of
 // the two warpgroups takes 64 rows x BN (BM 128) or 64 rows x BN / 2 (BM 64) of the tile; fp32 runs TF32 in the TF32
 // mode and 3xTF32 otherwise (kSplit), stage 1 at fp32 from B transposed by the split (kT1). Elsewhere WG changes
-// nothing. Why: cuDNN's sm90
-// wgmma core ran 1.7-4.7x faster than this kernel's WMMA core stage at batch 32 (session 22, call 6).
+// nothing. Why: cuDNN's sm90 wgmma core ran 1.7-4.7x faster than this kernel's WMMA core stage at batch 32 (session
+// 22, call 6).
 // Blocks per SM the registers must allow: fp32 tiles below 128 x 128 two (above); the fp16 wgmma tiles up to
 // 64 x 128 three (80 registers; stage 1 took 86, two blocks per SM, 23% occupancy: session 24, Nsight Compute).
 constexpr int StagedNhwcMinBlocks(int elem_bytes, int bm, int bn, bool wg) {

@@ -99,8 +99,9 @@ TUCKER_HD constexpr int StagedNhwcBKFor(int elem_bytes) { return elem_bytes == 2
 // (Six slots, four steps in flight, ran 0-10% slower than four at fp16 batch 32: session 24, call 2.)
 TUCKER_HD constexpr int StagedNhwcStagesFor(bool wg) { return wg ? 4 : kStagedNhwcStages; }
 // fp32 stage 1 in the wgmma form (TF32 wgmma reads B only K-major; stage 1's tile of the channels-first input is
-// N-major): the ring holds the raw B tile row-major [BK][BN + 8] (8 floats of padding: the split's 16-byte reads of it
-// are free of bank conflicts), and each of the two split slots A's low part [BM][BK], then B's low and high parts
+// N-major): the ring holds the raw B tile row-major [BK][BN + 8] (the padding served the first copy mapping; the
+// current one reads and writes whole 128-byte rows per quarter warp and needs none, but was measured with it), and
+// each of the two split slots A's low part [BM][BK], then B's low and high parts
 // transposed to K-major [BN][BK] (64-byte swizzle). Why: stage 1 ran fp32 on WMMA, 98 us of 320:160->96:320@28's
 // ~350 at batch 32 (session 24, call 9 traces).
 TUCKER_HD constexpr int StagedNhwcRawBLd(int bn) { return bn + 8; }
