@@ -213,11 +213,10 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
   // (62% of issue slots busy, warps eligible but not selected; session 24, Nsight Compute).
   // Channels-first: group v is reduction row v / CG and the V columns from V x (v % CG), the same columns for all
   // of this thread's groups (per-column offsets where they are not one vector). kT1: a warp's copy (v / 32) covers
-  // 4 rows x 8 groups, 4 whole 128-byte lines (16 rows x 32 bytes took 16 L1 wavefronts per copy, 22% of stage 1's
-  // shared wavefronts excess: session 25, Nsight Compute); the split's transposed stores stay free of bank conflicts
-  // (rot, below). The columns differ per group u.
-  auto b_row = [](int v) { return kT1 ? 4 * (v / 32 % 4) + v % 32 / 8 : v / CG; };
-  auto b_cg = [](int v) { return kT1 ? 8 * (v / 128) + v % 8 : v % CG; };
+  // 4 rows x 128 contiguous bytes (NhwcT1Row/Group; 16 rows x 32 bytes took 16 L1 wavefronts per copy,
+  // 22% of stage 1's shared wavefronts excess: session 25, Nsight Compute); the columns differ per group u.
+  auto b_row = [](int v) { return kT1 ? NhwcT1Row(v) : v / CG; };
+  auto b_cg = [](int v) { return kT1 ? NhwcT1Group(v) : v % CG; };
   constexpr int OFFS = kT1 ? B_PER : 1;
   int org[B_PER];
   unsigned rmask[B_PER], cmask[B_PER];
@@ -388,12 +387,11 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
       }
     }
     if constexpr (kT1) {
-      // Element e of a raw group (row k, columns 4 cg..) is B[k][4 cg + e], K-major row 4 cg + e, group k / 4. A
-      // lane writes its elements in the order e ^ rot, rot = (cg / 2) % 4, so that a store's 32 lanes (4 rows x 8
-      // groups) cover all 32 banks (checked by enumerating the addresses for BN 64 and 128).
+      // Value e of a raw group (row k, columns 4 cg..) is B[k][4 cg + e], at NhwcT1Slot(k, cg, e) of the K-major
+      // tile; a lane stores its values in the order e ^ rot, so that a store's 32 lanes cover all 32 banks.
 #pragma unroll
       for (int u = 0; u < B_PER; ++u) {
-        const int v = t + u * NT, k = b_row(v), cg = b_cg(v), rot = (cg >> 1) & 3;
+        const int v = t + u * NT, k = b_row(v), cg = b_cg(v), rot = NhwcT1Rot(cg);
         const float4 x = *reinterpret_cast<const float4*>(hi + A_BUF + k * StagedNhwcRawBLd(BN) + cg * V);
         // the 4 values in the order e ^ rot, by two selects per bit of rot
         const float r0 = rot & 1 ? x.y : x.x, r1 = rot & 1 ? x.x : x.y, r2 = rot & 1 ? x.w : x.z, r3 = rot & 1 ? x.z : x.w;
@@ -401,7 +399,7 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
           const float val = xv[e];
-          const int o = WgmmaSw64(4 * cg + (e ^ rot), k / 4, V) + k % 4;
+          const int o = NhwcT1Slot(k, cg, e ^ rot);
           const float big = Tf32Trunc(val);
           lo[A_BUF + BN * BK + o] = big;
           if (!a.tf32) lo[A_BUF + o] = Tf32Trunc(val - big);

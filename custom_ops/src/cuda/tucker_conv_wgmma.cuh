@@ -31,6 +31,17 @@ __host__ __device__ constexpr int WgmmaSw64Mn(int k, int n8, int nw, int v) {
   return (((k >> 3) * (nw / 32) + (n8 >> 2)) * 32 + (k & 7) * 4 + ((n8 & 3) ^ ((k >> 1) & 3))) * v;
 }
 
+// fp32 stage 1 in the wgmma form (kT1 in tucker_conv_nhwc_kernel.cuh): its raw B tile (16 rows of the channels-first
+// input x bn / 4 16-byte groups) is copied as group v = thread + 256 u: row NhwcT1Row(v), group NhwcT1Group(v), so that
+// a warp's copy (v / 32) covers 4 rows x 8 groups, 128 contiguous bytes of each of 4 input channels. The split then
+// writes value e (of 4) of group (k, g), B[k][4 g + e], to NhwcT1Slot(k, g, e) of the K-major tile (row 4 g + e,
+// 16-byte group k / 4), taking its values in the order e ^ NhwcT1Rot(g), so that each of its 4-byte stores covers 32
+// banks across a warp. custom_ops/emu/wgmma_layout_check.cc checks all of that.
+__host__ __device__ constexpr int NhwcT1Row(int v) { return 4 * (v / 32 % 4) + v % 32 / 8; }
+__host__ __device__ constexpr int NhwcT1Group(int v) { return 8 * (v / 128) + v % 8; }
+__host__ __device__ constexpr int NhwcT1Rot(int g) { return (g >> 1) & 3; }
+__host__ __device__ constexpr int NhwcT1Slot(int k, int g, int e) { return WgmmaSw64(4 * g + e, k / 4, 4) + k % 4; }
+
 // The helpers below compile everywhere (the kernels name them in branches that only TUCKER_WGMMA takes) and do
 // nothing outside the sm_90a pass.
 // Shared-memory matrix descriptor: start address, leading (K) and stride (M/N) byte offsets, all >> 4; no swizzle.
