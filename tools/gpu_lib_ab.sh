@@ -2,10 +2,11 @@
 # GPU machine: two or more builds of the custom-op library side by side, for changes that are compile-time (a ring
 # depth, a store's width) and so cannot be switched at run time like TUCKER_ONNX_WGMMA. $LIBS names the builds, each
 # carried as .libxz/<name>.so.xz (xz -c build/.../libtucker_onnx_ops.so); the first is the candidate. Runs the CUDA
-# tests matching $TESTS on the first (none when empty; TESTS=all: the whole CUDA suite), per-kernel CUPTI traces of two large-rank layers at batch 32
-# under each build ($TRACE_CONFIGS forced, $TRACE_DTYPE), Nsight Compute on the first build's stages with $NCU set,
-# and bench_layers.py ($BENCHES: dtype:batches[:tf32], as gpu_wgmma_check.sh) under each build in turn, the cuDNN
-# triplet timed again in each as the run's control; with $MODELS, bench_models.py under the first. Usage:
+# tests matching $TESTS on the first (none when empty; TESTS=all: the whole CUDA suite), per-kernel CUPTI traces of
+# two large-rank layers at batch 32 under each build ($TRACE_CONFIGS forced, $TRACE_DTYPE), Nsight Compute on the
+# first build's stages with $NCU set, and bench_layers.py ($BENCHES: dtype:batches[:tf32], as gpu_wgmma_check.sh)
+# under each build in turn, the cuDNN triplet timed again in each as the run's control; with $MODELS, bench_models.py
+# under the first. Usage:
 #   LIBS="new old" TESTS="wgmma or staged_channels_last" bash tools/device_env.sh bash tools/gpu_lib_ab.sh
 set -uo pipefail
 . tools/gpu_common.sh

@@ -333,7 +333,7 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
   float wpart[kSplit ? NW / 2 : 1];
   // The split slots after the ring (StagedNhwcSmemBytes(..., wg) makes room): [2][LO_STAGE], each A's low part at 0
   // and B's at A_BUF; kT1 also B's high part at A_BUF + BN x BK (both K-major: the raw B tile is N-major).
-  constexpr int LO_STAGE = kT1 ? A_BUF + 2 * BN * BK : STAGE;
+  constexpr int LO_STAGE = StagedNhwcSplitSlot(BM, BN, BK, kT1);
   T* lo_ring = ring + S * STAGE;
   wmma::fragment<wmma::accumulator, 16, 16, KF, float> acc[FM][FN];
   // 3xTF32 only: one step's products, added to acc by FADD once per step. The tensor cores' own accumulation does not
