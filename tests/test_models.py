@@ -51,6 +51,12 @@ def test_expected_fusions(pipeline):
     assert _ops(fused)["Add"] == _ops(tucker)["Add"] - n_res
     assert _ops(fused)["Relu"] == _ops(tucker)["Relu"] - n_relu
     assert fused.ir_version <= 13 and all(o.version <= 26 for o in fused.opset_import if o.domain == "")
+    # a downsample shortcut's Conv feeds only the fused Add: its bias moved into the TuckerConv's (ResNet-18: 3)
+    producer = {o: n for n in fused.graph.node for o in n.output}
+    shortcuts = [producer[n.input[5]] for n in nodes if len(n.input) == 6 and n.input[5] in producer
+                 and producer[n.input[5]].op_type == "Conv"]
+    assert len(shortcuts) == (3 if name == "resnet18" else 0)
+    assert all(len(c.input) == 2 for c in shortcuts)
     onnx.checker.check_model(fused, full_check=True)
     inferred = onnx.shape_inference.infer_shapes(fused, strict_mode=True)
     assert inferred.graph.output[0].type.tensor_type.shape.dim[1].dim_value == 10

@@ -39,6 +39,36 @@ def test_bn_residual_relu_and_core_bias_fold():
     _agree(m, out)
 
 
+def _shortcut_model(rng, second_consumer: bool):
+    """A ResNet downsample block's tail: triplet -> Add(shortcut Conv with bias) -> Relu; optionally the shortcut's
+    output is also a graph output."""
+    inits = triplet_inits(rng) | {"ws": rng.standard_normal((6, 8, 1, 1)), "bs": rng.standard_normal(6)}
+    nodes = [conv_node("c1", "X", "w1", "t1"), conv_node("c2", "t1", "w2", "t2", **P1),
+             conv_node("c3", "t2", "w3", "t3", bias="b3"), conv_node("side", "X", "ws", "s", bias="bs"),
+             helper.make_node("Add", ["t3", "s"], ["t5"], name="add"), helper.make_node("Relu", ["t5"], ["Y"], name="relu")]
+    return chain_model(nodes, inits, (2, 8, 7, 7), ["Y", "s"] if second_consumer else ["Y"])
+
+
+def test_shortcut_conv_bias_moves_into_the_fused_bias():
+    m = _shortcut_model(np.random.default_rng(3), second_consumer=False)
+    res = rewrite_model(m)
+    out = res.model
+    side = next(n for n in out.graph.node if n.name == "side")
+    assert len(side.input) == 2, "the shortcut Conv keeps its bias"
+    assert any("shortcut conv side" in note for c in res.fused for note in c.notes)
+    _agree(m, out)
+    # the input model's shortcut still has its bias (the rewrite works on a copy)
+    assert len(next(n for n in m.graph.node if n.name == "side").input) == 3
+
+
+def test_shortcut_conv_bias_stays_when_its_output_is_used_elsewhere():
+    m = _shortcut_model(np.random.default_rng(4), second_consumer=True)
+    out = rewrite_model(m).model
+    assert len(next(n for n in out.graph.node if n.name == "side").input) == 3
+    assert _fused_count(out) == 1
+    _agree(m, out)
+
+
 def _rejected(m, fragment):
     res = rewrite_model(m, dry_run=True)
     assert res.candidates and not any(c.fused for c in res.candidates)

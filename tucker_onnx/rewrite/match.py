@@ -24,6 +24,7 @@ class Candidate:
     add: gs.Node | None = None
     residual: gs.Tensor | None = None
     relu: gs.Node | None = None
+    shortcut: gs.Node | None = None  # a Conv with a constant bias that produces the residual for this Add only
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -42,6 +43,17 @@ def _single_consumer(graph: gs.Graph, t: gs.Tensor) -> gs.Node | None:
     if is_graph_output(graph, t) or len(t.outputs) != 1:
         return None
     return t.outputs[0]
+
+
+def _bias_conv_feeding(graph: gs.Graph, t: gs.Tensor, add: gs.Node) -> gs.Node | None:
+    """The Conv producing `t` when it has a constant bias and `add` is its only consumer (a ResNet downsample
+    shortcut): its bias can move into the fused op's bias, so that the Conv runs without one."""
+    if len(t.inputs) != 1 or _single_consumer(graph, t) is not add:
+        return None
+    conv = t.inputs[0]
+    if conv.op != "Conv" or len(conv.inputs) != 3 or not isinstance(conv.inputs[2], gs.Constant):
+        return None
+    return conv if conv.inputs[2].values.ndim == 1 else None
 
 
 def _pointwise_problem(node: gs.Node, role: str) -> str | None:
@@ -127,6 +139,9 @@ def find_candidates(graph: gs.Graph) -> list[Candidate]:
             other = nxt.inputs[1] if nxt.inputs[0] is tail else nxt.inputs[0]
             if isinstance(other, gs.Variable) and other is not tail and _same_shape(other, tail):
                 cand.add, cand.residual, tail = nxt, other, nxt.outputs[0]
+                cand.shortcut = _bias_conv_feeding(graph, other, nxt)
+                if cand.shortcut is not None:
+                    cand.notes.append(f"bias of shortcut conv {cand.shortcut.name} folded into the output bias")
                 nxt = _single_consumer(graph, tail)
             elif isinstance(other, gs.Variable):
                 cand.notes.append("Add not folded: residual shape unknown or broadcast")
