@@ -288,7 +288,7 @@ def _fp32_error(monkeypatch, cfg, shape, batch) -> float:
 
 
 # The channels-last family's wgmma form (sm_90a: every stage at BM 64/128, at fp16, TF32 and 3xTF32; fp32's stage 1
-# through the split's transposed B): every such tile with wgmma on and off (TUCKER_ONNX_WGMMA=0), each against the
+# as the transposed product, its B from registers, in each of its four warpgroup geometries): every such tile with wgmma on and off (TUCKER_ONNX_WGMMA=0), each against the
 # float64 reference, on shapes whose core reductions are one step, partial steps and many steps, with strides, pads,
 # dilation and columns that end mid-tile.
 WGMMA_TILES = [(6, 64, 64, 256, 4, 32), (6, 64, 128, 256, 4, 32), (6, 128, 64, 256, 4, 32), (6, 128, 128, 256, 4, 32),

@@ -125,7 +125,8 @@ def _build_emulator(tmp_path_factory, *defines, source="kernel_emu.cc"):
 def test_wgmma_shared_memory_layouts(tmp_path_factory):
     """The wgmma form's ring layouts (the 64-byte swizzle, K-major and N-major) and accumulator layout, which the
     emulator cannot run (wgmma is Hopper hardware): permutations of their tiles, rows inside their rows or atoms, the
-    descriptor strides, and conflict-free 16-byte columns (custom_ops/emu/wgmma_layout_check.cc)."""
+    descriptor strides, and conflict-free 16-byte columns; fp32 stage 1's copies, its register-operand loads (each
+    value once, conflict-free) and its transposed accumulators' writes (custom_ops/emu/wgmma_layout_check.cc)."""
     exe = _build_emulator(tmp_path_factory, source="wgmma_layout_check.cc")
     out = subprocess.run([str(exe)], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.strip() == "OK", out.stdout[-2000:]

@@ -3,8 +3,9 @@
 // row's groups stay inside its own 64 bytes (K-major) or its 8-row atom (N-major), 8-row groups are the descriptor's
 // stride apart, and the 8 rows of one 16-byte column fall in 8 distinct 16-byte bank groups (what the 64-byte swizzle
 // is for: without it wgmma's reads of a column serialise, session 23 call 3). Also fp32 stage 1's copies of its raw B
-// tile (4 rows x 128 contiguous bytes per warp, conflict-free reads) and the split's transposed stores (each value at
-// its K-major place once, each store conflict-free). Exits 1 on a failure.
+// tile (4 rows x 128 contiguous bytes per warp, conflict-free reads), the loads of its register operand from that tile
+// (each value once per warpgroup chunk, each load conflict-free) and the epilogue's writes of its transposed
+// accumulators (each output once). Exits 1 on a failure.
 #include <cstdio>
 #include <set>
 
@@ -64,9 +65,9 @@ int main() {
     if (nw > 32) CHECK(WgmmaSw64Mn(0, 4, nw, 1) * 16 == 512, "N-major nw %d: n-atom stride", nw);
     CHECK(WgmmaSw64Mn(8, 0, nw, 1) * 16 == nw / 32 * 512, "N-major nw %d: 8-row group stride", nw);
   }
-  for (int bn : {64, 128}) {  // fp32 stage 1's copies and transposed split (NhwcT1*): 16 rows x bn / 4 groups
+  for (int bn : {64, 128}) {  // fp32 stage 1's copies (NhwcT1*) and register-operand loads: 16 rows x bn / 4 groups
     const int groups = 16 * bn / 4, ld = StagedNhwcRawBLd(bn);
-    std::set<int> copied, slots;
+    std::set<int> copied;
     for (int w0 = 0; w0 < groups; w0 += 32) {  // one warp's copy: lanes w0 .. w0 + 31
       std::set<int> rows, runs;  // runs: (row, group / 8), 128 contiguous bytes of one input channel
       for (int l = 0; l < 32; ++l) {
@@ -76,28 +77,36 @@ int main() {
         runs.insert(k * 64 + g / 8);
       }
       CHECK(rows.size() == 4 && runs.size() == 4, "T1 bn %d: copy %d is not 4 rows x 128 contiguous bytes", bn, w0 / 32);
-      for (int q = 0; q < 4; ++q) {  // a 16-byte read takes a quarter warp at a time: 8 lanes, 32 distinct banks
+      for (int q = 0; q < 4; ++q) {  // a 16-byte write takes a quarter warp at a time: 8 lanes, 32 distinct banks
         std::set<int> banks;
         for (int l = 8 * q; l < 8 * q + 8; ++l)
           for (int i = 0; i < 4; ++i) banks.insert((NhwcT1Row(w0 + l) * ld + 4 * NhwcT1Group(w0 + l) + i) % 32);
-        CHECK(banks.size() == 32, "T1 bn %d: copy %d quarter %d reads share banks", bn, w0 / 32, q);
-      }
-      for (int e = 0; e < 4; ++e) {  // store e of the split: value e ^ rot of each lane's group
-        std::set<int> banks;
-        for (int l = 0; l < 32; ++l) {
-          const int k = NhwcT1Row(w0 + l), g = NhwcT1Group(w0 + l), slot = NhwcT1Slot(k, g, e ^ NhwcT1Rot(g));
-          banks.insert(slot % 32);
-          slots.insert(slot);
-          CHECK(slot / 16 == 4 * g + (e ^ NhwcT1Rot(g)) && slot % 16 / 4 == (k / 4 ^ ((slot / 16 >> 1) & 3)) &&
-                    slot % 4 == k % 4,
-                "T1 bn %d: B[%d][%d] not at K-major row %d, group %d", bn, k, 4 * g + (e ^ NhwcT1Rot(g)),
-                4 * g + (e ^ NhwcT1Rot(g)), k / 4);
-        }
-        CHECK(banks.size() == 32, "T1 bn %d: copy %d store %d shares banks", bn, w0 / 32, e);
+        CHECK(banks.size() == 32, "T1 bn %d: copy %d quarter %d writes share banks", bn, w0 / 32, q);
       }
     }
     CHECK(static_cast<int>(copied.size()) == groups, "T1 bn %d: copies miss groups", bn);
-    CHECK(static_cast<int>(slots.size()) == 16 * bn && *slots.rbegin() == 16 * bn - 1, "T1 bn %d: not a permutation", bn);
+    // the register operand (kT1's t1_frags): warp w % 4 of a warpgroup, K slice q, register i of lane l reads
+    // B[8q + WgmmaRegACol(l, i)][c0 + 16 (w % 4) + WgmmaRegARow(l, i)] of its 64-column chunk
+    std::set<int> read;
+    for (int w = 0; w < 4; ++w)
+      for (int q = 0; q < 2; ++q)
+        for (int i = 0; i < 4; ++i) {
+          std::set<int> banks;
+          for (int l = 0; l < 32; ++l) {
+            const int k = 8 * q + WgmmaRegACol(l, i), c = 16 * w + WgmmaRegARow(l, i);
+            banks.insert((k * ld + c) % 32);
+            read.insert(k * 64 + c);
+          }
+          CHECK(banks.size() == 32, "T1 bn %d: register loads of warp %d, slice %d, register %d share banks", bn, w, q, i);
+        }
+    CHECK(read.size() == 16 * 64 && *read.rbegin() == 16 * 64 - 1, "T1 bn %d: register loads miss values", bn);
+  }
+  {  // kT1's store_t1: a warpgroup's 4 warps x 32 lanes x 32 accumulators cover its 64 columns x 64 channels once
+    std::set<int> out;
+    for (int w = 0; w < 4; ++w)
+      for (int l = 0; l < 32; ++l)
+        for (int e = 0; e < 32; ++e) out.insert((16 * w + WgmmaRow(l, e)) * 64 + WgmmaCol(l, e));
+    CHECK(out.size() == 64 * 64 && *out.rbegin() == 64 * 64 - 1, "T1: transposed accumulators miss outputs");
   }
   std::set<int> cells;  // the accumulator layout: 32 lanes x 4 values cover a warp's 16 rows x 8 columns once
   for (int l = 0; l < 32; ++l)

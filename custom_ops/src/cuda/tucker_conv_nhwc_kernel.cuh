@@ -117,9 +117,9 @@ TUCKER_HD int NhwcPackBlocks(const NhwcPack<T>& k) {
 // WG (BM 64 or 128; every stage at fp16 and fp32): in the sm_90a build the products run as Hopper warpgroup MMAs
 // (tucker_conv_wgmma.cuh) straight from the ring, which then holds A and B unpadded in the 64-byte swizzle: each of
 // the two warpgroups takes 64 rows x BN (BM 128) or 64 rows x BN / 2 (BM 64) of the tile; fp32 runs TF32 in the TF32
-// mode and 3xTF32 otherwise (kSplit), stage 1 at fp32 from B transposed by the split (kT1). Elsewhere WG changes
-// nothing. Why: cuDNN's sm90 wgmma core ran 1.7-4.7x faster than this kernel's WMMA core stage at batch 32 (session
-// 22, call 6).
+// mode and 3xTF32 otherwise (kSplit), stage 1 at fp32 as the transposed product with B from registers (kT1).
+// Elsewhere WG changes nothing. Why: cuDNN's sm90 wgmma core ran 1.7-4.7x faster than this kernel's WMMA core stage
+// at batch 32 (session 22, call 6).
 // Blocks per SM the registers must allow: fp32 tiles below 128 x 128 two (above); the fp16 wgmma tiles up to
 // 64 x 128 three (80 registers; stage 1 took 86, two blocks per SM, 23% occupancy: session 24, Nsight Compute).
 constexpr int StagedNhwcMinBlocks(int elem_bytes, int bm, int bn, bool wg) {
@@ -137,10 +137,13 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
   constexpr bool kHalf = std::is_same_v<T, __half>;
   constexpr int NT = kStagedMmaThreads;
   // wgmma: stages 2 and 3 (B K-major); stage 1 (B N-major from the channels-first input) as fp16's transposed B,
-  // and at fp32 (TF32 wgmma has no transposed B) through the split, which writes B K-major (kT1, below)
+  // and at fp32 (TF32 wgmma has no transposed B) with the operands' roles swapped (kT1, below)
   constexpr bool kWg = WG && TUCKER_WGMMA && BM >= 64 && NT == 256;
-  // fp32 stage 1 under wgmma: the raw B tile stays row-major [BK][BN + 8] in the ring; the split transposes it into
-  // K-major high and low parts in the split slots, in the TF32 mode too (then without the low parts' products).
+  // fp32 stage 1 under wgmma: the raw B tile stays row-major [BK][BN + 8] in the ring, and the products run
+  // transposed, t1^T = B^T x A^T: each thread loads its fragment of B^T (columns as rows) from the raw tile into
+  // registers and splits it there (WgmmaRA), and A (the weights, K-major) is the products' B operand. Why: the
+  // split used to write B's high and low parts transposed into shared memory, 16 scalar stores per thread and step,
+  // and stage 1 ran 74 us of 320:160->96:320@28's ~320 at batch 32 (session 25).
   constexpr bool kT1 = kWg && !kHalf && !IN_NHWC;
   // The ring: S slots, loads issued PD steps ahead. wgmma keeps one step's products in flight across the next
   // step's barrier, so the slot refilled at step s is step s - 2's (S = PD + 2), not step s - 1's.
@@ -321,6 +324,11 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
 
   // wgmma: warpgroup wg's rows WG_M0.., columns WG_N0..; warp w % 4 of it holds 16 of the rows (WgmmaRow/Col).
   const int WG_M0 = BM == 128 ? 64 * (warp / 4) : 0, WG_N0 = BM == 128 ? 0 : (warp / 4) * NW;
+  // kT1 (the transposed products, t1^T = B^T x A^T, M = columns in chunks of 64): warpgroup wg's chunks from column
+  // T1_P0 and its T1N channels from T1_M0. The same NW / 2 accumulators per thread: BM 128 takes BN / 64 chunks of
+  // its 64 rows; BM 64 x BN 128 one chunk per warpgroup of all 64 rows; BM 64 x BN 64 all 64 columns and half the rows.
+  constexpr int T1N = BM == 64 && BN == 64 ? 32 : 64, T1H = kT1 ? NW / T1N : 1;
+  const int T1_M0 = BM == 128 ? WG_M0 : (T1N == 32 ? 32 * (warp / 4) : 0), T1_P0 = BM == 64 && BN == 128 ? WG_N0 : 0;
   float wacc[kWg ? NW / 2 : 1];
 #pragma unroll
   for (int e = 0; e < (kWg ? NW / 2 : 1); ++e) wacc[e] = 0.f;
@@ -332,7 +340,7 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
   constexpr bool kSplit = kWg && !kHalf;
   float wpart[kSplit ? NW / 2 : 1];
   // The split slots after the ring (StagedNhwcSmemBytes(..., wg) makes room): [2][LO_STAGE], each A's low part at 0
-  // and B's at A_BUF; kT1 also B's high part at A_BUF + BN x BK (both K-major: the raw B tile is N-major).
+  // and B's at A_BUF (kT1: A's only; B's parts stay in registers).
   constexpr int LO_STAGE = StagedNhwcSplitSlot(BM, BN, BK, kT1);
   T* lo_ring = ring + S * STAGE;
   wmma::fragment<wmma::accumulator, 16, 16, KF, float> acc[FM][FN];
@@ -348,11 +356,11 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
   // wgmma: the descriptors of slot 0's tiles, moved to step s's slot in the loop (dmove) instead of rebuilt.
   uint64_t dA0 = 0, dB0 = 0, dAl0 = 0, dBl0 = 0;
   if constexpr (kWg) {
-    dA0 = kdesc(ring, WG_M0, 0);
+    dA0 = kdesc(ring, kT1 ? T1_M0 : WG_M0, 0);
     dB0 = IN_NHWC ? kdesc(ring + A_BUF, WG_N0, 0)
-          : kT1   ? kdesc(lo_ring + A_BUF + BN * BK, WG_N0, 0)  // moved with the split slot, not the ring's
+          : kT1   ? 0  // (B from registers)
                   : WgmmaDesc(ring + A_BUF + at_mn(0, WG_N0 / 8), 512, (NW / 32) * 512, 2);
-    dAl0 = kdesc(lo_ring, WG_M0, 0);
+    dAl0 = kdesc(lo_ring, kT1 ? T1_M0 : WG_M0, 0);
     dBl0 = kdesc(lo_ring + A_BUF, WG_N0, 0);
   }
 
@@ -362,7 +370,7 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
     CpAsyncCommit();  // one group per step, empty ones included, so the wait below counts steps
   }
   // 3xTF32: splits the 16-byte groups this thread copied into step s's slot (hi in place, lo into split slot s % 2).
-  // kT1: B's high and low parts go to split slot s % 2 transposed; in the TF32 mode only B's high part is written.
+  // kT1: only A's (the weights'), and none in the TF32 mode; B is split in registers (t1_frags below).
   auto split_step = [&](int s) {
     T* hi = ring + (s % S) * STAGE;
     T* lo = lo_ring + (s % 2) * LO_STAGE;
@@ -386,29 +394,29 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
         split(at(am + u * (NT / KG), ag));
       }
     }
-    if constexpr (kT1) {
-      // Value e of a raw group (row k, columns 4 cg..) is B[k][4 cg + e], at NhwcT1Slot(k, cg, e) of the K-major
-      // tile; a lane stores its values in the order e ^ rot, so that a store's 32 lanes cover all 32 banks.
-#pragma unroll
-      for (int u = 0; u < B_PER; ++u) {
-        const int v = t + u * NT, k = b_row(v), cg = b_cg(v), rot = NhwcT1Rot(cg);
-        const float4 x = *reinterpret_cast<const float4*>(hi + A_BUF + k * StagedNhwcRawBLd(BN) + cg * V);
-        // the 4 values in the order e ^ rot, by two selects per bit of rot
-        const float r0 = rot & 1 ? x.y : x.x, r1 = rot & 1 ? x.x : x.y, r2 = rot & 1 ? x.w : x.z, r3 = rot & 1 ? x.z : x.w;
-        const float xv[4] = {rot & 2 ? r2 : r0, rot & 2 ? r3 : r1, rot & 2 ? r0 : r2, rot & 2 ? r1 : r3};
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const float val = xv[e];
-          const int o = NhwcT1Slot(k, cg, e ^ rot);
-          const float big = Tf32Trunc(val);
-          lo[A_BUF + BN * BK + o] = big;
-          if (!a.tf32) lo[A_BUF + o] = Tf32Trunc(val - big);
-        }
-      }
-    } else {
+    if constexpr (!kT1) {
 #pragma unroll
       for (int u = 0; u < B_PER; ++u) split(A_BUF + at((t + u * NT) / KG, (t + u * NT) % KG));
     }
+  };
+  // kT1: this thread's B^T fragments of step slot `so`, per 64-column chunk h and K slice q: register i holds
+  // B[8q + WgmmaRegACol][T1_P0 + 64h + 16 (warp % 4) + WgmmaRegARow], split into hi and lo (lo left out in the TF32
+  // mode). The raw tile's row stride (BN + 8 floats) puts a warp's 32 loads in 32 banks.
+  auto t1_frags = [&](int so, uint32_t (&fh)[T1H][2][4], uint32_t (&fl)[T1H][2][4]) {
+    const float* raw = reinterpret_cast<const float*>(ring + so + A_BUF);
+    const int lane = t % 32, c0 = T1_P0 + 16 * (warp % 4);
+#pragma unroll
+    for (int h = 0; h < T1H; ++h)
+#pragma unroll
+      for (int q = 0; q < 2; ++q)
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+          const float x =
+              raw[(8 * q + WgmmaRegACol(lane, i)) * StagedNhwcRawBLd(BN) + c0 + 64 * h + WgmmaRegARow(lane, i)];
+          const float big = Tf32Trunc(x);
+          fh[h][q][i] = __float_as_uint(big);
+          fl[h][q][i] = a.tf32 ? 0u : __float_as_uint(Tf32Trunc(x - big));
+        }
   };
   for (int s = 0; s < steps; ++s) {
     CpAsyncWait<PD - 1>();  // this thread's copies of step s have landed ...
@@ -425,17 +433,35 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
     if constexpr (kSplit) {
       if (kT1 || !a.tf32) {  // (kT1 in the TF32 mode: the high parts' product only)
         const int lo = (s % 2) * LO_STAGE;
-        if (kT1 && a.tf32) {  // (one branch around each whole sequence, each fenced: otherwise ptxas fences the
-          WgmmaFence();       // products itself, C7519)
+        if constexpr (kT1) {  // t1^T chunk h (+)= B^T x A^T: B^T from registers, A (hi, lo) the K-major B operand
+          uint32_t fh[T1H][2][4], fl[T1H][2][4];
+          t1_frags(so, fh, fl);
+          float (&wp)[T1H][T1N / 2] = *reinterpret_cast<float (*)[T1H][T1N / 2]>(wpart);
+          if (a.tf32) {  // (one branch around each whole sequence, each fenced: otherwise ptxas fences the
+            WgmmaFence();  // products itself, C7519)
 #pragma unroll
-          for (int q = 0; q < 2; ++q)
-            Wgmma<T, NW>::Run(wpart, dmove(dA0, so + 2 * q * V), dmove(dB0, lo + 2 * q * V), q);
-          WgmmaCommit();
+            for (int h = 0; h < T1H; ++h)
+#pragma unroll
+              for (int q = 0; q < 2; ++q) WgmmaRA<T1N>::Run(wp[h], fh[h][q], dmove(dA0, so + 2 * q * V), q);
+            WgmmaCommit();
+          } else {
+            WgmmaFence();
+#pragma unroll
+            for (int h = 0; h < T1H; ++h)
+#pragma unroll
+              for (int q = 0; q < 2; ++q) {
+                const uint64_t da = dmove(dA0, so + 2 * q * V);
+                WgmmaRA<T1N>::Run(wp[h], fl[h][q], da, q);
+                WgmmaRA<T1N>::Run(wp[h], fh[h][q], dmove(dAl0, lo + 2 * q * V), 1);
+                WgmmaRA<T1N>::Run(wp[h], fh[h][q], da, 1);
+              }
+            WgmmaCommit();
+          }
         } else {
           WgmmaFence();
 #pragma unroll
           for (int q = 0; q < 2; ++q) {  // K slice q: 32 bytes on
-            const uint64_t da = dmove(dA0, so + 2 * q * V), db = dmove(dB0, (kT1 ? lo : so) + 2 * q * V);
+            const uint64_t da = dmove(dA0, so + 2 * q * V), db = dmove(dB0, so + 2 * q * V);
             Wgmma<T, NW>::Run(wpart, dmove(dAl0, lo + 2 * q * V), db, q);
             Wgmma<T, NW>::Run(wpart, da, dmove(dBl0, lo + 2 * q * V), 1);
             Wgmma<T, NW>::Run(wpart, da, db, 1);
@@ -567,16 +593,32 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
       wmma::store_matrix_sync(p, acc[i][j], ld, col_major ? wmma::mem_col_major : wmma::mem_row_major);
     }
   };
+  // kT1: the accumulators hold t1^T, chunk h's 64 columns from T1_P0 as rows (WgmmaRow) and the warpgroup's T1N
+  // channels from T1_M0 as columns (WgmmaCol); this writes them to p[col x ld + channel - m_off].
+  auto store_t1 = [&](float* p, int ld, int m_off) {
+    if constexpr (kT1) {
+      const int lane = t % 32, c0 = T1_P0 + 16 * (warp % 4);
+#pragma unroll
+      for (int h = 0; h < T1H; ++h)
+#pragma unroll
+        for (int e = 0; e < T1N / 2; ++e)
+          p[(c0 + 64 * h + WgmmaRow(lane, e)) * ld + T1_M0 - m_off + WgmmaCol(lane, e)] = wacc[T1N / 2 * h + e];
+    }
+  };
   if constexpr (OUT_NHWC) {
 #if (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900) || defined(TUCKER_EMU)
     if (ks > 1) {
       // The slice's whole partial tile[col][m] (StagedNhwcSmemBytes makes room); once every slice's is there, slice q
       // sums groups of 8 channels g = q x NT + t, + NT x ks, ... over the cluster and writes them (16-byte stores).
       constexpr int SLD = BM + 4, MG = BM / 8;
+      if constexpr (kT1) {
+        store_t1(tile, SLD, 0);
+      } else {
 #pragma unroll
-      for (int i = 0; i < EFM; ++i)
+        for (int i = 0; i < EFM; ++i)
 #pragma unroll
-        for (int j = 0; j < EFN; ++j) store_frag(i, j, tile + (ewn0 + j * 16) * SLD + ewm0 + i * 16, SLD, true);
+          for (int j = 0; j < EFN; ++j) store_frag(i, j, tile + (ewn0 + j * 16) * SLD + ewm0 + i * 16, SLD, true);
+      }
       cooperative_groups::cluster_group cluster = cooperative_groups::this_cluster();
       cluster.sync();
       for (int g = slice * NT + t; g < BN * MG; g += NT * ks) {
@@ -603,12 +645,16 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
     static_assert(WM <= EP && EP % WM == 0 && EP % 16 == 0, "a warp's rows lie in one pass");
 #pragma unroll
     for (int pass = 0; pass < PASSES; ++pass) {
-      if (ewm0 / EP == pass) {
+      if (ewm0 / EP == pass) {  // (kT1: T1_M0 / EP too, EP being 64 under wgmma)
+        if constexpr (kT1) {
+          store_t1(tile, TLD, pass * EP);
+        } else {
 #pragma unroll
-        for (int i = 0; i < EFM; ++i)
+          for (int i = 0; i < EFM; ++i)
 #pragma unroll
-          for (int j = 0; j < EFN; ++j)
-            store_frag(i, j, tile + (ewn0 + j * 16) * TLD + ewm0 - pass * EP + i * 16, TLD, true);
+            for (int j = 0; j < EFN; ++j)
+              store_frag(i, j, tile + (ewn0 + j * 16) * TLD + ewm0 - pass * EP + i * 16, TLD, true);
+        }
       }
       __syncthreads();
       for (int g = t; g < BN * (EP / 8); g += NT) {

@@ -99,21 +99,20 @@ TUCKER_HD constexpr int StagedNhwcBKFor(int elem_bytes) { return elem_bytes == 2
 // (Six slots, four steps in flight, ran 0-10% slower than four at fp16 batch 32: session 24, call 2.)
 TUCKER_HD constexpr int StagedNhwcStagesFor(bool wg) { return wg ? 4 : kStagedNhwcStages; }
 // fp32 stage 1 in the wgmma form (TF32 wgmma reads B only K-major; stage 1's tile of the channels-first input is
-// N-major): the ring holds the raw B tile row-major [BK][BN + 8] (the padding served the first copy mapping; the
-// current one reads and writes whole 128-byte rows per quarter warp and needs none, but was measured with it), and
-// the split transposes it into the split slots. Why: stage 1 ran fp32 on WMMA, 98 us of 320:160->96:320@28's ~350 at
-// batch 32 (session 24, call 9 traces).
+// N-major): the ring holds the raw B tile row-major [BK][BN + 8], and each thread loads its fragment of the transposed
+// product's register operand from it (the row padding keeps those loads free of bank conflicts). Why: stage 1 ran
+// fp32 on WMMA, 98 us of 320:160->96:320@28's ~350 at batch 32 (session 24, call 9 traces).
 TUCKER_HD constexpr int StagedNhwcRawBLd(int bn) { return bn + 8; }
-// One of fp32's two 3xTF32 split slots in the wgmma form, in elements: A's low part [BM][BK], then B's low part
-// [BN][BK], then (transposing: stage 1) B's high part [BN][BK], both K-major. The kernel lays them out by this too.
-TUCKER_HD constexpr int StagedNhwcSplitSlot(int bm, int bn, int bk, bool transpose) {
-  return bm * bk + (transpose ? 2 : 1) * bn * bk;
+// One of fp32's two 3xTF32 split slots in the wgmma form, in elements: A's low part [BM][BK], then (except stage 1,
+// `b_in_regs`, whose B is split in registers) B's low part [BN][BK], both K-major. The kernel lays them out by this too.
+TUCKER_HD constexpr int StagedNhwcSplitSlot(int bm, int bn, int bk, bool b_in_regs) {
+  return bm * bk + (b_in_regs ? 0 : bn * bk);
 }
 TUCKER_HD size_t StagedNhwcSmemBytes(int bm, int bn, bool in_nhwc, int elem_bytes = 2, bool wg = false) {
   const int bk = StagedNhwcBKFor(elem_bytes), v = wg ? 0 : 16 / elem_bytes;
-  const bool transpose = wg && elem_bytes == 4 && !in_nhwc;
+  const bool transpose = wg && elem_bytes == 4 && !in_nhwc;  // fp32 stage 1 (kT1): raw B tile, B split in registers
   const int b = in_nhwc ? bn * (bk + v) : bk * (transpose ? StagedNhwcRawBLd(bn) : bn + v);
-  // fp32's wgmma form also holds two slots of 3xTF32 low parts (and, transposing, B's high part)
+  // fp32's wgmma form also holds two slots of 3xTF32 low parts (A's only at stage 1)
   const int slots = StagedNhwcStagesFor(wg);
   const size_t split = wg && elem_bytes == 4 ? 2 * static_cast<size_t>(StagedNhwcSplitSlot(bm, bn, bk, transpose)) : 0;
   const size_t ring = static_cast<size_t>(elem_bytes) * (slots * static_cast<size_t>(bm * (bk + v) + b) + split);

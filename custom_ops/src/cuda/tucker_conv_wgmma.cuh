@@ -33,14 +33,10 @@ __host__ __device__ constexpr int WgmmaSw64Mn(int k, int n8, int nw, int v) {
 
 // fp32 stage 1 in the wgmma form (kT1 in tucker_conv_nhwc_kernel.cuh): its raw B tile (16 rows of the channels-first
 // input x bn / 4 16-byte groups) is copied as group v = thread + 256 u: row NhwcT1Row(v), group NhwcT1Group(v), so that
-// a warp's copy (v / 32) covers 4 rows x 8 groups, 128 contiguous bytes of each of 4 input channels. The split then
-// writes value e (of 4) of group (k, g), B[k][4 g + e], to NhwcT1Slot(k, g, e) of the K-major tile (row 4 g + e,
-// 16-byte group k / 4), taking its values in the order e ^ NhwcT1Rot(g), so that each of its 4-byte stores covers 32
-// banks across a warp. custom_ops/emu/wgmma_layout_check.cc checks all of that.
+// a warp's copy (v / 32) covers 4 rows x 8 groups, 128 contiguous bytes of each of 4 input channels.
+// custom_ops/emu/wgmma_layout_check.cc checks it, and the register-operand loads from the tile (WgmmaRA64).
 __host__ __device__ constexpr int NhwcT1Row(int v) { return 4 * (v / 32 % 4) + v % 32 / 8; }
 __host__ __device__ constexpr int NhwcT1Group(int v) { return 8 * (v / 128) + v % 8; }
-__host__ __device__ constexpr int NhwcT1Rot(int g) { return (g >> 1) & 3; }
-__host__ __device__ constexpr int NhwcT1Slot(int k, int g, int e) { return WgmmaSw64(4 * g + e, k / 4, 4) + k % 4; }
 
 // The helpers below compile everywhere (the kernels name them in branches that only TUCKER_WGMMA takes) and do
 // nothing outside the sm_90a pass.
@@ -227,6 +223,45 @@ struct WgmmaBT<128> {
 #endif
   }
 };
+
+// D[64][N] (+)= A[64][8] x B[N][8]^T in TF32 with A in registers (fp32 stage 1, kT1 in tucker_conv_nhwc_kernel.cuh:
+// its A is the channels-first input's tile, N-major in shared memory, which TF32 wgmma cannot read transposed; a
+// thread loads its fragment and splits it in registers instead). a: this thread's 4 values of its warp's 16 rows in
+// mma.sync's m16n8k8 TF32 layout (WgmmaRegARow/Col), as raw fp32 bits (the tensor cores read the TF32 part); B K-major
+// in shared memory (descriptor).
+template <int N>
+struct WgmmaRA;
+template <>
+struct WgmmaRA<32> {
+  __device__ __forceinline__ static void Run(float (&d)[16], const uint32_t (&a)[4], uint64_t db, int accumulate) {
+#if TUCKER_WGMMA
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %21, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n32k8.f32.tf32.tf32 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15}, {%16, %17, %18, %19}, %20, p, 1, 1;\n}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(accumulate));
+#else
+    (void)d, (void)a, (void)db, (void)accumulate;
+#endif
+  }
+};
+template <>
+struct WgmmaRA<64> {
+  __device__ __forceinline__ static void Run(float (&d)[32], const uint32_t (&a)[4], uint64_t db, int accumulate) {
+#if TUCKER_WGMMA
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n64k8.f32.tf32.tf32 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, {%32, %33, %34, %35}, %36, p, 1, 1;\n}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(accumulate));
+#else
+    (void)d, (void)a, (void)db, (void)accumulate;
+#endif
+  }
+};
+// Where register i (0..3) of WgmmaRA's A fragment lies in its warp's 16 rows x 8 columns (K).
+__host__ __device__ constexpr int WgmmaRegARow(int lane, int i) { return (lane >> 2) + 8 * (i & 1); }
+__host__ __device__ constexpr int WgmmaRegACol(int lane, int i) { return (lane & 3) + 4 * (i >> 1); }
 
 // Where accumulator e of lane `lane` lies in its warp's 16 rows x N columns: row (0..15) and column.
 __host__ __device__ constexpr int WgmmaRow(int lane, int e) { return (lane >> 2) + 8 * ((e >> 1) & 1); }
