@@ -69,6 +69,25 @@ def test_shortcut_conv_bias_stays_when_its_output_is_used_elsewhere():
     _agree(m, out)
 
 
+def test_two_triplets_summed_by_one_add():
+    """Parallel branches: both chains' tails meet at one Add. The first fused chain takes the Add and the other
+    chain's output as its residual; the other chain's last conv keeps its bias (it is no shortcut to fold)."""
+    rng = np.random.default_rng(5)
+    inits = triplet_inits(rng) | triplet_inits(rng, prefix="q")
+    nodes = [conv_node("a1", "X", "w1", "a1o"), conv_node("a2", "a1o", "w2", "a2o", **P1),
+             conv_node("a3", "a2o", "w3", "a3o", bias="b3"),
+             conv_node("b1", "X", "qw1", "b1o"), conv_node("b2", "b1o", "qw2", "b2o", **P1),
+             conv_node("b3", "b2o", "qw3", "b3o", bias="qb3"),
+             helper.make_node("Add", ["a3o", "b3o"], ["s"], name="add"), helper.make_node("Relu", ["s"], ["Y"], name="relu")]
+    m = chain_model(nodes, inits, (2, 8, 7, 7), ["Y"])
+    res = rewrite_model(m)
+    assert len(res.fused) == 2 and sum(c.add is not None for c in res.fused) == 1
+    assert not any("shortcut" in note for c in res.fused for note in c.notes)
+    out = res.model
+    assert _fused_count(out) == 2 and [n.op_type for n in out.graph.node].count("Add") == 0
+    _agree(m, out)
+
+
 def _rejected(m, fragment):
     res = rewrite_model(m, dry_run=True)
     assert res.candidates and not any(c.fused for c in res.candidates)

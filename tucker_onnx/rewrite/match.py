@@ -135,13 +135,15 @@ def find_candidates(graph: gs.Graph) -> list[Candidate]:
         if nxt is not None and _constant_bn(nxt):
             cand.bn, tail = nxt, nxt.outputs[0]
             nxt = _single_consumer(graph, tail)
+        if nxt is not None and nxt.op == "Add" and len(nxt.inputs) == 2 and id(nxt) in used:
+            # two triplets summed by one Add (parallel branches): the first one fused takes it
+            cand.notes.append("Add not folded: another fused chain takes it")
+            nxt = None
         if nxt is not None and nxt.op == "Add" and len(nxt.inputs) == 2:
             other = nxt.inputs[1] if nxt.inputs[0] is tail else nxt.inputs[0]
             if isinstance(other, gs.Variable) and other is not tail and _same_shape(other, tail):
                 cand.add, cand.residual, tail = nxt, other, nxt.outputs[0]
                 cand.shortcut = _bias_conv_feeding(graph, other, nxt)
-                if cand.shortcut is not None:
-                    cand.notes.append(f"bias of shortcut conv {cand.shortcut.name} folded into the output bias")
                 nxt = _single_consumer(graph, tail)
             elif isinstance(other, gs.Variable):
                 cand.notes.append("Add not folded: residual shape unknown or broadcast")
@@ -150,4 +152,11 @@ def find_candidates(graph: gs.Graph) -> list[Candidate]:
         for n in cand.nodes:
             used.add(id(n))
         out.append(cand)
+    # A shortcut conv that is itself part of a fused chain (the other branch's last conv) keeps its bias: that
+    # chain's own fold reads it.
+    for c in out:
+        if c.shortcut is not None and id(c.shortcut) in used:
+            c.shortcut = None
+        if c.shortcut is not None:
+            c.notes.append(f"bias of shortcut conv {c.shortcut.name} folded into the output bias")
     return out
