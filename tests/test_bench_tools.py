@@ -153,3 +153,26 @@ def test_ncu_phases_splits_at_barriers_and_counts_per_warp(tmp_path):
     bad = subprocess.run([sys.executable, str(Path(ncu_phases.__file__)), str(tmp_path / "none.csv")],
                          capture_output=True, text=True)
     assert bad.returncode == 1 and bad.stderr.startswith("error:") and "Traceback" not in bad.stderr
+
+
+def test_ab_graphs_times_graphs_side_by_side_on_the_cpu(tmp_path, library):
+    """tools/ab_graphs.py: one row per argument (a graph named twice is its own control), outputs checked against
+    the first graph before timing."""
+    import json
+    import onnx
+    rng = np.random.default_rng(0)
+    fused, trip, _ = bench_layers.stack_models(16, 16, 8, 8, 7, 3, 1, 1, "fp32", 1, rng)
+    paths = []
+    for name, m in (("trip", trip), ("fused", fused)):
+        paths.append(tmp_path / f"{name}.onnx")
+        onnx.save(m, str(paths[-1]))
+    out = tmp_path / "ab.json"
+    r = subprocess.run([sys.executable, str(Path(__file__).resolve().parents[1] / "tools" / "ab_graphs.py"),
+                        *map(str, paths + paths[:1]), "--provider", "cpu", "--rounds", "2", "--repeats", "3",
+                        "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = json.loads(out.read_text())["rows"]
+    assert [Path(row["model"]).name for row in rows] == ["trip.onnx", "fused.onnx", "trip.onnx"]
+    assert rows[0]["rel_err_vs_first"] == 0.0 and rows[2]["rel_err_vs_first"] == 0.0
+    assert 0 < rows[1]["rel_err_vs_first"] < 1e-4  # the fused op (library's CPU kernel) against three ORT Convs
+    assert all(len(row["round_medians_ms"]) == 2 and row["median_ms"] > 0 for row in rows)

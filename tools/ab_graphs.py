@@ -5,7 +5,7 @@ first graph's. Why: a graph-level change (a rewrite rule) worth a few percent is
 so its before and after must be timed in one process, as bench_models.py times original / unfused / fused.
 
 Usage: python tools/ab_graphs.py a.onnx b.onnx [c.onnx ...] [--batch 1] [--tf32 off] [--rounds 7] [--repeats 30]
-       [--out ab.json]
+       [--out ab.json] [--provider cuda|cpu]   (cpu: no CUDA graphs; for checking the tool itself)
 """
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--repeats", type=int, default=30, help="timed runs per graph and round")
     ap.add_argument("--out")
+    ap.add_argument("--provider", choices=["cuda", "cpu"], default="cuda")
     a = ap.parse_args()
     if a.tf32 == "off":  # read by cuDNN when it initialises: before any session exists
         os.environ["NVIDIA_TF32_OVERRIDE"] = "0"
@@ -39,14 +40,15 @@ def main():
     dt = np.float16 if first.type.tensor_type.elem_type == onnx.TensorProto.FLOAT16 else np.float32
     feeds = {first.name: np.random.default_rng(0).standard_normal(dims).astype(dt)}
     # one session per argument: a graph named twice gets two sessions, the run's control for session-to-session spread
-    sessions = [open_session(p, "cuda", library=True, cuda_graph=True) for p in a.models]
+    gpu = a.provider == "cuda"
+    sessions = [open_session(p, a.provider, library=True, cuda_graph=gpu) for p in a.models]
     outs = [s.run(None, feeds)[0].astype(np.float64) for s in sessions]  # (a graph session runs once per check)
     errs = [float(np.abs(y - outs[0]).max() / (np.abs(outs[0]).max() + 1e-12)) for y in outs]
     order = list(range(len(sessions)))
     samples = [[] for _ in sessions]
     for r in range(a.rounds):
         for i in (order if r % 2 == 0 else order[::-1]):
-            samples[i].append(measure(sessions[i], feeds, 20 if r == 0 else 3, a.repeats, "cuda").median_ms)
+            samples[i].append(measure(sessions[i], feeds, 20 if r == 0 else 3, a.repeats, a.provider).median_ms)
     base = float(np.median(samples[0]))
     rows = []
     for i, p in enumerate(a.models):
@@ -55,7 +57,8 @@ def main():
                      "round_medians_ms": samples[i]})
         print(f"{i}: {Path(p).name:36s} {ms:8.4f} ms  x{base / ms:.3f} vs first  (rel err {errs[i]:.1e})", flush=True)
     if a.out:
-        Path(a.out).write_text(json.dumps({"batch": a.batch, "tf32": a.tf32, "rows": rows}, indent=1))
+        Path(a.out).write_text(json.dumps({"batch": a.batch, "tf32": a.tf32, "provider": a.provider, "rows": rows},
+                                          indent=1))
 
 
 if __name__ == "__main__":
