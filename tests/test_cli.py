@@ -129,9 +129,17 @@ def test_refuses_to_overwrite_input(triplet_file):
     assert code == 1 and "overwrite" in text and _sha(triplet_file) == before
 
 
-def test_missing_output_directory(triplet_file, tmp_path):
-    code, text = run("rewrite", triplet_file, tmp_path / "no" / "such" / "dir.onnx")
+@pytest.mark.parametrize("cmd", ["rewrite", "unfuse", "decompose"])
+def test_missing_output_directory_fails_before_any_work(cmd, triplet_file, dense_file, tmp_path):
+    """The output path is checked first: no fusing, check or table is printed before the one-line error."""
+    src = dense_file if cmd == "decompose" else triplet_file
+    if cmd == "unfuse":
+        src = tmp_path / "fused.onnx"
+        assert run("rewrite", triplet_file, src)[0] == 0
+    extra = ["--ratio", "0.5"] if cmd == "decompose" else []
+    code, text = run(cmd, src, tmp_path / "no" / "such" / "dir.onnx", *extra)
     assert code == 1 and "does not exist" in text
+    assert text.splitlines()[0].startswith("error:") and "Original" not in text, text
 
 
 def test_failed_check_writes_nothing(triplet_file, tmp_path, monkeypatch):

@@ -50,12 +50,22 @@ def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
     return pa.resolve() == pb.resolve()
 
 
+def check_output_path(src: str | os.PathLike, out: str | os.PathLike) -> None:
+    """Refuse an output that is the input model or lies in a missing folder. The commands call it before any work, so
+    a bad path fails at once instead of after the rewrite and its check; save_model checks again."""
+    out = Path(out)
+    if same_file(src, out):
+        raise TuckerOnnxError(f"{out}: refusing to overwrite the input model; choose another output path")
+    if not out.parent.exists():
+        raise TuckerOnnxError(f"{out.parent}: output directory does not exist")
+
+
 def save_model(model: onnx.ModelProto, out: str | os.PathLike, src: str | os.PathLike | None = None) -> None:
     """Check, then write `model` to `out` atomically (temp file + rename); refuse to overwrite `src`."""
     out = Path(out)
-    if src is not None and same_file(src, out):
-        raise TuckerOnnxError(f"{out}: refusing to overwrite the input model; choose another output path")
-    if not out.parent.exists():
+    if src is not None:
+        check_output_path(src, out)
+    elif not out.parent.exists():
         raise TuckerOnnxError(f"{out.parent}: output directory does not exist")
     if model.ir_version > MAX_IR_VERSION:
         raise TuckerOnnxError(f"IR version {model.ir_version} > {MAX_IR_VERSION} (ONNX Runtime 1.31's limit)")

@@ -27,10 +27,9 @@ def decompose(input, output, ratio, plan_path, multiple, min_channels, verbose):
     """Replace each KxK Conv of INPUT by Conv1x1 -> ConvKxK -> Conv1x1 and write OUTPUT."""
     from ..decompose import decompose_model
     from ..decompose.ranks import load_plan
-    from ..model_io import load_model, same_file, save_model
+    from ..model_io import check_output_path, load_model, save_model
     from ..run.check import before_after_table
-    if same_file(input, output):
-        raise TuckerOnnxError(f"{output}: refusing to overwrite the input model; choose another output path")
+    check_output_path(input, output)
     model = load_model(input)
     plan = load_plan(plan_path) if plan_path else None
     if ratio is None and plan is None:

@@ -46,11 +46,11 @@ def run_check(original, candidate, n, atol, rtol, batch, library=True, original_
 @guarded
 def rewrite(input, output, dry_run, plan_path, measure, provider, tune, check_n, atol, rtol, batch, verbose):
     """Fuse every Conv1x1 -> ConvKxK -> Conv1x1 chain of INPUT into one TuckerConv node; write OUTPUT."""
-    from ..model_io import load_model, same_file, save_model
+    from ..model_io import check_output_path, load_model, save_model
     from ..rewrite import rewrite_model
     from ..run.check import before_after_table
-    if not dry_run and same_file(input, output):
-        raise TuckerOnnxError(f"{output}: refusing to overwrite the input model; choose another output path")
+    if not dry_run:
+        check_output_path(input, output)
     if tune is not None and not measure:
         raise TuckerOnnxError("--tune only changes how --measure times the fused op: add --measure")
     model = load_model(input)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import click
 
-from ..errors import TuckerOnnxError
 from .options import check_options, guarded, model_in_out, verbosity
 
 
@@ -14,12 +13,11 @@ from .options import check_options, guarded, model_in_out, verbosity
 @guarded
 def unfuse(input, output, check_n, atol, rtol, batch, verbose):
     """Replace every TuckerConv of INPUT by its Conv -> Conv -> Conv [-> Add] [-> Relu] body; write OUTPUT."""
-    from ..model_io import load_model, same_file, save_model
+    from ..model_io import check_output_path, load_model, save_model
     from ..rewrite import unfuse_model
     from ..run.check import before_after_table
     from .rewrite import run_check
-    if same_file(input, output):
-        raise TuckerOnnxError(f"{output}: refusing to overwrite the input model; choose another output path")
+    check_output_path(input, output)
     model = load_model(input)
     out = unfuse_model(model)
     click.echo(before_after_table(model, out))
