@@ -316,11 +316,23 @@ def _staged_kernel_names(monkeypatch, cfg, shape, dtype, wgmma: str) -> set[str]
     return {e.name for e in prof.events() if "StagedNhwcKernel" in e.name}
 
 
-def _wg_form(name: str) -> bool:
-    """Whether a StagedNhwcKernel instantiation is the WG form (its last template argument), demangled or not."""
+def _nhwc_flag(name: str, i: int) -> bool:
+    """Bool template argument i (5: WG, 6: PRE) of a StagedNhwcKernel<T, BM, BN, IN, OUT, WG, PRE> instantiation,
+    demangled or not (mangled, the last four are ...ELb<IN>ELb<OUT>ELb<WG>ELb<PRE>EEEvPK)."""
     import re
     m = re.search(r"StagedNhwcKernel<([^>]*)>", name)
-    return (m is not None and m.group(1).replace(" ", "").endswith(",true")) or "Lb1EEEvPK" in name
+    if m is not None:
+        return m.group(1).replace(" ", "").split(",")[i] == "true"
+    m = re.search(r"Lb([01])ELb([01])EEEvPK", name)
+    return m is not None and m.group(i - 4) == "1"
+
+
+def _wg_form(name: str) -> bool:
+    return _nhwc_flag(name, 5)
+
+
+def _pre_split(name: str) -> bool:
+    return _nhwc_flag(name, 6)
 
 
 @pytest.mark.parametrize("cfg", WGMMA_TILES, ids=[",".join(map(str, c)) for c in WGMMA_TILES])
@@ -347,6 +359,9 @@ def test_cuda_staged_channels_last_wgmma(library, monkeypatch, cfg, si, mode):
     bm = lambda m: 32 if m <= 32 or cfg[1] == 32 else 64 if m <= 64 or cfg[1] == 64 else 128
     want = sum(bm(m) >= 64 for m in (shape[1], shape[2], shape[3]))
     assert sum(map(_wg_form, on)) == want and not any(map(_wg_form, off)), (want, on, off)
+    # fp32 (3xTF32) only: the core pre-split (StagedNhwcSplitsCore) where R2 spans two row tiles or more
+    want_pre = int(mode == "fp32" and bm(shape[2]) >= 64 and shape[2] > bm(shape[2]))
+    assert sum(map(_pre_split, on)) == want_pre and not any(map(_pre_split, off)), (want_pre, on, off)
 
 
 @pytest.mark.parametrize("cfg", ["6,64,128,256,5,32", "6,128,128,256,5,32", "6,128,64,256,5,128"])

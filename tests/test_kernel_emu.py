@@ -143,9 +143,11 @@ def emulator_flags(tmp_path_factory):
     return _build_emulator(tmp_path_factory, "-DTUCKER_GRID_FLAGS=1")
 
 
-def run_emulated(exe, tmp, x, w_in, w_core, w_out, b, z, strides, pads, dilations, relu, cfg, tf32=False):
+def run_emulated(exe, tmp, x, w_in, w_core, w_out, b, z, strides, pads, dilations, relu, cfg, tf32=False,
+                 wgmma=False):
     """Writes the tensors and the problem, runs the emulated kernel, returns Y. tf32: Problem::tf32 (the fp32
-    tensor-core forms' TF32 mode, TUCKER_ONNX_TF32=1)."""
+    tensor-core forms' TF32 mode, TUCKER_ONNX_TF32=1). wgmma: the staged channels-last family's WG kernels (their
+    WMMA body here) with fp32's pre-split operands, as the GPU runs them."""
     n_, c, h, w = x.shape
     r1, r2, k = w_in.shape[0], w_core.shape[0], w_core.shape[2]
     n = w_out.shape[0]
@@ -154,7 +156,7 @@ def run_emulated(exe, tmp, x, w_in, w_core, w_out, b, z, strides, pads, dilation
     wo = (w + pl + pr - dilations[1] * (k - 1) - 1) // strides[1] + 1
     half = x.dtype == np.float16
     fields = [n_, c, h, w, r1, r2, k, k, n, ho, wo, *strides, pt, pl, *dilations, int(relu), int(z is not None),
-              int(half), *cfg, int(tf32)]
+              int(half), *cfg, int(tf32), int(wgmma)]
     (tmp / "params.txt").write_text(" ".join(map(str, fields)))
     for name, a in (("x", x), ("w_in", w_in), ("w_core", w_core), ("w_out", w_out), ("b", b), ("z", z)):
         if a is not None:
@@ -229,3 +231,34 @@ def test_emulated_grid_kernel_with_counters(emulator_flags, tmp_path, shape, bat
     assert np.isfinite(got.astype(np.float64)).all()  # no stage-3 read of t2 before its group was stored
     tol = TOL[dtype] if dtype == np.float32 else dict(atol=5e-2, rtol=5e-2)
     np.testing.assert_allclose(got.astype(np.float64), want, **tol)
+
+
+# fp32's pre-split core (StagedNhwcSplitsCore): in the WG kernels, where R2 spans two row tiles or more, the core
+# reads high and low parts of t1 (written by stage 1) and of its packed weights (written by stage 1's packing blocks)
+# instead of splitting each copied group in shared memory. The emulator runs those kernels' WMMA body, whose products
+# take the same values either way, so each output must equal the split-in-place run's bit for bit: a part read from
+# the wrong place, or a low part left unwritten (scratch starts as NaN), changes it. BM 64 with R2 72 (two row tiles)
+# on each BN, a K split of the core (the low parts written by stage 1's slices' sums), a strided 5x5 core, and a BM
+# 128 config whose core does not pre-split (R2 72: one row tile) while its stage 1 (BM 64) would; the TF32 mode too.
+PRESPLIT_CASES = [(_NHWC_EMU[0], (6, 64, 128, 256, 5, 32), False, True), (_NHWC_EMU[0], (6, 64, 64, 256, 5, 32), False, True),
+                  (_NHWC_EMU[0], (6, 64, 128, 256, 5, 128), False, True), (_NHWC_EMU[3], (6, 64, 64, 256, 5, 64), False, True),
+                  (_NHWC_EMU[3], (6, 128, 64, 256, 5, 32), False, False), (_NHWC_EMU[0], (6, 64, 128, 256, 5, 32), True, False)]
+
+
+@pytest.mark.parametrize("shape,cfg,tf32,split", PRESPLIT_CASES,
+                         ids=[f"{i}-{','.join(map(str, c))}-{'tf32' if t else 'fp32'}"
+                              for i, (_, c, t, _) in enumerate(PRESPLIT_CASES)])
+def test_emulated_presplit_core_equals_split_in_place(emulator, tmp_path, shape, cfg, tf32, split):
+    rng = np.random.default_rng()
+    x, w_in, w_core, w_out, b, z = _case(rng, shape, 2, True, np.float32)
+    s, p, d = shape[7], shape[8], shape[9]
+    args = (x, w_in, w_core, w_out, b, z, s, p, d, True, cfg)
+    got = run_emulated(emulator, tmp_path, *args, tf32=tf32, wgmma=True)
+    assert (tmp_path / "presplit.txt").read_text().strip() == str(int(split))
+    base = run_emulated(emulator, tmp_path, *args, tf32=tf32, wgmma=False)
+    assert (tmp_path / "presplit.txt").read_text().strip() == "0"
+    assert np.isfinite(got).all()
+    np.testing.assert_array_equal(got, base)
+    if not tf32:
+        want = tucker_conv(x, w_in, w_core, w_out, b, z, s, p, d, "relu")
+        np.testing.assert_allclose(got.astype(np.float64), want, **TOL[np.float32])

@@ -3,7 +3,7 @@
 # depth, a store's width) and so cannot be switched at run time like TUCKER_ONNX_WGMMA. $LIBS names the builds, each
 # carried as .libxz/<name>.so.xz (xz -c build/.../libtucker_onnx_ops.so); the first is the candidate. Runs the CUDA
 # tests matching $TESTS on the first (none when empty; TESTS=all: the whole CUDA suite), per-kernel CUPTI traces of
-# two large-rank layers at batch 32 under each build ($TRACE_CONFIGS forced, $TRACE_DTYPE), Nsight Compute on the
+# two large-rank layers at batch 32 ($TRACE_SHAPES, $TRACE_BATCH) under each build ($TRACE_CONFIGS forced, $TRACE_DTYPE), Nsight Compute on the
 # first build's stages with $NCU set, and bench_layers.py ($BENCHES: dtype:batches[:tf32], as gpu_wgmma_check.sh)
 # under each build in turn, the cuDNN triplet timed again in each as the run's control; with $MODELS, bench_models.py
 # under the first. Usage:
@@ -11,7 +11,8 @@
 set -uo pipefail
 . tools/gpu_common.sh
 mkdir -p /tmp/libs tucker_onnx/_lib
-for l in $LIBS; do xz -dc ".libxz/$l.so.xz" > "/tmp/libs/$l.so"; done
+# (PREBUILT=1: /tmp/libs/<name>.so are already there, built by tools/gpu_build_ab.sh)
+[ -n "${PREBUILT:-}" ] || for l in $LIBS; do xz -dc ".libxz/$l.so.xz" > "/tmp/libs/$l.so"; done
 first=${LIBS%% *}
 cp "/tmp/libs/$first.so" tucker_onnx/_lib/libtucker_onnx_ops.so
 # TESTS=all: the whole CUDA suite (tests/test_kernel_cuda.py and tests/test_tune.py)
@@ -19,9 +20,11 @@ if [ "${TESTS:-}" = all ]; then cuda_tests ${TEST_LIMIT:-300}
 elif [ -n "${TESTS:-}" ]; then cuda_tests ${TEST_LIMIT:-200} tests/test_kernel_cuda.py -k "$TESTS"; fi
 for l in $LIBS; do
   for cfg in ${TRACE_CONFIGS-6,64,128,256,4,32}; do
-    TUCKER_ONNX_LIBRARY=/tmp/libs/$l.so timeout 60 python3 tools/kernel_trace.py --shape "320:160->96:320@28" \
-      --shape "128:64->64:128@56" --batch 32 --dtype ${TRACE_DTYPE:-fp16} --config "$cfg" --runs 10 \
-      --out "$R/trace_${l}_${cfg//,/_}.json" 2>&1 | quiet | grep -E "Staged|shape" | cut -c1-120 | head -10
+    shapes=()
+    for sh in ${TRACE_SHAPES:-320:160->96:320@28 128:64->64:128@56}; do shapes+=(--shape "$sh"); done
+    TUCKER_ONNX_LIBRARY=/tmp/libs/$l.so timeout 60 python3 tools/kernel_trace.py "${shapes[@]}" --batch ${TRACE_BATCH:-32} \
+      --dtype ${TRACE_DTYPE:-fp16} --config "$cfg" --runs 10 \
+      --out "$R/trace_${l}_${cfg//,/_}.json" 2>&1 | quiet | grep -E "Staged|shape" | cut -c1-120 | head -40
   done
 done
 pack

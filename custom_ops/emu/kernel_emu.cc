@@ -2,7 +2,7 @@
 // variant picks the tiled (0: 4x4, 1: 2x2), split-K (2), cluster (3), tensor-core (4, fp16), grid (5) or staged (6)
 // kernel.
 // Usage: kernel_emu DIR. DIR/params.txt holds
-//   batch C H W R1 R2 kh kw N Ho Wo sh sw pt pl dh dw relu has_z half  variant th tw threads nsplit kchunk [tf32]
+//   batch C H W R1 R2 kh kw N Ho Wo sh sw pt pl dh dw relu has_z half  variant th tw threads nsplit kchunk [tf32 [wgmma]]
 // and DIR/{x,w_in,w_core,w_out,b[,z]}.bin the raw tensors (float32, or float16 when half); writes DIR/y.bin.
 #include <cstdio>
 #include <fstream>
@@ -35,7 +35,7 @@ std::vector<T> Read(const std::string& path, std::size_t n) {
 }
 
 template <typename T>
-int Run(const std::string& dir, const tucker_cuda::Problem& p, const tucker_cuda::Config& c, bool has_z) {
+int Run(const std::string& dir, const tucker_cuda::Problem& p, const tucker_cuda::Config& c, bool has_z, bool wgmma) {
   using tucker_cuda::CeilDiv;
   const std::size_t nx = static_cast<std::size_t>(p.batch) * p.C * p.H * p.W;
   const std::size_t ny = static_cast<std::size_t>(p.batch) * p.N * p.Ho * p.Wo;
@@ -61,7 +61,7 @@ int Run(const std::string& dir, const tucker_cuda::Problem& p, const tucker_cuda
       std::fprintf(stderr, "error: invalid staged config\n");
       return 2;
     }
-    std::vector<float> scratch(tucker_cuda::StagedScratchWords(p, c), std::numeric_limits<float>::quiet_NaN());
+    std::vector<float> scratch(tucker_cuda::StagedScratchWords(p, c, wgmma), std::numeric_limits<float>::quiet_NaN());
     const auto go = [](auto kernel, dim3 grid, int threads, std::size_t smem, auto... args) {
       emu::Launch(grid, dim3(static_cast<unsigned>(threads)), 1, smem, kernel, args...);
     };
@@ -74,8 +74,12 @@ int Run(const std::string& dir, const tucker_cuda::Problem& p, const tucker_cuda
         emu::Launch(grid, dim3(static_cast<unsigned>(threads)), cs, smem, kernel, args...);
       };
       // The SMs of an H100/H200: the stages' K splits (StagedNhwcStageSplit) as the GPU tests run them.
+      // wgmma: the WG kernels, whose body here is their WMMA form (wgmma is Hopper hardware), with fp32's pre-split
+      // core (StagedNhwcSplitsCore) as on the GPU
       tucker_cuda::RunStagedNhwc(x.data(), wi.data(), wc.data(), wo.data(), b.data(), zp, y.data(), p, c,
-                                 scratch.data(), 132, go_cluster);
+                                 scratch.data(), 132, go_cluster, wgmma);
+      // DIR/presplit.txt: whether the core ran pre-split, for the tests to know that the path they check was taken
+      std::ofstream(dir + "/presplit.txt") << (tucker_cuda::StagedNhwcSplitsCore(p, c, wgmma) ? 1 : 0) << "\n";
     } else {
       tucker_cuda::RunStaged<T>(x.data(), wi.data(), wc.data(), wo.data(), b.data(), zp, y.data(), p, c,
                                 scratch.data(), go);
@@ -152,10 +156,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "error: cannot parse %s/params.txt\n", dir.c_str());
     return 2;
   }
-  int tf32 = 0;  // optional: Problem::tf32 (the fp32 tensor-core forms' TF32 mode)
+  int tf32 = 0, wgmma = 0;  // optional: Problem::tf32 (the fp32 tensor-core forms' TF32 mode); the staged WG kernels
   if (std::fscanf(f, "%d", &tf32) != 1) tf32 = 0;
+  if (std::fscanf(f, "%d", &wgmma) != 1) wgmma = 0;
   std::fclose(f);
   p.relu = relu != 0;
   p.tf32 = tf32 != 0;
-  return half ? Run<__half>(dir, p, c, has_z != 0) : Run<float>(dir, p, c, has_z != 0);
+  return half ? Run<__half>(dir, p, c, has_z != 0, wgmma != 0) : Run<float>(dir, p, c, has_z != 0, wgmma != 0);
 }

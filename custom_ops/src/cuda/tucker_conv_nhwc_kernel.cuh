@@ -85,18 +85,35 @@ __device__ __forceinline__ void Store8(float* p, const float (&v)[8]) {
 // The core weights [R2][R1][kh][kw] reordered to [R2][kh x kw][R1], the reduction's tap-major order, so that the core
 // stage loads its A tile as 16-byte rows (scalar loads at a stride of kh x kw, converted and stored one by one, were
 // half of that stage's staging instructions). Extra blocks of stage 1's launch do it (blockIdx.x >= tiles, first
-// grid row); stage 2 follows on the stream, so it costs no launch of its own.
+// grid row); stage 2 follows on the stream, so it costs no launch of its own. Where the core stage pre-splits
+// (StagedNhwcSplitsCore), the same blocks write the packed weights' 3xTF32 high part at dst and low part at dst + lo.
 template <typename T>
 struct NhwcPack {
   const T* src = nullptr;
   T* dst = nullptr;
   int cout = 0, cin = 0, kk = 0;
+  long long lo = 0;  // element offset of the low parts from dst (0: no split)
   int tiles = 0x7fffffff;  // the launch's own column tiles (no packing: every block is a tile)
 };
 template <typename T>
 TUCKER_HD int NhwcPackBlocks(const NhwcPack<T>& k) {
   return static_cast<int>((static_cast<long long>(k.cout) * k.kk * (k.cin / (16 / sizeof(T))) + kStagedMmaThreads - 1) /
                           kStagedMmaThreads);
+}
+// Stores 8 fp32 values, or (lo != 0, fp32's pre-split form) their 3xTF32 high parts at p and low parts at p + lo.
+template <typename T>
+__device__ __forceinline__ void StoreSplit8(T* p, long long lo, float (&v)[8]) {
+  if (lo != 0) {
+    float l[8];
+#pragma unroll
+    for (int e = 0; e < 8; ++e) {
+      const float big = Tf32Trunc(v[e]);
+      l[e] = Tf32Trunc(v[e] - big);
+      v[e] = big;
+    }
+    Store8(p + lo, l);
+  }
+  Store8(p, v);
 }
 
 // One stage: out = epilogue(W[M][K] x B[K][cols]) over cols = batch x Ho x Wo (image, output pixel) columns.
@@ -125,7 +142,8 @@ TUCKER_HD int NhwcPackBlocks(const NhwcPack<T>& k) {
 constexpr int StagedNhwcMinBlocks(int elem_bytes, int bm, int bn, bool wg) {
   return elem_bytes == 4 ? (bm * bn < 128 * 128 ? 2 : 1) : (wg && bm * bn <= 64 * 128 ? 3 : 1);
 }
-template <typename T, int BM, int BN, bool IN_NHWC, bool OUT_NHWC, bool WG = false>
+// PRE: fp32's pre-split core (StagedNhwcPresplit; the launcher passes its operands' low parts).
+template <typename T, int BM, int BN, bool IN_NHWC, bool OUT_NHWC, bool WG = false, bool PRE = false>
 __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(T), BM, BN, WG)) StagedNhwcKernel(const T* __restrict__ in,
                                                                      const T* __restrict__ w,
                                                                      const T* __restrict__ bias,
@@ -159,6 +177,13 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
   constexpr int B_LD = IN_NHWC ? AKP : BN + V;
   constexpr int B_BUF = kT1 ? BK * StagedNhwcRawBLd(BN) : kWg ? BN * BK : IN_NHWC ? BN * AKP : BK * (BN + V);
   constexpr int A_BUF = kWg ? BM * BK : BM * AKP, STAGE = A_BUF + B_BUF;  // one ring slot: A [BM][BK + V], then B
+  // fp32's pre-split core stage (PRE; StagedNhwcPresplit: a WG kernel's core, wgmma or not, given its operands' low
+  // parts, a.in_lo and a.w_lo): a slot holds the step's high parts (A, B) and then their low parts, both copied from
+  // global memory; nothing is split here. A template argument, not a run-time switch: as one (session 27, call 3)
+  // the core at 14x14 kept only a third of its gain.
+  static_assert(!PRE || StagedNhwcPresplit(WG, sizeof(T), IN_NHWC, OUT_NHWC), "pre-split: fp32 WG core only");
+  constexpr bool pre = PRE;
+  constexpr int SLOT = PRE ? 2 * STAGE : STAGE;  // a ring slot's elements
   constexpr int KG = BK / V, CG = BN / V, A_VECS = BM * KG, A_PER = (A_VECS + NT - 1) / NT;  // A's 16-byte groups
   constexpr int B_VECS = BK * BN / V, B_PER = B_VECS / NT;  // 16-byte groups of one step's B tile, per thread
   static_assert(B_PER >= 1 && B_PER * NT == B_VECS && (A_VECS < NT || A_PER * NT == A_VECS) && NT % KG == 0,
@@ -185,16 +210,28 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
     if (blockIdx.y == 0 && g < static_cast<long long>(pack.cout) * per_m) {
       const int m = static_cast<int>(g / per_m), r = static_cast<int>(g - static_cast<long long>(m) * per_m);
       const int tap = r / cg, c0 = V * (r - tap * cg);
-      Vec16<T> v;
+      Vec16<T> v, l;
 #pragma unroll
       for (int e = 0; e < V; ++e) v.h[e] = __ldg(pack.src + (static_cast<size_t>(m) * pack.cin + c0 + e) * pack.kk + tap);
-      *reinterpret_cast<Vec16<T>*>(pack.dst + (static_cast<size_t>(m) * pack.kk + tap) * pack.cin + c0) = v;
+      T* dst = pack.dst + (static_cast<size_t>(m) * pack.kk + tap) * pack.cin + c0;
+      if constexpr (!kHalf) {
+        if (pack.lo != 0) {
+#pragma unroll
+          for (int e = 0; e < V; ++e) {
+            const float big = Tf32Trunc(v.h[e]);
+            l.h[e] = Tf32Trunc(v.h[e] - big);
+            v.h[e] = big;
+          }
+          *reinterpret_cast<Vec16<T>*>(dst + pack.lo) = l;
+        }
+      }
+      *reinterpret_cast<Vec16<T>*>(dst) = v;
     }
     return;
   }
 
   TUCKER_DYNAMIC_SMEM(smem);
-  T* ring = reinterpret_cast<T*>(smem);  // [S][STAGE]
+  T* ring = reinterpret_cast<T*>(smem);  // [S][SLOT]
   const int wm0 = (warp / WARPS_N) * WM, wn0 = (warp % WARPS_N) * WN;
   const int K = a.cin * a.kh * a.kw, hw = a.H * a.W, ohw = a.Ho * a.Wo, cols = a.batch * ohw;
   const int ks = a.ksplit, slice = static_cast<int>(blockIdx.x) % ks;
@@ -267,7 +304,7 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
   int k0 = s_first * BK;  // the next step's first reduction row (stage 1: its first channel)
   // Starts the next step's copies into ring slot `slot`; the slot's last reader finished before the barrier above.
   auto issue = [&](int slot) {
-    T* As = ring + slot * STAGE;
+    T* As = ring + slot * SLOT;
     T* Bs = As + A_BUF;
 #pragma unroll
     for (int u = 0; u < A_PER; ++u) {
@@ -278,11 +315,17 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
       const bool ok = arow < a.cout && k < K;
       if (a_vec) {
         CpAsync16(dst, ok ? a_src + k : w, ok);
+        if (pre) CpAsync16(dst + STAGE, ok ? a_src + k + a.w_lo : w, ok);
       } else {
         Vec16<T> v;
 #pragma unroll
         for (int e = 0; e < V; ++e) v.h[e] = arow < a.cout && k + e < K ? __ldg(a_src + k + e) : T{};
         *reinterpret_cast<Vec16<T>*>(dst) = v;
+        if (pre) {
+#pragma unroll
+          for (int e = 0; e < V; ++e) v.h[e] = arow < a.cout && k + e < K ? __ldg(a_src + k + e + a.w_lo) : T{};
+          *reinterpret_cast<Vec16<T>*>(dst + STAGE) = v;
+        }
       }
     }
     if constexpr (IN_NHWC) {
@@ -291,6 +334,7 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
         const int v = t + u * NT;
         const bool ok = (rmask[u] >> bi) & (cmask[u] >> bj) & 1u;
         CpAsync16(Bs + at(v / KG, v % KG), ok ? in + (org[u] + toff) : in, ok);
+        if (pre) CpAsync16(Bs + STAGE + at(v / KG, v % KG), ok ? in + (org[u] + toff) + a.in_lo : in, ok);
       }
       for (bc += BK, toff += BK; bc >= a.cin && bi < a.kh;) {
         bc -= a.cin;
@@ -342,7 +386,7 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
   // The split slots after the ring (StagedNhwcSmemBytes(..., wg) makes room): [2][LO_STAGE], each A's low part at 0
   // and B's at A_BUF (kT1: A's only; B's parts stay in registers).
   constexpr int LO_STAGE = StagedNhwcSplitSlot(BM, BN, BK, kT1);
-  T* lo_ring = ring + S * STAGE;
+  T* lo_ring = ring + S * SLOT;  // (not with PRE)
   wmma::fragment<wmma::accumulator, 16, 16, KF, float> acc[FM][FN];
   // 3xTF32 only: one step's products, added to acc by FADD once per step. The tensor cores' own accumulation does not
   // round to nearest: chained through acc over a 1728-row reduction its errors reached 2.4e-5 of the largest output
@@ -372,7 +416,7 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
   // 3xTF32: splits the 16-byte groups this thread copied into step s's slot (hi in place, lo into split slot s % 2).
   // kT1: only A's (the weights'), and none in the TF32 mode; B is split in registers (t1_frags below).
   auto split_step = [&](int s) {
-    T* hi = ring + (s % S) * STAGE;
+    T* hi = ring + (s % S) * SLOT;
     T* lo = lo_ring + (s % 2) * LO_STAGE;
     auto split = [&](int off) {
       float4 x = *reinterpret_cast<const float4*>(hi + off), l;
@@ -421,13 +465,14 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
   for (int s = 0; s < steps; ++s) {
     CpAsyncWait<PD - 1>();  // this thread's copies of step s have landed ...
     if constexpr (kSplit) {
-      if ((kT1 || !a.tf32) && s == 0) split_step(0);  // (later steps are split while the step before runs its products)
+      // (later steps are split while the step before runs its products)
+      if (!pre && (kT1 || !a.tf32) && s == 0) split_step(0);
     }
     if constexpr (kWg) FenceProxyAsyncShared();  // ... visible to wgmma's reads ...
     __syncthreads();       // ... and everyone's; and every warp is done with step s - 1's slot
     if (s + PD < steps) issue((s + PD) % S);
     CpAsyncCommit();
-    const int so = (s % S) * STAGE;  // step s's slot, in elements from slot 0
+    const int so = (s % S) * SLOT;  // step s's slot, in elements from slot 0
     const T* As = ring + so;
     const T* Bs = As + A_BUF;
     if constexpr (kSplit) {
@@ -458,21 +503,27 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
             WgmmaCommit();
           }
         } else {
-          WgmmaFence();
+          // the low parts: the slot's second half (pre-split), else split slot s % 2; one sequence per case, each
+          // fenced and committed whole (a select inside one made ptxas fence each product itself, C7519)
+          auto products = [&](uint64_t al0, uint64_t bl0, int lo_off) {
+            WgmmaFence();
 #pragma unroll
-          for (int q = 0; q < 2; ++q) {  // K slice q: 32 bytes on
-            const uint64_t da = dmove(dA0, so + 2 * q * V), db = dmove(dB0, so + 2 * q * V);
-            Wgmma<T, NW>::Run(wpart, dmove(dAl0, lo + 2 * q * V), db, q);
-            Wgmma<T, NW>::Run(wpart, da, dmove(dBl0, lo + 2 * q * V), 1);
-            Wgmma<T, NW>::Run(wpart, da, db, 1);
-          }
-          WgmmaCommit();
+            for (int q = 0; q < 2; ++q) {  // K slice q: 32 bytes on
+              const uint64_t da = dmove(dA0, so + 2 * q * V), db = dmove(dB0, so + 2 * q * V);
+              Wgmma<T, NW>::Run(wpart, dmove(al0, lo_off + 2 * q * V), db, q);
+              Wgmma<T, NW>::Run(wpart, da, dmove(bl0, lo_off + 2 * q * V), 1);
+              Wgmma<T, NW>::Run(wpart, da, db, 1);
+            }
+            WgmmaCommit();
+          };
+          if constexpr (PRE) products(dA0, dB0, so + STAGE);
+          else products(dAl0, dBl0, lo);
         }
         // While the products run: step s + 1's split, once this thread's copies of it have landed (the groups
         // committed so far are PD + s + 1). It writes lo slot (s + 1) % 2, which step s - 1's products read: every
         // warpgroup waited for those before the barrier above. Why: the split waited behind each step's products
         // (session 23: 3xTF32 gained 12% on the fp32 core stage against fp16's 2x).
-        if (s + 1 < steps) {
+        if (!pre && s + 1 < steps) {
           CpAsyncWait<PD - 1>();
           split_step(s + 1);
         }
@@ -542,12 +593,15 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
 #pragma unroll
           for (int i = 0; i < FM; ++i) {
             LoadTf32Shared(fa[i], As + (wm0 + i * 16) * AKP + kq, AKP);
-            SplitTf32(fa[i], fa_lo[i]);
+            // (PRE: a WG kernel's WMMA body, which runs off Hopper and in the emulator)
+            if (pre) LoadTf32Shared(fa_lo[i], As + STAGE + (wm0 + i * 16) * AKP + kq, AKP);
+            else SplitTf32(fa[i], fa_lo[i]);
           }
 #pragma unroll
           for (int j = 0; j < FN; ++j) {
             LoadTf32Shared(fb[j], b_at + j * b_frag, B_LD);
-            SplitTf32(fb[j], fb_lo[j]);
+            if (pre) LoadTf32Shared(fb_lo[j], b_at + STAGE + j * b_frag, B_LD);
+            else SplitTf32(fb[j], fb_lo[j]);
           }
 #pragma unroll
           for (int i = 0; i < FM; ++i)
@@ -631,7 +685,7 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
           sum[0] += lo.x, sum[1] += lo.y, sum[2] += lo.z, sum[3] += lo.w;
           sum[4] += hi.x, sum[5] += hi.y, sum[6] += hi.z, sum[7] += hi.w;
         }
-        Store8(out + static_cast<size_t>(col) * a.cout + m, sum);
+        StoreSplit8(out + static_cast<size_t>(col) * a.cout + m, a.out_lo, sum);
       }
       cluster.sync();  // no slice's tile is read after this (a block may exit)
       return;
@@ -662,7 +716,7 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
         if (col < cols && m < a.cout) {
           float v[8];
           Load8Shared(tile + c * TLD + m8, v);  // 16-byte aligned: TLD and m8 are multiples of 4
-          Store8(out + static_cast<size_t>(col) * a.cout + m, v);
+          StoreSplit8(out + static_cast<size_t>(col) * a.cout + m, a.out_lo, v);
         }
       }
       if (pass + 1 < PASSES) __syncthreads();  // the next pass's fragments overwrite the tile
@@ -737,34 +791,51 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
 
 // Runs the three stages of config c (nsplit 4 with T = __half, nsplit 5 with T = float): go(kernel, grid, cluster
 // size along x, threads, smem_bytes, kernel arguments...) launches one (the CUDA launcher on ORT's stream, or the
-// emulator). In `scratch` (StagedScratchWords floats): t1 [batch x H x W][R1] and t2 [batch x Ho x Wo][R2] in T at the
-// float offsets 0 and StagedT1Words, then the packed core weights at StagedNhwcPackWords (NhwcPack). sm_count: the
-// device's SMs (the stages' K splits, StagedNhwcStageSplit). wgmma: stages at BM 64 or 128 take the kernel's WG form,
-// which runs wgmma in the sm_90a build.
+// emulator). In `scratch` (StagedScratchWords floats, laid out by StagedNhwcLayout): t1 [batch x H x W][R1] and t2
+// [batch x Ho x Wo][R2] in T, the packed core weights (NhwcPack) and, where the core pre-splits
+// (StagedNhwcSplitsCore), the low parts of t1 and of the packed weights. sm_count: the device's SMs (the stages' K
+// splits, StagedNhwcStageSplit). wgmma: stages at BM 64 or 128 take the kernel's WG form, which runs wgmma in the
+// sm_90a build.
 template <typename T, class Go>
 void RunStagedNhwc(const T* x, const T* w_in, const T* w_core, const T* w_out, const T* bias, const T* z, T* y,
                    const Problem& p, const Config& c, float* scratch, int sm_count, Go go, bool wgmma = false) {
-  T* t1 = reinterpret_cast<T*>(scratch);
-  T* t2 = reinterpret_cast<T*>(scratch + StagedT1Words(p));
-  T* packed = reinterpret_cast<T*>(scratch + StagedNhwcPackWords(p, sizeof(T)));
+  const StagedNhwcScratch L = StagedNhwcLayout(p, c, wgmma);
+  T* t1 = reinterpret_cast<T*>(scratch + L.t1);
+  T* t2 = reinterpret_cast<T*>(scratch + L.t2);
+  T* packed = reinterpret_cast<T*>(scratch + L.packed);
+  // element offsets of the core's low parts (fp32 only: one float per element; 0 where it does not pre-split)
+  const long long t1_lo = L.t1_lo != 0 ? static_cast<long long>(L.t1_lo - L.t1) : 0;
+  const long long pk_lo = L.packed_lo != 0 ? static_cast<long long>(L.packed_lo - L.packed) : 0;
   auto stage = [&](auto in_nhwc, auto out_nhwc, const T* in, const T* w, const T* b, const T* zz, T* out,
                    const StagedConv& a, NhwcPack<T> pack) {
     constexpr bool IN = decltype(in_nhwc)::value, OUTN = decltype(out_nhwc)::value;
     const int bm = StagedBM(a.cout, c.th), bn = c.tw;
-    auto launch = [&](auto kernel, int bm_, int bn_, bool wg_ = false) {
+    auto launch = [&](auto kernel, int bm_, int bn_, bool wg_ = false, bool pre_ = false) {
       StagedConv s = a;  // bm_ x bn_ is StagedBM(a.cout, c.th) x c.tw, the tile StagedNhwcSplitStage splits by
       s.ksplit = OUTN ? StagedNhwcSplitStage(a, c, sm_count).ksplit : 1;
       const int ks = s.ksplit, tiles = CeilDiv(a.batch * a.Ho * a.Wo, bn_) * ks;
       const int extra = pack.dst != nullptr ? CeilDiv(NhwcPackBlocks(pack), ks) * ks : 0;  // whole clusters
       if (pack.dst != nullptr) pack.tiles = tiles;
       const dim3 grid(static_cast<unsigned>(tiles + extra), static_cast<unsigned>(CeilDiv(a.cout, bm_)));
-      go(kernel, grid, static_cast<unsigned>(ks), kStagedMmaThreads, StagedNhwcSmemBytes(bm_, bn_, IN, sizeof(T), wg_), in,
-         w, b, zz, out, s, pack);
+      go(kernel, grid, static_cast<unsigned>(ks), kStagedMmaThreads,
+         StagedNhwcSmemBytes(bm_, bn_, IN, sizeof(T), wg_, pre_), in, w, b, zz, out, s, pack);
     };
     if (bm == 32) {
       if (bn == 64) launch(StagedNhwcKernel<T, 32, 64, IN, OUTN>, 32, 64);
       else launch(StagedNhwcKernel<T, 32, 128, IN, OUTN>, 32, 128);
       return;
+    }
+    if constexpr (IN && OUTN && std::is_same_v<T, float>) {
+      if (a.in_lo != 0) {  // the pre-split core (StagedNhwcSplitsCore: wgmma, BM 64 or 128)
+        if (bm == 64) {
+          if (bn == 64) launch(StagedNhwcKernel<T, 64, 64, IN, OUTN, true, true>, 64, 64, true, true);
+          else launch(StagedNhwcKernel<T, 64, 128, IN, OUTN, true, true>, 64, 128, true, true);
+        } else {
+          if (bn == 64) launch(StagedNhwcKernel<T, 128, 64, IN, OUTN, true, true>, 128, 64, true, true);
+          else launch(StagedNhwcKernel<T, 128, 128, IN, OUTN, true, true>, 128, 128, true, true);
+        }
+        return;
+      }
     }
     if (wgmma) {
       if (bm == 64) {
@@ -790,8 +861,12 @@ void RunStagedNhwc(const T* x, const T* w_in, const T* w_core, const T* w_out, c
   pack.cout = p.R2;
   pack.cin = p.R1;
   pack.kk = p.kh * p.kw;
-  stage(std::false_type{}, std::true_type{}, x, w_in, nullptr, nullptr, t1, StagedStage1(p), pack);
-  stage(std::true_type{}, std::true_type{}, t1, packed, nullptr, nullptr, t2, StagedStage2(p), NhwcPack<T>{});
+  pack.lo = pk_lo;
+  StagedConv s1 = StagedStage1(p), s2 = StagedStage2(p);
+  s1.out_lo = s2.in_lo = t1_lo;
+  s2.w_lo = pk_lo;
+  stage(std::false_type{}, std::true_type{}, x, w_in, nullptr, nullptr, t1, s1, pack);
+  stage(std::true_type{}, std::true_type{}, t1, packed, nullptr, nullptr, t2, s2, NhwcPack<T>{});
   stage(std::true_type{}, std::false_type{}, t2, w_out, bias, z, y, StagedStage3(p), NhwcPack<T>{});
 }
 

@@ -14,7 +14,10 @@
 
 namespace tucker_cuda {
 
-size_t StagedScratchBytes(const Problem& p, const Config& c) { return sizeof(float) * StagedScratchWords(p, c); }
+// (WgmmaAllowed: fp32's wgmma stages read pre-split operands, whose low parts take scratch of their own.)
+size_t StagedScratchBytes(const Problem& p, const Config& c) {
+  return sizeof(float) * StagedScratchWords(p, c, WgmmaAllowed());
+}
 
 cudaError_t LaunchStaged(bool half, const void* x, const void* w_in, const void* w_core, const void* w_out,
                          const void* bias, const void* z, void* y, const Problem& p, const Config& c, void* scratch,

@@ -28,6 +28,10 @@ struct StagedConv {
   bool relu;
   int ksplit = 1, in_parts = 1;
   bool tf32 = false;  // Problem::tf32 (the channels-last fp32 form: one TF32 product per step)
+  // The channels-last fp32 form's pre-split core (StagedNhwcSplitsCore): element offsets from `in`, `w` and `out` of
+  // their 3xTF32 low parts (0: none). Stage 1 then writes t1 as its high part at out and low part at out + out_lo, and
+  // the core reads both parts of t1 and of its packed weights.
+  long long in_lo = 0, w_lo = 0, out_lo = 0;
 };
 
 // Config: th = the largest BM (output channels per block: 32, 64 or 128), tw = BN (columns, i.e. (image, pixel)
@@ -108,13 +112,29 @@ TUCKER_HD constexpr int StagedNhwcRawBLd(int bn) { return bn + 8; }
 TUCKER_HD constexpr int StagedNhwcSplitSlot(int bm, int bn, int bk, bool b_in_regs) {
   return bm * bk + (b_in_regs ? 0 : bn * bk);
 }
-TUCKER_HD size_t StagedNhwcSmemBytes(int bm, int bn, bool in_nhwc, int elem_bytes = 2, bool wg = false) {
+// fp32's core stage in the wgmma kernels (WG, whichever body the device code compiles to) can take its 3xTF32
+// operands pre-split: high and low parts of t1 written by stage 1, of the packed weights by stage 1's packing
+// blocks, both copied into the ring (each slot twice: high parts, then low parts). Why (session 27): splitting each
+// copied group in shared memory every step (a load, the truncations, two stores per 16-byte group; t1's every value
+// once per tap and row tile) took 22-29% of the core stage at batch 32 (CUPTI, call 1, the split compiled out). But
+// t1's low part costs stage 1 a second write (+6-7 us at 320:160->96:320@28, +10 us at 128:64->64:128@56, whose core
+// gained 5), and stage 3's K of 64-96 gained too little to pay for t2's (call 2). So: the core only, and only where
+// its R2 spans two row tiles or more (StagedNhwcSplitsCore): cores 19-22% faster, layers 8-12% (call 4; the fp32
+// batch-32 layer median 1.36x -> 1.41x).
+TUCKER_HD constexpr bool StagedNhwcPresplit(bool wg, int elem_bytes, bool in_nhwc, bool out_nhwc) {
+  return wg && elem_bytes == 4 && in_nhwc && out_nhwc;
+}
+// pre: the pre-split core's kernel (StagedNhwcPresplit).
+TUCKER_HD size_t StagedNhwcSmemBytes(int bm, int bn, bool in_nhwc, int elem_bytes = 2, bool wg = false,
+                                     bool pre = false) {
   const int bk = StagedNhwcBKFor(elem_bytes), v = wg ? 0 : 16 / elem_bytes;
   const bool transpose = wg && elem_bytes == 4 && !in_nhwc;  // fp32 stage 1 (kT1): raw B tile, B split in registers
   const int b = in_nhwc ? bn * (bk + v) : bk * (transpose ? StagedNhwcRawBLd(bn) : bn + v);
-  // fp32's wgmma form also holds two slots of 3xTF32 low parts (A's only at stage 1)
-  const int slots = StagedNhwcStagesFor(wg);
-  const size_t split = wg && elem_bytes == 4 ? 2 * static_cast<size_t>(StagedNhwcSplitSlot(bm, bn, bk, transpose)) : 0;
+  // fp32's wgmma form also holds 3xTF32 low parts: twice the slot where pre-split, else two split slots (stage 1:
+  // A's only)
+  const int slots = StagedNhwcStagesFor(wg) * (pre ? 2 : 1);
+  const size_t split =
+      wg && elem_bytes == 4 && !pre ? 2 * static_cast<size_t>(StagedNhwcSplitSlot(bm, bn, bk, transpose)) : 0;
   const size_t ring = static_cast<size_t>(elem_bytes) * (slots * static_cast<size_t>(bm * (bk + v) + b) + split);
   const size_t block_tile = sizeof(float) * bn * ((bm < 64 ? bm : 64) + 4);
   const size_t warp_tiles = sizeof(float) * 256 * (kStagedMmaThreads / 32);
@@ -177,9 +197,35 @@ inline size_t StagedNhwcWords(size_t n, int elem_bytes) { return (n * elem_bytes
 inline size_t StagedNhwcPackWords(const Problem& p, int elem_bytes = 2) {
   return StagedT1Words(p) + StagedNhwcWords(static_cast<size_t>(p.batch) * p.R2 * p.Ho * p.Wo, elem_bytes);
 }
-inline size_t StagedScratchWords(const Problem& p, const Config& c) {
+// Whether the core stage runs pre-split (StagedNhwcPresplit): fp32 outside the TF32 mode, in a wgmma kernel
+// (RunStagedNhwc runs BM 64 and 128 as those), with R2 over at least two row tiles.
+inline bool StagedNhwcSplitsCore(const Problem& p, const Config& c, bool wgmma) {
+  const int bm = StagedBM(p.R2, c.th);
+  return c.nsplit == 5 && !p.tf32 && wgmma && bm >= 64 && p.R2 > bm;
+}
+// The channels-last family's scratch, in floats from its start: t1, t2 and the packed core weights; where the core
+// pre-splits, the low parts of t1 and of the packed core weights.
+struct StagedNhwcScratch {
+  size_t t1 = 0, t2 = 0, packed = 0, t1_lo = 0, packed_lo = 0, words = 0;
+};
+inline StagedNhwcScratch StagedNhwcLayout(const Problem& p, const Config& c, bool wgmma) {
   const int eb = StagedNhwcElemBytes(c);
-  if (StagedNhwc(c)) return StagedNhwcPackWords(p, eb) + StagedNhwcWords(static_cast<size_t>(p.R2) * p.R1 * p.kh * p.kw, eb);
+  const size_t t1 = StagedNhwcWords(static_cast<size_t>(p.batch) * p.R1 * p.H * p.W, eb);
+  const size_t wc = StagedNhwcWords(static_cast<size_t>(p.R2) * p.R1 * p.kh * p.kw, eb);
+  StagedNhwcScratch s;
+  s.t2 = StagedT1Words(p);
+  s.packed = StagedNhwcPackWords(p, eb);
+  s.words = s.packed + wc;
+  if (StagedNhwcSplitsCore(p, c, wgmma)) {
+    s.t1_lo = s.words;
+    s.packed_lo = s.t1_lo + t1;
+    s.words = s.packed_lo + wc;
+  }
+  return s;
+}
+// wgmma: whether the launcher may run the wgmma kernels (WgmmaAllowed), whose fp32 stages may need more scratch.
+inline size_t StagedScratchWords(const Problem& p, const Config& c, bool wgmma = false) {
+  if (StagedNhwc(c)) return StagedNhwcLayout(p, c, wgmma).words;
   return StagedT1Words(p) + static_cast<size_t>(StagedKSplit(c)) * p.batch * p.R2 * p.Ho * p.Wo;
 }
 

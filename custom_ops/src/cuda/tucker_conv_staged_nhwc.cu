@@ -23,29 +23,30 @@ cudaError_t PrepareStagedNhwc(size_t max_smem) {
   allow(StagedNhwcKernel<float, 128, 128, false, true>);
   allow(StagedNhwcKernel<float, 128, 128, true, true>);
   allow(StagedNhwcKernel<float, 128, 128, true, false>);
-  // The wgmma form's 4-slot rings (StagedNhwcSmemBytes(..., wg)): 32-117 KB, every tile of every stage it runs
+  // The wgmma form's 4-slot rings (StagedNhwcSmemBytes(..., wg)): 32-128 KB, every tile of every stage it runs
   // (RunStagedNhwc: all three stages at fp16 and fp32) opts in.
-  auto allow_wg = [&](auto tag, auto in_nhwc, auto out_nhwc) {
+  auto allow_wg = [&](auto tag, auto in_nhwc, auto out_nhwc, auto pre) {
     using T = decltype(tag);
-    constexpr bool I = decltype(in_nhwc)::value, O = decltype(out_nhwc)::value;
+    constexpr bool I = decltype(in_nhwc)::value, O = decltype(out_nhwc)::value, P = decltype(pre)::value;
     auto one = [&](auto kernel, int bm, int bn) {
-      const size_t bytes = StagedNhwcSmemBytes(bm, bn, I, sizeof(T), true);
+      const size_t bytes = StagedNhwcSmemBytes(bm, bn, I, sizeof(T), true, P);
       if (e == cudaSuccess && bytes <= max_smem)
         e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes));
     };
-    one(StagedNhwcKernel<T, 64, 64, I, O, true>, 64, 64);
-    one(StagedNhwcKernel<T, 64, 128, I, O, true>, 64, 128);
-    one(StagedNhwcKernel<T, 128, 64, I, O, true>, 128, 64);
-    one(StagedNhwcKernel<T, 128, 128, I, O, true>, 128, 128);
+    one(StagedNhwcKernel<T, 64, 64, I, O, true, P>, 64, 64);
+    one(StagedNhwcKernel<T, 64, 128, I, O, true, P>, 64, 128);
+    one(StagedNhwcKernel<T, 128, 64, I, O, true, P>, 128, 64);
+    one(StagedNhwcKernel<T, 128, 128, I, O, true, P>, 128, 128);
   };
   const std::true_type yes;
   const std::false_type no;
-  allow_wg(__half{}, no, yes);
-  allow_wg(__half{}, yes, yes);
-  allow_wg(__half{}, yes, no);
-  allow_wg(float{}, no, yes);
-  allow_wg(float{}, yes, yes);
-  allow_wg(float{}, yes, no);
+  allow_wg(__half{}, no, yes, no);
+  allow_wg(__half{}, yes, yes, no);
+  allow_wg(__half{}, yes, no, no);
+  allow_wg(float{}, no, yes, no);
+  allow_wg(float{}, yes, yes, no);
+  allow_wg(float{}, yes, no, no);
+  allow_wg(float{}, yes, yes, yes);  // the pre-split core
   return e;
 }
 
