@@ -826,14 +826,10 @@ void RunStagedNhwc(const T* x, const T* w_in, const T* w_core, const T* w_out, c
       return;
     }
     if constexpr (IN && OUTN && std::is_same_v<T, float>) {
-      if (a.in_lo != 0) {  // the pre-split core (StagedNhwcSplitsCore: wgmma, BM 64 or 128)
-        if (bm == 64) {
-          if (bn == 64) launch(StagedNhwcKernel<T, 64, 64, IN, OUTN, true, true>, 64, 64, true, true);
-          else launch(StagedNhwcKernel<T, 64, 128, IN, OUTN, true, true>, 64, 128, true, true);
-        } else {
-          if (bn == 64) launch(StagedNhwcKernel<T, 128, 64, IN, OUTN, true, true>, 128, 64, true, true);
-          else launch(StagedNhwcKernel<T, 128, 128, IN, OUTN, true, true>, 128, 128, true, true);
-        }
+      if (a.in_lo != 0) {  // the pre-split core (StagedNhwcSplitsCore: wgmma; BM 64, or 128 with BN 64)
+        if (bm == 64 && bn == 64) launch(StagedNhwcKernel<T, 64, 64, IN, OUTN, true, true>, 64, 64, true, true);
+        else if (bm == 64) launch(StagedNhwcKernel<T, 64, 128, IN, OUTN, true, true>, 64, 128, true, true);
+        else launch(StagedNhwcKernel<T, 128, 64, IN, OUTN, true, true>, 128, 64, true, true);
         return;
       }
     }

@@ -198,10 +198,13 @@ inline size_t StagedNhwcPackWords(const Problem& p, int elem_bytes = 2) {
   return StagedT1Words(p) + StagedNhwcWords(static_cast<size_t>(p.batch) * p.R2 * p.Ho * p.Wo, elem_bytes);
 }
 // Whether the core stage runs pre-split (StagedNhwcPresplit): fp32 outside the TF32 mode, in a wgmma kernel
-// (RunStagedNhwc runs BM 64 and 128 as those), with R2 over at least two row tiles.
+// (RunStagedNhwc runs BM 64 and 128 as those), with R2 over at least two row tiles; not at BM 128 x BN 128, whose
+// doubled ring (128 KB) would not fit the 99 KB of a block on the GPUs that run the WG kernels' WMMA body (compute
+// capability 12), and which was not measured at two row tiles (at one, R2 64-96, its cores ran from 5% faster to
+// 3% slower pre-split: call 2).
 inline bool StagedNhwcSplitsCore(const Problem& p, const Config& c, bool wgmma) {
   const int bm = StagedBM(p.R2, c.th);
-  return c.nsplit == 5 && !p.tf32 && wgmma && bm >= 64 && p.R2 > bm;
+  return c.nsplit == 5 && !p.tf32 && wgmma && bm >= 64 && p.R2 > bm && !(bm == 128 && c.tw == 128);
 }
 // The channels-last family's scratch, in floats from its start: t1, t2 and the packed core weights; where the core
 // pre-splits, the low parts of t1 and of the packed core weights.
