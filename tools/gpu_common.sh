@@ -22,7 +22,15 @@ cuda_tests() {
   local limit=$1; shift
   [ $# -gt 0 ] || set -- tests/test_kernel_cuda.py tests/test_tune.py
   timeout "$limit" python3 -m pytest -q -p no:cacheprovider --maxfail=40 "$@" > "$R/cuda_tests.log" 2>&1
-  echo "cuda tests rc $?"; grep -E "^FAILED|^ERROR|passed|failed" "$R/cuda_tests.log" | tail -15; pack
+  local rc=$?
+  echo "cuda tests rc $rc"; grep -E "^FAILED|^ERROR|passed|failed" "$R/cuda_tests.log" | tail -15
+  # rc 134 (SIGABRT) after a summary without failures: the process aborted at exit, after every test had run (the
+  # exit crash of sessions 24, 25 and 27, unexplained), not a failed test
+  if [ "$rc" = 134 ] && grep -qE "[0-9]+ passed" "$R/cuda_tests.log" &&
+    ! grep -qE "[0-9]+ (failed|error)" "$R/cuda_tests.log"; then
+    echo "cuda tests: all passed; the process then aborted at exit"
+  fi
+  pack
 }
 ncu_layer() {
   local tag=$1 limit=$2; shift 2
