@@ -239,10 +239,16 @@ def test_emulated_grid_kernel_with_counters(emulator_flags, tmp_path, shape, bat
 # take the same values either way, so each output must equal the split-in-place run's bit for bit: a part read from
 # the wrong place, or a low part left unwritten (scratch starts as NaN), changes it. BM 64 with R2 72 (two row tiles)
 # on each BN, a K split of the core (the low parts written by stage 1's slices' sums), a strided 5x5 core, and a BM
-# 128 config whose core does not pre-split (R2 72: one row tile) while its stage 1 (BM 64) would; the TF32 mode too.
-PRESPLIT_CASES = [(_NHWC_EMU[0], (6, 64, 128, 256, 5, 32), False, True), (_NHWC_EMU[0], (6, 64, 64, 256, 5, 32), False, True),
-                  (_NHWC_EMU[0], (6, 64, 128, 256, 5, 128), False, True), (_NHWC_EMU[3], (6, 64, 64, 256, 5, 64), False, True),
-                  (_NHWC_EMU[3], (6, 128, 64, 256, 5, 32), False, False), (_NHWC_EMU[0], (6, 64, 128, 256, 5, 32), True, False)]
+# 128 config whose core does not pre-split (R2 72: one row tile) while its stage 1 (BM 64) would, a stage 1 at BM 32
+# (R1 24) writing the split t1 for a BM 64 core; the TF32 mode too.
+_R1_24 = (16, 24, 72, 40, 6, 6, 3, (1, 1), (1, 1, 1, 1), (1, 1))
+PRESPLIT_CASES = [(_R1_24, (6, 64, 64, 256, 5, 32), False, True), (_R1_24, (6, 64, 128, 256, 5, 64), False, True),
+                  (_NHWC_EMU[0], (6, 64, 128, 256, 5, 32), False, True),
+                  (_NHWC_EMU[0], (6, 64, 64, 256, 5, 32), False, True),
+                  (_NHWC_EMU[0], (6, 64, 128, 256, 5, 128), False, True),
+                  (_NHWC_EMU[3], (6, 64, 64, 256, 5, 64), False, True),
+                  (_NHWC_EMU[3], (6, 128, 64, 256, 5, 32), False, False),
+                  (_NHWC_EMU[0], (6, 64, 128, 256, 5, 32), True, False)]
 
 
 @pytest.mark.parametrize("shape,cfg,tf32,split", PRESPLIT_CASES,
