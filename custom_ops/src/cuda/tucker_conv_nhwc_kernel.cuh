@@ -106,11 +106,7 @@ __device__ __forceinline__ void StoreSplit8(T* p, long long lo, float (&v)[8]) {
   if (lo != 0) {
     float l[8];
 #pragma unroll
-    for (int e = 0; e < 8; ++e) {
-      const float big = Tf32Trunc(v[e]);
-      l[e] = Tf32Trunc(v[e] - big);
-      v[e] = big;
-    }
+    for (int e = 0; e < 8; ++e) l[e] = Tf32Split(v[e]);
     Store8(p + lo, l);
   }
   Store8(p, v);
@@ -217,11 +213,7 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
       if constexpr (!kHalf) {
         if (pack.lo != 0) {
 #pragma unroll
-          for (int e = 0; e < V; ++e) {
-            const float big = Tf32Trunc(v.h[e]);
-            l.h[e] = Tf32Trunc(v.h[e] - big);
-            v.h[e] = big;
-          }
+          for (int e = 0; e < V; ++e) l.h[e] = Tf32Split(v.h[e]);
           *reinterpret_cast<Vec16<T>*>(dst + pack.lo) = l;
         }
       }
@@ -423,11 +415,7 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
       float* xv = &x.x;
       float* lv = &l.x;
 #pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const float big = Tf32Trunc(xv[e]);
-        lv[e] = Tf32Trunc(xv[e] - big);
-        xv[e] = big;
-      }
+      for (int e = 0; e < 4; ++e) lv[e] = Tf32Split(xv[e]);
       *reinterpret_cast<float4*>(hi + off) = x;
       *reinterpret_cast<float4*>(lo + off) = l;
     };

@@ -14,14 +14,16 @@ namespace {
 // rounding: two bit-ands and a subtraction per value on the FP32/INT pipes; the dropped bits of lo cost at most
 // 2^-20 of x per product (rounding: 2^-22), still fp32's order. Element-wise, so the lane layout does not matter.
 __device__ __forceinline__ float Tf32Trunc(float x) { return __uint_as_float(__float_as_uint(x) & 0xffffe000u); }
+// One value: x becomes hi, the return value is lo.
+__device__ __forceinline__ float Tf32Split(float& x) {
+  const float big = Tf32Trunc(x), lo = Tf32Trunc(x - big);
+  x = big;
+  return lo;
+}
 template <class Frag>
 __device__ __forceinline__ void SplitTf32(Frag& hi, Frag& lo) {
 #pragma unroll
-  for (int e = 0; e < hi.num_elements; ++e) {
-    const float x = hi.x[e], big = Tf32Trunc(x);
-    lo.x[e] = Tf32Trunc(x - big);
-    hi.x[e] = big;
-  }
+  for (int e = 0; e < hi.num_elements; ++e) lo.x[e] = Tf32Split(hi.x[e]);
 }
 
 // The TF32 mode (Problem::tf32): each fp32 operand rounded to TF32 once (to nearest, ties away: cvt.rna.tf32's rule,
