@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "tucker_conv_kernels.cuh"
+#include "tucker_conv_launch.h"
 #include "tucker_conv_staged_layout.h"
 #include "tucker_conv_tiled_layout.h"
 
@@ -230,7 +231,12 @@ double StagedCycles(const Problem& p, const Config& c, const Device& d, const Mo
   // rounding (two integer ops per value) instead of the split: staged_tf32 of both.
   const double products = p.tf32 ? kTf32x3Products * m.staged_tf32 : kTf32x3Products;
   const double split_issue = p.tf32 ? kTf32x3SplitIssue * m.staged_tf32 : kTf32x3SplitIssue;
+  // The pre-split core (StagedNhwcSplitsCore, session 27): stage 1 writes t1 twice (TF32 high and low parts), and the
+  // core copies both parts of its operands (twice the loads and bytes) and splits nothing. Priced so (session 28, on
+  // the fp32 variant-6 logs of that library): with the split's issue left in, the model saw no gain from it.
+  const bool pre = nhwc && StagedNhwcSplitsCore(p, c, WgmmaAllowed());
   const auto mma_stage = [&](const StagedConv& a, double in_bytes, double out_bytes, bool last, bool first) {
+    const bool core_pre = pre && !first && !last, t1_pre = pre && first;
     const int bm = StagedBM(a.cout, c.th), bn = c.tw, warps_m = bm == 128 ? 4 : 2, warps_n = 8 / warps_m;
     const int fm = bm / warps_m / 16, fn = bn / warps_n / 16;
     const int bk = nhwc ? StagedNhwcBKFor(StagedNhwcElemBytes(c)) : kStagedMmaBK;  // reduction rows per step
@@ -251,8 +257,8 @@ double StagedCycles(const Problem& p, const Config& c, const Device& d, const Mo
     const double b_groups = nhwc && first && (a.H * a.W) % vec != 0 ? vec : 1.0;
     const double loads = nhwc ? (bm + bn * b_groups) * bk / static_cast<double>(vec) / kStagedMmaThreads
                               : static_cast<double>(bm + bn * a.in_parts) * bk / kStagedMmaThreads;
-    const double step = tf32x3 ? fm * fn * kNhwcMmaIssue * products + (fm + fn) * (8 + split_issue) +
-                                     loads * 10 + 20
+    const double step = tf32x3 ? fm * fn * kNhwcMmaIssue * products + (fm + fn) * (8 + (core_pre ? 0.0 : split_issue)) +
+                                     loads * (core_pre ? 2 : 1) * 10 + 20
                                : bk / 16 * (fm * fn * (nhwc ? kNhwcMmaIssue : kMmaIssue) + (fm + fn) * 4) + loads * 10 + 20;
     // Blocks of one SM run `resident` at a time; each round's steps cost the larger of the latency of a step's
     // loads and barrier (one step in flight ahead for the channels-first family, two in the channels-last ring: few
@@ -263,9 +269,17 @@ double StagedCycles(const Problem& p, const Config& c, const Device& d, const Mo
     // K-split log with the WMMA log merged: 2.8% -> 1.9%; at batch 32 4.6% -> 2.1%.)
     const double per_sm = std::ceil(blocks / d.sm_count), rounds = std::ceil(per_sm / resident);
     const double conc = per_sm / rounds, steps = std::ceil(K / bk);
-    const double step_time = std::max(nhwc ? m.staged_nhwc_lat : m.staged_mma_lat, conc * 8 / 4 * step * m.staged_mma_cpi);
+    // fp32 (3xTF32) also has a floor per warp: its step's chain of dependent loads, splits and products, which a
+    // scheduler's two warps (one block per SM) cannot hide, kFp32Chain issue cycles per instruction. Without it the
+    // model saw a lone block per SM as twice as fast as two, so a K split (twice the blocks, half the steps) gained
+    // nothing; measured (session 28, batch 32) it ran 1.1-1.3x faster at 14x14 and 7x7 maps. Scanned 0-8 on that
+    // log with the batch-1 one (fp32, every variant-6 and variant-4 config): 3-6 is a plateau, the mean pick gap
+    // 3.7% -> 1.8% (batch 32: 4.8% -> 1.3%); 7 and over pick badly (8-10%).
+    constexpr double kFp32Chain = 5;
+    const double chain = tf32x3 && !p.tf32 ? kFp32Chain * step * m.staged_mma_cpi : 0.0;
+    const double step_time = std::max({nhwc ? m.staged_nhwc_lat : m.staged_mma_lat, conc * 8 / 4 * step * m.staged_mma_cpi, chain});
     // Per fragment and lane: 16-byte rows of t1/t2 or of an output map that is a multiple of 8 pixels, or single values.
-    const double stores = nhwc && (!last || (a.Ho * a.Wo) % 8 == 0) ? 4 * scratch_elem / 2 : 16;
+    const double stores = (nhwc && (!last || (a.Ho * a.Wo) % 8 == 0) ? 4 * scratch_elem / 2 : 16) * (t1_pre ? 2 : 1);
     const double once = (fm * fn * stores + loads * 10 + 100) * conc * 8 / 4 * m.staged_mma_cpi;
     // A cluster K split (channels-last family): each slice stores its partial tile, two cluster barriers and the
     // slices' DSMEM reads of each other's tiles. 300 cycles: scanned (0-2400) on session 12's log of every staged
@@ -287,7 +301,7 @@ double StagedCycles(const Problem& p, const Config& c, const Device& d, const Mo
     // overlap only in part, and a pure max made its tiles equal wherever the bytes dominate (large maps), so the model
     // picked BN 64 where BN 128 ran 20-40% faster (session 11). (The channels-first family's constants were fitted
     // with the pure max; with the sum its picks fell behind the FFMA configs' on the session-9 log.)
-    const double mem = (in_bytes + out_bytes) / m.staged_mma_bw;
+    const double mem = (in_bytes * (core_pre ? 2 : 1) + out_bytes * (t1_pre ? 2 : 1)) / m.staged_mma_bw;
     total += std::max(time, mem) + (nhwc ? 0.25 * std::min(time, mem) : 0.0) + m.staged_launch;
   };
   const auto stage = [&](const StagedConv& a, double in_bytes, double out_bytes, bool last = false, bool first = false) {
