@@ -269,14 +269,16 @@ double StagedCycles(const Problem& p, const Config& c, const Device& d, const Mo
     // K-split log with the WMMA log merged: 2.8% -> 1.9%; at batch 32 4.6% -> 2.1%.)
     const double per_sm = std::ceil(blocks / d.sm_count), rounds = std::ceil(per_sm / resident);
     const double conc = per_sm / rounds, steps = std::ceil(K / bk);
-    // fp32 (3xTF32) also has a floor per warp: its step's chain of dependent loads, splits and products, which a
-    // scheduler's two warps (one block per SM) cannot hide, kFp32Chain issue cycles per instruction. Without it the
-    // model saw a lone block per SM as twice as fast as two, so a K split (twice the blocks, half the steps) gained
-    // nothing; measured (session 28, batch 32) it ran 1.1-1.3x faster at 14x14 and 7x7 maps. Scanned 0-8 on that
-    // log with the batch-1 one (fp32, every variant-6 and variant-4 config): 3-6 is a plateau, the mean pick gap
-    // 3.7% -> 1.8% (batch 32: 4.8% -> 1.3%); 7 and over pick badly (8-10%).
-    constexpr double kFp32Chain = 5;
-    const double chain = tf32x3 && !p.tf32 ? kFp32Chain * step * m.staged_mma_cpi : 0.0;
+    // fp32 (3xTF32) also has a floor per warp on a long reduction: its step's chain of dependent loads, splits and
+    // products, which a scheduler's two warps (one block per SM) cannot hide, kFp32Chain issue cycles per
+    // instruction. Without it the model saw a lone block per SM as twice as fast as two, so a K split (twice the
+    // blocks, half the steps) gained nothing; measured (session 28, batch 32) it ran 1.1-1.3x faster at 14x14 and 7x7
+    // maps. Scanned on that log with the batch-1 one (fp32, every variant-6 and variant-4 config): 3-6 is a plateau,
+    // 7 and over pick badly. Only from kFp32ChainSteps steps per block: on the short split reductions of batch 1 the
+    // block's fixed costs dominate, and charged there too the floor moved the 96->64 cores at 28x28 (ResNet-18's
+    // layer 2) to BM 32, 16% slower in the log. Mean pick gap 3.7% -> 2.2% (batch 32: 4.8% -> 1.9%; with the floor on every reduction 1.8%, 1.3%).
+    constexpr double kFp32Chain = 5, kFp32ChainSteps = 16;
+    const double chain = tf32x3 && !p.tf32 && steps >= kFp32ChainSteps ? kFp32Chain * step * m.staged_mma_cpi : 0.0;
     const double step_time = std::max({nhwc ? m.staged_nhwc_lat : m.staged_mma_lat, conc * 8 / 4 * step * m.staged_mma_cpi, chain});
     // Per fragment and lane: 16-byte rows of t1/t2 or of an output map that is a multiple of 8 pixels, or single values.
     const double stores = (nhwc && (!last || (a.Ho * a.Wo) % 8 == 0) ? 4 * scratch_elem / 2 : 16) * (t1_pre ? 2 : 1);
