@@ -11,6 +11,8 @@ again after the grid kernel's 3x3 core began issuing 4 R1 steps of loads at once
 session 7 refitted cluster_cpi alone on the pick gap (--only cluster_ --objective gap --rounds 1); session 8 fitted
 the staged kernel's three constants alone (--only staged_ --objective gap --rounds 2) with its timings merged;
 session 9 refitted them the same way after the model began costing the core stage's K split (timed in call 1).
+Session 28 set two terms of StagedCycles by hand-scanning them on FP32_S28_LOGS (the pre-split core's pricing and
+fp32's chain floor, kFp32Chain), not with this fit: they are constexpr in the model, not ModelParams.
 --cv: leave-one-shape-out cross-validation (fit on the others, score the held-out shape): the out-of-sample gap.
 """
 from __future__ import annotations
