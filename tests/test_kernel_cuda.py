@@ -366,6 +366,35 @@ def test_cuda_staged_channels_last_wgmma(library, monkeypatch, cfg, si, mode):
     assert sum(map(_pre_split, on)) == want_pre and not any(map(_pre_split, off)), (want_pre, on, off)
 
 
+# TUCKER_ONNX_WG_BM32=1 (experimental): stages whose channels fit BM 32 run as the WG kernel at BM 64. Ranks <= 32
+# (stage 1 and the core at a cap of 64; every stage at a cap of 32), a K split, a strided 5x5 core, and stage 1
+# writing the split t1 of a pre-split core (R2 72).
+WG_BM32_SHAPES = [(16, 24, 32, 40, 6, 6, 3, (1, 1), (1, 1, 1, 1), (1, 1)),
+                  (24, 32, 16, 40, 9, 8, 5, (2, 1), (2, 2, 1, 2), (1, 1)),
+                  (16, 24, 72, 40, 6, 6, 3, (1, 1), (1, 1, 1, 1), (1, 1))]
+WG_BM32_TILES = [(6, 64, 64, 256, 4, 32), (6, 64, 128, 256, 4, 64), (6, 32, 128, 256, 4, 32)]
+
+
+@pytest.mark.parametrize("cfg", WG_BM32_TILES, ids=[",".join(map(str, c)) for c in WG_BM32_TILES])
+@pytest.mark.parametrize("si", range(len(WG_BM32_SHAPES)))
+@pytest.mark.parametrize("mode", ["fp16", "fp32"])
+def test_cuda_staged_wg_bm32(library, monkeypatch, cfg, si, mode):
+    """With TUCKER_ONNX_WG_BM32=1 every stage runs the WG kernel (the BM 32 ones at BM 64) and matches the reference
+    (fp16's tolerance; fp32 within 1e-5); without it the BM 32 stages keep the WMMA kernel."""
+    pytest.importorskip("torch")
+    monkeypatch.delenv("TUCKER_ONNX_TF32", raising=False)
+    shape = WG_BM32_SHAPES[si]
+    if mode == "fp32":
+        cfg = cfg[:4] + (5,) + cfg[5:]
+    dtype = np.float16 if mode == "fp16" else np.float32
+    monkeypatch.setenv("TUCKER_ONNX_WG_BM32", "1")
+    wide = _staged_kernel_names(monkeypatch, cfg, shape, dtype, "1")
+    monkeypatch.delenv("TUCKER_ONNX_WG_BM32")
+    plain = _staged_kernel_names(monkeypatch, cfg, shape, dtype, "1")
+    assert wide and all(map(_wg_form, wide)), wide
+    assert not all(map(_wg_form, plain)), plain  # stage 1 (R1 <= 32) at least takes the WMMA kernel
+
+
 @pytest.mark.parametrize("cfg", ["6,64,128,256,5,32", "6,128,128,256,5,32", "6,128,64,256,5,128"])
 @pytest.mark.parametrize("batch", [1, 32])
 def test_cuda_wgmma_3xtf32_keeps_fp32_accuracy(library, monkeypatch, cfg, batch):

@@ -1,6 +1,7 @@
 // Config checks, tile choice, scratch layout and per-stage arguments of the staged TuckerConv kernel (variant 6),
 // shared by its launcher, the host-side model and the CPU emulator's driver (custom_ops/emu).
 #pragma once
+#include <cstdlib>
 #include <cstddef>
 
 #include "tucker_conv_impl.cuh"
@@ -202,6 +203,15 @@ inline size_t StagedNhwcPackWords(const Problem& p, int elem_bytes = 2) {
 // doubled ring (128 KB) would not fit the 99 KB of a block on the GPUs that run the WG kernels' WMMA body (compute
 // capability 12), and which was not measured at two row tiles (at one, R2 64-96, its cores ran from 5% faster to
 // 3% slower pre-split: call 2).
+// TUCKER_ONNX_WG_BM32=1 (experimental, off by default; session 28): where the WG kernels run, a stage whose
+// channels fit BM 32 (ranks <= 32) runs the WG kernel at BM 64 instead, half its rows past the stage's channels.
+// Why: at batch 32 those stages take the WMMA kernel, and CUPTI (session 28) put the BM 32 core at 58% of
+// 64:32->32:64@56 (67 of 116 us) and 59% of 128:64->32:128@28. Twice the products on wgmma may still be faster;
+// not yet measured, so the model and the tuners do not know it.
+inline bool StagedWgBm32() {
+  const char* v = std::getenv("TUCKER_ONNX_WG_BM32");
+  return v != nullptr && v[0] == '1' && v[1] == 0;
+}
 inline bool StagedNhwcSplitsCore(const Problem& p, const Config& c, bool wgmma) {
   const int bm = StagedBM(p.R2, c.th);
   return c.nsplit == 5 && !p.tf32 && wgmma && bm >= 64 && p.R2 > bm && !(bm == 128 && c.tw == 128);
