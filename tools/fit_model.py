@@ -89,6 +89,8 @@ FP32_WMMA_LOG = ROOT / "results/h200_2026-11-30_s21/call4_wmma_fp32_rule/variant
 # Session 22: the TF32 mode (TUCKER_ONNX_TF32=1), every staged (variant 6) and WMMA (variant 4) config beside the
 # model's pick on the 18 TDC shapes, batch 1 and 32: wmma_tf32 and staged_tf32 were scanned on them (load(TF32_LOGS[:1],
 # TF32_LOGS[1:])).
+_S22 = ROOT / "results/h200_2026-11-30_s22/call3_tf32_models_logs"
+TF32_LOGS = [_S22 / "variant6_tf32.jsonl.gz", _S22 / "variant4_tf32.jsonl.gz"]
 # Session 28: every variant-6 config (batch 1 and 32) and every variant-4 config (both) timed again at fp32 with the
 # library of session 27 (stage 1 on wgmma with B in registers, the pre-split core): the pre-split pricing and the fp32
 # per-warp chain floor (kFp32Chain) in StagedCycles were set on them, merged into FP32_TC_LOG (the shapes' other
@@ -96,8 +98,6 @@ FP32_WMMA_LOG = ROOT / "results/h200_2026-11-30_s21/call4_wmma_fp32_rule/variant
 _S28 = ROOT / "results/h200_2026-12-01_s28"
 FP32_S28_LOGS = [_S28 / "call2/variant4_fp32.jsonl.gz", _S28 / "call2/variant6_fp32_b1.jsonl.gz",
                  _S28 / "call1/variant6_fp32_b32.jsonl.gz"]
-_S22 = ROOT / "results/h200_2026-11-30_s22/call3_tf32_models_logs"
-TF32_LOGS = [_S22 / "variant6_tf32.jsonl.gz", _S22 / "variant4_tf32.jsonl.gz"]
 
 
 def defaults() -> list[float]:

@@ -276,7 +276,8 @@ double StagedCycles(const Problem& p, const Config& c, const Device& d, const Mo
     // maps. Scanned on that log with the batch-1 one (fp32, every variant-6 and variant-4 config): 3-6 is a plateau,
     // 7 and over pick badly. Only from kFp32ChainSteps steps per block: on the short split reductions of batch 1 the
     // block's fixed costs dominate, and charged there too the floor moved the 96->64 cores at 28x28 (ResNet-18's
-    // layer 2) to BM 32, 16% slower in the log. Mean pick gap 3.7% -> 2.2% (batch 32: 4.8% -> 1.9%; with the floor on every reduction 1.8%, 1.3%).
+    // layer 2) to BM 32, 16% slower in the log. Mean pick gap 3.7% -> 2.2% (batch 32: 4.8% -> 1.9%; with the floor
+    // on every reduction 1.8%, 1.3%).
     constexpr double kFp32Chain = 5, kFp32ChainSteps = 16;
     const double chain = tf32x3 && !p.tf32 && steps >= kFp32ChainSteps ? kFp32Chain * step * m.staged_mma_cpi : 0.0;
     const double step_time = std::max({nhwc ? m.staged_nhwc_lat : m.staged_mma_lat, conc * 8 / 4 * step * m.staged_mma_cpi, chain});

@@ -798,9 +798,9 @@ void RunStagedNhwc(const T* x, const T* w_in, const T* w_core, const T* w_out, c
   auto stage = [&](auto in_nhwc, auto out_nhwc, const T* in, const T* w, const T* b, const T* zz, T* out,
                    const StagedConv& a, NhwcPack<T> pack) {
     constexpr bool IN = decltype(in_nhwc)::value, OUTN = decltype(out_nhwc)::value;
-    const int bm = StagedBM(a.cout, c.th) == 32 && wide32 ? 64 : StagedBM(a.cout, c.th), bn = c.tw;
+    const int bm0 = StagedBM(a.cout, c.th), bm = bm0 == 32 && wide32 ? 64 : bm0, bn = c.tw;
     auto launch = [&](auto kernel, int bm_, int bn_, bool wg_ = false, bool pre_ = false) {
-      StagedConv s = a;  // bm_ x bn_ is StagedBM(a.cout, c.th) x c.tw, the tile StagedNhwcSplitStage splits by
+      StagedConv s = a;  // the split follows StagedBM(a.cout, c.th) x c.tw (StagedNhwcSplitStage), widened or not
       s.ksplit = OUTN ? StagedNhwcSplitStage(a, c, sm_count).ksplit : 1;
       const int ks = s.ksplit, tiles = CeilDiv(a.batch * a.Ho * a.Wo, bn_) * ks;
       const int extra = pack.dst != nullptr ? CeilDiv(NhwcPackBlocks(pack), ks) * ks : 0;  // whole clusters

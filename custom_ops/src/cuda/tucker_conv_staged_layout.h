@@ -198,11 +198,6 @@ inline size_t StagedNhwcWords(size_t n, int elem_bytes) { return (n * elem_bytes
 inline size_t StagedNhwcPackWords(const Problem& p, int elem_bytes = 2) {
   return StagedT1Words(p) + StagedNhwcWords(static_cast<size_t>(p.batch) * p.R2 * p.Ho * p.Wo, elem_bytes);
 }
-// Whether the core stage runs pre-split (StagedNhwcPresplit): fp32 outside the TF32 mode, in a wgmma kernel
-// (RunStagedNhwc runs BM 64 and 128 as those), with R2 over at least two row tiles; not at BM 128 x BN 128, whose
-// doubled ring (128 KB) would not fit the 99 KB of a block on the GPUs that run the WG kernels' WMMA body (compute
-// capability 12), and which was not measured at two row tiles (at one, R2 64-96, its cores ran from 5% faster to
-// 3% slower pre-split: call 2).
 // TUCKER_ONNX_WG_BM32=1 (experimental, off by default; session 28): where the WG kernels run, a stage whose
 // channels fit BM 32 (ranks <= 32) runs the WG kernel at BM 64 instead, half its rows past the stage's channels.
 // Why: at batch 32 those stages take the WMMA kernel, and CUPTI (session 28) put the BM 32 core at 58% of
@@ -212,6 +207,11 @@ inline bool StagedWgBm32() {
   const char* v = std::getenv("TUCKER_ONNX_WG_BM32");
   return v != nullptr && v[0] == '1' && v[1] == 0;
 }
+// Whether the core stage runs pre-split (StagedNhwcPresplit): fp32 outside the TF32 mode, in a wgmma kernel
+// (RunStagedNhwc runs BM 64 and 128 as those), with R2 over at least two row tiles; not at BM 128 x BN 128, whose
+// doubled ring (128 KB) would not fit the 99 KB of a block on the GPUs that run the WG kernels' WMMA body (compute
+// capability 12), and which was not measured at two row tiles (at one, R2 64-96, its cores ran from 5% faster to
+// 3% slower pre-split: call 2).
 inline bool StagedNhwcSplitsCore(const Problem& p, const Config& c, bool wgmma) {
   const int bm = StagedBM(p.R2, c.th);
   return c.nsplit == 5 && !p.tf32 && wgmma && bm >= 64 && p.R2 > bm && !(bm == 128 && c.tw == 128);
