@@ -138,9 +138,15 @@ def main():
     ap.add_argument("--marginal", type=int, default=0, help="also time chains of this many layers: marginal us per layer")
     ap.add_argument("--kernels", action="store_true", help="also record CUPTI kernel time per Run (torch.profiler)")
     ap.add_argument("--tf32", action="store_true", help="fp32 rows with TF32 on both sides (TuckerConv and cuDNN)")
-    ap.add_argument("--wgmma-ab", action="store_true", help="also time the fused op with wgmma off (TUCKER_ONNX_WGMMA=0): "
-                    "the same configs on WMMA, side by side")
+    ap.add_argument("--ab-env", metavar="VAR=VALUE", help="also time the fused op with this run-time switch of the op set "
+                    "(e.g. TUCKER_ONNX_WG_BM32=1), side by side in the same process: the same picks, the switch's effect")
+    ap.add_argument("--wgmma-ab", action="store_true", help="--ab-env TUCKER_ONNX_WGMMA=0: the same configs on WMMA")
     args = ap.parse_args()
+    if args.wgmma_ab:
+        args.ab_env = "TUCKER_ONNX_WGMMA=0"
+    ab_var, ab_val = args.ab_env.split("=", 1) if args.ab_env else (None, None)
+    if args.ab_env and (not ab_var or ab_var in os.environ):
+        raise SystemExit(f"--ab-env {args.ab_env}: expected VAR=VALUE with VAR not already set")
     if args.tf32:  # read by the op at each Run and by bench_common.cuda_options for the cuDNN sessions
         os.environ["TUCKER_ONNX_TF32"] = "1"
     import onnxruntime as ort
@@ -171,12 +177,12 @@ def main():
                 x = rng.standard_normal((batch, c, hw, hw)).astype(np.float16 if dtype == "fp16" else np.float32)
                 kw = dict(iters=args.iters, repeats=args.repeats, kernels=args.kernels)
                 tf = time_session(fused, {"X": x}, library=True, **kw)
-                if args.wgmma_ab:  # the op reads the switch at each launch; a new session captures its own graph
-                    os.environ["TUCKER_ONNX_WGMMA"] = "0"
+                if ab_var:  # the op reads its switches at each launch; a new session captures its own graph
+                    os.environ[ab_var] = ab_val
                     try:
                         tw = time_session(fused, {"X": x}, library=True, **kw)
                     finally:
-                        os.environ.pop("TUCKER_ONNX_WGMMA")
+                        os.environ.pop(ab_var)
                 tt = time_session(trip, {"X": x}, library=False, **kw)
                 td = time_session(dense, {"X": x}, library=False, **kw)
                 ref = tt["output"].astype(np.float64)
@@ -203,9 +209,14 @@ def main():
                     elif kern:
                         row[f"{name}_kernel_error"] = kern["error"]
                 row["fused_config"] = fused_config(dtype, batch, c, hw, r1, r2, k, n, stride)
-                if args.wgmma_ab:
-                    row["fused_wmma_us"] = tw["median_ms"] * 1e3 / L
-                    row["wgmma_speedup"] = row["fused_wmma_us"] / row["fused_us"]
+                if ab_var:  # ab_speedup > 1: the default (switch unset) is faster
+                    row["ab_env"] = args.ab_env
+                    row["fused_ab_us"] = tw["median_ms"] * 1e3 / L
+                    row["ab_speedup"] = row["fused_ab_us"] / row["fused_us"]
+                    err_ab = float(np.abs(tw["output"].astype(np.float64) - ref).max() / (np.abs(ref).max() + 1e-9))
+                    row["rel_err_ab_vs_triplet"] = err_ab
+                    if args.wgmma_ab:  # the names of sessions 17-28's logs
+                        row["fused_wmma_us"], row["wgmma_speedup"] = row["fused_ab_us"], row["ab_speedup"]
                 row["speedup_vs_triplet"] = row["triplet_us"] / row["fused_us"]
                 row["speedup_vs_dense"] = row["dense_us"] / row["fused_us"]
                 L2 = args.marginal if chain and args.marginal > L else 0
@@ -225,7 +236,8 @@ def main():
                          f"x{row['marg_speedup_vs_triplet']:.2f}" if "fused_marg_us" in row else "")
                       + (f"  kernels fused {row['fused_kernel_us']:.2f} triplet {row['triplet_kernel_us']:.2f} us"
                          if "fused_kernel_us" in row and "triplet_kernel_us" in row else "")
-                      + (f"  wgmma off {row['fused_wmma_us']:.2f} (x{row['wgmma_speedup']:.2f})" if args.wgmma_ab else ""),
+                      + (f"  {args.ab_env} {row['fused_ab_us']:.2f} (x{row['ab_speedup']:.2f}, err {err_ab:.1e})"
+                         if ab_var else ""),
                       flush=True)
     dump(out / "layers.json", {"environment": env, "rows": rows})
     with open(out / "layers.md", "w") as f:
@@ -234,7 +246,7 @@ def main():
                 "a layer's GPU time in the captured graph without ORT's fixed per-Run cost.\n\n"
                 "| dtype | batch | core | D | fused us | cuDNN triplet us | dense us | floor us | vs triplet | vs dense "
                 "| fused marginal us | triplet marginal us | marginal vs triplet "
-                "| fused kern us (n) | triplet kern us (n) | dense kern us (n) | fused config | fused, wgmma off, us |\n"
+                f"| fused kern us (n) | triplet kern us (n) | dense kern us (n) | fused config | fused, {args.ab_env or 'switch'}, us |\n"
                 "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
         marg = lambda r: (f"{r['fused_marg_us']:.2f} | {r['triplet_marg_us']:.2f} | {r['marg_speedup_vs_triplet']:.2f}x"
                           if "fused_marg_us" in r else "- | - | -")
@@ -243,7 +255,7 @@ def main():
             f.write(f"| {r['dtype']} | {r['batch']} | {r['core']} | {r['D']} | {r['fused_us']:.2f} | {r['triplet_us']:.2f} | "
                     f"{r['dense_us']:.2f} | {r['floor_us']:.2f} | {r['speedup_vs_triplet']:.2f}x | {r['speedup_vs_dense']:.2f}x "
                     f"| {marg(r)} | {kern(r, 'fused')} | {kern(r, 'triplet')} | {kern(r, 'dense')} | {r.get('fused_config') or '-'} "
-                    + (f"| {r['fused_wmma_us']:.2f} |\n" if "fused_wmma_us" in r else "| - |\n"))
+                    + (f"| {r['fused_ab_us']:.2f} |\n" if "fused_ab_us" in r else "| - |\n"))
         for dtype in args.dtypes:
             for batch in args.batches:
                 sp = [r["speedup_vs_triplet"] for r in rows if r["dtype"] == dtype and r["batch"] == batch]
@@ -251,11 +263,11 @@ def main():
                     f.write(f"\n{dtype} batch {batch}: median speed-up vs cuDNN triplet {np.median(sp):.2f}x, min {min(sp):.2f}x")
                 mp = [r["marg_speedup_vs_triplet"] for r in rows if r["dtype"] == dtype and r["batch"] == batch
                       and "marg_speedup_vs_triplet" in r]
-                wg = [r["wgmma_speedup"] for r in rows if r["dtype"] == dtype and r["batch"] == batch
-                      and "wgmma_speedup" in r]
+                wg = [r["ab_speedup"] for r in rows if r["dtype"] == dtype and r["batch"] == batch
+                      and "ab_speedup" in r]
                 if wg:
-                    f.write(f"\n{dtype} batch {batch}: wgmma on vs off, median {np.median(wg):.2f}x, "
-                            f"range {min(wg):.2f}-{max(wg):.2f}x")
+                    f.write(f"\n{dtype} batch {batch}: default vs {args.ab_env} (x > 1: the default is faster), "
+                            f"median {np.median(wg):.2f}x, range {min(wg):.2f}-{max(wg):.2f}x")
                 if mp:
                     f.write(f"\n{dtype} batch {batch}, marginal: median speed-up vs cuDNN triplet {np.median(mp):.2f}x, "
                             f"min {min(mp):.2f}x ({len(mp)} rows)")

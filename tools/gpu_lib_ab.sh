@@ -6,7 +6,8 @@
 # two large-rank layers at batch 32 ($TRACE_SHAPES, $TRACE_BATCH) under each build ($TRACE_CONFIGS forced, $TRACE_DTYPE), Nsight Compute on the
 # first build's stages with $NCU set, and bench_layers.py ($BENCHES: dtype:batches[:tf32], as gpu_wgmma_check.sh)
 # under each build in turn, the cuDNN triplet timed again in each as the run's control; with $MODELS, bench_models.py
-# under the first. Usage:
+# under the first. BENCH_ARGS: more bench_layers.py arguments (e.g. "--ab-env TUCKER_ONNX_WG_BM32=1": a run-time
+# switch timed side by side with the default in each row). Usage:
 #   LIBS="new old" TESTS="wgmma or staged_channels_last" bash tools/device_env.sh bash tools/gpu_lib_ab.sh
 set -uo pipefail
 . tools/gpu_common.sh
@@ -38,7 +39,7 @@ for b in ${BENCHES-fp16:32}; do
     echo "== $l $b"
     TUCKER_ONNX_LIBRARY=/tmp/libs/$l.so timeout ${BENCH_LIMIT:-110} python3 tools/bench_layers.py \
       --out "$R/layers_${l}_${dt}_b${bs/,/_}${tf:+_tf32}" --dtypes $dt --batches ${bs/,/ } ${tf:+--tf32} --stack 4 \
-      --iters 30 --repeats 3 2>&1 | quiet | tail -24
+      --iters 30 --repeats 3 ${BENCH_ARGS:-} 2>&1 | quiet | tail -24
     pack
   done
 done
