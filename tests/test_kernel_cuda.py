@@ -345,6 +345,7 @@ def test_cuda_staged_channels_last_wgmma(library, monkeypatch, cfg, si, mode):
     themselves)."""
     pytest.importorskip("torch")
     shape = WGMMA_SHAPES[si]
+    monkeypatch.delenv("TUCKER_ONNX_WG_BM32", raising=False)
     if mode == "fp32-tf32":
         monkeypatch.setenv("TUCKER_ONNX_TF32", "1")
     else:
@@ -355,9 +356,9 @@ def test_cuda_staged_channels_last_wgmma(library, monkeypatch, cfg, si, mode):
     on = _staged_kernel_names(monkeypatch, cfg, shape, dtype, "1")
     off = _staged_kernel_names(monkeypatch, cfg, shape, dtype, "0")
     # the WG form where a stage's block rows (StagedBM of its output channels under the cap) are 64 or 128: stages 1,
-    # 2 and 3 (R1, R2, N)
+    # 2 and 3 (R1, R2, N); at fp16 the BM 32 ones too, widened to BM 64 (StagedWgBm32)
     bm = lambda m: 32 if m <= 32 or cfg[1] == 32 else 64 if m <= 64 or cfg[1] == 64 else 128
-    want = sum(bm(m) >= 64 for m in (shape[1], shape[2], shape[3]))
+    want = 3 if mode == "fp16" else sum(bm(m) >= 64 for m in (shape[1], shape[2], shape[3]))
     assert sum(map(_wg_form, on)) == want and not any(map(_wg_form, off)), (want, on, off)
     # fp32 (3xTF32) only: the core pre-split (StagedNhwcSplitsCore) where R2 spans two row tiles or more, except at
     # BM 128 x BN 128
@@ -366,7 +367,8 @@ def test_cuda_staged_channels_last_wgmma(library, monkeypatch, cfg, si, mode):
     assert sum(map(_pre_split, on)) == want_pre and not any(map(_pre_split, off)), (want_pre, on, off)
 
 
-# TUCKER_ONNX_WG_BM32=1 (experimental): stages whose channels fit BM 32 run as the WG kernel at BM 64. Ranks <= 32
+# StagedWgBm32: with wgmma, stages whose channels fit BM 32 run as the WG kernel at BM 64 (fp16 by default, fp32 with
+# TUCKER_ONNX_WG_BM32=1; =0 keeps them on the WMMA kernel at BM 32). Ranks <= 32
 # (stage 1 and the core at a cap of 64; every stage at a cap of 32), a K split, a strided 5x5 core, and stage 1
 # writing the split t1 of a pre-split core (R2 72).
 WG_BM32_SHAPES = [(16, 24, 32, 40, 6, 6, 3, (1, 1), (1, 1, 1, 1), (1, 1)),
@@ -379,8 +381,9 @@ WG_BM32_TILES = [(6, 64, 64, 256, 4, 32), (6, 64, 128, 256, 4, 64), (6, 32, 128,
 @pytest.mark.parametrize("si", range(len(WG_BM32_SHAPES)))
 @pytest.mark.parametrize("mode", ["fp16", "fp32"])
 def test_cuda_staged_wg_bm32(library, monkeypatch, cfg, si, mode):
-    """With TUCKER_ONNX_WG_BM32=1 every stage runs the WG kernel (the BM 32 ones at BM 64) and matches the reference
-    (fp16's tolerance; fp32 within 1e-5); without it the BM 32 stages keep the WMMA kernel."""
+    """Widened (fp16 by default, either type with TUCKER_ONNX_WG_BM32=1) every stage runs the WG kernel (the BM 32
+    ones at BM 64) and matches the reference (fp16's tolerance; fp32 within 1e-5); not widened (fp32 by default, or
+    =0) the BM 32 stages keep the WMMA kernel."""
     pytest.importorskip("torch")
     monkeypatch.delenv("TUCKER_ONNX_TF32", raising=False)
     shape = WG_BM32_SHAPES[si]
@@ -389,10 +392,13 @@ def test_cuda_staged_wg_bm32(library, monkeypatch, cfg, si, mode):
     dtype = np.float16 if mode == "fp16" else np.float32
     monkeypatch.setenv("TUCKER_ONNX_WG_BM32", "1")
     wide = _staged_kernel_names(monkeypatch, cfg, shape, dtype, "1")
-    monkeypatch.delenv("TUCKER_ONNX_WG_BM32")
+    monkeypatch.setenv("TUCKER_ONNX_WG_BM32", "0")
     plain = _staged_kernel_names(monkeypatch, cfg, shape, dtype, "1")
+    monkeypatch.delenv("TUCKER_ONNX_WG_BM32")
+    default = _staged_kernel_names(monkeypatch, cfg, shape, dtype, "1")
     assert wide and all(map(_wg_form, wide)), wide
     assert not all(map(_wg_form, plain)), plain  # stage 1 (R1 <= 32) at least takes the WMMA kernel
+    assert default == (wide if mode == "fp16" else plain), (default, wide, plain)
 
 
 @pytest.mark.parametrize("cfg", ["6,64,128,256,5,32", "6,128,128,256,5,32", "6,128,64,256,5,128"])

@@ -251,8 +251,8 @@ PRESPLIT_CASES = [(_R1_24, (6, 64, 64, 256, 5, 32), False, True), (_R1_24, (6, 6
                   (_NHWC_EMU[0], (6, 64, 128, 256, 5, 32), True, False)]
 
 
-# TUCKER_ONNX_WG_BM32=1 (experimental): stages whose channels fit BM 32 run as the WG kernel at BM 64, half its rows
-# past the stage's channels. Ranks <= 32: stage 1 and the core at a BM cap of 64, every stage at a cap of 32 (stage 3's
+# StagedWgBm32: with wgmma, stages whose channels fit BM 32 run as the WG kernel at BM 64, half its rows past the
+# stage's channels (fp16 by default; TUCKER_ONNX_WG_BM32=1 or =0 forces it either way). Ranks <= 32: stage 1 and the core at a BM cap of 64, every stage at a cap of 32 (stage 3's
 # 40 channels then in one widened tile), a K split of the core, stage 1 (R1 24) writing the split t1 for a pre-split
 # core (R2 72 at BM 64), and fp16.
 _R32 = (16, 24, 32, 40, 6, 6, 3, (1, 1), (1, 1, 1, 1), (1, 1))
@@ -274,9 +274,13 @@ def test_emulated_wg_bm32_matches_reference(emulator, tmp_path, monkeypatch, sha
     assert np.isfinite(got.astype(np.float64)).all()
     tol = TOL[dtype] if dtype == np.float32 else dict(atol=5e-2, rtol=5e-2)
     np.testing.assert_allclose(got.astype(np.float64), want, **tol)
-    monkeypatch.delenv("TUCKER_ONNX_WG_BM32")
+    monkeypatch.setenv("TUCKER_ONNX_WG_BM32", "0")
     run_emulated(emulator, tmp_path, x, w_in, w_core, w_out, b, z, s, p, d, True, cfg, wgmma=True)
     assert (tmp_path / "wg_bm32.txt").read_text().strip() == "0"
+    monkeypatch.delenv("TUCKER_ONNX_WG_BM32")  # the default: widened at fp16 only
+    got = run_emulated(emulator, tmp_path, x, w_in, w_core, w_out, b, z, s, p, d, True, cfg, wgmma=True)
+    assert (tmp_path / "wg_bm32.txt").read_text().strip() == ("1" if dtype == np.float16 else "0")
+    np.testing.assert_allclose(got.astype(np.float64), want, **tol)
 
 
 @pytest.mark.parametrize("shape,cfg,tf32,split", PRESPLIT_CASES,

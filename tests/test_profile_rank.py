@@ -307,6 +307,22 @@ def test_the_wgmma_switch_is_part_of_the_cuda_latency_key(monkeypatch):
     assert device_signature("cuda") == plain
 
 
+def test_the_wg_bm32_override_is_part_of_the_cuda_latency_key(monkeypatch):
+    """TUCKER_ONNX_WG_BM32=0/1 forces the rank-32 stages' kernel either way and so changes CUDA latencies; unset (or
+    anything else) is the op's default and leaves the key as it was."""
+    from tucker_onnx.profile.environment import describe, device_signature
+    for var in ("TUCKER_ONNX_WG_BM32", "TUCKER_ONNX_WGMMA", "TUCKER_ONNX_TF32"):
+        monkeypatch.delenv(var, raising=False)
+    plain, cpu = device_signature("cuda"), device_signature("cpu")
+    assert describe("cuda")["tucker_conv_wg_bm32"] == "fp16 (default)"
+    for v in ("0", "1"):
+        monkeypatch.setenv("TUCKER_ONNX_WG_BM32", v)
+        assert device_signature("cuda") == plain + f"|wgbm32={v}" and device_signature("cpu") == cpu
+        assert f"TUCKER_ONNX_WG_BM32={v}" in describe("cuda")["tucker_conv_wg_bm32"]
+    monkeypatch.setenv("TUCKER_ONNX_WG_BM32", "yes")
+    assert device_signature("cuda") == plain
+
+
 def test_tf32_mode_is_part_of_the_cuda_latency_key(monkeypatch):
     """TuckerConv's TF32 mode (TUCKER_ONNX_TF32=1) changes its CUDA latencies: cached measurements and report
     headers say which mode they were taken in; NVIDIA_TF32_OVERRIDE=0 turns the mode off, as in cuDNN."""

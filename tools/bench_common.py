@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 from tucker_onnx import make_session
-from tucker_onnx.profile.environment import tf32_mode, wgmma_mode  # TF32 mode: cuDNN gets use_tf32 1 with it
+from tucker_onnx.profile.environment import tf32_mode, wg_bm32_description, wgmma_mode  # TF32 mode: cuDNN gets use_tf32 1 with it
 
 CUDA = ["CUDAExecutionProvider", "CPUExecutionProvider"]
 
@@ -102,6 +102,7 @@ def environment() -> dict:
     # The channels-last staged family's wgmma form (session 23): on by default where the library has sm_90a code.
     env["tucker_onnx_wgmma"] = "on (sm_90a code; TUCKER_ONNX_WGMMA=0 for WMMA)" if wgmma_mode() else \
         "off (TUCKER_ONNX_WGMMA=0)"
+    env["tucker_onnx_wg_bm32"] = wg_bm32_description()
     env["session"] = {"providers": CUDA, "provider_options": cuda_options(True)[0] | {"enable_cuda_graph": "on and off per row",
                       "use_tf32": ("1 for every row: fp32 rows compare TuckerConv's TF32 mode (TUCKER_ONNX_TF32=1) "
                                    "with cuDNN's TF32" if tf32_mode() else

@@ -80,8 +80,8 @@ int Run(const std::string& dir, const tucker_cuda::Problem& p, const tucker_cuda
                                  scratch.data(), 132, go_cluster, wgmma);
       // DIR/presplit.txt: whether the core ran pre-split, for the tests to know that the path they check was taken
       std::ofstream(dir + "/presplit.txt") << (tucker_cuda::StagedNhwcSplitsCore(p, c, wgmma) ? 1 : 0) << "\n";
-      // DIR/wg_bm32.txt: whether BM 32 stages ran as the WG kernel at BM 64 (TUCKER_ONNX_WG_BM32=1 with wgmma)
-      std::ofstream(dir + "/wg_bm32.txt") << (wgmma && tucker_cuda::StagedWgBm32() ? 1 : 0) << "\n";
+      // DIR/wg_bm32.txt: whether BM 32 stages ran as the WG kernel at BM 64 (StagedWgBm32, with wgmma)
+      std::ofstream(dir + "/wg_bm32.txt") << (wgmma && tucker_cuda::StagedWgBm32(sizeof(T) == 2) ? 1 : 0) << "\n";
     } else {
       tucker_cuda::RunStaged<T>(x.data(), wi.data(), wc.data(), wo.data(), b.data(), zp, y.data(), p, c,
                                 scratch.data(), go);

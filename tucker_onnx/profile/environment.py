@@ -18,6 +18,19 @@ def wgmma_mode() -> bool:
     return os.environ.get("TUCKER_ONNX_WGMMA") != "0"
 
 
+def wg_bm32_override() -> str | None:
+    """TUCKER_ONNX_WG_BM32 where it forces the rank-32 stages' kernel ("1": the WG kernel at BM 64 for fp32 too; "0":
+    the WMMA kernel at BM 32 for fp16 too); None: the op's default (widened at fp16 only). A latency cache keys it."""
+    v = os.environ.get("TUCKER_ONNX_WG_BM32")
+    return v if v in ("0", "1") else None
+
+
+def wg_bm32_description() -> str:
+    """Which types' rank-32 stages run the WG kernel at BM 64, for report headers."""
+    return {None: "fp16 (default)", "1": "fp16 and fp32 (TUCKER_ONNX_WG_BM32=1)",
+            "0": "off (TUCKER_ONNX_WG_BM32=0)"}[wg_bm32_override()]
+
+
 def describe(provider: str, provider_options: dict | None = None) -> dict:
     import onnxruntime as ort
     env = {"provider": provider, "onnxruntime": ort.__version__, "python": platform.python_version(),
@@ -42,6 +55,7 @@ def describe(provider: str, provider_options: dict | None = None) -> dict:
                                    "fp32-accurate (FFMA or 3xTF32; TUCKER_ONNX_TF32=1 for TF32)")
         env["tucker_conv_wgmma"] = ("on where the card has sm_90a code" if wgmma_mode() else
                                     "off (TUCKER_ONNX_WGMMA=0)")
+        env["tucker_conv_wg_bm32"] = wg_bm32_description()
         try:
             import torch
             env["cuda"] = torch.version.cuda
@@ -60,4 +74,5 @@ def device_signature(provider: str) -> str:
     if provider == "cuda":
         sig += "|tf32" if tf32_mode() else ""
         sig += "" if wgmma_mode() else "|nowgmma"
+        sig += f"|wgbm32={wg_bm32_override()}" if wg_bm32_override() else ""
     return sig

@@ -794,7 +794,7 @@ void RunStagedNhwc(const T* x, const T* w_in, const T* w_core, const T* w_out, c
   // element offsets of the core's low parts (fp32 only: one float per element; 0 where it does not pre-split)
   const long long t1_lo = L.t1_lo != 0 ? static_cast<long long>(L.t1_lo - L.t1) : 0;
   const long long pk_lo = L.packed_lo != 0 ? static_cast<long long>(L.packed_lo - L.packed) : 0;
-  const bool wide32 = wgmma && StagedWgBm32();  // BM 32 stages as the WG kernel at BM 64 (experimental)
+  const bool wide32 = wgmma && StagedWgBm32(sizeof(T) == 2);  // BM 32 stages as the WG kernel at BM 64
   auto stage = [&](auto in_nhwc, auto out_nhwc, const T* in, const T* w, const T* b, const T* zz, T* out,
                    const StagedConv& a, NhwcPack<T> pack) {
     constexpr bool IN = decltype(in_nhwc)::value, OUTN = decltype(out_nhwc)::value;

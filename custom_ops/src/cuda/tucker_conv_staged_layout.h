@@ -198,14 +198,17 @@ inline size_t StagedNhwcWords(size_t n, int elem_bytes) { return (n * elem_bytes
 inline size_t StagedNhwcPackWords(const Problem& p, int elem_bytes = 2) {
   return StagedT1Words(p) + StagedNhwcWords(static_cast<size_t>(p.batch) * p.R2 * p.Ho * p.Wo, elem_bytes);
 }
-// TUCKER_ONNX_WG_BM32=1 (experimental, off by default; session 28): where the WG kernels run, a stage whose
-// channels fit BM 32 (ranks <= 32) runs the WG kernel at BM 64 instead, half its rows past the stage's channels.
-// Why: at batch 32 those stages take the WMMA kernel, and CUPTI (session 28) put the BM 32 core at 58% of
-// 64:32->32:64@56 (67 of 116 us) and 59% of 128:64->32:128@28. Twice the products on wgmma may still be faster;
-// not yet measured, so the model and the tuners do not know it.
-inline bool StagedWgBm32() {
+// Where the WG kernels run, whether a stage whose channels fit BM 32 (ranks <= 32) runs the WG kernel at BM 64, half
+// its rows past the stage's channels, instead of the WMMA kernel at BM 32. On for fp16, off for fp32;
+// TUCKER_ONNX_WG_BM32=1 or =0 forces it either way (the A/B switch). Measured on the H200 (session 29, batch 32, the
+// model's picks, both in one process): fp16's rank-32 rows ran 10-14% faster (the layer median 1.62x -> 1.76x the
+// cuDNN triplet, no row slower by more than 1%); fp32's (3xTF32) ran 0-8% slower: its WG kernel's products and
+// operand splits double with the rows, where fp16's tensor-core time is not what bounds the stage. The model prices
+// these stages at BM 32 either way (fitted on logs where they ran WMMA).
+inline bool StagedWgBm32(bool fp16) {
   const char* v = std::getenv("TUCKER_ONNX_WG_BM32");
-  return v != nullptr && v[0] == '1' && v[1] == 0;
+  if (v != nullptr && (v[0] == '0' || v[0] == '1') && v[1] == 0) return v[0] == '1';
+  return fp16;
 }
 // Whether the core stage runs pre-split (StagedNhwcPresplit): fp32 outside the TF32 mode, in a wgmma kernel
 // (RunStagedNhwc runs BM 64 and 128 as those), with R2 over at least two row tiles; not at BM 128 x BN 128, whose
