@@ -10,6 +10,7 @@ Usage: python tools/bench_models.py --out results/models [--models resnet18 vgg1
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 from pathlib import Path
@@ -58,6 +59,8 @@ def main():
                          "fp32 kernels (FFMA or 3xTF32) make; ort-default lets cuDNN use TF32 tensor cores on fp32 "
                          "convs (~1e-3 error) while TuckerConv stays fp32-accurate; on: TF32 on both sides (cuDNN's "
                          "default and TuckerConv's TF32 mode, TUCKER_ONNX_TF32=1)")
+    ap.add_argument("--isolate", action="store_true", help="time each session alone (the others closed), one after "
+                    "another, instead of all open in interleaved rounds: whether co-resident sessions slow each other")
     args = ap.parse_args()
     if args.tf32 == "off":  # read by cuDNN/cuBLAS when they initialise: set before any session exists
         os.environ["NVIDIA_TF32_OVERRIDE"] = "0"
@@ -127,15 +130,29 @@ def main():
                     # 13% in session 5, so a gain smaller than the control's gap is noise. Sessions are timed in
                     # interleaved rounds (order reversed every other round), each row's value the median of the
                     # rounds' medians, so drift during the run hits every session alike.
-                    sessions["control"] = open_session(t, args.provider, library=False, cuda_graph=g)
-                    per_round = max(1, args.repeats // ROUNDS)
-                    samples = {k: [] for k in sessions}
-                    for r in range(ROUNDS):
-                        for k in (list(sessions) if r % 2 == 0 else list(sessions)[::-1]):
-                            samples[k].append(measure(sessions[k], feeds, 20 if r == 0 else 3, per_round,
-                                                      args.provider).median_ms)
-                    for k, v in samples.items():
-                        row[f"{k}_ms"] = float(np.median(v))
+                    if args.isolate:  # each graph in a session of its own, opened after the last one closed
+                        graphs = {"original": (d, False), "tucker_unfused": (t, False), "tucker_fused": (fused, True),
+                                  "control": (t, False)}
+                        if "tucker_selected" in sessions:
+                            graphs["tucker_selected"] = (selected, True)
+                        sessions.clear()
+                        gc.collect()
+                        for k, (m, lib) in graphs.items():
+                            s1 = open_session(m, args.provider, library=lib, cuda_graph=g)
+                            row[f"{k}_ms"] = measure(s1, feeds, 20, args.repeats, args.provider).median_ms
+                            del s1
+                            gc.collect()
+                        row["timing"] = "isolated: one session open at a time"
+                    else:
+                        sessions["control"] = open_session(t, args.provider, library=False, cuda_graph=g)
+                        per_round = max(1, args.repeats // ROUNDS)
+                        samples = {k: [] for k in sessions}
+                        for r in range(ROUNDS):
+                            for k in (list(sessions) if r % 2 == 0 else list(sessions)[::-1]):
+                                samples[k].append(measure(sessions[k], feeds, 20 if r == 0 else 3, per_round,
+                                                          args.provider).median_ms)
+                        for k, v in samples.items():
+                            row[f"{k}_ms"] = float(np.median(v))
                     row["control_vs_unfused"] = row["tucker_unfused_ms"] / row["control_ms"]
                     row["fused_vs_unfused"] = row["tucker_unfused_ms"] / row["tucker_fused_ms"]
                     row["fused_vs_original"] = row["original_ms"] / row["tucker_fused_ms"]
