@@ -180,6 +180,7 @@ def layer_times(model: onnx.ModelProto, provider: str = "cpu", batch: int = 1, w
         m = isolate(model, node, infos, inits)
         sess = open_session(m, provider, library=library, cuda_graph=cuda_graph, threads=threads)
         t = measure(sess, _feeds(m, rng), warmup, repeats, provider).median_ms
+        del sess  # one session open at a time
         shape, ranks = _describe(node, infos, inits)
         rows.append(LayerTime(node.name or node.output[0], node.op_type, shape, ranks, max(t - base, 0.0)))
     total = sum(r.ms for r in rows) or 1.0

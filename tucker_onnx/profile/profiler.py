@@ -35,10 +35,12 @@ def profile_model(model: onnx.ModelProto, provider: str = "auto", batch: int = 1
     cuda_graph = cuda_graph and provider == "cuda"
     feeds = random_inputs(model, 0, batch)
     lat, cuda_graph, note, sess = time_model(model, feeds, provider, library, cuda_graph, warmup, repeats, threads)
+    session_providers = sess.get_providers()
+    del sess  # closed before the layers are timed: open sessions slow each other (session 29, tools/bench_models.py)
     rows = layer_times(model, provider, batch, max(3, warmup // 2), layer_repeats, cuda_graph, progress, library, threads)
     opts = cuda_provider_options(cuda_graph)[0] if provider == "cuda" else {}
     sum_ms = sum(r.ms for r in rows)
-    env = describe(provider, opts) | {"batch": batch, "session_providers": sess.get_providers(),
+    env = describe(provider, opts) | {"batch": batch, "session_providers": session_providers,
                                       "intra_op_threads": threads or "onnxruntime default"}
     if note:
         env["note"] = note
