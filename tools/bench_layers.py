@@ -144,8 +144,8 @@ def main():
     args = ap.parse_args()
     if args.wgmma_ab:
         args.ab_env = "TUCKER_ONNX_WGMMA=0"
-    ab_var, ab_val = args.ab_env.split("=", 1) if args.ab_env else (None, None)
-    if args.ab_env and (not ab_var or ab_var in os.environ):
+    ab_var, _, ab_val = (args.ab_env or "").partition("=")
+    if args.ab_env and (not ab_var or "=" not in args.ab_env or ab_var in os.environ):
         raise SystemExit(f"--ab-env {args.ab_env}: expected VAR=VALUE with VAR not already set")
     if args.tf32:  # read by the op at each Run and by bench_common.cuda_options for the cuDNN sessions
         os.environ["TUCKER_ONNX_TF32"] = "1"
