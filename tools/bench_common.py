@@ -11,7 +11,8 @@ import time
 import numpy as np
 
 from tucker_onnx import make_session
-from tucker_onnx.profile.environment import tf32_mode, wg_bm32_description, wgmma_mode  # TF32 mode: cuDNN gets use_tf32 1 with it
+# TF32 mode: cuDNN gets use_tf32 1 with it
+from tucker_onnx.profile.environment import tf32_mode, wg_bm32_description, wgmma_mode
 
 CUDA = ["CUDAExecutionProvider", "CPUExecutionProvider"]
 

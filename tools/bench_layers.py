@@ -138,8 +138,9 @@ def main():
     ap.add_argument("--marginal", type=int, default=0, help="also time chains of this many layers: marginal us per layer")
     ap.add_argument("--kernels", action="store_true", help="also record CUPTI kernel time per Run (torch.profiler)")
     ap.add_argument("--tf32", action="store_true", help="fp32 rows with TF32 on both sides (TuckerConv and cuDNN)")
-    ap.add_argument("--ab-env", metavar="VAR=VALUE", help="also time the fused op with this run-time switch of the op set "
-                    "(e.g. TUCKER_ONNX_WG_BM32=1), side by side in the same process: the same picks, the switch's effect")
+    ap.add_argument("--ab-env", metavar="VAR=VALUE", help="also time the fused op with this run-time switch of the op "
+                    "set (e.g. TUCKER_ONNX_WG_BM32=1), side by side in the same process: the same picks, the switch's "
+                    "effect")
     ap.add_argument("--wgmma-ab", action="store_true", help="--ab-env TUCKER_ONNX_WGMMA=0: the same configs on WMMA")
     args = ap.parse_args()
     if args.wgmma_ab:
@@ -246,7 +247,8 @@ def main():
                 "a layer's GPU time in the captured graph without ORT's fixed per-Run cost.\n\n"
                 "| dtype | batch | core | D | fused us | cuDNN triplet us | dense us | floor us | vs triplet | vs dense "
                 "| fused marginal us | triplet marginal us | marginal vs triplet "
-                f"| fused kern us (n) | triplet kern us (n) | dense kern us (n) | fused config | fused, {args.ab_env or 'switch'}, us |\n"
+                "| fused kern us (n) | triplet kern us (n) | dense kern us (n) | fused config "
+                f"| fused, {args.ab_env or 'switch'}, us |\n"
                 "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
         marg = lambda r: (f"{r['fused_marg_us']:.2f} | {r['triplet_marg_us']:.2f} | {r['marg_speedup_vs_triplet']:.2f}x"
                           if "fused_marg_us" in r else "- | - | -")

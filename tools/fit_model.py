@@ -98,9 +98,9 @@ TF32_LOGS = [_S22 / "variant6_tf32.jsonl.gz", _S22 / "variant4_tf32.jsonl.gz"]
 _S28 = ROOT / "results/h200_2026-12-01_s28"
 FP32_S28_LOGS = [_S28 / "call2/variant4_fp32.jsonl.gz", _S28 / "call2/variant6_fp32_b1.jsonl.gz",
                  _S28 / "call1/variant6_fp32_b32.jsonl.gz"]
-# Session 29: every variant-6 config timed at fp16, batch 32 and 1, on the 18 TDC shapes with the current kernels (wgmma,
-# and the rank-32 stages widened to the WG kernel at BM 64, StagedWgBm32, fp16's default since that session) and the
-# model's pick beside them (a variant-4 pick timed too). Nothing was refitted on it: the model's picks were within 1%.
+# Session 29: every variant-6 config timed at fp16, batch 32 and 1, on the 18 TDC shapes with the current kernels
+# (wgmma, and the rank-32 stages widened to the WG kernel at BM 64, StagedWgBm32, fp16's default since that session)
+# and the model's pick beside them (a variant-4 pick timed too). Nothing was refitted on it: the picks were within 1%.
 FP16_S29_LOG = ROOT / "results/h200_2026-12-01_s29/call3/variant6_fp16.jsonl.gz"
 
 

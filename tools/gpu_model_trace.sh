@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Where a model's time goes (batch $BATCH, default 1), kernel by kernel (GPU machine, through tools/device_env.sh carrying .ortgpu and
-# .whl): exports $MODELS (default resnet18) at $DTYPE (default fp32) as original / Tucker unfused / Tucker fused with
-# the TDC ranks (tools/export_bench_models.py), traces each one's kernels under CUPTI (tools/kernel_trace.py --model;
-# TF32 off on both sides for fp32), then times the three with CUDA graphs (tools/bench_models.py). Why: the fused
-# model's wall time is its Tucker layers plus everything else (stem, shortcut convs, pooling, classifier) plus the
-# gaps between kernels, and the model-level target depends on all three.
+# Where a model's time goes (batch $BATCH, default 1), kernel by kernel (GPU machine, through tools/device_env.sh
+# carrying .ortgpu and .whl): exports $MODELS (default resnet18) at $DTYPE (default fp32) as original / Tucker
+# unfused / Tucker fused with the TDC ranks (tools/export_bench_models.py), traces each one's kernels under CUPTI
+# (tools/kernel_trace.py --model; TF32 off on both sides for fp32), then times the three with CUDA graphs
+# (tools/bench_models.py). Why: the fused model's wall time is its Tucker layers plus everything else (stem, shortcut
+# convs, pooling, classifier) plus the gaps between kernels, and the model-level target depends on all three.
 # With BUILD=1 the custom-op library is first built here for sm_90a (16 cores: ~2 minutes).
 # Usage: [BUILD=1] [MODELS="resnet18"] [DTYPE=fp32] [BATCH=1] bash tools/device_env.sh bash tools/gpu_model_trace.sh
 set -u
@@ -24,6 +24,6 @@ for m in ${MODELS:-resnet18}; do
     --out "$R/trace_${m}_${DT}_b${BATCH:-1}.json" 2>&1 | quiet | tee "$R/trace_${m}_${DT}_b${BATCH:-1}.txt"
   pack
 done
-timeout 200 python3 tools/bench_models.py --models ${MODELS:-resnet18} --batches ${BATCH:-1} --dtypes "$DT" --graphs on \
-  --tf32 off --out "$R/models" 2>&1 | quiet | tail -8
+timeout 200 python3 tools/bench_models.py --models ${MODELS:-resnet18} --batches ${BATCH:-1} --dtypes "$DT" \
+  --graphs on --tf32 off --out "$R/models" 2>&1 | quiet | tail -8
 pack
