@@ -368,9 +368,9 @@ def test_cuda_staged_channels_last_wgmma(library, monkeypatch, cfg, si, mode):
 
 
 # StagedWgBm32: with wgmma, stages whose channels fit BM 32 run as the WG kernel at BM 64 (fp16 by default, fp32 with
-# TUCKER_ONNX_WG_BM32=1; =0 keeps them on the WMMA kernel at BM 32). Ranks <= 32
-# (stage 1 and the core at a cap of 64; every stage at a cap of 32), a K split, a strided 5x5 core, and stage 1
-# writing the split t1 of a pre-split core (R2 72).
+# TUCKER_ONNX_WG_BM32=1; =0 keeps them on the WMMA kernel at BM 32). Ranks <= 32 (stage 1 and the core at a cap of
+# 64; every stage at a cap of 32), a K split, a strided 5x5 core, and stage 1 writing the split t1 of a pre-split core
+# (R2 72).
 WG_BM32_SHAPES = [(16, 24, 32, 40, 6, 6, 3, (1, 1), (1, 1, 1, 1), (1, 1)),
                   (24, 32, 16, 40, 9, 8, 5, (2, 1), (2, 2, 1, 2), (1, 1)),
                   (16, 24, 72, 40, 6, 6, 3, (1, 1), (1, 1, 1, 1), (1, 1))]

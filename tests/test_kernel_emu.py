@@ -253,9 +253,8 @@ PRESPLIT_CASES = [(_R1_24, (6, 64, 64, 256, 5, 32), False, True), (_R1_24, (6, 6
 
 # StagedWgBm32: with wgmma, stages whose channels fit BM 32 run as the WG kernel at BM 64, half its rows past the
 # stage's channels (fp16 by default; TUCKER_ONNX_WG_BM32=1 or =0 forces it either way). Ranks <= 32: stage 1 and
-# the core at a BM cap of 64, every stage at a cap of 32 (stage 3's
-# 40 channels then in one widened tile), a K split of the core, stage 1 (R1 24) writing the split t1 for a pre-split
-# core (R2 72 at BM 64), and fp16.
+# the core at a BM cap of 64, every stage at a cap of 32 (stage 3's 40 channels then in one widened tile), a K split
+# of the core, stage 1 (R1 24) writing the split t1 for a pre-split core (R2 72 at BM 64), and fp16.
 _R32 = (16, 24, 32, 40, 6, 6, 3, (1, 1), (1, 1, 1, 1), (1, 1))
 WG_BM32_CASES = [(_R32, (6, 64, 64, 256, 5, 32), np.float32), (_R32, (6, 32, 128, 256, 5, 32), np.float32),
                  (_R32, (6, 64, 128, 256, 5, 64), np.float32), (_R1_24, (6, 64, 64, 256, 5, 32), np.float32),

@@ -11,8 +11,7 @@ import time
 import numpy as np
 
 from tucker_onnx import make_session
-# TF32 mode: cuDNN gets use_tf32 1 with it
-from tucker_onnx.profile.environment import tf32_mode, wg_bm32_description, wgmma_mode
+from tucker_onnx.profile.environment import tf32_mode, wg_bm32_description, wgmma_mode  # tf32_mode: cuDNN's use_tf32
 
 CUDA = ["CUDAExecutionProvider", "CPUExecutionProvider"]
 

@@ -1,8 +1,8 @@
 // Config checks, tile choice, scratch layout and per-stage arguments of the staged TuckerConv kernel (variant 6),
 // shared by its launcher, the host-side model and the CPU emulator's driver (custom_ops/emu).
 #pragma once
-#include <cstdlib>
 #include <cstddef>
+#include <cstdlib>
 
 #include "tucker_conv_impl.cuh"
 #include "tucker_conv_tiled_layout.h"
