@@ -346,6 +346,7 @@ def test_cuda_staged_channels_last_wgmma(library, monkeypatch, cfg, si, mode):
     pytest.importorskip("torch")
     shape = WGMMA_SHAPES[si]
     monkeypatch.delenv("TUCKER_ONNX_WG_BM32", raising=False)
+    monkeypatch.delenv("TUCKER_ONNX_SWAP32", raising=False)
     if mode == "fp32-tf32":
         monkeypatch.setenv("TUCKER_ONNX_TF32", "1")
     else:
@@ -356,9 +357,10 @@ def test_cuda_staged_channels_last_wgmma(library, monkeypatch, cfg, si, mode):
     on = _staged_kernel_names(monkeypatch, cfg, shape, dtype, "1")
     off = _staged_kernel_names(monkeypatch, cfg, shape, dtype, "0")
     # the WG form where a stage's block rows (StagedBM of its output channels under the cap) are 64 or 128: stages 1,
-    # 2 and 3 (R1, R2, N); at fp16 the BM 32 ones too, widened to BM 64 (StagedWgBm32)
+    # 2 and 3 (R1, R2, N); at fp16 the BM 32 ones too, widened to BM 64 (StagedWgBm32); at fp32 a BM 32 core too,
+    # its operands swapped (StagedCoreSwap)
     bm = lambda m: 32 if m <= 32 or cfg[1] == 32 else 64 if m <= 64 or cfg[1] == 64 else 128
-    want = 3 if mode == "fp16" else sum(bm(m) >= 64 for m in (shape[1], shape[2], shape[3]))
+    want = 3 if mode == "fp16" else 1 + sum(bm(m) >= 64 for m in (shape[1], shape[3]))
     assert sum(map(_wg_form, on)) == want and not any(map(_wg_form, off)), (want, on, off)
     # fp32 (3xTF32) only: the core pre-split (StagedNhwcSplitsCore) where R2 spans two row tiles or more, except at
     # BM 128 x BN 128
@@ -386,6 +388,7 @@ def test_cuda_staged_wg_bm32(library, monkeypatch, cfg, si, mode):
     =0) the BM 32 stages keep the WMMA kernel."""
     pytest.importorskip("torch")
     monkeypatch.delenv("TUCKER_ONNX_TF32", raising=False)
+    monkeypatch.setenv("TUCKER_ONNX_SWAP32", "0")  # (the fp32 core's default at BM 32: test_cuda_staged_core_swap)
     shape = WG_BM32_SHAPES[si]
     if mode == "fp32":
         cfg = cfg[:4] + (5,) + cfg[5:]
@@ -399,6 +402,45 @@ def test_cuda_staged_wg_bm32(library, monkeypatch, cfg, si, mode):
     assert wide and all(map(_wg_form, wide)), wide
     assert not all(map(_wg_form, plain)), plain  # stage 1 (R1 <= 32) at least takes the WMMA kernel
     assert default == (wide if mode == "fp16" else plain), (default, wide, plain)
+
+
+def _nhwc_bm(name: str) -> int:
+    """BM of a StagedNhwcKernel<T, BM, BN, ...> instantiation, demangled or not (mangled: ...KernelI<T>Li<BM>E...)."""
+    import re
+    m = re.search(r"StagedNhwcKernel<[^,]*,\s*(\d+)", name) or re.search(r"StagedNhwcKernelI(?:f|6__half)Li(\d+)E", name)
+    assert m is not None, name
+    return int(m.group(1))
+
+
+@pytest.mark.parametrize("cfg", WG_BM32_TILES, ids=[",".join(map(str, c)) for c in WG_BM32_TILES])
+@pytest.mark.parametrize("si", range(2))
+@pytest.mark.parametrize("mode", ["fp16", "fp32-tf32", "fp32"])
+def test_cuda_staged_core_swap(library, monkeypatch, cfg, si, mode):
+    """StagedCoreSwap: the core stage at BM 32 (R2 32 and 16) as the WG kernel with the operands' roles swapped
+    (pixels on wgmma's M; TUCKER_ONNX_SWAP32=1, =2 with fp32's operands pre-split; fp32's default) matches the
+    reference at each type's tolerance, on both BN (BN 64: N 16 per warpgroup), with a K split and a strided 5x5
+    core; =0 keeps the core off the WG kernel at BM 32."""
+    pytest.importorskip("torch")
+    monkeypatch.delenv("TUCKER_ONNX_WG_BM32", raising=False)
+    if mode == "fp32-tf32":
+        monkeypatch.setenv("TUCKER_ONNX_TF32", "1")
+    else:
+        monkeypatch.delenv("TUCKER_ONNX_TF32", raising=False)
+    shape = WG_BM32_SHAPES[si]
+    if mode != "fp16":
+        cfg = cfg[:4] + (5,) + cfg[5:]
+    dtype = np.float16 if mode == "fp16" else np.float32
+    swapped = lambda names: [n for n in names if _nhwc_bm(n) == 32 and _wg_form(n)]
+    for v in ("1", "2", "0", None):
+        if v is None:
+            monkeypatch.delenv("TUCKER_ONNX_SWAP32")
+        else:
+            monkeypatch.setenv("TUCKER_ONNX_SWAP32", v)
+        names = _staged_kernel_names(monkeypatch, cfg, shape, dtype, "1")
+        on = v in ("1", "2") or (v is None and mode != "fp16")
+        assert len(swapped(names)) == int(on), (v, names)
+        pre = v == "2" and mode == "fp32"
+        assert [_pre_split(n) for n in swapped(names)] == ([pre] if on else []), (v, names)
 
 
 @pytest.mark.parametrize("cfg", ["6,64,128,256,5,32", "6,128,128,256,5,32", "6,128,64,256,5,128"])

@@ -283,6 +283,39 @@ def test_emulated_wg_bm32_matches_reference(emulator, tmp_path, monkeypatch, sha
     np.testing.assert_allclose(got.astype(np.float64), want, **tol)
 
 
+# StagedCoreSwap: with wgmma, a core stage whose channels fit BM 32 runs as the WG kernel at BM 32 with the operands'
+# roles swapped (fp32 by default; TUCKER_ONNX_SWAP32=1, =2 with the operands pre-split, or =0 forces it). Here the
+# body is the WMMA form, so this checks the launcher's side: the kernel, its shared memory, and mode 2's scratch (t1's
+# and the packed weights' low parts, NaN until written). R2 32 and 16, both BN, a K split, a strided 5x5 core, fp16.
+_R2_16 = (24, 32, 16, 40, 9, 8, 5, (2, 1), (2, 2, 1, 2), (1, 1))
+SWAP_CASES = [(_R32, (6, 64, 128, 256, 5, 32), np.float32), (_R32, (6, 64, 64, 256, 5, 32), np.float32),
+              (_R32, (6, 64, 128, 256, 5, 64), np.float32), (_R2_16, (6, 32, 64, 256, 5, 32), np.float32),
+              (_R32, (6, 64, 128, 256, 4, 32), np.float16), (_R2_16, (6, 64, 64, 256, 4, 64), np.float16)]
+
+
+@pytest.mark.parametrize("shape,cfg,dtype", SWAP_CASES,
+                         ids=[f"{i}-{','.join(map(str, c))}-{d.__name__}" for i, (_, c, d) in enumerate(SWAP_CASES)])
+def test_emulated_core_swap_matches_reference(emulator, tmp_path, monkeypatch, shape, cfg, dtype):
+    rng = np.random.default_rng()
+    x, w_in, w_core, w_out, b, z = _case(rng, shape, 2, True, dtype)
+    s, p, d = shape[7], shape[8], shape[9]
+    want = tucker_conv(x, w_in, w_core, w_out, b, z, s, p, d, "relu")
+    tol = TOL[dtype] if dtype == np.float32 else dict(atol=5e-2, rtol=5e-2)
+    monkeypatch.delenv("TUCKER_ONNX_WG_BM32", raising=False)
+    for mode in (None, "0", "1", "2"):
+        if mode is None:
+            monkeypatch.delenv("TUCKER_ONNX_SWAP32", raising=False)
+        else:
+            monkeypatch.setenv("TUCKER_ONNX_SWAP32", mode)
+        got = run_emulated(emulator, tmp_path, x, w_in, w_core, w_out, b, z, s, p, d, True, cfg, wgmma=True)
+        ran = int((tmp_path / "swap32.txt").read_text())
+        assert ran == (int(mode) if mode is not None else 1 if dtype == np.float32 else 0), (mode, ran)
+        pre = int((tmp_path / "presplit.txt").read_text())
+        assert pre == int(ran == 2 and dtype == np.float32), (mode, pre)
+        assert np.isfinite(got.astype(np.float64)).all(), mode
+        np.testing.assert_allclose(got.astype(np.float64), want, **tol, err_msg=str(mode))
+
+
 @pytest.mark.parametrize("shape,cfg,tf32,split", PRESPLIT_CASES,
                          ids=[f"{i}-{','.join(map(str, c))}-{'tf32' if t else 'fp32'}"
                               for i, (_, c, t, _) in enumerate(PRESPLIT_CASES)])

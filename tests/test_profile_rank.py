@@ -323,6 +323,23 @@ def test_the_wg_bm32_override_is_part_of_the_cuda_latency_key(monkeypatch):
     assert device_signature("cuda") == plain
 
 
+def test_the_swap32_override_is_part_of_the_cuda_latency_key(monkeypatch):
+    """TUCKER_ONNX_SWAP32=0/1/2 forces how the rank-32 core stages run; unset is the op's default (fp32 swapped)."""
+    from tucker_onnx.profile.environment import describe, device_signature
+    for var in ("TUCKER_ONNX_SWAP32", "TUCKER_ONNX_WG_BM32", "TUCKER_ONNX_WGMMA", "TUCKER_ONNX_TF32"):
+        monkeypatch.delenv(var, raising=False)
+    plain = device_signature("cuda")
+    assert describe("cuda")["tucker_conv_swap32"] == "fp32 (default)"
+    for v in ("0", "1", "2"):
+        monkeypatch.setenv("TUCKER_ONNX_SWAP32", v)
+        assert device_signature("cuda") == plain + f"|swap32={v}"
+        assert f"TUCKER_ONNX_SWAP32={v}" in describe("cuda")["tucker_conv_swap32"]
+    monkeypatch.setenv("TUCKER_ONNX_WG_BM32", "0")
+    assert device_signature("cuda") == plain + "|wgbm32=0|swap32=2"
+    monkeypatch.setenv("TUCKER_ONNX_SWAP32", "3")
+    assert device_signature("cuda") == plain + "|wgbm32=0"
+
+
 def test_tf32_mode_is_part_of_the_cuda_latency_key(monkeypatch):
     """TuckerConv's TF32 mode (TUCKER_ONNX_TF32=1) changes its CUDA latencies: cached measurements and report
     headers say which mode they were taken in; NVIDIA_TF32_OVERRIDE=0 turns the mode off, as in cuDNN."""

@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 from tucker_onnx import make_session
-from tucker_onnx.profile.environment import tf32_mode, wg_bm32_description, wgmma_mode  # tf32_mode: cuDNN's use_tf32
+from tucker_onnx.profile.environment import switch_description, tf32_mode, wg_bm32_description, wgmma_mode  # tf32_mode: cuDNN's use_tf32
 
 CUDA = ["CUDAExecutionProvider", "CPUExecutionProvider"]
 
@@ -103,6 +103,7 @@ def environment() -> dict:
     env["tucker_onnx_wgmma"] = "on (sm_90a code; TUCKER_ONNX_WGMMA=0 for WMMA)" if wgmma_mode() else \
         "off (TUCKER_ONNX_WGMMA=0)"
     env["tucker_onnx_wg_bm32"] = wg_bm32_description()
+    env["tucker_onnx_swap32"] = switch_description("TUCKER_ONNX_SWAP32")
     env["session"] = {"providers": CUDA, "provider_options": cuda_options(True)[0] | {"enable_cuda_graph": "on and off per row",
                       "use_tf32": ("1 for every row: fp32 rows compare TuckerConv's TF32 mode (TUCKER_ONNX_TF32=1) "
                                    "with cuDNN's TF32" if tf32_mode() else

@@ -82,6 +82,10 @@ int Run(const std::string& dir, const tucker_cuda::Problem& p, const tucker_cuda
       std::ofstream(dir + "/presplit.txt") << (tucker_cuda::StagedNhwcSplitsCore(p, c, wgmma) ? 1 : 0) << "\n";
       // DIR/wg_bm32.txt: whether BM 32 stages ran as the WG kernel at BM 64 (StagedWgBm32, with wgmma)
       std::ofstream(dir + "/wg_bm32.txt") << (wgmma && tucker_cuda::StagedWgBm32(sizeof(T) == 2) ? 1 : 0) << "\n";
+      // DIR/swap32.txt: how the core ran where its channels fit BM 32 (StagedCoreSwap: 1 operands swapped, 2 and
+      // pre-split; 0 not swapped, or not a BM 32 core)
+      const int swap = wgmma && tucker_cuda::StagedBM(p.R2, c.th) == 32 ? tucker_cuda::StagedCoreSwap(sizeof(T) == 2) : 0;
+      std::ofstream(dir + "/swap32.txt") << swap << "\n";
     } else {
       tucker_cuda::RunStaged<T>(x.data(), wi.data(), wc.data(), wo.data(), b.data(), zp, y.data(), p, c,
                                 scratch.data(), go);

@@ -18,17 +18,38 @@ def wgmma_mode() -> bool:
     return os.environ.get("TUCKER_ONNX_WGMMA") != "0"
 
 
+# Run-time switches of TuckerConv's CUDA kernels that force a choice the op otherwise makes per type (A/B switches of
+# the benchmarks): variable -> (latency-cache key, {value: what it forces}, the default). Each changes CUDA latencies,
+# so a latency cache keys a forced value and report headers say which applied.
+KERNEL_SWITCHES = {
+    "TUCKER_ONNX_WG_BM32": ("wgbm32", {"1": "fp16 and fp32", "0": "off"}, "fp16"),
+    "TUCKER_ONNX_SWAP32": ("swap32", {"1": "fp16 and fp32", "2": "fp16 and fp32, fp32 pre-split", "0": "off"},
+                           "fp32"),
+}
+
+
+def switch_override(var: str) -> str | None:
+    """The value of a KERNEL_SWITCHES variable where it forces something; None: the op's default."""
+    v = os.environ.get(var)
+    return v if v in KERNEL_SWITCHES[var][1] else None
+
+
+def switch_description(var: str) -> str:
+    """Which types a kernel switch applies to, for report headers."""
+    v = switch_override(var)
+    _, forced, default = KERNEL_SWITCHES[var]
+    return f"{default} (default)" if v is None else f"{forced[v]} ({var}={v})"
+
+
 def wg_bm32_override() -> str | None:
     """TUCKER_ONNX_WG_BM32 where it forces the rank-32 stages' kernel ("1": the WG kernel at BM 64 for fp32 too; "0":
-    the WMMA kernel at BM 32 for fp16 too); None: the op's default (widened at fp16 only). A latency cache keys it."""
-    v = os.environ.get("TUCKER_ONNX_WG_BM32")
-    return v if v in ("0", "1") else None
+    the WMMA kernel at BM 32 for fp16 too); None: the op's default (widened at fp16 only)."""
+    return switch_override("TUCKER_ONNX_WG_BM32")
 
 
 def wg_bm32_description() -> str:
     """Which types' rank-32 stages run the WG kernel at BM 64, for report headers."""
-    return {None: "fp16 (default)", "1": "fp16 and fp32 (TUCKER_ONNX_WG_BM32=1)",
-            "0": "off (TUCKER_ONNX_WG_BM32=0)"}[wg_bm32_override()]
+    return switch_description("TUCKER_ONNX_WG_BM32")
 
 
 def describe(provider: str, provider_options: dict | None = None) -> dict:
@@ -56,6 +77,7 @@ def describe(provider: str, provider_options: dict | None = None) -> dict:
         env["tucker_conv_wgmma"] = ("on where the card has sm_90a code" if wgmma_mode() else
                                     "off (TUCKER_ONNX_WGMMA=0)")
         env["tucker_conv_wg_bm32"] = wg_bm32_description()
+        env["tucker_conv_swap32"] = switch_description("TUCKER_ONNX_SWAP32")
         try:
             import torch
             env["cuda"] = torch.version.cuda
@@ -74,5 +96,6 @@ def device_signature(provider: str) -> str:
     if provider == "cuda":
         sig += "|tf32" if tf32_mode() else ""
         sig += "" if wgmma_mode() else "|nowgmma"
-        sig += f"|wgbm32={wg_bm32_override()}" if wg_bm32_override() else ""
+        for var, (key, _, _) in KERNEL_SWITCHES.items():
+            sig += f"|{key}={switch_override(var)}" if switch_override(var) else ""
     return sig

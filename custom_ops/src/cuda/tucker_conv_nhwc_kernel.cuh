@@ -152,13 +152,20 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
   constexpr int NT = kStagedMmaThreads;
   // wgmma: stages 2 and 3 (B K-major); stage 1 (B N-major from the channels-first input) as fp16's transposed B,
   // and at fp32 (TF32 wgmma has no transposed B) with the operands' roles swapped (kT1, below)
-  constexpr bool kWg = WG && TUCKER_WGMMA && BM >= 64 && NT == 256;
+  // kSw: the core stage at BM 32 (R2 <= 32) with the operands' roles swapped, t2^T = B^T x A^T: the ring's B tile
+  // (pixels x K, K-major) is wgmma's A (64 pixels per warpgroup) and its A tile (the weights, K-major) wgmma's B (N 32,
+  // or 16 per warpgroup at BN 64), so no row of the products is padding. The accumulators come out pixel-major, t2's
+  // own layout. Why (session 30): at BM 32 the core ran the WMMA kernel (58% of 64:32->32:64@56 at fp32 batch 32,
+  // session 28), and widened to the WG kernel at BM 64 half its products and splits were padding (fp32 0-8% slower).
+  constexpr bool kWg = WG && TUCKER_WGMMA && (BM >= 64 || (BM == 32 && IN_NHWC && OUT_NHWC)) && NT == 256;
+  constexpr bool kSw = kWg && BM == 32;
   // fp32 stage 1 under wgmma: the raw B tile stays row-major [BK][BN + 8] in the ring, and the products run
   // transposed, t1^T = B^T x A^T: each thread loads its fragment of B^T (columns as rows) from the raw tile into
   // registers and splits it there (WgmmaRA), and A (the weights, K-major) is the products' B operand. Why: the
   // split used to write B's high and low parts transposed into shared memory, 16 scalar stores per thread and step,
   // and stage 1 ran 74 us of 320:160->96:320@28's ~320 at batch 32 (session 25).
   constexpr bool kT1 = kWg && !kHalf && !IN_NHWC;
+  constexpr bool kTr = kT1 || kSw;  // the accumulators hold the output transposed (pixels as rows)
   // The ring: S slots, loads issued PD steps ahead. wgmma keeps one step's products in flight across the next
   // step's barrier, so the slot refilled at step s is step s - 2's (S = PD + 2), not step s - 1's.
   constexpr int S = StagedNhwcStagesFor(kWg), PD = kWg ? S - 2 : S - 1;
@@ -363,18 +370,23 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
   // kT1 (the transposed products, t1^T = B^T x A^T, M = columns in chunks of 64): warpgroup wg's chunks from column
   // T1_P0 and its T1N channels from T1_M0. The same NW / 2 accumulators per thread: BM 128 takes BN / 64 chunks of
   // its 64 rows; BM 64 x BN 128 one chunk per warpgroup of all 64 rows; BM 64 x BN 64 all 64 columns and half the rows.
-  constexpr int T1N = BM == 64 && BN == 64 ? 32 : 64, T1H = kT1 ? NW / T1N : 1;
-  const int T1_M0 = BM == 128 ? WG_M0 : (T1N == 32 ? 32 * (warp / 4) : 0), T1_P0 = BM == 64 && BN == 128 ? WG_N0 : 0;
-  float wacc[kWg ? NW / 2 : 1];
+  // kSw reuses these names: warpgroup wg's 64 pixels from T1_P0 (64 wg at BN 128, 0 at BN 64) and its T1N channels
+  // (all 32 at BN 128; 16 from 16 wg at BN 64) from T1_M0; T1N is then also the products' N (WN_).
+  constexpr int T1N = kSw ? (BN == 128 ? 32 : 16) : BM == 64 && BN == 64 ? 32 : 64, T1H = kT1 ? NW / T1N : 1;
+  const int T1_M0 = kSw ? (BN == 128 ? 0 : 16 * (warp / 4))
+                        : BM == 128 ? WG_M0 : (T1N == 32 ? 32 * (warp / 4) : 0);
+  const int T1_P0 = kSw ? (BN == 128 ? 64 * (warp / 4) : 0) : BM == 64 && BN == 128 ? WG_N0 : 0;
+  constexpr int WN_ = kSw ? T1N : NW, WACC = kWg ? WN_ / 2 : 1;  // the products' N; accumulators per thread
+  float wacc[WACC];
 #pragma unroll
-  for (int e = 0; e < (kWg ? NW / 2 : 1); ++e) wacc[e] = 0.f;
+  for (int e = 0; e < WACC; ++e) wacc[e] = 0.f;
   // fp32 outside the TF32 mode (kSplit && !a.tf32): 3xTF32 on wgmma. Each thread splits the 16-byte groups it copied
   // into the step's slot, x -> hi = tf32(x) in place and lo = tf32(x - hi) into one of two lo slots (alternating by
   // step: step s + 1's are written while step s's products read theirs), then per 8-row K slice three products,
   // lo x hi + hi x lo + hi x hi, into wpart (fresh each step), added to wacc in fp32 once the step's group is done (as
   // the WMMA form's per-step partial sums: the tensor cores' own accumulation over a long reduction lost accuracy).
   constexpr bool kSplit = kWg && !kHalf;
-  float wpart[kSplit ? NW / 2 : 1];
+  float wpart[kSplit ? WACC : 1];
   // The split slots after the ring (StagedNhwcSmemBytes(..., wg) makes room): [2][LO_STAGE], each A's low part at 0
   // and B's at A_BUF (kT1: A's only; B's parts stay in registers).
   constexpr int LO_STAGE = StagedNhwcSplitSlot(BM, BN, BK, kT1);
@@ -391,7 +403,12 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
 
   // wgmma: the descriptors of slot 0's tiles, moved to step s's slot in the loop (dmove) instead of rebuilt.
   uint64_t dA0 = 0, dB0 = 0, dAl0 = 0, dBl0 = 0;
-  if constexpr (kWg) {
+  if constexpr (kSw) {  // (A: the pixels' tile; B: the weights')
+    dA0 = kdesc(ring + A_BUF, T1_P0, 0);
+    dB0 = kdesc(ring, T1_M0, 0);
+    dAl0 = kdesc(lo_ring + A_BUF, T1_P0, 0);
+    dBl0 = kdesc(lo_ring, T1_M0, 0);
+  } else if constexpr (kWg) {
     dA0 = kdesc(ring, kT1 ? T1_M0 : WG_M0, 0);
     dB0 = IN_NHWC ? kdesc(ring + A_BUF, WG_N0, 0)
           : kT1   ? 0  // (B from registers)
@@ -498,9 +515,9 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
 #pragma unroll
             for (int q = 0; q < 2; ++q) {  // K slice q: 32 bytes on
               const uint64_t da = dmove(dA0, so + 2 * q * V), db = dmove(dB0, so + 2 * q * V);
-              Wgmma<T, NW>::Run(wpart, dmove(al0, lo_off + 2 * q * V), db, q);
-              Wgmma<T, NW>::Run(wpart, da, dmove(bl0, lo_off + 2 * q * V), 1);
-              Wgmma<T, NW>::Run(wpart, da, db, 1);
+              Wgmma<T, WN_>::Run(wpart, dmove(al0, lo_off + 2 * q * V), db, q);
+              Wgmma<T, WN_>::Run(wpart, da, dmove(bl0, lo_off + 2 * q * V), 1);
+              Wgmma<T, WN_>::Run(wpart, da, db, 1);
             }
             WgmmaCommit();
           };
@@ -518,7 +535,7 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
         WgmmaWait<0>();
         WgmmaFenceOperands(wpart);
 #pragma unroll
-        for (int e = 0; e < (kSplit ? NW / 2 : 1); ++e) wacc[e] += wpart[e];
+        for (int e = 0; e < (kSplit ? WACC : 1); ++e) wacc[e] += wpart[e];
         continue;
       }
     }
@@ -528,7 +545,7 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
       for (int q = 0; q < 2; ++q) {
         const uint64_t da = dmove(dA0, so + 2 * q * V);
         if constexpr (IN_NHWC) {
-          Wgmma<T, NW>::Run(wacc, da, dmove(dB0, so + 2 * q * V), 1);
+          Wgmma<T, WN_>::Run(wacc, da, dmove(dB0, so + 2 * q * V), 1);
         } else {  // rows 16q.. of this warpgroup's column half: 8-row groups 2q, 2q + 1
           WgmmaBT<NW>::Run(wacc, da, dmove(dB0, so + at_mn(16 * q, WG_N0 / 8) - at_mn(0, WG_N0 / 8)), 1);
         }
@@ -638,7 +655,7 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
   // kT1: the accumulators hold t1^T, chunk h's 64 columns from T1_P0 as rows (WgmmaRow) and the warpgroup's T1N
   // channels from T1_M0 as columns (WgmmaCol); this writes them to p[col x ld + channel - m_off].
   auto store_t1 = [&](float* p, int ld, int m_off) {
-    if constexpr (kT1) {
+    if constexpr (kTr) {
       const int lane = t % 32, c0 = T1_P0 + 16 * (warp % 4);
 #pragma unroll
       for (int h = 0; h < T1H; ++h)
@@ -653,7 +670,7 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
       // The slice's whole partial tile[col][m] (StagedNhwcSmemBytes makes room); once every slice's is there, slice q
       // sums groups of 8 channels g = q x NT + t, + NT x ks, ... over the cluster and writes them (16-byte stores).
       constexpr int SLD = BM + 4, MG = BM / 8;
-      if constexpr (kT1) {
+      if constexpr (kTr) {
         store_t1(tile, SLD, 0);
       } else {
 #pragma unroll
@@ -687,8 +704,8 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
     static_assert(WM <= EP && EP % WM == 0 && EP % 16 == 0, "a warp's rows lie in one pass");
 #pragma unroll
     for (int pass = 0; pass < PASSES; ++pass) {
-      if (ewm0 / EP == pass) {  // (kT1: T1_M0 / EP too, EP being 64 under wgmma)
-        if constexpr (kT1) {
+      if ((kTr ? T1_M0 : ewm0) / EP == pass) {
+        if constexpr (kTr) {
           store_t1(tile, TLD, pass * EP);
         } else {
 #pragma unroll
@@ -795,10 +812,13 @@ void RunStagedNhwc(const T* x, const T* w_in, const T* w_core, const T* w_out, c
   const long long t1_lo = L.t1_lo != 0 ? static_cast<long long>(L.t1_lo - L.t1) : 0;
   const long long pk_lo = L.packed_lo != 0 ? static_cast<long long>(L.packed_lo - L.packed) : 0;
   const bool wide32 = wgmma && StagedWgBm32(sizeof(T) == 2);  // BM 32 stages as the WG kernel at BM 64
+  const bool swap32 = wgmma && StagedCoreSwap(sizeof(T) == 2) != 0;  // ... the core at BM 32, operands swapped
   auto stage = [&](auto in_nhwc, auto out_nhwc, const T* in, const T* w, const T* b, const T* zz, T* out,
                    const StagedConv& a, NhwcPack<T> pack) {
     constexpr bool IN = decltype(in_nhwc)::value, OUTN = decltype(out_nhwc)::value;
-    const int bm0 = StagedBM(a.cout, c.th), bm = bm0 == 32 && wide32 ? 64 : bm0, bn = c.tw;
+    constexpr bool kCore = IN && OUTN;
+    const bool swap = kCore && swap32;
+    const int bm0 = StagedBM(a.cout, c.th), bm = bm0 == 32 && wide32 && !swap ? 64 : bm0, bn = c.tw;
     auto launch = [&](auto kernel, int bm_, int bn_, bool wg_ = false, bool pre_ = false) {
       StagedConv s = a;  // the split follows StagedBM(a.cout, c.th) x c.tw (StagedNhwcSplitStage), widened or not
       s.ksplit = OUTN ? StagedNhwcSplitStage(a, c, sm_count).ksplit : 1;
@@ -810,6 +830,20 @@ void RunStagedNhwc(const T* x, const T* w_in, const T* w_core, const T* w_out, c
          StagedNhwcSmemBytes(bm_, bn_, IN, sizeof(T), wg_, pre_), in, w, b, zz, out, s, pack);
     };
     if (bm == 32) {
+      if constexpr (kCore) {
+        if (swap) {  // (kSw; pre-split where StagedNhwcSplitsCore set a.in_lo: fp32, StagedCoreSwap 2)
+          if constexpr (std::is_same_v<T, float>) {
+            if (a.in_lo != 0) {
+              if (bn == 64) launch(StagedNhwcKernel<T, 32, 64, IN, OUTN, true, true>, 32, 64, true, true);
+              else launch(StagedNhwcKernel<T, 32, 128, IN, OUTN, true, true>, 32, 128, true, true);
+              return;
+            }
+          }
+          if (bn == 64) launch(StagedNhwcKernel<T, 32, 64, IN, OUTN, true>, 32, 64, true);
+          else launch(StagedNhwcKernel<T, 32, 128, IN, OUTN, true>, 32, 128, true);
+          return;
+        }
+      }
       if (bn == 64) launch(StagedNhwcKernel<T, 32, 64, IN, OUTN>, 32, 64);
       else launch(StagedNhwcKernel<T, 32, 128, IN, OUTN>, 32, 128);
       return;

@@ -210,14 +210,28 @@ inline bool StagedWgBm32(bool fp16) {
   if (v != nullptr && (v[0] == '0' || v[0] == '1') && v[1] == 0) return v[0] == '1';
   return fp16;
 }
+// StagedCoreSwap's default for fp32.
+constexpr int kStagedSwap32Fp32 = 1;
+// Where the WG kernels run, how a core stage whose channels fit BM 32 (R2 <= 32) runs: 0 as above (StagedWgBm32),
+// 1 as the WG kernel at BM 32 with the operands' roles swapped (kSw in tucker_conv_nhwc_kernel.cuh: pixels on
+// wgmma's M, the 32 channels on N, no padded rows), 2 the same with fp32's operands pre-split (StagedNhwcSplitsCore).
+// TUCKER_ONNX_SWAP32=0/1/2 forces one for both types; unset: kStagedSwap32Fp32 for fp32, 0 for fp16 (whose
+// widened core was already 10-14% faster). Stage 1 at BM 32 is untouched (its B is the channels-first input).
+inline int StagedCoreSwap(bool fp16) {
+  const char* v = std::getenv("TUCKER_ONNX_SWAP32");
+  if (v != nullptr && v[0] >= '0' && v[0] <= '2' && v[1] == 0) return v[0] - '0';
+  return fp16 ? 0 : kStagedSwap32Fp32;
+}
 // Whether the core stage runs pre-split (StagedNhwcPresplit): fp32 outside the TF32 mode, in a wgmma kernel
 // (RunStagedNhwc runs BM 64 and 128 as those), with R2 over at least two row tiles; not at BM 128 x BN 128, whose
 // doubled ring (128 KB) would not fit the 99 KB of a block on the GPUs that run the WG kernels' WMMA body (compute
 // capability 12), and which was not measured at two row tiles (at one, R2 64-96, its cores ran from 5% faster to
-// 3% slower pre-split: call 2).
+// 3% slower pre-split: call 2). At BM 32: the swapped core's mode 2 (StagedCoreSwap).
 inline bool StagedNhwcSplitsCore(const Problem& p, const Config& c, bool wgmma) {
   const int bm = StagedBM(p.R2, c.th);
-  return c.nsplit == 5 && !p.tf32 && wgmma && bm >= 64 && p.R2 > bm && !(bm == 128 && c.tw == 128);
+  if (c.nsplit != 5 || p.tf32 || !wgmma) return false;
+  if (bm == 32) return StagedCoreSwap(false) == 2;
+  return bm >= 64 && p.R2 > bm && !(bm == 128 && c.tw == 128);
 }
 // The channels-last family's scratch, in floats from its start: t1, t2 and the packed core weights; where the core
 // pre-splits, the low parts of t1 and of the packed core weights.

@@ -37,6 +37,10 @@ cudaError_t PrepareStagedNhwc(size_t max_smem) {
     one(StagedNhwcKernel<T, 64, 128, I, O, true, P>, 64, 128);
     one(StagedNhwcKernel<T, 128, 64, I, O, true, P>, 128, 64);
     if constexpr (!P) one(StagedNhwcKernel<T, 128, 128, I, O, true, P>, 128, 128);  // (no pre-split 128 x 128)
+    if constexpr (I && O) {  // the core at BM 32 with the operands swapped (StagedCoreSwap)
+      one(StagedNhwcKernel<T, 32, 64, I, O, true, P>, 32, 64);
+      one(StagedNhwcKernel<T, 32, 128, I, O, true, P>, 32, 128);
+    }
   };
   const std::true_type yes;
   const std::false_type no;

@@ -92,6 +92,35 @@ __device__ __forceinline__ void WgmmaFenceOperands(float (&d)[R]) {
 // One specialization per type and N (the asm operand lists differ only in length; written out, as CUTLASS does).
 template <typename T, int N>
 struct Wgmma;
+// N 16: the core stage's operand-swapped form at BN 64 (each warpgroup 16 of the 32 channels).
+template <>
+struct Wgmma<__half, 16> {
+  __device__ __forceinline__ static void Run(float (&d)[8], uint64_t da, uint64_t db, int accumulate) {
+#if TUCKER_WGMMA
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %10, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n16k16.f32.f16.f16 {%0, %1, %2, %3, %4, %5, %6, %7}, %8, %9, p, 1, 1, 0, 0;\n}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7])
+        : "l"(da), "l"(db), "r"(accumulate));
+#else
+    (void)d, (void)da, (void)db, (void)accumulate;
+#endif
+  }
+};
+template <>
+struct Wgmma<float, 16> {
+  __device__ __forceinline__ static void Run(float (&d)[8], uint64_t da, uint64_t db, int accumulate) {
+#if TUCKER_WGMMA
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %10, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n16k8.f32.tf32.tf32 {%0, %1, %2, %3, %4, %5, %6, %7}, %8, %9, p, 1, 1;\n}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7])
+        : "l"(da), "l"(db), "r"(accumulate));
+#else
+    (void)d, (void)da, (void)db, (void)accumulate;
+#endif
+  }
+};
 template <>
 struct Wgmma<__half, 32> {
   __device__ __forceinline__ static void Run(float (&d)[16], uint64_t da, uint64_t db, int accumulate) {
