@@ -36,13 +36,16 @@ def parse_shape(s: str) -> tuple[int, int, int, int, int]:
     return tuple(int(g) for g in m.groups())
 
 
-def trace(model, feeds: dict, library: bool, runs: int) -> list[dict]:
-    """[{name, calls per run, us per run}] of the kernels one Run launches, heaviest first."""
+def trace(model, feeds: dict, library: bool, runs: int, sequence: list | None = None, graph: bool = False) -> list[dict]:
+    """[{name, calls per run, us per run}] of the kernels one Run launches, heaviest first. sequence: a list to fill
+    with one more Run's kernels in launch order ({kernel, start_us from the first, us}), so that the launches of one
+    kernel in different layers can be told apart. graph: Runs replay a CUDA graph (CUPTI still sees each kernel), so
+    that the sequence's gaps between kernels are the GPU's, not the host's launches."""
     from torch.autograd import DeviceType
     from torch.profiler import ProfilerActivity, profile
     from tucker_onnx.profile.timing import bind_on_device
     fp16 = any(v.dtype == np.float16 for v in feeds.values())
-    sess = make_session(model, providers=CUDA, library=library, provider_options=cuda_options(False, fp16=fp16))
+    sess = make_session(model, providers=CUDA, library=library, provider_options=cuda_options(graph, fp16=fp16))
     io, keep = bind_on_device(sess, feeds)
     for _ in range(20):
         sess.run_with_iobinding(io)
@@ -55,6 +58,12 @@ def trace(model, feeds: dict, library: bool, runs: int) -> list[dict]:
             agg[e.name][0] += 1
             agg[e.name][1] += e.time_range.elapsed_us()
     rows = [{"kernel": k, "calls": n / runs, "us": us / runs} for k, (n, us) in agg.items()]
+    if sequence is not None:
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            sess.run_with_iobinding(io)
+        ev = sorted((e for e in prof.events() if e.device_type == DeviceType.CUDA), key=lambda e: e.time_range.start)
+        t0 = ev[0].time_range.start if ev else 0
+        sequence += [{"kernel": e.name, "start_us": e.time_range.start - t0, "us": e.time_range.elapsed_us()} for e in ev]
     return sorted(rows, key=lambda r: -r["us"])
 
 
@@ -67,6 +76,8 @@ def main():
     ap.add_argument("--config", help="force the fused op's config (variant,th,tw,threads,nsplit,kchunk)")
     ap.add_argument("--stack", type=int, default=1)
     ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--sequence", action="store_true", help="--model: also one Run's kernels in launch order")
+    ap.add_argument("--graphs", action="store_true", help="--model: Runs replay a CUDA graph")
     ap.add_argument("--out")
     args = ap.parse_args()
     if args.config:
@@ -82,12 +93,20 @@ def main():
         dims = [d.dim_value or args.batch for d in inp.type.tensor_type.shape.dim]
         dims[0] = args.batch
         dt = np.float16 if inp.type.tensor_type.elem_type == onnx.TensorProto.FLOAT16 else np.float32
-        rows = trace(model, {inp.name: rng.standard_normal(dims).astype(dt)}, True, args.runs)
+        seq = [] if args.sequence else None
+        rows = trace(model, {inp.name: rng.standard_normal(dims).astype(dt)}, True, args.runs, seq, args.graphs)
         total = sum(r["us"] for r in rows)
         print(f"{Path(path).name} b{args.batch}: {total:.1f} us of kernels per run ({sum(r['calls'] for r in rows):.0f} launches)")
         for r in rows[:25]:
             print(f"    {r['us']:9.2f} us  x{r['calls']:.0f}  {r['kernel'][:150]}")
         report.append({"model": path, "batch": args.batch, "kernels": rows})
+        if seq is not None:
+            print("  one Run in launch order (start us, us, gap after the previous kernel's end us, kernel):")
+            end = 0.0
+            for r in seq:
+                print(f"    {r['start_us']:9.1f} {r['us']:8.2f} {r['start_us'] - end:7.2f}  {r['kernel'][:100]}")
+                end = max(end, r["start_us"] + r["us"])
+            report[-1]["sequence"] = seq
     for s in args.shape:
         c, r1, r2, n, hw = parse_shape(s)
         L = args.stack if c == n else 1
