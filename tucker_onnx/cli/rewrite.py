@@ -41,10 +41,14 @@ def run_check(original, candidate, n, atol, rtol, batch, library=True, original_
               help="Where --measure times the chains (the custom-op library runs the fused op).")
 @click.option("--tune", default=None, help="With --measure on CUDA: time the fused op with per-shape tuned configs "
               "(top<K> or exhaustive), as `tucker-onnx tune` deploys it.")
+@click.option("--split-concat", "split_concat", type=int, default=None, metavar="N",
+              help="Also split every Concat with more than N inputs into nested Concats (the same outputs): ONNX "
+              "Runtime cannot capture a CUDA Concat of more than 32 inputs in a CUDA graph (DenseNet-201: use 32).")
 @check_options
 @verbosity
 @guarded
-def rewrite(input, output, dry_run, plan_path, measure, provider, tune, check_n, atol, rtol, batch, verbose):
+def rewrite(input, output, dry_run, plan_path, measure, provider, tune, split_concat, check_n, atol, rtol, batch,
+            verbose):
     """Fuse every Conv1x1 -> ConvKxK -> Conv1x1 chain of INPUT into one TuckerConv node; write OUTPUT."""
     from ..model_io import check_output_path, load_model, save_model
     from ..rewrite import rewrite_model
@@ -53,6 +57,8 @@ def rewrite(input, output, dry_run, plan_path, measure, provider, tune, check_n,
         check_output_path(input, output)
     if tune is not None and not measure:
         raise TuckerOnnxError("--tune only changes how --measure times the fused op: add --measure")
+    if split_concat is not None and split_concat < 2:
+        raise TuckerOnnxError(f"--split-concat needs at least 2 (inputs per Concat); got {split_concat}")
     model = load_model(input)
     keep = set()
     if plan_path:
@@ -83,6 +89,10 @@ def rewrite(input, output, dry_run, plan_path, measure, provider, tune, check_n,
     rejected = len(result.candidates) - len(result.fused)
     click.echo(f"fused {len(result.fused)} chain(s) into TuckerConv"
                + (f"; {rejected} rejected (--dry-run says why)" if rejected else ""))
+    if split_concat is not None:
+        from ..rewrite import split_wide_concats
+        result.model, n_split = split_wide_concats(result.model, split_concat)
+        click.echo(f"split {n_split} Concat(s) of more than {split_concat} inputs")
     click.echo(before_after_table(model, result.model))
     if check_n:
         run_check(model, result.model, check_n, atol, rtol, batch)
