@@ -130,8 +130,8 @@ __device__ __forceinline__ void StoreSplit8(T* p, long long lo, float (&v)[8]) {
 // WG (BM 64 or 128; every stage at fp16 and fp32): in the sm_90a build the products run as Hopper warpgroup MMAs
 // (tucker_conv_wgmma.cuh) straight from the ring, which then holds A and B unpadded in the 64-byte swizzle: each of
 // the two warpgroups takes 64 rows x BN (BM 128) or 64 rows x BN / 2 (BM 64) of the tile; fp32 runs TF32 in the TF32
-// mode and 3xTF32 otherwise (kSplit), stage 1 at fp32 as the transposed product with B from registers (kT1).
-// Elsewhere WG changes nothing. Why: cuDNN's sm90 wgmma core ran 1.7-4.7x faster than this kernel's WMMA core stage
+// mode and 3xTF32 otherwise (kSplit), stage 1 at fp32 as the transposed product with B from registers (kT1); and
+// the core stage at BM 32 with the operands' roles swapped (kSw: pixels on wgmma's M). Elsewhere WG changes nothing. Why: cuDNN's sm90 wgmma core ran 1.7-4.7x faster than this kernel's WMMA core stage
 // at batch 32 (session 22, call 6).
 // Blocks per SM the registers must allow: fp32 tiles below 128 x 128 two (above); the fp16 wgmma tiles up to
 // 64 x 128 three (80 registers; stage 1 took 86, two blocks per SM, 23% occupancy: session 24, Nsight Compute).
@@ -652,8 +652,9 @@ __global__ void __launch_bounds__(kStagedMmaThreads, StagedNhwcMinBlocks(sizeof(
       wmma::store_matrix_sync(p, acc[i][j], ld, col_major ? wmma::mem_col_major : wmma::mem_row_major);
     }
   };
-  // kT1: the accumulators hold t1^T, chunk h's 64 columns from T1_P0 as rows (WgmmaRow) and the warpgroup's T1N
-  // channels from T1_M0 as columns (WgmmaCol); this writes them to p[col x ld + channel - m_off].
+  // kTr (kT1, kSw): the accumulators hold the output transposed, chunk h's 64 columns from T1_P0 as rows (WgmmaRow)
+  // and the warpgroup's T1N channels from T1_M0 as columns (WgmmaCol); this writes them to p[col x ld + channel -
+  // m_off].
   auto store_t1 = [&](float* p, int ld, int m_off) {
     if constexpr (kTr) {
       const int lane = t % 32, c0 = T1_P0 + 16 * (warp % 4);
