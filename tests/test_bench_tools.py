@@ -176,3 +176,19 @@ def test_ab_graphs_times_graphs_side_by_side_on_the_cpu(tmp_path, library):
     assert rows[0]["rel_err_vs_first"] == 0.0 and rows[2]["rel_err_vs_first"] == 0.0
     assert 0 < rows[1]["rel_err_vs_first"] < 1e-4  # the fused op (library's CPU kernel) against three ORT Convs
     assert all(len(row["round_medians_ms"]) == 2 and row["median_ms"] > 0 for row in rows)
+
+
+def test_busy_time_counts_overlapping_kernels_once():
+    """Session 30's fused ResNet-18, batch 1, one graph replay (results/h200_2026-12-01_s30/call4): under PDL the
+    layer-1 kernels start 14-17 us before their predecessors end, so the durations sum to more than the replay's span;
+    busy_us gives the span the kernels cover (no gaps in that replay)."""
+    import json
+
+    from bench_common import busy_us
+    path = Path(__file__).resolve().parents[1] / "results/h200_2026-12-01_s30/call4/gseq_fused_default.json"
+    seq = json.loads(path.read_text())[0]["sequence"]
+    spans = [(k["start_us"], k["start_us"] + k["us"]) for k in seq]
+    total, busy = sum(k["us"] for k in seq), busy_us(spans)
+    end = max(b for _, b in spans)
+    assert total - busy > 40 and abs(busy - end) < 5  # ~60 us of overlap; the replay runs back to back
+    assert busy_us([(0, 10), (5, 12), (20, 25), (21, 22)]) == 17 and busy_us([]) == 0

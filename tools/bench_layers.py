@@ -206,6 +206,7 @@ def main():
                     kern = t.get("kernels")
                     if kern and "kernel_us" in kern:
                         row[f"{name}_kernel_us"] = kern["kernel_us"] / L
+                        row[f"{name}_kernel_busy_us"] = kern["busy_us"] / L  # (PDL overlaps counted once)
                         row[f"{name}_kernels_per_layer"] = kern["kernels_per_run"] / L
                     elif kern:
                         row[f"{name}_kernel_error"] = kern["error"]

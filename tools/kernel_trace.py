@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_common import CUDA, cuda_options  # noqa: E402
+from bench_common import CUDA, busy_us, cuda_options  # noqa: E402
 from bench_layers import stack_models  # noqa: E402
 from tucker_onnx import make_session  # noqa: E402
 
@@ -36,7 +36,8 @@ def parse_shape(s: str) -> tuple[int, int, int, int, int]:
     return tuple(int(g) for g in m.groups())
 
 
-def trace(model, feeds: dict, library: bool, runs: int, sequence: list | None = None, graph: bool = False) -> list[dict]:
+def trace(model, feeds: dict, library: bool, runs: int, sequence: list | None = None, graph: bool = False,
+          busy: list | None = None) -> list[dict]:
     """[{name, calls per run, us per run}] of the kernels one Run launches, heaviest first. sequence: a list to fill
     with one more Run's kernels in launch order ({kernel, start_us from the first, us}), so that the launches of one
     kernel in different layers can be told apart. graph: Runs replay a CUDA graph (CUPTI still sees each kernel), so
@@ -58,6 +59,9 @@ def trace(model, feeds: dict, library: bool, runs: int, sequence: list | None = 
             agg[e.name][0] += 1
             agg[e.name][1] += e.time_range.elapsed_us()
     rows = [{"kernel": k, "calls": n / runs, "us": us / runs} for k, (n, us) in agg.items()]
+    if busy is not None:  # the time at least one kernel ran: PDL's early starts counted once (bench_common.busy_us)
+        busy.append(busy_us((e.time_range.start, e.time_range.end) for e in prof.events()
+                            if e.device_type == DeviceType.CUDA) / runs)
     if sequence is not None:
         with profile(activities=[ProfilerActivity.CUDA]) as prof:
             sess.run_with_iobinding(io)
@@ -93,13 +97,14 @@ def main():
         dims = [d.dim_value or args.batch for d in inp.type.tensor_type.shape.dim]
         dims[0] = args.batch
         dt = np.float16 if inp.type.tensor_type.elem_type == onnx.TensorProto.FLOAT16 else np.float32
-        seq = [] if args.sequence else None
-        rows = trace(model, {inp.name: rng.standard_normal(dims).astype(dt)}, True, args.runs, seq, args.graphs)
+        seq, busy = ([] if args.sequence else None), []
+        rows = trace(model, {inp.name: rng.standard_normal(dims).astype(dt)}, True, args.runs, seq, args.graphs, busy)
         total = sum(r["us"] for r in rows)
-        print(f"{Path(path).name} b{args.batch}: {total:.1f} us of kernels per run ({sum(r['calls'] for r in rows):.0f} launches)")
+        print(f"{Path(path).name} b{args.batch}: {total:.1f} us of kernels per run ({sum(r['calls'] for r in rows):.0f} "
+              f"launches), {busy[0]:.1f} us with a kernel running")
         for r in rows[:25]:
             print(f"    {r['us']:9.2f} us  x{r['calls']:.0f}  {r['kernel'][:150]}")
-        report.append({"model": path, "batch": args.batch, "kernels": rows})
+        report.append({"model": path, "batch": args.batch, "kernels": rows, "busy_us": busy[0]})
         if seq is not None:
             print("  one Run in launch order (start us, us, gap after the previous kernel's end us, kernel):")
             end = 0.0
