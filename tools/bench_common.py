@@ -11,7 +11,8 @@ import time
 import numpy as np
 
 from tucker_onnx import make_session
-from tucker_onnx.profile.environment import switch_description, tf32_mode, wg_bm32_description, wgmma_mode  # tf32_mode: cuDNN's use_tf32
+from tucker_onnx.profile.environment import (KERNEL_SWITCHES, switch_description, switch_report_key, tf32_mode,
+                                             wgmma_mode)  # tf32_mode: cuDNN's use_tf32
 
 CUDA = ["CUDAExecutionProvider", "CPUExecutionProvider"]
 
@@ -118,8 +119,8 @@ def environment() -> dict:
     # The channels-last staged family's wgmma form (session 23): on by default where the library has sm_90a code.
     env["tucker_onnx_wgmma"] = "on (sm_90a code; TUCKER_ONNX_WGMMA=0 for WMMA)" if wgmma_mode() else \
         "off (TUCKER_ONNX_WGMMA=0)"
-    env["tucker_onnx_wg_bm32"] = wg_bm32_description()
-    env["tucker_onnx_swap32"] = switch_description("TUCKER_ONNX_SWAP32")
+    for var in KERNEL_SWITCHES:  # the rank-32 stages' forms (each forced or the op's default)
+        env[f"tucker_onnx_{switch_report_key(var)}"] = switch_description(var)
     env["session"] = {"providers": CUDA, "provider_options": cuda_options(True)[0] | {"enable_cuda_graph": "on and off per row",
                       "use_tf32": ("1 for every row: fp32 rows compare TuckerConv's TF32 mode (TUCKER_ONNX_TF32=1) "
                                    "with cuDNN's TF32" if tf32_mode() else

@@ -41,15 +41,9 @@ def switch_description(var: str) -> str:
     return f"{default} (default)" if v is None else f"{forced[v]} ({var}={v})"
 
 
-def wg_bm32_override() -> str | None:
-    """TUCKER_ONNX_WG_BM32 where it forces the rank-32 stages' kernel ("1": the WG kernel at BM 64 for fp32 too; "0":
-    the WMMA kernel at BM 32 for fp16 too); None: the op's default (widened at fp16 only)."""
-    return switch_override("TUCKER_ONNX_WG_BM32")
-
-
-def wg_bm32_description() -> str:
-    """Which types' rank-32 stages run the WG kernel at BM 64, for report headers."""
-    return switch_description("TUCKER_ONNX_WG_BM32")
+def switch_report_key(var: str) -> str:
+    """The report-header key's suffix of a KERNEL_SWITCHES variable (TUCKER_ONNX_WG_BM32 -> wg_bm32)."""
+    return var.removeprefix("TUCKER_ONNX_").lower()
 
 
 def describe(provider: str, provider_options: dict | None = None) -> dict:
@@ -76,8 +70,8 @@ def describe(provider: str, provider_options: dict | None = None) -> dict:
                                    "fp32-accurate (FFMA or 3xTF32; TUCKER_ONNX_TF32=1 for TF32)")
         env["tucker_conv_wgmma"] = ("on where the card has sm_90a code" if wgmma_mode() else
                                     "off (TUCKER_ONNX_WGMMA=0)")
-        env["tucker_conv_wg_bm32"] = wg_bm32_description()
-        env["tucker_conv_swap32"] = switch_description("TUCKER_ONNX_SWAP32")
+        for var in KERNEL_SWITCHES:
+            env[f"tucker_conv_{switch_report_key(var)}"] = switch_description(var)
         try:
             import torch
             env["cuda"] = torch.version.cuda
