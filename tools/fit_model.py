@@ -102,6 +102,10 @@ FP32_S28_LOGS = [_S28 / "call2/variant4_fp32.jsonl.gz", _S28 / "call2/variant6_f
 # (wgmma, and the rank-32 stages widened to the WG kernel at BM 64, StagedWgBm32, fp16's default since that session)
 # and the model's pick beside them (a variant-4 pick timed too). Nothing was refitted on it: the picks were within 1%.
 FP16_S29_LOG = ROOT / "results/h200_2026-12-01_s29/call3/variant6_fp16.jsonl.gz"
+# Session 30: every variant-6 config timed at fp32, batch 32, on the 18 TDC shapes with fp32's rank-32 core swapped
+# (StagedCoreSwap, the WG kernel at BM 32), merged over FP32_S28_LOGS: session 31 set kFp32Cpi and kSwap32Bn128
+# (StagedCycles) on it.
+FP32_S30_LOG = ROOT / "results/h200_2026-12-01_s30/call2/variant6.jsonl.gz"
 
 
 def defaults() -> list[float]:
