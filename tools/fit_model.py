@@ -104,8 +104,9 @@ FP32_S28_LOGS = [_S28 / "call2/variant4_fp32.jsonl.gz", _S28 / "call2/variant6_f
 FP16_S29_LOG = ROOT / "results/h200_2026-12-01_s29/call3/variant6_fp16.jsonl.gz"
 # Session 30: every variant-6 config timed at fp32, batch 32, on the 18 TDC shapes with fp32's rank-32 core swapped
 # (StagedCoreSwap, the WG kernel at BM 32), merged over FP32_S28_LOGS: session 31 set kFp32Cpi and kSwap32Bn128
-# (StagedCycles) on it.
+# (StagedCycles) on it, with FP32_S31_B1_LOG (the same at batch 1, session 31) merged after it.
 FP32_S30_LOG = ROOT / "results/h200_2026-12-01_s30/call2/variant6.jsonl.gz"
+FP32_S31_B1_LOG = ROOT / "results/h200_2026-12-01_s31/call1/variant6_fp32_b1.jsonl.gz"
 
 
 def defaults() -> list[float]:

@@ -278,20 +278,24 @@ double StagedCycles(const Problem& p, const Config& c, const Device& d, const Mo
     // block's fixed costs dominate, and charged there too the floor moved the 96->64 cores at 28x28 (ResNet-18's
     // layer 2) to BM 32, 16% slower in the log. Mean pick gap 3.7% -> 2.2% (batch 32: 4.8% -> 1.9%; with the floor
     // on every reduction 1.8%, 1.3%).
-    // fp32's form issues at kFp32Cpi of the fp16 forms' staged_mma_cpi. Scanned (session 31) on the fp32 logs of the
-    // current kernels (session 28's, session 30's batch 32 merged over them): x0.5-0.7 is a plateau (batch-32 pick gap
-    // 2.2% -> 1.3%: 96:96->64:192@7 16% -> 0%, 64:64->64:128@56 and 128:64->32:128@14 1.5% -> 0%), x0.75 picks as
-    // before (at 96:96->64:192@7 it picked BN 128 with a K split of 8 where BN 64 with 4 ran 16% faster). fp16's forms
-    // keep staged_mma_cpi: on session 29's fp16 log the scale moves no pick.
-    constexpr double kFp32Cpi = 0.7;
-    const double cpi = m.staged_mma_cpi * (tf32x3 ? kFp32Cpi : 1.0);
+    // fp32's stages on the WG kernel (BM 64 and 128, and the swapped core at BM 32: wgmma in the sm_90a build) issue
+    // at kFp32Cpi of staged_mma_cpi; those on the WMMA body (stages 1 and 3 at BM 32) keep staged_mma_cpi. Scanned
+    // (session 31) on the fp32 logs of the current kernels (session 28's, with session 30's batch 32 and session 31's
+    // batch 1 of every variant-6 config merged over them): 0.4-0.5 is a plateau, pick gap batch 1 3.3% -> 2.2%
+    // (384:192->96:384@28 13% -> 0%), batch 32 2.2% -> 0.6% (96:96->64:192@7 16% -> 0%: BN 64 with a K split of 4,
+    // not BN 128 with 8), with kSwap32Bn128 below; 0.3 and under pick badly. Scaled on every stage, 0.7 was the best
+    // value, and it moved 128:64->32:128@112 at batch 1 to BM 32 (WMMA stage 1), 10% slower: the WG kernel's issue
+    // is what got cheaper. fp16's forms keep staged_mma_cpi (the scale is not applied there).
+    constexpr double kFp32Cpi = 0.5;
+    const bool wg_body = WgmmaAllowed() && (bm >= 64 || (!first && !last && StagedCoreSwap(false) != 0));
+    const double cpi = m.staged_mma_cpi * (tf32x3 && wg_body ? kFp32Cpi : 1.0);
     constexpr double kFp32Chain = 5, kFp32ChainSteps = 16;
     const double chain = tf32x3 && !p.tf32 && steps >= kFp32ChainSteps ? kFp32Chain * step * cpi : 0.0;
     // fp32's rank-32 core with its operands swapped (StagedCoreSwap, session 30: the WG kernel at BM 32, pixels on
     // wgmma's M, one row tile of R2 <= 32 channels): at BN 128 its steps cost kSwap32Bn128 of the WMMA form priced
     // above (that kernel ran 11-13% faster per layer there; at BN 64 no faster). Scanned (session 31) on session 30's
-    // fp32 batch-32 log of every variant-6 config: 0.5-0.8 is a plateau (pick gap 1.27% -> 0.90%, 64:64->32:128@28's
-    // pick BN 64 -> 128, 8% -> 0%), 0.9 and over change nothing; batch 1 unchanged.
+    // fp32 batch-32 log of every variant-6 config with kFp32Cpi: 0.5-0.7 is a plateau (pick gap 1.3% -> 0.6%,
+    // 64:64->32:128@28's pick BN 64 -> 128, 8% -> 0%), 0.8 and over change less; batch 1 unchanged.
     constexpr double kSwap32Bn128 = 0.7;
     const bool swapped = tf32x3 && !first && !last && a.cout <= 32 && bn == 128 && StagedCoreSwap(false) != 0 &&
                          WgmmaAllowed();
