@@ -45,3 +45,16 @@ def library():
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def model_eval(tmp_path_factory):
+    """tools/model_eval.cu with the library's model and kernels' host code, built once per test run: one build takes
+    3-9 minutes (all kernel sources through nvcc), and tests/test_perf_model.py and tests/test_tune.py each built
+    their own. Skips where nvcc is missing."""
+    import shutil
+    if shutil.which("nvcc") is None:
+        pytest.skip("nvcc not found: the model tools are built with it")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+    import fit_model
+    return fit_model.build(tmp_path_factory.mktemp("model_eval") / "model_eval")

@@ -15,11 +15,7 @@ import fit_model  # noqa: E402
 pytestmark = pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc not found: the model is built with it")
 
 
-@pytest.fixture(scope="module")
-def model_eval(tmp_path_factory):
-    """tools/model_eval.cu with the library's model and kernels' host code, built once for the module: one build
-    takes ~5 minutes on CI's 2 cores, and each test built its own (about 50 minutes in all)."""
-    return fit_model.build(tmp_path_factory.mktemp("model_eval") / "model_eval")
+# model_eval: the session fixture in conftest.py (one build per test run).
 
 
 def test_model_picks_stay_near_the_tuned_best(model_eval):
