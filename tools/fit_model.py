@@ -13,6 +13,8 @@ the staged kernel's three constants alone (--only staged_ --objective gap --roun
 session 9 refitted them the same way after the model began costing the core stage's K split (timed in call 1).
 Session 28 set two terms of StagedCycles by hand-scanning them on FP32_S28_LOGS (the pre-split core's pricing and
 fp32's chain floor, kFp32Chain), not with this fit: they are constexpr in the model, not ModelParams.
+Session 31 set two more the same way (kFp32Cpi, kSwap32Bn128: fp32's WG-kernel issue and the swapped rank-32 core)
+on FP32_S28_LOGS with FP32_S30_LOG and FP32_S31_B1_LOG merged over them.
 --cv: leave-one-shape-out cross-validation (fit on the others, score the held-out shape): the out-of-sample gap.
 """
 from __future__ import annotations

@@ -300,7 +300,8 @@ double StagedCycles(const Problem& p, const Config& c, const Device& d, const Mo
     const bool swapped = tf32x3 && !first && !last && a.cout <= 32 && bn == 128 && StagedCoreSwap(false) != 0 &&
                          WgmmaAllowed();
     const double sw = swapped ? kSwap32Bn128 : 1.0;
-    const double step_time = std::max({nhwc ? m.staged_nhwc_lat : m.staged_mma_lat, conc * 8 / 4 * step * sw * cpi, chain * sw});
+    const double step_time = std::max({nhwc ? m.staged_nhwc_lat : m.staged_mma_lat, conc * 8 / 4 * step * sw * cpi,
+                                       chain * sw});
     // Per fragment and lane: 16-byte rows of t1/t2 or of an output map that is a multiple of 8 pixels, or single values.
     const double stores = (nhwc && (!last || (a.Ho * a.Wo) % 8 == 0) ? 4 * scratch_elem / 2 : 16) * (t1_pre ? 2 : 1);
     const double once = (fm * fn * stores + loads * 10 + 100) * conc * 8 / 4 * cpi;
