@@ -268,7 +268,6 @@ def test_fp32_model_takes_the_k_split_where_it_pays(model_eval):
     assert splits >= 5, splits  # 7 in session 28's log
 
 
-
 def test_fp32_model_on_the_swapped_rank32_core(model_eval):
     """fp32 with the rank-32 core swapped (session 30: the WG kernel at BM 32, pixels on wgmma's M): every variant-6
     config timed on the 18 TDC shapes at batch 32 (session 30) and batch 1 (session 31), merged over session 28's
@@ -295,9 +294,8 @@ def test_fp32_model_on_the_swapped_rank32_core(model_eval):
             pick = cands[min(range(len(cands)), key=list(p).__getitem__)][0]
             assert pick[0] == 6 and pick[2] == 128, (prob, pick)
     assert wide >= 1, wide
-    (prob, cands), = [s for s in b1 if s[0][2] == 112]
-    p = fit_model.predict(exe, fit_model.defaults(), [(prob, cands)])[0]
-    pick = cands[min(range(len(cands)), key=list(p).__getitem__)][0]
+    (pick,) = [cands[min(range(len(cands)), key=list(p).__getitem__)][0]
+               for (prob, cands), p in zip(b1, fit_model.predict(exe, fit_model.defaults(), b1)) if prob[2] == 112]
     assert pick[0] == 6 and pick[1] >= 64, pick
 
 

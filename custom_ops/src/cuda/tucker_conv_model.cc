@@ -287,7 +287,8 @@ double StagedCycles(const Problem& p, const Config& c, const Device& d, const Mo
     // value, and it moved 128:64->32:128@112 at batch 1 to BM 32 (WMMA stage 1), 10% slower: the WG kernel's issue
     // is what got cheaper. fp16's forms keep staged_mma_cpi (the scale is not applied there).
     constexpr double kFp32Cpi = 0.5;
-    const bool wg_body = WgmmaAllowed() && (bm >= 64 || (!first && !last && StagedCoreSwap(false) != 0));
+    const bool swap_core = !first && !last && bm == 32 && StagedCoreSwap(false) != 0 && WgmmaAllowed();
+    const bool wg_body = (bm >= 64 && WgmmaAllowed()) || swap_core;
     const double cpi = m.staged_mma_cpi * (tf32x3 && wg_body ? kFp32Cpi : 1.0);
     constexpr double kFp32Chain = 5, kFp32ChainSteps = 16;
     const double chain = tf32x3 && !p.tf32 && steps >= kFp32ChainSteps ? kFp32Chain * step * cpi : 0.0;
@@ -297,9 +298,7 @@ double StagedCycles(const Problem& p, const Config& c, const Device& d, const Mo
     // fp32 batch-32 log of every variant-6 config with kFp32Cpi: 0.5-0.7 is a plateau (pick gap 1.3% -> 0.6%,
     // 64:64->32:128@28's pick BN 64 -> 128, 8% -> 0%), 0.8 and over change less; batch 1 unchanged.
     constexpr double kSwap32Bn128 = 0.7;
-    const bool swapped = tf32x3 && !first && !last && a.cout <= 32 && bn == 128 && StagedCoreSwap(false) != 0 &&
-                         WgmmaAllowed();
-    const double sw = swapped ? kSwap32Bn128 : 1.0;
+    const double sw = tf32x3 && swap_core && a.cout <= 32 && bn == 128 ? kSwap32Bn128 : 1.0;
     const double step_time = std::max({nhwc ? m.staged_nhwc_lat : m.staged_mma_lat, conc * 8 / 4 * step * sw * cpi,
                                        chain * sw});
     // Per fragment and lane: 16-byte rows of t1/t2 or of an output map that is a multiple of 8 pixels, or single values.
