@@ -196,6 +196,30 @@ def _forced_run_fails(monkeypatch, cfg, shape, match, var="TUCKER_ONNX_CONFIG", 
         _cuda_session(model).run(None, {"X": x})
 
 
+# The grid kernel's fp32 core stage staged in shared memory per warp (tucker_conv_grid_layout.h): shapes where some
+# grid configs stage and others do not, at batch 1 and 3 (column groups that cross images load from global memory),
+# and ResNet-18's layer-4 shape with the config the model picks there. tests/test_kernel_emu.py checks on the same
+# shapes which launches get the buffer.
+GRID_STAGE_SHAPES = [(16, 32, 12, 20, 7, 7, 3, (1, 1), (1, 1, 1, 1), (1, 1)),
+                     (16, 64, 12, 20, 7, 7, 3, (1, 1), (1, 1, 1, 1), (1, 1)),
+                     (12, 16, 16, 8, 10, 9, 3, (2, 2), (1, 0, 1, 1), (1, 1)),
+                     (8, 16, 8, 8, 9, 9, 3, (1, 1), (2, 2, 2, 2), (2, 2))]
+GRID_FORCED = [c for c in FORCED if c[0] == 5]
+GRID_STAGE_GPU = [(sh, b, cfg) for sh in GRID_STAGE_SHAPES for cfg in GRID_FORCED for b in (1, 3)]
+GRID_STAGE_GPU += [(BIG[3], b, (5, 4, 16, 512, 1, 32)) for b in (1, 3)]
+
+
+@pytest.mark.parametrize("shape,batch,cfg", GRID_STAGE_GPU,
+                         ids=[f"{i}-b{b}-{','.join(map(str, c))}" for i, (_, b, c) in enumerate(GRID_STAGE_GPU)])
+def test_cuda_grid_core_staging(library, monkeypatch, tmp_path, shape, batch, cfg):
+    import json
+    log = tmp_path / "configs.jsonl"
+    monkeypatch.setenv("TUCKER_ONNX_CONFIG", ",".join(map(str, cfg)))
+    monkeypatch.setenv("TUCKER_ONNX_CONFIG_LOG", str(log))
+    _check_residual_relu(shape, batch, np.float32)
+    assert [json.loads(line)["chosen"] for line in log.read_text().splitlines()] == [list(cfg)]
+
+
 @pytest.mark.parametrize("cfg", FORCED, ids=[",".join(map(str, c)) for c in FORCED])
 @pytest.mark.parametrize("si", range(len(FORCED_SHAPES)))
 @pytest.mark.parametrize("dtype", [np.float32, np.float16])

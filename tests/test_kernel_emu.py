@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from test_kernel_cpu import SHAPES, TOL, _case
-from test_kernel_cuda import BIG, FORCED
+from test_kernel_cuda import BIG, FORCED, GRID_STAGE_SHAPES
 from tucker_onnx.op.reference import tucker_conv
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -333,3 +333,52 @@ def test_emulated_presplit_core_equals_split_in_place(emulator, tmp_path, shape,
     if not tf32:
         want = tucker_conv(x, w_in, w_core, w_out, b, z, s, p, d, "relu")
         np.testing.assert_allclose(got.astype(np.float64), want, **TOL[np.float32])
+
+
+# The grid kernel's fp32 3x3 core stage with each warp's t1 rows and weights staged in shared memory (slices of >= 2
+# R1 groups whose window fits; tucker_conv_grid_layout.h): 7x7 maps with column groups that cross images at batch
+# 3, stride 2 with asymmetric pads on a non-square map, dilation 2; every grid config, and `stages` says whether the
+# launch gets the buffer (where no task fits or every slice is one R1 group, it must not).
+GRID_STAGE_CASES = [(sh, b, cfg) for sh in GRID_STAGE_SHAPES for cfg in GRID for b in (1, 3)]
+
+
+def _grid_stages(shape, batch, cfg):
+    """Whether the launch should get the staging buffer: every warp's R1 slice is >= 2 groups of 4, and some group of
+    32 columns lies in one image, and every such group's window fits 1152 floats (checked here from first principles,
+    not with the kernel's own code)."""
+    c, r1, r2, n, h, w, k, (sh, sw), (pt, pl, pb, pr), (dh, dw) = shape
+    _, mb, s = cfg[:3]
+    slice_ = min(-(-(-(-r1 // s)) // 4) * 4, r1)
+    if slice_ < 8:
+        return False
+    ho = (h + pt + pb - dh * (k - 1) - 1) // sh + 1
+    wo = (w + pl + pr - dw * (k - 1) - 1) // sw + 1
+    needs = []
+    for q0 in range(0, batch * ho * wo, 32):
+        q1 = min(q0 + 31, batch * ho * wo - 1)
+        if q0 // (ho * wo) != q1 // (ho * wo):
+            continue  # columns of two images: loaded from global memory
+        o0, o1 = q0 % (ho * wo), q1 % (ho * wo)
+        lo, hi = max(0, (o0 // wo) * sh - pt), min(h - 1, (o1 // wo) * sh - pt + (k - 1) * dh)
+        needs.append(-(-(slice_ * max(0, hi - lo + 1) * w) // 4) * 4 + mb * slice_ * 12)
+    return bool(needs) and max(needs) <= 1152
+
+
+@pytest.mark.parametrize("shape,batch,cfg", GRID_STAGE_CASES,
+                         ids=[f"{i}-b{b}-{','.join(map(str, c))}" for i, (_, b, c) in enumerate(GRID_STAGE_CASES)])
+def test_emulated_grid_core_staging(emulator, tmp_path, shape, batch, cfg):
+    rng = np.random.default_rng()
+    x, w_in, w_core, w_out, b, z = _case(rng, shape, batch, True, np.float32)
+    s, p, d = shape[7], shape[8], shape[9]
+    want = tucker_conv(x, w_in, w_core, w_out, b, z, s, p, d, "relu")
+    got = run_emulated(emulator, tmp_path, x, w_in, w_core, w_out, b, z, s, p, d, True, cfg)
+    staged = int((tmp_path / "grid_stage.txt").read_text())
+    assert (staged > 0) == _grid_stages(shape, batch, cfg), staged
+    assert np.isfinite(got.astype(np.float64)).all()
+    np.testing.assert_allclose(got.astype(np.float64), want, **TOL[np.float32])
+
+
+def test_grid_core_staging_covers_both_paths():
+    """The cases above reach both the staged and the global-load path (else the test could not catch a bug in one)."""
+    got = {_grid_stages(sh, b, cfg) for sh, b, cfg in GRID_STAGE_CASES}
+    assert got == {True, False}

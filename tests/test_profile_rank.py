@@ -340,6 +340,21 @@ def test_the_swap32_override_is_part_of_the_cuda_latency_key(monkeypatch):
     assert device_signature("cuda") == plain + "|wgbm32=0"
 
 
+def test_the_grid_stage_switch_is_part_of_the_cuda_latency_key(monkeypatch):
+    """TUCKER_ONNX_GRID_STAGE=0 turns off the grid kernel's shared-memory staging (the op's A/B switch)."""
+    from tucker_onnx.profile.environment import describe, device_signature
+    for var in ("TUCKER_ONNX_SWAP32", "TUCKER_ONNX_WG_BM32", "TUCKER_ONNX_WGMMA", "TUCKER_ONNX_TF32",
+                "TUCKER_ONNX_GRID_STAGE"):
+        monkeypatch.delenv(var, raising=False)
+    plain = device_signature("cuda")
+    assert describe("cuda")["tucker_conv_grid_stage"] == "fp32 3x3 cores where a task fits (default)"
+    monkeypatch.setenv("TUCKER_ONNX_GRID_STAGE", "0")
+    assert device_signature("cuda") == plain + "|gridstage=0"
+    assert "TUCKER_ONNX_GRID_STAGE=0" in describe("cuda")["tucker_conv_grid_stage"]
+    monkeypatch.setenv("TUCKER_ONNX_GRID_STAGE", "1")  # not a value it forces: the default
+    assert device_signature("cuda") == plain
+
+
 def test_tf32_mode_is_part_of_the_cuda_latency_key(monkeypatch):
     """TuckerConv's TF32 mode (TUCKER_ONNX_TF32=1) changes its CUDA latencies: cached measurements and report
     headers say which mode they were taken in; NVIDIA_TF32_OVERRIDE=0 turns the mode off, as in cuDNN."""

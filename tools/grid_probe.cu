@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -42,7 +43,64 @@ const Case kCases[] = {
     {"b1 160->96@28 C=320", 1, 320, 28, 160, 96, {5, 4, 8, 512, 1, 32}},
     {"b1 128->96@14 C=256", 1, 256, 14, 128, 96, {5, 4, 8, 256, 2, 32}},
     {"b32 32->32@7 C=64", 32, 64, 7, 32, 32, {5, 4, 4, 512, 1, 32}},
+    // ResNet-18's layer4 (TDC ranks; the model's pick first, then neighbours of it)
+    {"b1 192->160@7 C=512", 1, 512, 7, 192, 160, {5, 4, 16, 512, 2, 32}},
+    {"b1 192->160@7 C=512", 1, 512, 7, 192, 160, {5, 4, 16, 512, 1, 32}},
+    {"b1 192->160@7 C=512", 1, 512, 7, 192, 160, {5, 2, 16, 512, 2, 32}},
+    {"b1 192->160@7 C=512", 1, 512, 7, 192, 160, {5, 4, 8, 256, 2, 32}},
+    {"b1 192->160@7 C=512", 1, 512, 7, 192, 160, {5, 2, 8, 256, 4, 32}},
+    {"b1 192->160@7 C=512", 1, 512, 7, 192, 160, {5, 1, 16, 512, 2, 32}},
 };
+
+#ifdef TUCKER_GRID_TIMES
+namespace tucker_cuda {
+cudaError_t CopyGridTimes(long long* host);
+}
+
+// Per block, from the last launch's marks: mean and max of each phase (stage 1, barrier 1, stage 2, barrier 2,
+// stage 3) and of the whole kernel after PdlWait, in microseconds of the SM clock.
+int PrintStageTimes(int blocks) {
+  constexpr int K = tucker_cuda::kGridMarks;
+  std::vector<long long> m(tucker_cuda::kGridTimesBlocks * K);
+  CHECK(tucker_cuda::CopyGridTimes(m.data()));
+  int dev = 0, khz = 0;
+  CHECK(cudaGetDevice(&dev));
+  CHECK(cudaDeviceGetAttribute(&khz, cudaDevAttrClockRate, dev));
+  const char* names[] = {"stage 1", "barrier 1", "stage 2", "barrier 2", "stage 3", "whole"};
+  blocks = std::min(blocks, tucker_cuda::kGridTimesBlocks);
+  std::printf("|  | phase (us, mean / max over %d blocks, SM clock %d MHz) |", blocks, khz / 1000);
+  for (int ph = 0; ph < 6; ++ph) {
+    double sum = 0, mx = 0;
+    for (int b = 0; b < blocks; ++b) {
+      const long long* t = m.data() + b * K;
+      const double us = double(ph < 5 ? t[ph + 1] - t[ph] : t[5] - t[0]) / khz * 1000.0;
+      sum += us;
+      mx = std::max(mx, us);
+    }
+    std::printf(" %s %.2f / %.2f |", names[ph], sum / blocks, mx);
+  }
+  std::printf("\n");
+  // Inside each stage, thread 0's marks (the block's first warp), over the blocks where partial() took longest:
+  // prep (from the stage's start), partial, reduction and stores; the stage's start is mark 0, 2 or 4.
+  const int start[3] = {0, 2, 4};
+  std::printf("|  | thread 0, the block with the longest partial (us) |");
+  for (int st = 0; st < 3; ++st) {
+    int worst = 0;
+    for (int b = 0; b < blocks; ++b) {
+      const long long* t = m.data() + b * K + 6 + 3 * st;
+      const long long* w = m.data() + worst * K + 6 + 3 * st;
+      if (t[1] - t[0] > w[1] - w[0]) worst = b;
+    }
+    const long long* t = m.data() + worst * K;
+    const long long* i = t + 6 + 3 * st;
+    std::printf(" stage %d (block %d): prep %.2f, partial %.2f, reduce+store %.2f |", st + 1, worst,
+                double(i[0] - t[start[st]]) / khz * 1000.0, double(i[1] - i[0]) / khz * 1000.0,
+                double(i[2] - i[1]) / khz * 1000.0);
+  }
+  std::printf("\n");
+  return 0;
+}
+#endif
 
 Problem MakeProblem(const Case& k) {
   return Problem{k.batch, k.C, k.H, k.H, k.R1, k.R2, 3, 3, k.C, k.H, k.H, 1, 1, 1, 1, 1, 1, true};
@@ -156,6 +214,9 @@ int RunCase(const Case& k, bool once, cudaStream_t s) {
   if (!once) std::snprintf(timed, sizeof(timed), "%.2f", us);
   std::printf("| %s | %d,%d,%d,%d,%d,%d | %d | %s | %.1e |\n", k.name, c.variant, c.th, c.tw, c.threads, c.nsplit,
               c.kchunk, tucker_cuda::GridBlocks(p, c, sms), timed, err / scale);
+#ifdef TUCKER_GRID_TIMES
+  if (PrintStageTimes(tucker_cuda::GridBlocks(p, c, sms))) return 1;
+#endif
   for (float* ptr : {dx, dwi, dwc, dwo, db, dy, scratch}) cudaFree(ptr);
   return err / scale < 1e-4 ? 0 : 2;
 }
@@ -172,8 +233,13 @@ int main(int argc, char** argv) {
               tucker_cuda::kGridL1 ? "through L1" : "from L2 only",
               tucker_cuda::kGridFlags ? "its column group's counter" : "a grid barrier", once ? " (once, for ncu)" : "");
   int rc = 0;
+  const char* only = std::getenv("GRID_PROBE_CASE");  // one case by its index in kCases (for ncu)
+  int index = -1;
   for (const Case& k : kCases) {  // each config as the model runs it, then with its tasks spread over every block
+    ++index;
+    if (only != nullptr && std::atoi(only) != index) continue;
     rc |= RunCase(k, once, s);
+    if (only != nullptr) continue;
     Case spread = k;
     spread.c.kchunk = tucker_cuda::kGridSpread;
     rc |= RunCase(spread, once, s);

@@ -25,6 +25,7 @@ KERNEL_SWITCHES = {
     "TUCKER_ONNX_WG_BM32": ("wgbm32", {"1": "fp16 and fp32", "0": "off"}, "fp16"),
     "TUCKER_ONNX_SWAP32": ("swap32", {"1": "fp16 and fp32", "2": "fp16 and fp32, fp32 pre-split", "0": "off"},
                            "fp32"),
+    "TUCKER_ONNX_GRID_STAGE": ("gridstage", {"0": "off"}, "fp32 3x3 cores where a task fits"),
 }
 
 

@@ -88,6 +88,16 @@ __device__ __forceinline__ void CpAsync16(T* dst, const T* src, bool valid) {
   else memset(dst, 0, 16);
 #endif
 }
+// A 4-byte copy through L1 (cp.async.ca): the grid kernel stages a warp's t1 rows and core weights with every copy in
+// flight at once, where a loop of loads would wait on one round trip per few values.
+__device__ __forceinline__ void CpAsync4(float* dst, const float* src) {
+#if TUCKER_CP_ASYNC
+  const unsigned d = static_cast<unsigned>(__cvta_generic_to_shared(dst));
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(d), "l"(src) : "memory");
+#else
+  *dst = *src;
+#endif
+}
 __device__ __forceinline__ void CpAsyncCommit() {
 #if TUCKER_CP_ASYNC
   asm volatile("cp.async.commit_group;\n" ::: "memory");

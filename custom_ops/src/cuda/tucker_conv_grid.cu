@@ -30,14 +30,21 @@ template <typename T, int MB, int K>
 cudaError_t LaunchTyped(const void* x, const void* wi, const void* wc, const void* wo, const void* b, const void* z,
                         void* y, const Problem& p, const Config& c, int blocks, GridScratch s,
                         cudaStream_t stream, bool pdl) {
+  const bool half = std::is_same_v<T, __half>;
+  const size_t smem = GridStageBytes(half, p, c);
+  if (smem > 48 * 1024) {  // above the default limit of dynamic shared memory
+    const cudaError_t e = cudaFuncSetAttribute(GridKernel<T, MB, K, K>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                               static_cast<int>(smem));
+    if (e != cudaSuccess) return e;
+  }
   LaunchOpts o;
   o.cooperative = true;
   o.pdl = pdl;  // the blocks not yet resident wait for the previous kernel's SMs; none passes a barrier before
                 // every block has passed PdlWait, which returns only once that kernel has ended
-  return LaunchKernel(GridKernel<T, MB, K, K>, dim3(blocks), dim3(c.threads), 0, stream, o, static_cast<const T*>(x),
+  return LaunchKernel(GridKernel<T, MB, K, K>, dim3(blocks), dim3(c.threads), smem, stream, o, static_cast<const T*>(x),
                       static_cast<const T*>(wi), static_cast<const T*>(wc), static_cast<const T*>(wo),
                       static_cast<const T*>(b), static_cast<const T*>(z), static_cast<T*>(y), p, c.tw,
-                      int{c.kchunk == kGridSpread}, s);
+                      int{c.kchunk == kGridSpread}, s, GridStageFloats(half, p, c));
 }
 
 template <typename T, int K>
@@ -60,7 +67,12 @@ bool GridLaunchable(bool half, const Problem& p, const Config& c) {
   if (cudaGetDevice(&dev) != cudaSuccess) return false;
   cudaDeviceGetAttribute(&coop, cudaDevAttrCooperativeLaunch, dev);
   const void* k = half ? KernelFor<__half>(c.th, p) : KernelFor<float>(c.th, p);
-  if (!coop || cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, k, c.threads, 0) != cudaSuccess) {
+  const size_t smem = GridStageBytes(half, p, c);
+  if (smem > 48 * 1024 && cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)) != cudaSuccess) {
+    cudaGetLastError();
+    return false;
+  }
+  if (!coop || cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, k, c.threads, smem) != cudaSuccess) {
     cudaGetLastError();
     return false;
   }
@@ -85,5 +97,12 @@ cudaError_t LaunchGrid(bool half, const void* x, const void* w_in, const void* w
   if (GridCore3x3(p)) return half ? go(__half{}, Three{}) : go(float{}, Three{});
   return half ? go(__half{}, Any{}) : go(float{}, Any{});
 }
+
+#ifdef TUCKER_GRID_TIMES
+// The last launch's stage marks (tools/grid_probe.cu): kGridTimesBlocks x kGridMarks clock64() values.
+cudaError_t CopyGridTimes(long long* host) {
+  return cudaMemcpyFromSymbol(host, g_grid_times, sizeof(long long) * kGridTimesBlocks * kGridMarks);
+}
+#endif
 
 }  // namespace tucker_cuda

@@ -10,6 +10,28 @@
 #include "tucker_conv_impl.cuh"
 
 namespace tucker_cuda {
+
+#ifdef TUCKER_GRID_TIMES
+// tools/grid_probe.cu's stage timer (build-time, off in the library): per block, clock64() at the kernel's start
+// (after PdlWait), at the end of each stage (after a block barrier) and after each grid barrier: six marks; then
+// thread 0's own marks inside each stage (after prep, after partial, after the reduction): three per stage.
+__device__ long long g_grid_times[kGridTimesBlocks * kGridMarks];
+#define TUCKER_GRID_MARK1(i)                                                                                  \
+  do {                                                                                                        \
+    if (threadIdx.x == 0 && blockIdx.x < kGridTimesBlocks) g_grid_times[blockIdx.x * kGridMarks + (i)] = clock64(); \
+  } while (0)
+#define TUCKER_GRID_MARK(i) \
+  do {                      \
+    __syncthreads();        \
+    TUCKER_GRID_MARK1(i);   \
+  } while (0)
+#else
+#define TUCKER_GRID_MARK1(i) \
+  do {                       \
+  } while (0)
+#define TUCKER_GRID_MARK(i) TUCKER_GRID_MARK1(i)
+#endif
+
 namespace {
 
 // One GEMM stage spread over the whole grid: out(m, q) = sum_k A(m, k) B(k, q), m < M, q < P. A task is MB rows
@@ -21,7 +43,8 @@ namespace {
 // stage with fewer tasks than the grid has slots keeps every SM busy instead of filling the first blocks and
 // leaving the rest idle at the barrier (what the model's GridCycles already assumes).
 // `wait(j)` runs before a task of column group j starts, `done(j)` once per finished task after its stores are
-// fenced (kGridFlags' counters; no-ops otherwise).
+// fenced (kGridFlags' counters; no-ops otherwise). `prep(m0, q0, part)` runs on all 32 lanes of a warp with a task
+// (q0 its first column), before partial(), which lanes past P skip: a warp-wide copy into shared memory goes there.
 struct NoHook {
   __device__ __forceinline__ void operator()(int) const {}
 };
@@ -33,9 +56,14 @@ __device__ __forceinline__ auto Hook(F f) {
   else return NoHook{};
 }
 
-template <int MB, typename Partial, typename Store, typename Wait = NoHook, typename Done = NoHook>
+struct NoPrep {
+  __device__ __forceinline__ void operator()(int, int, int) const {}
+};
+
+template <int MB, typename Partial, typename Store, typename Wait = NoHook, typename Done = NoHook,
+          typename Prep = NoPrep>
 __device__ __forceinline__ void GridStage(int M, int P, int S, bool spread, float* red, Partial partial, Store store,
-                                          Wait wait = {}, Done done = {}) {
+                                          Wait wait = {}, Done done = {}, Prep prep = {}, int mark = 0) {
   constexpr bool kSignal = !std::is_same_v<Done, NoHook>;
   const int warps = blockDim.x >> 5, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int slots = warps / S, slot = warp / S, part = warp - slot * S;
@@ -48,10 +76,13 @@ __device__ __forceinline__ void GridStage(int M, int P, int S, bool spread, floa
     float acc[MB];
 #pragma unroll
     for (int u = 0; u < MB; ++u) acc[u] = 0.f;
+    if (mine) prep(m0, q - lane, part);
+    TUCKER_GRID_MARK1(mark);
     if (mine && q < P) {
       wait(t / mg);
       partial(m0, q, part, acc);
     }
+    TUCKER_GRID_MARK1(mark + 1);
     if (S == 1) {
       if (mine && q < P) {
 #pragma unroll
@@ -76,6 +107,7 @@ __device__ __forceinline__ void GridStage(int M, int P, int S, bool spread, floa
       for (int s = 0; s < S; ++s) v += red[((g * S + s) * MB + u) * 32 + l];
       store(mm, qq, v);
     }
+    TUCKER_GRID_MARK1(mark + 2);
     if constexpr (kSignal) __threadfence();  // every thread's stores before the signals
     __syncthreads();
     if constexpr (kSignal) {
@@ -107,7 +139,7 @@ __device__ __forceinline__ float LdT2(const float* p) {
 // multiples of 4 and every row quad-aligned, so four weights come in one load.
 template <int MB, typename T, typename Act>
 __device__ __forceinline__ void QuadDot(int k0, int k1, const T* const* wp, Act act, float* acc) {
-#pragma unroll 2
+#pragma unroll kGridQuadUnroll
   for (int k = k0; k < k1; k += 4) {
     float a[4], w[4];
 #pragma unroll
@@ -130,14 +162,17 @@ __global__ void __launch_bounds__(512) GridKernel(const T* __restrict__ x, const
                                                   const T* __restrict__ w_core, const T* __restrict__ w_out,
                                                   const T* __restrict__ bias, const T* __restrict__ z,
                                                   T* __restrict__ y, Problem p, int S, int spread,
-                                                  GridScratch scratch) {
+                                                  GridScratch scratch, int stage_floats) {
 #ifdef TUCKER_EMU
-  TUCKER_DYNAMIC_SMEM(red);  // the emulator's per-block buffer (kGridRedFloats of it)
+  TUCKER_DYNAMIC_SMEM(red);  // the emulator's per-block buffer: kGridRedFloats, then the staging buffer
+  float* const stage_smem = red + kGridRedFloats;
 #else
   __shared__ float red[kGridRedFloats];  // [warps][MB][32] partial sums
+  TUCKER_DYNAMIC_SMEM(stage_smem);       // stage_floats per warp (GridStageFloats; 0: none)
 #endif
   const int hw = p.H * p.W, ohw = p.Ho * p.Wo, kk = p.kh * p.kw;
   PdlWait();  // PDL; no early trigger here (why: tucker_conv_device.cuh)
+  TUCKER_GRID_MARK(0);
   // Weights read four at a time where every row starts quad-aligned (channels / ranks multiples of 4, as in
   // every model we rewrite); the 3x3 core reads a row's kGridR1Group x 9 weights of one R1 group at once.
   float* const t1 = scratch.t1;
@@ -151,6 +186,8 @@ __global__ void __launch_bounds__(512) GridKernel(const T* __restrict__ x, const
   const bool vec_out = kGridVec && p.R2 % 4 == 0 && Aligned4(w_out);
   const bool vec_core =
       kGridVec && KH > 0 && KH * KW * kGridR1Group % 4 == 0 && p.R1 % kGridR1Group == 0 && Aligned4(w_core);
+  // Stage 2 stages each warp's inputs in shared memory where they fit (fp32, whole R1 groups; PlanCoreStage).
+  const bool stage2_vec = vec_core && kGridL1 && stage_floats > 0;
 
   // Stage 1: t1[n][r1][h][w] = sum_c W_in[r1][c] X[n][c][h][w] over the whole input (columns q = n, h, w).
   GridStage<MB>(
@@ -177,8 +214,11 @@ __global__ void __launch_bounds__(512) GridKernel(const T* __restrict__ x, const
       [&](int m, int q, float v) {
         const int n = q / hw;
         t1[(static_cast<size_t>(n) * p.R1 + m) * hw + (q - n * hw)] = v;
-      });
+      },
+      NoHook{}, NoHook{}, NoPrep{}, 6);
+  TUCKER_GRID_MARK(1);
   cooperative_groups::this_grid().sync();
+  TUCKER_GRID_MARK(2);
 
   // Stage 2: t2[n][r2][oh][ow] = core conv of t1 (zero outside the map), reduction over R1 x taps.
   GridStage<MB>(
@@ -205,6 +245,38 @@ __global__ void __launch_bounds__(512) GridKernel(const T* __restrict__ x, const
               ok[i * KW + j] = ih >= 0 && ih < p.H && iw >= 0 && iw < p.W;
               off[i * KW + j] = ok[i * KW + j] ? ih * p.W + iw : 0;
             }
+          if constexpr (std::is_same_v<T, float> && KH * KW <= kGridTapsPad) {
+            const GridCoreStage cs = stage2_vec ? PlanGridCoreStage(p, q & ~31, p.batch * ohw, r1e - r0, MB)
+                                                : GridCoreStage{0, 0, 0, 0};
+            if (cs.need > 0 && cs.need <= stage_floats) {  // prep() staged the warp's t1 rows and weights
+              const float* st1 = stage_smem + (threadIdx.x >> 5) * stage_floats;
+              const float* sw = st1 + cs.wofs;
+              constexpr int kPad = kGridTapsPad;
+              const int slice = r1e - r0, wrow = slice * kPad;
+#pragma unroll
+              for (int t = 0; t < KH * KW; ++t) off[t] -= ok[t] ? cs.ih0 * p.W : 0;
+              // Two R1 steps per unrolled step (shared-memory reads need no long run in flight; four spill).
+              constexpr int kG = 2;
+              for (int rl = 0; rl < slice; rl += kG) {
+                float v[kG][KH * KW];
+#pragma unroll
+                for (int g = 0; g < kG; ++g)
+#pragma unroll
+                  for (int t = 0; t < KH * KW; ++t) v[g][t] = ok[t] ? st1[(rl + g) * cs.win + off[t]] : 0.f;
+#pragma unroll
+                for (int u = 0; u < MB; ++u) {
+                  float w[kG * kPad];
+#pragma unroll
+                  for (int i = 0; i < kG * kPad; i += 4) LoadVec<4>(sw + u * wrow + rl * kPad + i, w + i);
+#pragma unroll
+                  for (int g = 0; g < kG; ++g)
+#pragma unroll
+                    for (int t = 0; t < KH * KW; ++t) acc[u] = fmaf(w[g * kPad + t], v[g][t], acc[u]);
+                }
+              }
+              return;
+            }
+          }
           // kGridR1Group R1 steps' t1 loads are issued before any of their FMAs (tools/grid_probe.cu times 1, 2, 4).
           for (int rb = r0; rb < r1e; rb += kGridR1Group) {
             float v[kGridR1Group][KH * KW];
@@ -262,8 +334,40 @@ __global__ void __launch_bounds__(512) GridKernel(const T* __restrict__ x, const
         const int n = q / ohw;
         t2[(static_cast<size_t>(n) * p.R2 + m) * ohw + (q - n * ohw)] = v;
       },
-      NoHook{}, Hook<kGridFlags>([&](int j) { atomicAdd(flags + j, 1); }));
+      NoHook{}, Hook<kGridFlags>([&](int j) { atomicAdd(flags + j, 1); }),
+      [&](int m0, int q0, int part) {  // all of a warp's lanes copy its task's t1 rows and weights to shared memory
+        if constexpr (std::is_same_v<T, float> && KH > 0 && KH * KW <= kGridTapsPad) {
+          if (!stage2_vec) return;
+          int r0, r1e;
+          Slice(p.R1, S, part, &r0, &r1e, kGridR1Group);
+          const GridCoreStage cs = PlanGridCoreStage(p, q0, p.batch * ohw, r1e - r0, MB);
+          if (cs.need == 0 || cs.need > stage_floats) return;
+          constexpr int kPad = kGridTapsPad;
+          const int lane = threadIdx.x & 31, slice = r1e - r0, n0 = q0 / ohw;
+          float* const st1 = stage_smem + (threadIdx.x >> 5) * stage_floats;
+          __syncwarp();  // the warp's reads of its previous task are done
+          const float* src = t1 + (static_cast<size_t>(n0) * p.R1 + r0) * hw + cs.ih0 * p.W;
+          for (int r = 0; r < slice; ++r, src += hw)  // t1: 4-byte copies (rows start anywhere)
+            for (int i = lane; i < cs.win; i += 32) CpAsync4(st1 + r * cs.win + i, src + i);
+          // weights: [u][r1][kPad], 4-byte copies (the pad is never read)
+#pragma unroll
+          for (int u = 0; u < MB; ++u) {
+            const float* w = w_core + (static_cast<size_t>(min(m0 + u, p.R2 - 1)) * p.R1 + r0) * (KH * KW);
+            float* d = st1 + cs.wofs + u * slice * kPad;
+            for (int i = lane; i < slice * (KH * KW); i += 32) {
+              const int r = i / (KH * KW);
+              CpAsync4(d + r * kPad + (i - r * (KH * KW)), w + i);
+            }
+          }
+          CpAsyncCommit();
+          CpAsyncWait<0>();
+          __syncwarp();
+        }
+      },
+      9);
+  TUCKER_GRID_MARK(3);
   if constexpr (!kGridFlags) cooperative_groups::this_grid().sync();
+  TUCKER_GRID_MARK(4);
 
   // Stage 3: Y = W_out t2 + B (+ Z), Relu.
   GridStage<MB>(
@@ -298,7 +402,9 @@ __global__ void __launch_bounds__(512) GridKernel(const T* __restrict__ x, const
       Hook<kGridFlags>([&](int j) {  // every stage-2 task of column group j has stored its t2 rows
         while (TUCKER_LOAD_ACQUIRE(flags + j) < tasks2) {
         }
-      }));
+      }),
+      NoHook{}, NoPrep{}, 12);
+  TUCKER_GRID_MARK(5);
 }
 
 }  // namespace

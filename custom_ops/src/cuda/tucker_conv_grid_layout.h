@@ -2,8 +2,11 @@
 // host-side model and the CPU emulator's driver (custom_ops/emu), so all three size the grid the same way.
 #pragma once
 #include <cstddef>
+#include <cstdlib>
+#include <numeric>
 
 #include "tucker_conv_impl.cuh"
+#include "tucker_conv_tiled_layout.h"  // TUCKER_HD
 
 namespace tucker_cuda {
 
@@ -66,6 +69,71 @@ constexpr bool kGridL1 = TUCKER_GRID_L1 != 0;
 #define TUCKER_GRID_FLAGS 0
 #endif
 constexpr bool kGridFlags = TUCKER_GRID_FLAGS != 0;
+
+// Blocks whose stage marks a TUCKER_GRID_TIMES build records (tools/grid_probe.cu).
+constexpr int kGridTimesBlocks = 1024, kGridMarks = 15;
+
+// The fp32 3x3 core stage can stage a task's inputs in shared memory, per warp: its R1 slice of t1 over the input
+// rows that the task's 32 columns read, then its MB rows x slice core weights, each R1 step's 9 taps padded to 12
+// floats so that they are read 16 bytes at a time; every copy is in flight at once (tucker_conv_grid_kernel.cuh).
+// The cap per warp, in floats: 1152 holds ResNet-18's layer-4 task (R1 192 over 16 warps at 7x7: 12 x 42 +
+// 4 x 12 x 12 = 1080). TUCKER_GRID_STAGE=0 turns it off (tools/grid_probe.cu's side-by-side timing).
+#ifndef TUCKER_GRID_STAGE
+#define TUCKER_GRID_STAGE 1
+#endif
+constexpr int kGridStageWarpFloats = TUCKER_GRID_STAGE ? 1152 : 0, kGridTapsPad = 12;
+
+// A stage-2 task's staging plan: the input rows [ih0, ih0 + win / W) read by columns q0..q0+31 (of P; one image
+// only), where its weights start (`wofs` floats in, 16-byte aligned) and the floats it needs. need 0: not staged
+// (columns of two images, or a slice of one R1 group, where one round trip is all a load costs anyway: measured).
+struct GridCoreStage {
+  int ih0, win, wofs, need;
+};
+TUCKER_HD GridCoreStage PlanGridCoreStage(const Problem& p, int q0, int P, int slice, int mb) {
+  GridCoreStage cs{0, 0, 0, 0};
+  const int ohw = p.Ho * p.Wo, q1 = (q0 + 31 < P ? q0 + 31 : P - 1), n0 = q0 / ohw;
+  if (slice < 2 * kGridR1Group || q1 / ohw != n0) return cs;
+  const int oh0 = (q0 - n0 * ohw) / p.Wo, oh1 = (q1 - n0 * ohw) / p.Wo;
+  const int lo = oh0 * p.sh - p.pt, hi = oh1 * p.sh - p.pt + (p.kh - 1) * p.dh;
+  cs.ih0 = lo > 0 ? lo : 0;
+  const int ih1 = hi < p.H - 1 ? hi : p.H - 1;
+  cs.win = (ih1 >= cs.ih0 ? ih1 - cs.ih0 + 1 : 0) * p.W;
+  cs.wofs = (slice * cs.win + 3) / 4 * 4;
+  cs.need = cs.wofs + mb * slice * kGridTapsPad;
+  return cs;
+}
+
+// Floats per warp of the staging buffer that a launch of p with config c gets: the largest need of any of its
+// stage-2 tasks if every task fits kGridStageWarpFloats, else 0 (no buffer: shared memory taken from L1 for
+// nothing slowed the 28x28 shapes 6-9%). fp32 3x3 cores with t1 read through L1 and whole R1 groups only.
+// TUCKER_ONNX_GRID_STAGE=0 turns it off at run time (an A/B of one library in tools/bench_*.py).
+inline int GridStageFloats(bool half, const Problem& p, const Config& c) {
+  if (half || p.kh != 3 || p.kw != 3 || !kGridL1 || !kGridVec || p.R1 % kGridR1Group != 0 || kGridStageWarpFloats == 0)
+    return 0;
+  const char* off = std::getenv("TUCKER_ONNX_GRID_STAGE");
+  if (off != nullptr && off[0] == '0' && off[1] == 0) return 0;
+  const int S = c.tw, kc = ((p.R1 + S - 1) / S + kGridR1Group - 1) / kGridR1Group * kGridR1Group;
+  const int slice = kc < p.R1 ? kc : p.R1;  // the first part's slice is the longest (tucker_conv_grid_kernel.cuh Slice)
+  // Column groups start at q0 mod ohw that repeat every lcm(32, ohw) columns; a later image's last group is a
+  // subset of a full group with the same start, so one period covers every need.
+  const int ohw = p.Ho * p.Wo, P = p.batch * ohw, period = 32 / std::gcd(32, ohw) * ohw;
+  int most = 0;
+  for (int q0 = 0; q0 < P && q0 < period; q0 += 32) {
+    const int need = PlanGridCoreStage(p, q0, P, slice, c.th).need;
+    if (need > kGridStageWarpFloats) return 0;
+    if (need > most) most = need;
+  }
+  return most;
+}
+inline size_t GridStageBytes(bool half, const Problem& p, const Config& c) {
+  return sizeof(float) * static_cast<size_t>(GridStageFloats(half, p, c)) * (c.threads / 32);
+}
+
+// Weights of QuadDot (stages 1 and 3) loaded before their FMAs: quads per unrolled step (2 was session 7's).
+#ifndef TUCKER_GRID_QUAD_UNROLL
+#define TUCKER_GRID_QUAD_UNROLL 2
+#endif
+constexpr int kGridQuadUnroll = TUCKER_GRID_QUAD_UNROLL;
 
 // A block's static shared memory: the partial sums of up to 16 warps x 4 rows x 32 lanes.
 constexpr int kGridRedFloats = 16 * 4 * 32;
