@@ -109,14 +109,16 @@ def test_gpu_probes_build_against_the_current_kernel_headers(tmp_path):
     machine; building them here keeps them in step with the kernel's headers, for the R1 group sizes and weight-load widths it compares."""
     root = Path(__file__).resolve().parents[1]
     src = root / "custom_ops/src/cuda"
-    # the builds tools/gpu_probe.sh compares: group, vector weights, L1, counters instead of the second barrier
-    for group, vec, l1, flags in ((1, 1, 1, 1), (4, 0, 0, 0)):
+    # the builds tools/gpu_probe.sh compares: group, vector weights, L1, counters instead of the second barrier,
+    # the core stage's staging off, and the per-stage clock marks
+    for group, vec, l1, flags, stage, times in ((1, 1, 1, 1, 1, 0), (4, 0, 0, 0, 1, 0), (2, 1, 1, 0, 0, 1)):
         subprocess.run(["nvcc", "-O1", "-arch=sm_90", f"-DTUCKER_GRID_R1_GROUP={group}", f"-DTUCKER_GRID_VEC={vec}",
-                        f"-DTUCKER_GRID_L1={l1}", f"-DTUCKER_GRID_FLAGS={flags}", f"-I{src}", str(root / "tools/grid_probe.cu"), str(src / "tucker_conv_grid.cu"), "-o",
-                        str(tmp_path / f"grid_probe{group}")], check=True)
+                        f"-DTUCKER_GRID_L1={l1}", f"-DTUCKER_GRID_FLAGS={flags}", f"-DTUCKER_GRID_STAGE={stage}",
+                        *(["-DTUCKER_GRID_TIMES"] if times else []), f"-I{src}", str(root / "tools/grid_probe.cu"),
+                        str(src / "tucker_conv_grid.cu"), "-o", str(tmp_path / f"grid_probe{group}")], check=True)
     subprocess.run(["nvcc", "-O1", "-arch=sm_90", str(root / "tools/coop_floor.cu"), "-o", str(tmp_path / "coop")],
                    check=True)
-    assert all((tmp_path / n).exists() for n in ("grid_probe1", "grid_probe4", "coop"))
+    assert all((tmp_path / n).exists() for n in ("grid_probe1", "grid_probe2", "grid_probe4", "coop"))
 
 
 def _ncu_source_csv(path, lines):

@@ -186,7 +186,7 @@ __global__ void __launch_bounds__(512) GridKernel(const T* __restrict__ x, const
   const bool vec_out = kGridVec && p.R2 % 4 == 0 && Aligned4(w_out);
   const bool vec_core =
       kGridVec && KH > 0 && KH * KW * kGridR1Group % 4 == 0 && p.R1 % kGridR1Group == 0 && Aligned4(w_core);
-  // Stage 2 stages each warp's inputs in shared memory where they fit (fp32, whole R1 groups; PlanCoreStage).
+  // Stage 2 stages each warp's inputs in shared memory where they fit (fp32, whole R1 groups; PlanGridCoreStage).
   const bool stage2_vec = vec_core && kGridL1 && stage_floats > 0;
 
   // Stage 1: t1[n][r1][h][w] = sum_c W_in[r1][c] X[n][c][h][w] over the whole input (columns q = n, h, w).
