@@ -104,13 +104,13 @@ int Run(const std::string& dir, const tucker_cuda::Problem& p, const tucker_cuda
                                std::numeric_limits<float>::quiet_NaN());
     const tucker_cuda::GridScratch parts = tucker_cuda::SplitGridScratch(p, scratch.data());
     // DIR/grid_stage.txt: the floats per warp of the core stage's staging buffer (0: every task loads from global)
-    std::ofstream(dir + "/grid_stage.txt") << tucker_cuda::GridStageFloats(std::is_same_v<T, __half>, p, c) << "\n";
+    const int stage = tucker_cuda::GridStageFloats(std::is_same_v<T, __half>, p, c);
+    std::ofstream(dir + "/grid_stage.txt") << stage << "\n";
     auto grid = [&](auto kernel) {
-      const bool half = std::is_same_v<T, __half>;
       emu::Launch(dim3(blocks), dim3(c.threads), blocks,
-                  sizeof(float) * tucker_cuda::kGridRedFloats + tucker_cuda::GridStageBytes(half, p, c), kernel, x.data(),
+                  sizeof(float) * tucker_cuda::kGridRedFloats + tucker_cuda::GridStageBytes(stage, c), kernel, x.data(),
                   wi.data(), wc.data(), wo.data(), b.data(), zp, y.data(), p, c.tw,
-                  int{c.kchunk == tucker_cuda::kGridSpread}, parts, tucker_cuda::GridStageFloats(half, p, c));
+                  int{c.kchunk == tucker_cuda::kGridSpread}, parts, stage);
     };
     const bool k3 = tucker_cuda::GridCore3x3(p);
     if (c.th == 1) k3 ? grid(tucker_cuda::GridKernel<T, 1, 3, 3>) : grid(tucker_cuda::GridKernel<T, 1, 0, 0>);

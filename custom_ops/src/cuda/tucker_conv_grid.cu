@@ -26,17 +26,21 @@
 namespace tucker_cuda {
 namespace {
 
+// Lets kernel k take `smem` bytes of dynamic shared memory (beyond 48 KB a kernel must ask), for its launch and for
+// the occupancy query of GridLaunchable.
+cudaError_t AllowSmem(const void* k, size_t smem) {
+  return smem > 48 * 1024 ? cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem))
+                          : cudaSuccess;
+}
+
 template <typename T, int MB, int K>
 cudaError_t LaunchTyped(const void* x, const void* wi, const void* wc, const void* wo, const void* b, const void* z,
                         void* y, const Problem& p, const Config& c, int blocks, GridScratch s,
                         cudaStream_t stream, bool pdl) {
-  const bool half = std::is_same_v<T, __half>;
-  const size_t smem = GridStageBytes(half, p, c);
-  if (smem > 48 * 1024) {  // above the default limit of dynamic shared memory
-    const cudaError_t e = cudaFuncSetAttribute(GridKernel<T, MB, K, K>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                               static_cast<int>(smem));
-    if (e != cudaSuccess) return e;
-  }
+  const int stage = GridStageFloats(std::is_same_v<T, __half>, p, c);
+  const size_t smem = GridStageBytes(stage, c);
+  if (const cudaError_t e = AllowSmem(reinterpret_cast<const void*>(GridKernel<T, MB, K, K>), smem); e != cudaSuccess)
+    return e;
   LaunchOpts o;
   o.cooperative = true;
   o.pdl = pdl;  // the blocks not yet resident wait for the previous kernel's SMs; none passes a barrier before
@@ -44,7 +48,7 @@ cudaError_t LaunchTyped(const void* x, const void* wi, const void* wc, const voi
   return LaunchKernel(GridKernel<T, MB, K, K>, dim3(blocks), dim3(c.threads), smem, stream, o, static_cast<const T*>(x),
                       static_cast<const T*>(wi), static_cast<const T*>(wc), static_cast<const T*>(wo),
                       static_cast<const T*>(b), static_cast<const T*>(z), static_cast<T*>(y), p, c.tw,
-                      int{c.kchunk == kGridSpread}, s, GridStageFloats(half, p, c));
+                      int{c.kchunk == kGridSpread}, s, stage);
 }
 
 template <typename T, int K>
@@ -67,12 +71,8 @@ bool GridLaunchable(bool half, const Problem& p, const Config& c) {
   if (cudaGetDevice(&dev) != cudaSuccess) return false;
   cudaDeviceGetAttribute(&coop, cudaDevAttrCooperativeLaunch, dev);
   const void* k = half ? KernelFor<__half>(c.th, p) : KernelFor<float>(c.th, p);
-  const size_t smem = GridStageBytes(half, p, c);
-  if (smem > 48 * 1024 && cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)) != cudaSuccess) {
-    cudaGetLastError();
-    return false;
-  }
-  if (!coop || cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, k, c.threads, smem) != cudaSuccess) {
+  const size_t smem = GridStageBytes(GridStageFloats(half, p, c), c);
+  if (!coop || AllowSmem(k, smem) != cudaSuccess || cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, k, c.threads, smem) != cudaSuccess) {
     cudaGetLastError();
     return false;
   }

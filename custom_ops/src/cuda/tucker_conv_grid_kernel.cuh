@@ -117,14 +117,6 @@ __device__ __forceinline__ void GridStage(int M, int P, int S, bool spread, floa
   }
 }
 
-// The reduction slice [k0, k1) of part `part` of S over a reduction of length K; slices start at multiples of
-// `gran` (4 where the weights are read four at a time).
-__device__ __forceinline__ void Slice(int K, int S, int part, int* k0, int* k1, int gran = 1) {
-  const int kc = ((K + S - 1) / S + gran - 1) / gran * gran;
-  *k0 = min(K, part * kc);
-  *k1 = min(K, *k0 + kc);
-}
-
 // Reads of t1 and t2 (kGridL1 says why L1 is safe); with kGridFlags, t2 from L2 only (see there).
 __device__ __forceinline__ float LdScratch(const float* p) {
   if constexpr (kGridL1) return __ldca(p);
@@ -139,7 +131,7 @@ __device__ __forceinline__ float LdT2(const float* p) {
 // multiples of 4 and every row quad-aligned, so four weights come in one load.
 template <int MB, typename T, typename Act>
 __device__ __forceinline__ void QuadDot(int k0, int k1, const T* const* wp, Act act, float* acc) {
-#pragma unroll kGridQuadUnroll
+#pragma unroll 2
   for (int k = k0; k < k1; k += 4) {
     float a[4], w[4];
 #pragma unroll

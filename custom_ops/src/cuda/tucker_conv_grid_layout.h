@@ -70,6 +70,14 @@ constexpr bool kGridL1 = TUCKER_GRID_L1 != 0;
 #endif
 constexpr bool kGridFlags = TUCKER_GRID_FLAGS != 0;
 
+// The reduction slice [k0, k1) of part `part` of S over a reduction of length K; slices start at multiples of
+// `gran` (4 where the weights are read four at a time). The kernel's split of a task, and GridStageFloats' sizing.
+TUCKER_HD void Slice(int K, int S, int part, int* k0, int* k1, int gran = 1) {
+  const int kc = ((K + S - 1) / S + gran - 1) / gran * gran;
+  *k0 = part * kc < K ? part * kc : K;
+  *k1 = *k0 + kc < K ? *k0 + kc : K;
+}
+
 // Blocks whose stage marks a TUCKER_GRID_TIMES build records (tools/grid_probe.cu).
 constexpr int kGridTimesBlocks = 1024, kGridMarks = 15;
 
@@ -112,8 +120,9 @@ inline int GridStageFloats(bool half, const Problem& p, const Config& c) {
     return 0;
   const char* off = std::getenv("TUCKER_ONNX_GRID_STAGE");
   if (off != nullptr && off[0] == '0' && off[1] == 0) return 0;
-  const int S = c.tw, kc = ((p.R1 + S - 1) / S + kGridR1Group - 1) / kGridR1Group * kGridR1Group;
-  const int slice = kc < p.R1 ? kc : p.R1;  // the first part's slice is the longest (tucker_conv_grid_kernel.cuh Slice)
+  int r0, r1;
+  Slice(p.R1, c.tw, 0, &r0, &r1, kGridR1Group);  // the first part's slice is the longest
+  const int slice = r1 - r0;
   // Column groups start at q0 mod ohw that repeat every lcm(32, ohw) columns; a later image's last group is a
   // subset of a full group with the same start, so one period covers every need.
   const int ohw = p.Ho * p.Wo, P = p.batch * ohw, period = 32 / std::gcd(32, ohw) * ohw;
@@ -125,15 +134,10 @@ inline int GridStageFloats(bool half, const Problem& p, const Config& c) {
   }
   return most;
 }
-inline size_t GridStageBytes(bool half, const Problem& p, const Config& c) {
-  return sizeof(float) * static_cast<size_t>(GridStageFloats(half, p, c)) * (c.threads / 32);
+// The block's dynamic shared memory for `floats` per warp (GridStageFloats).
+inline size_t GridStageBytes(int floats, const Config& c) {
+  return sizeof(float) * static_cast<size_t>(floats) * (c.threads / 32);
 }
-
-// Weights of QuadDot (stages 1 and 3) loaded before their FMAs: quads per unrolled step (2 was session 7's).
-#ifndef TUCKER_GRID_QUAD_UNROLL
-#define TUCKER_GRID_QUAD_UNROLL 2
-#endif
-constexpr int kGridQuadUnroll = TUCKER_GRID_QUAD_UNROLL;
 
 // A block's static shared memory: the partial sums of up to 16 warps x 4 rows x 32 lanes.
 constexpr int kGridRedFloats = 16 * 4 * 32;
