@@ -7,6 +7,8 @@
 # Budget from the environment (defaults: tools/gpu_train.sh's): DENSE_EPOCHS=8, ADMM_EPOCHS=6, FT_EPOCHS=4 (decompose +
 # fine-tune gets ADMM_EPOCHS + FT_EPOCHS); DISTILL=0.5 (the dense model's weight as teacher in every Tucker phase; 0
 # trains both Tucker methods on the labels alone, as Yin et al. do).
+# BASE_METHODS=dense trains only the dense model per seed (deterministic, so a later call retrains the same one): a
+# budget too long for one call runs decompose+fine-tune in one call and the ADMM variants in the next.
 # PARALLEL=1 runs the seeds side by side on the one GPU (a ResNet-18 on 28x28 images leaves most of an H200 idle).
 # Usage: [RATIO=0.4] [DISTILL=0.5] [PARALLEL=1] bash tools/device_env.sh bash tools/gpu_admm_variants.sh "SEEDS" SECONDS_PER_RUN NAME1 "OPTS1" [NAME2 "OPTS2" ...]
 set -u
@@ -23,7 +25,7 @@ common=(--model resnet18 --data fashion-mnist --data-dir .data/fashion-mnist --r
 one_seed() {
   local s=$1 start name i opts args; shift
   start=$(date +%s)
-  timeout "$per" python3 -m tucker_onnx.cli.main train "${common[@]}" --epochs "${DENSE_EPOCHS:-8}" --methods dense,decompose \
+  timeout "$per" python3 -m tucker_onnx.cli.main train "${common[@]}" --epochs "${DENSE_EPOCHS:-8}" --methods "${BASE_METHODS:-dense,decompose}" \
     --seed "$s" --out "$R/base/seed$s" > "$R/base_seed$s.txt" 2>&1
   echo "seed $s base rc $? in $(( $(date +%s) - start )) s"; grep -E "^\|" "$R/base_seed$s.txt" | tail -3; pack
   args=("$@")
