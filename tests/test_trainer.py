@@ -7,7 +7,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from trainer.admm import project, select_convs, to_tucker, tucker2_factors
+from trainer.admm import constrained_norm, project, select_convs, to_tucker, tucker2_factors
 from trainer.config import TrainConfig
 from trainer.data import FASHION_DIRS, load_fashion_mnist
 from trainer.models import SmallCNN, build_model
@@ -89,8 +89,26 @@ def test_admm_residual_falls(tmp_path):
     ft_lr = [r["lr"] for r in run.history if r["phase"] == "admm_ft"]
     assert ft_lr and max(ft_lr) <= cfg.admm_finetune_lr < cfg.finetune_lr
     log = json.loads((tmp_path / "run" / "log.json").read_text())
-    assert {"phase", "epoch", "train_loss", "test_acc"} <= set(log[0])
+    assert {"phase", "epoch", "train_loss", "test_acc", "weight_norm"} <= set(log[0])
+    # every phase logs the constrained convs' norm, the Tucker phases from their factors
+    assert all(r["weight_norm"] > 0 for r in log) and {r["phase"] for r in log} == {"dense", "admm", "admm_ft"}
     assert (tmp_path / "run" / "log.csv").read_text().startswith("phase,epoch")
+
+
+def test_weight_norm_reads_tucker_layers_through_their_factors():
+    """A converted layer is measured by the weight its factors rebuild (the HOOI projection), so the log's norm
+    column is comparable across the dense, ADMM and Tucker phases."""
+    torch.manual_seed(0)
+    m = SmallCNN(1, 10)
+    ranks = select_convs(m, 0.5, None, multiple=1, min_channels=16)
+    mods = dict(m.named_modules())
+    projected = {n: project(mods[n].weight, *ranks[n]) for n in ranks}
+    dense_norm = constrained_norm(m, ranks)
+    assert dense_norm == pytest.approx(sum(float((mods[n].weight.double() ** 2).sum()) for n in ranks) ** 0.5)
+    to_tucker(m, ranks)
+    want = sum(float((w.double() ** 2).sum()) for w in projected.values()) ** 0.5
+    got = constrained_norm(m, ranks)
+    assert got == pytest.approx(want, rel=1e-4) and got < dense_norm  # a projection removes norm
 
 
 def test_export_round_trips_through_rewrite(tmp_path):

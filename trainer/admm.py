@@ -129,6 +129,20 @@ class AdmmState:
         return cls(dict(d["ranks"]), d["z"], d["u"], d["rho"])
 
 
+@torch.no_grad()
+def constrained_norm(model: nn.Module, ranks: dict[str, tuple[int, int]]) -> float:
+    """sqrt(sum ||W_i||^2) over the constrained convs (a Tucker layer's weight rebuilt from its factors). Why: each of
+    them feeds a BatchNorm, so the loss ignores their scale while the ADMM penalty and weight decay shrink it, and a
+    smaller norm raises the effective learning rate (lr / ||W||^2); the per-epoch log shows whether that happens."""
+    mods = dict(model.named_modules())
+    total = 0.0
+    for n in ranks:
+        m = mods[n]
+        w = m.full_weight() if isinstance(m, TuckerConv2d) else m.weight
+        total += float((w.double() ** 2).sum())
+    return math.sqrt(total)
+
+
 def to_tucker(model: nn.Module, ranks: dict[str, tuple[int, int]]) -> nn.Module:
     """Replace each constrained Conv2d by a TuckerConv2d holding its HOOI factors (in place)."""
     for name, (r_in, r_out) in ranks.items():

@@ -28,5 +28,9 @@ class TuckerConv2d(nn.Module):
                 m.last.bias.copy_(conv.bias)
         return m
 
+    def full_weight(self) -> torch.Tensor:
+        """The dense [N,C,kh,kw] weight the three factors make: a Tucker layer measured like the conv it replaced."""
+        return torch.einsum("abij,na,bc->ncij", self.core.weight, self.last.weight[:, :, 0, 0], self.first.weight[:, :, 0, 0])
+
     def forward(self, x):
         return self.last(self.core(self.first(x)))

@@ -16,14 +16,14 @@ import torch
 
 from tucker_onnx.errors import TuckerOnnxError
 
-from .admm import AdmmState, select_convs, to_tucker
+from .admm import AdmmState, constrained_norm, select_convs, to_tucker
 from .config import TrainConfig
 from .data import load_dataset
 from .loop import evaluate, train_epoch
 from .models import build_model, conv_macs
 
 PHASE_IDS = {"dense": 0, "decompose_ft": 1, "admm": 2, "admm_ft": 3}
-LOG_FIELDS = ["phase", "epoch", "lr", "rho", "train_loss", "train_acc", "test_loss", "test_acc", "admm_residual", "seconds"]
+LOG_FIELDS = ["phase", "epoch", "lr", "rho", "train_loss", "train_acc", "test_loss", "test_acc", "admm_residual", "weight_norm", "seconds"]
 
 
 def _device(name: str) -> torch.device:
@@ -198,6 +198,7 @@ class Run:
                     bar.close()
                 sched.step()
                 row |= evaluate(model, tx, ty, 512, self.device)
+                row["weight_norm"] = constrained_norm(model, self.ranks)
                 if admm is not None:
                     row["admm_residual"] = admm.residual(model)
                     row["rho"] = admm.rho
@@ -210,6 +211,7 @@ class Run:
                 self._write_logs()
                 if self.progress:
                     extra = f" residual {row['admm_residual']:.4f}" if "admm_residual" in row else ""
+                    extra += f"  |W| {row['weight_norm']:.2f}"
                     print(f"{phase:12s} epoch {epoch + 1:3d}/{n_epochs}  loss {row['train_loss']:.4f}  "
                           f"test acc {row['test_acc']:.2f}%{extra}  ({row['seconds']:.1f}s)", flush=True)
             final = {"test_acc": evaluate(model, tx, ty, 512, self.device)["test_acc"],
