@@ -54,6 +54,38 @@ def test_rho_change_keeps_the_lagrange_multiplier():
         torch.testing.assert_close(0.4 * u, before[n])
 
 
+def test_tangent_penalty_drops_only_the_pull_along_w():
+    """--admm-penalty tangent: the same penalty value, and its gradient is the plain one less its component along each
+    weight (so the pull can turn W towards Z but not shrink it)."""
+    from trainer.admm import AdmmState
+    torch.manual_seed(0)
+    m = SmallCNN(1, 10)
+    ranks = select_convs(m, 0.5, None, multiple=1, min_channels=16)
+    plain = AdmmState.init(m, ranks, rho=0.3)
+    with torch.no_grad():
+        for mod in m.modules():
+            if isinstance(mod, torch.nn.Conv2d):
+                mod.weight.add_(0.1 * torch.randn_like(mod.weight))
+    plain.update(m)  # a non-zero U
+    tangent = AdmmState(plain.ranks, plain.z, plain.u, plain.rho, tangent=True)
+    mods = dict(m.named_modules())
+    grads = {}
+    for st in (plain, tangent):
+        m.zero_grad()
+        value = st.penalty(m)
+        value.backward()
+        grads[st.tangent] = (float(value), {n: mods[n].weight.grad.clone() for n in ranks})
+    assert grads[True][0] == pytest.approx(grads[False][0], rel=1e-6)
+    for n in ranks:
+        w = mods[n].weight.detach()
+        g, gt = grads[False][1][n], grads[True][1][n]
+        w_hat = w / w.norm()
+        radial = float((g * w_hat).sum())
+        assert abs(radial) > 1e-3 * float(g.norm())  # the plain pull has a part along W to remove
+        torch.testing.assert_close(gt, g - radial * w_hat, rtol=1e-4, atol=1e-6)
+        assert abs(float((gt * w_hat).sum())) <= 1e-4 * float(g.norm())
+
+
 def test_admm_z_steps_within_epochs(tmp_path, monkeypatch):
     """--admm-z-every N adds Z/U-steps every N optimizer steps to the per-epoch ones."""
     from trainer.admm import AdmmState
@@ -191,6 +223,10 @@ def test_bad_inputs_fail_clearly(tmp_path):
         r = CliRunner().invoke(cli, ["train", "--data", "digits", opt, val, "--out", str(tmp_path / "n")])
         assert r.exit_code == 1 and msg in r.output and "Traceback" not in r.output, r.output
         assert not (tmp_path / "n").exists()
+    r = CliRunner().invoke(cli, ["train", "--data", "digits", "--admm-penalty", "radial", "--out", str(tmp_path / "n")])
+    assert r.exit_code == 2 and "radial" in r.output and not (tmp_path / "n").exists()
+    with pytest.raises(TuckerOnnxError, match="admm_penalty must be plain or tangent"):
+        TrainConfig(data="digits", admm_penalty="radial").validate()
 
 
 def test_onnx_style_plan_names_map_to_modules():

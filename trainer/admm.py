@@ -81,17 +81,29 @@ class AdmmState:
     z: dict[str, torch.Tensor]
     u: dict[str, torch.Tensor]
     rho: float
+    tangent: bool = False
 
     @classmethod
-    def init(cls, model: nn.Module, ranks: dict, rho: float) -> "AdmmState":
+    def init(cls, model: nn.Module, ranks: dict, rho: float, tangent: bool = False) -> "AdmmState":
         mods = dict(model.named_modules())
         z = {n: project(mods[n].weight, *ranks[n]) for n in ranks}
         u = {n: torch.zeros_like(mods[n].weight) for n in ranks}
-        return cls(ranks, z, u, rho)
+        return cls(ranks, z, u, rho, tangent)
 
     def penalty(self, model: nn.Module) -> torch.Tensor:
+        """rho/2 sum ||W - Z + U||^2. With `tangent`, W enters as W / ||W|| times ||W|| held constant: the same
+        value, but its gradient loses the component along W. Why: a conv that feeds a BatchNorm computes the same
+        function at any scale, and the Tucker-rank set is a cone, so a pull along W changes neither the loss nor the
+        rank, while shrinking ||W|| raises that layer's effective learning rate (lr / ||W||^2)."""
         mods = dict(model.named_modules())
-        return 0.5 * self.rho * sum(((mods[n].weight - self.z[n] + self.u[n]) ** 2).sum() for n in self.ranks)
+        total = 0.0
+        for n in self.ranks:
+            w = mods[n].weight
+            if self.tangent:
+                norm = w.norm()
+                w = w / norm * norm.detach()
+            total = total + ((w - self.z[n] + self.u[n]) ** 2).sum()
+        return 0.5 * self.rho * total
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> float:
@@ -122,11 +134,11 @@ class AdmmState:
         return math.sqrt(num / max(den, 1e-30))
 
     def state_dict(self):
-        return {"ranks": self.ranks, "z": self.z, "u": self.u, "rho": self.rho}
+        return {"ranks": self.ranks, "z": self.z, "u": self.u, "rho": self.rho, "tangent": self.tangent}
 
     @classmethod
     def from_state_dict(cls, d):
-        return cls(dict(d["ranks"]), d["z"], d["u"], d["rho"])
+        return cls(dict(d["ranks"]), d["z"], d["u"], d["rho"], d.get("tangent", False))
 
 
 @torch.no_grad()

@@ -34,6 +34,7 @@ class TrainConfig:
     rho: float = 0.05
     rho_growth: float = 2.0             # rho *= growth after every ADMM epoch
     admm_z_every: int = 0               # also Z- and U-steps every N optimizer steps (0: once per epoch only)
+    admm_penalty: str = "plain"         # plain: rho/2 ||W - Z + U||^2; tangent: the same with its pull along W removed
     distill: float = 0.0                # weight of the dense model's logits (KD) in every Tucker phase; 0 = off
     distill_temp: float = 4.0
     seed: int = 0
@@ -59,6 +60,8 @@ class TrainConfig:
             raise TuckerOnnxError("--distill must be in [0, 1]")
         if self.dense_weights is not None and not Path(self.dense_weights_path()).is_file():
             raise TuckerOnnxError(f"--dense-weights: no such file {self.dense_weights_path()}")
+        if self.admm_penalty not in ("plain", "tangent"):
+            raise TuckerOnnxError(f"admm_penalty must be plain or tangent, got {self.admm_penalty!r}")
         if self.admm_schedule not in ("cosine", "constant"):
             raise TuckerOnnxError(f"--admm-schedule must be cosine or constant, got {self.admm_schedule!r}")
         if self.distill_temp <= 0:

@@ -163,7 +163,7 @@ class Run:
             admm = None
             if phase == "admm":
                 admm = (AdmmState.from_state_dict(ck["admm"]) if ck is not None and start_epoch > 0 and ck["admm"]
-                        else AdmmState.init(model, self.ranks, self.cfg.rho))
+                        else AdmmState.init(model, self.ranks, self.cfg.rho, self.cfg.admm_penalty == "tangent"))
             if ck is not None and start_epoch > 0:
                 opt.load_state_dict(ck["opt"])
                 sched.load_state_dict(ck["sched"])

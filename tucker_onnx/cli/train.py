@@ -35,6 +35,9 @@ from .options import guarded, verbosity
 @click.option("--rho-growth", type=float, default=2.0, show_default=True)
 @click.option("--admm-z-every", type=int, default=0, show_default=True,
               help="Also run ADMM's Z- and U-steps every N optimizer steps (0: once per epoch, as Yin et al.).")
+@click.option("--admm-penalty", type=click.Choice(["plain", "tangent"]), default="plain", show_default=True,
+              help="tangent: ADMM's penalty pulls each weight towards Z only across its direction, not its norm (the "
+              "constrained convs feed BatchNorms, which ignore their scale).")
 @click.option("--distill", type=float, default=0.0, show_default=True,
               help="Weight of the trained dense model's logits (knowledge distillation) in every Tucker phase, both methods.")
 @click.option("--distill-temp", type=float, default=4.0, show_default=True)
