@@ -341,3 +341,17 @@ def test_tf32_model_on_session22_timings(model_eval):
             elif c[0] in (4, 5, 6):
                 assert a == b, (prob, c, a, b)  # the mode changes nothing else
     assert cheaper >= 400, cheaper  # 576 of 770
+
+
+def test_fp32_model_on_resnet18_layers(model_eval):
+    """ResNet-18's own 8 Tucker layer shapes (fp32, batch 1, the TDC ranks; session 33 timed every config of every
+    variant in the model itself). The model's picks stay within 3% of the measured best on average (documented:
+    1.7%) and 10% on any layer; the two it misses are stride-2 layers, the only ones no fitted log has (layer2.0: the
+    WMMA cluster split, which the model does not price, 6%; layer4.0: the grid kernel, 7%)."""
+    shapes = fit_model.load([fit_model.RESNET18_S33_LOG])
+    assert len(shapes) == 8 and sum(s[0][11] == 2 for s in shapes) == 3
+    mean, gaps = fit_model.score(model_eval, fit_model.defaults(), shapes)
+    assert mean <= 0.03, f"ResNet-18 picks {100 * mean:.1f}% slower than the tuned best (documented: 1.7%)"
+    assert max(gaps) <= 0.10, f"worst ResNet-18 pick {100 * max(gaps):.1f}% slower (documented: 7%)"
+    stride1 = [g for (prob, _), g in zip(shapes, gaps) if prob[11] == 1]
+    assert max(stride1) <= 0.01, stride1  # every stride-1 layer gets the measured best

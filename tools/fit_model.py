@@ -109,6 +109,9 @@ FP16_S29_LOG = ROOT / "results/h200_2026-12-01_s29/call3/variant6_fp16.jsonl.gz"
 # (StagedCycles) on it, with FP32_S31_B1_LOG (the same at batch 1, session 31) merged after it.
 FP32_S30_LOG = ROOT / "results/h200_2026-12-01_s30/call2/variant6.jsonl.gz"
 FP32_S31_B1_LOG = ROOT / "results/h200_2026-12-01_s31/call1/variant6_fp32_b1.jsonl.gz"
+# Session 33: every config of every variant timed on ResNet-18's own layers (fp32, batch 1, TDC ranks, at the model's
+# first run under TUCKER_ONNX_TUNE=exhaustive), its three stride-2 layers among them: the only stride-2 timings here.
+RESNET18_S33_LOG = ROOT / "results/h200_2026-12-02_s33/call4/tune.jsonl.gz"
 
 
 def defaults() -> list[float]:
