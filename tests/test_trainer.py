@@ -74,7 +74,7 @@ def test_tangent_penalty_drops_only_the_pull_along_w():
         m.zero_grad()
         value = st.penalty(m)
         value.backward()
-        grads[st.tangent] = (float(value), {n: mods[n].weight.grad.clone() for n in ranks})
+        grads[st.tangent] = (float(value.detach()), {n: mods[n].weight.grad.clone() for n in ranks})
     assert grads[True][0] == pytest.approx(grads[False][0], rel=1e-6)
     for n in ranks:
         w = mods[n].weight.detach()
