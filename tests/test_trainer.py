@@ -35,18 +35,25 @@ def test_z_step_projects_onto_the_ranks(shape, r_in, r_out):
     assert torch.linalg.norm(w - z) <= torch.linalg.norm(w - hosvd) + 1e-4
 
 
-def test_rho_change_keeps_the_lagrange_multiplier():
-    """U is the scaled dual: when rho grows, rho * U (the multiplier) must not change, so U shrinks."""
+def _admm_after_one_update(rho):
+    """A SmallCNN, its ranks and an ADMM state whose U is non-zero: Z from the initial weights, then the weights moved
+    and one Z/U-step."""
     from trainer.admm import AdmmState
     torch.manual_seed(0)
     m = SmallCNN(1, 10)
     ranks = select_convs(m, 0.5, None, multiple=1, min_channels=16)
-    st = AdmmState.init(m, ranks, rho=0.1)
+    st = AdmmState.init(m, ranks, rho=rho)
     with torch.no_grad():
         for mod in m.modules():
             if isinstance(mod, torch.nn.Conv2d):
                 mod.weight.add_(0.1 * torch.randn_like(mod.weight))
     st.update(m)
+    return m, ranks, st
+
+
+def test_rho_change_keeps_the_lagrange_multiplier():
+    """U is the scaled dual: when rho grows, rho * U (the multiplier) must not change, so U shrinks."""
+    m, ranks, st = _admm_after_one_update(0.1)
     before = {n: 0.1 * u.clone() for n, u in st.u.items()}
     assert any(float(b.abs().max()) > 0 for b in before.values())
     st.set_rho(0.4)
@@ -58,15 +65,7 @@ def test_tangent_penalty_drops_only_the_pull_along_w():
     """--admm-penalty tangent: the same penalty value, and its gradient is the plain one less its component along each
     weight (so the pull can turn W towards Z but not shrink it)."""
     from trainer.admm import AdmmState
-    torch.manual_seed(0)
-    m = SmallCNN(1, 10)
-    ranks = select_convs(m, 0.5, None, multiple=1, min_channels=16)
-    plain = AdmmState.init(m, ranks, rho=0.3)
-    with torch.no_grad():
-        for mod in m.modules():
-            if isinstance(mod, torch.nn.Conv2d):
-                mod.weight.add_(0.1 * torch.randn_like(mod.weight))
-    plain.update(m)  # a non-zero U
+    m, ranks, plain = _admm_after_one_update(0.3)
     tangent = AdmmState(plain.ranks, plain.z, plain.u, plain.rho, tangent=True)
     mods = dict(m.named_modules())
     grads = {}

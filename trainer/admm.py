@@ -13,7 +13,7 @@ from torch import nn
 
 from tucker_onnx.errors import TuckerOnnxError
 
-from .layers import TuckerConv2d
+from .layers import TuckerConv2d, tucker_weight
 
 
 def _leading(gram: torch.Tensor, r: int) -> torch.Tensor:
@@ -40,8 +40,7 @@ def tucker2_factors(w: torch.Tensor, r_in: int, r_out: int, n_iter: int = 3):
 
 def project(w: torch.Tensor, r_in: int, r_out: int) -> torch.Tensor:
     """Euclidean projection (HOOI approximation) of w onto tensors of Tucker ranks (r_out, r_in)."""
-    w_in, core, w_out = tucker2_factors(w, r_in, r_out)
-    return torch.einsum("abij,na,bc->ncij", core, w_out, w_in)
+    return tucker_weight(*tucker2_factors(w, r_in, r_out))
 
 
 def select_convs(model: nn.Module, ratio: float | None, plan: dict | None, multiple: int = 1,

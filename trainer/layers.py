@@ -8,6 +8,11 @@ import torch
 from torch import nn
 
 
+def tucker_weight(w_in: torch.Tensor, core: torch.Tensor, w_out: torch.Tensor) -> torch.Tensor:
+    """The dense [N,C,kh,kw] weight of factors w_in [R1,C], core [R2,R1,kh,kw], w_out [N,R2]."""
+    return torch.einsum("abij,na,bc->ncij", core, w_out, w_in)
+
+
 class TuckerConv2d(nn.Module):
     def __init__(self, conv: nn.Conv2d, r_in: int, r_out: int):
         super().__init__()
@@ -30,7 +35,7 @@ class TuckerConv2d(nn.Module):
 
     def full_weight(self) -> torch.Tensor:
         """The dense [N,C,kh,kw] weight the three factors make: a Tucker layer measured like the conv it replaced."""
-        return torch.einsum("abij,na,bc->ncij", self.core.weight, self.last.weight[:, :, 0, 0], self.first.weight[:, :, 0, 0])
+        return tucker_weight(self.first.weight[:, :, 0, 0], self.core.weight, self.last.weight[:, :, 0, 0])
 
     def forward(self, x):
         return self.last(self.core(self.first(x)))
