@@ -1,3 +1,4 @@
+import os
 import sys
 from pathlib import Path
 
@@ -57,4 +58,7 @@ def model_eval(tmp_path_factory):
         pytest.skip("nvcc not found: the model tools are built with it")
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
     import fit_model
+    prebuilt = os.environ.get("TUCKER_ONNX_MODEL_EVAL")  # a developer's build of the same sources (faster to iterate)
+    if prebuilt:
+        return Path(prebuilt)
     return fit_model.build(tmp_path_factory.mktemp("model_eval") / "model_eval")

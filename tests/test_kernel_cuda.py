@@ -617,18 +617,20 @@ def test_cuda_quick_tuner(library, monkeypatch, tmp_path, k, dtype):
     _check_residual_relu(BIG[1], 2, dtype)
     (entry,) = [json.loads(line) for line in log.read_text().splitlines()]
     timed = entry["timings_ms"]
-    shortlist = [t for t in timed if t[0] != 4]
+    # fp16 with channels and ranks multiples of 16: the WMMA form that reads its weights from global memory (nsplit 1,
+    # which the model does not price) is timed too, after the shortlist (which may hold the priced WMMA forms)
+    extra = [t for t in timed if t[0] == 4 and t[4] == 1]
+    shortlist = [t for t in timed if not (t[0] == 4 and t[4] == 1)]
     assert 1 <= len(shortlist) <= k and shortlist[0][:6] == entry["model"]
-    # fp16 with channels and ranks multiples of 16: the tensor-core configs are timed too
-    assert len(timed) - len(shortlist) == (3 if dtype == np.float16 else 0), timed
+    assert len(extra) == (3 if dtype == np.float16 else 0), timed
     assert entry["chosen"] == min(timed, key=lambda t: t[6])[:6]
 
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float32])
 def test_cuda_exhaustive_tuner_times_the_wmma_cluster_split(library, monkeypatch, tmp_path, dtype):
-    """The exhaustive tuner (only it) also times the WMMA kernel's cluster split where no plain WMMA tile fits one
-    block (here W_core alone is 240 KB in fp16), in the dtype's form (nsplit 2 fp16, 3 fp32), and runs the fastest
-    config it timed."""
+    """The exhaustive tuner also times the WMMA kernel's cluster split (every cluster size; the model prices 2) where
+    no plain WMMA tile fits one block (here W_core alone is 240 KB in fp16), in the dtype's form (nsplit 2 fp16, 3
+    fp32), and runs the fastest config it timed."""
     import json
     log = tmp_path / "configs.jsonl"
     monkeypatch.setenv("TUCKER_ONNX_TUNE", "exhaustive")

@@ -121,11 +121,11 @@ def test_cache_reused_and_invalidated(r18, tmp_path, monkeypatch):
 
 def test_rank_plan_feeds_decompose_and_respects_speedup(r18, tmp_path):
     plan = tmp_path / "plan.json"
-    r = CliRunner().invoke(cli, ["rank", str(r18), "-o", str(plan), "--speedup", "1.2", "--step", "32", "--repeats", "5",
+    r = CliRunner().invoke(cli, ["rank", str(r18), "-o", str(plan), "--speedup", "1.1", "--step", "32", "--repeats", "7",
                                  "--provider", "cpu", "--no-cache"])
     assert r.exit_code == 0, r.output
     p = json.loads(plan.read_text())
-    assert p["meta"]["predicted_speedup"] >= 1.2 - 1e-9
+    assert p["meta"]["predicted_speedup"] >= 1.1 - 1e-9
     v = p["meta"]["verify"]  # the planned model, built and measured against the original
     if p["layers"]:
         assert "verified: original" in r.output and v["planned_ms"] > 0

@@ -112,6 +112,11 @@ FP32_S31_B1_LOG = ROOT / "results/h200_2026-12-01_s31/call1/variant6_fp32_b1.jso
 # Session 33: every config of every variant timed on ResNet-18's own layers (fp32, batch 1, TDC ranks, at the model's
 # first run under TUCKER_ONNX_TUNE=exhaustive), its three stride-2 layers among them: the only stride-2 timings here.
 RESNET18_S33_LOG = ROOT / "results/h200_2026-12-02_s33/call4/tune.jsonl.gz"
+# Session 34: the same at batch 1 for ResNet-50 fp32 and ResNet-18 fp16 (tools/gpu_tune_logs.sh), which the WMMA
+# kernel's cluster split (kWmmaClusterBarrier, kWmmaModelCluster in WmmaCycles) was scanned on.
+_S34 = ROOT / "results/h200_2026-12-02_s34/call2"
+RESNET50_S34_LOG = _S34 / "tune_resnet50_fp32_b1.jsonl.gz"
+RESNET18_FP16_S34_LOG = _S34 / "tune_resnet18_fp16_b1.jsonl.gz"
 
 
 def defaults() -> list[float]:

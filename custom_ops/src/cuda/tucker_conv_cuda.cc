@@ -352,11 +352,10 @@ struct TuckerConvCuda {
         measured.swap(only);
       }
       // The tensor-core configs the model does not price: fp16's global-weight form (1.5-2.3x faster than the model's
-      // fp16 picks at batch 32, session 4) and the cluster split (exhaustive and variant-4 tuners).
+      // fp16 picks at batch 32, session 4), for the exhaustive, quick and variant-4 tuners.
       const bool wmma_variant = TuneMode() == kVariantMode - tucker_cuda::kWmma;
-      if ((kHalf && TuneMode() >= -1) || (!kHalf && TuneMode() == -1) || wmma_variant) {
-        const std::vector<Config> tc =
-            tucker_cuda::TensorCoreCandidates(p, dev, TuneMode() == -1 || wmma_variant, kHalf);
+      if (kHalf && (TuneMode() >= -1 || wmma_variant)) {
+        const std::vector<Config> tc = tucker_cuda::TensorCoreCandidates(p, dev, kHalf);
         measured.insert(measured.end(), tc.begin(), tc.end());
       }
       // Scratch for the configs that need it (the grid kernel's), taken once for all of them; if the arena cannot

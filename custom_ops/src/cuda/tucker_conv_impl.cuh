@@ -158,11 +158,9 @@ std::vector<Config> Candidates(const Problem& p, const Device& d);
 std::map<std::string, Config> ReadConfigCache(const std::string& path);
 
 // The tensor-core (WMMA) configs the model has no cost term for, so never its own pick, that fit p: fp16 with
-// weights read from global memory (the autotuners time them); with_cluster: also the WMMA kernel's cluster split
-// (fp16 where no plain tile fits; fp32 wherever it fits: the exhaustive and variant-4 tuners). Empty unless C, R1, R2
-// and N are multiples of 16.
-std::vector<Config> TensorCoreCandidates(const Problem& p, const Device& d, bool with_cluster = false,
-                                         bool half = true);
+// weights read from global memory (the autotuners time them). Empty for fp32, or unless C, R1, R2 and N are multiples
+// of 16. (The cluster split was here until session 34; it is a model candidate now.)
+std::vector<Config> TensorCoreCandidates(const Problem& p, const Device& d, bool half = true);
 
 // The k configs the analytical model predicts cheapest, cheapest first; `usable` (optional) vetoes configs the
 // device cannot launch (a cluster too large for the GPU's partitions at that shared-memory size). The quick tuner

@@ -408,16 +408,41 @@ void AddStagedCandidates(const Problem& p, const Device& d, std::vector<Config>*
 
 }  // namespace
 
+void AddWmmaCandidates(const Problem& p, const Device& d, int nsplit, std::vector<Config>* out);
+// The cluster split's prices: three cluster barriers at kWmmaClusterBarrier cycles each, and splits of
+// kWmmaModelCluster blocks at most (clusters of 4-16 are timed by the tuners only). Scanned (session 34) on the
+// exhaustive logs of ResNet-18 (fp32 and fp16) and ResNet-50 (fp32) at batch 1 with every committed log the tests
+// score: 1000-1500 is a plateau (ResNet-18 fp16's mean pick gap 8.9% -> 3.5%, fp32 1.7% -> 0.9%, ResNet-50 fp32 4.0% ->
+// 0.0%, no other log changed); 2000 gives back ResNet-18 fp16's 128:96->96:256@28 stride-2 layer. Clusters of 4 priced
+// the same picked them where they ran 10-30% slower (fp16 ResNet-18 at 14x14; sizes 8 and 16 ran 2-4x slower than
+// this model saw: a cluster must fit one GPC, so fewer run at once than the SM count suggests).
+constexpr double kWmmaClusterBarrier = 1250;
+constexpr int kWmmaModelCluster = 2;
+
 // The WMMA kernel with staged weights (nsplit 2; nsplit 1, which reads them from global memory, has no cost:
 // forced or tuned only). A block is a chain of latencies, not a throughput: its fixed part, each warp's serial mma
 // steps per stage (tiles are dealt to the 8 warps), what each thread stages, and a set-up per im2col chunk; blocks
 // beyond one wave (2 per SM by registers, fewer by shared memory) run the chain again, and blocks sharing an SM
-// slow each other's chains by wmma_share each. Its cluster split (kchunk > 32) has no cost: tuners only (see
-// TensorCoreCandidates).
+// slow each other's chains by wmma_share each.
+// Its cluster split (kchunk = 32 x cs, Hopper): each of a tile's cs blocks computes a 1/cs slice of every stage's
+// output rows (its warps always splitting the reductions of a slice with fewer tiles than warps) and stages only
+// those weight rows, but loads the whole X window and builds the whole im2col; it adds the DSMEM copies of the other
+// ranks' t1 and t2 rows (cluster_gather per 16 bytes a thread copies, as in the cluster kernel) and three cluster
+// barriers (kWmmaClusterBarrier). Priced since session 34: the tuners (ResNet-18's and ResNet-50's batch-1 layers)
+// found it 7-33% faster than every priced config on the 28x28 and 14x14 maps with ranks 64-128.
 double WmmaCycles(const Problem& p, const Config& c, const Device& d, const ModelParams& m) {
   const size_t smem = WmmaSharedBytes(p, c);
-  if (c.nsplit < 2 || WmmaClusterSize(c) != 1 || smem == static_cast<size_t>(-1) || smem > d.smem_per_block)
+  const int cs = WmmaClusterSize(c);
+  if (c.nsplit < 2 || cs < 1 || cs > kWmmaModelCluster || (cs > 1 && d.cc_major < 9) || smem == static_cast<size_t>(-1) ||
+      smem > d.smem_per_block)
     return INFINITY;
+  if (cs > 1) {  // only where no plain tile fits: where one does, the split ran slower (the duplicated X window and
+    // im2col and the barriers cost more than the slices save; session 15's fp16 log: up to 46% at 7x7 and 14x14)
+    std::vector<Config> plain;
+    AddWmmaCandidates(p, d, c.nsplit, &plain);
+    if (!plain.empty()) return INFINITY;
+  }
+  const auto slice = [&](int M) { return 16 * ((M / 16 + cs - 1) / cs); };  // WmmaSliceMax: one rank's rows
   // fp32 (nsplit 3): each 16-row step is two TF32 steps of three products and their operands' splits; every staged
   // element is twice the bytes (16-byte groups of 4 values instead of 8).
   const bool fp32 = WmmaFp32(c);
@@ -433,20 +458,24 @@ double WmmaCycles(const Problem& p, const Config& c, const Device& d, const Mode
   // of a stage with fewer tiles than warps and at least kWmmaSplitSteps steps (ks of them per tile, one more step for
   // their partial sums).
   const auto stage = [&](int tiles, int ksteps) {
-    if (!fp32 || tiles >= warps || ksteps < kWmmaSplitSteps) return per_warp(tiles) * ksteps;
+    if ((cs == 1 && (!fp32 || ksteps < kWmmaSplitSteps)) || tiles >= warps) return per_warp(tiles) * ksteps;
     const int ks = std::min(warps / tiles, ksteps);
     return std::ceil(static_cast<double>(ksteps) / ks) + (ks > 1 ? 1 : 0);
   };
-  const double steps = stage((p.R1 / 16) * (winp / 16), p.C / 16) + stage((p.R2 / 16) * (tpixp / 16), (p.R1 / 16) * kk) +
-                       stage((p.N / 16) * (tpixp / 16), p.R2 / 16);
-  const double weights = static_cast<double>(p.R1) * p.C + static_cast<double>(p.R2) * p.R1 * kk + p.N * p.R2;
+  const double steps = stage((slice(p.R1) / 16) * (winp / 16), p.C / 16) +
+                       stage((slice(p.R2) / 16) * (tpixp / 16), (p.R1 / 16) * kk) + stage((slice(p.N) / 16) * (tpixp / 16), p.R2 / 16);
+  const double weights = static_cast<double>(slice(p.R1)) * p.C + static_cast<double>(slice(p.R2)) * p.R1 * kk +
+                         static_cast<double>(slice(p.N)) * p.R2;
   const double fills = std::ceil(static_cast<double>(p.C) * winp / threads) + std::ceil(weights / per16 / threads) +
                        chunks * std::ceil(static_cast<double>(kc) * kk * tpixp / 8 / threads);
-  const double blocks = static_cast<double>(CeilDiv(p.Ho, c.th)) * CeilDiv(p.Wo, c.tw) * p.batch;
+  const double gathers = cs == 1 ? 0.0 : std::ceil((static_cast<double>(p.R1 - slice(p.R1)) * winp +
+                                                    static_cast<double>(p.R2 - slice(p.R2)) * tpixp) / per16 / threads);
+  const double cluster = cs == 1 ? 0.0 : gathers * m.cluster_gather + 3 * kWmmaClusterBarrier;
+  const double blocks = static_cast<double>(CeilDiv(p.Ho, c.th)) * CeilDiv(p.Wo, c.tw) * p.batch * cs;
   const double per_sm = std::max<size_t>(1, std::min<size_t>(2, d.smem_per_sm / (smem + 1024)));
   const double waves = std::ceil(blocks / (d.sm_count * per_sm));
   const double sharing = std::min(per_sm, std::ceil(blocks / d.sm_count)) - 1;
-  const double chain = m.wmma_mem + steps * step + fills * m.wmma_fill + chunks * m.wmma_sync;
+  const double chain = m.wmma_mem + steps * step + fills * m.wmma_fill + chunks * m.wmma_sync + cluster;
   // PDL hides the set-up of a single wave (batch 1); with more waves it is a small part, and crediting it there
   // picked 8x8 tiles for 32->32@28 at batch 32, 12% slower than the staged kernel (session 14, call 7).
   const double overlap = d.cc_major >= 9 && waves == 1 ? std::min(m.wmma_pdl, 0.5 * chain) : 0.0;
@@ -464,6 +493,18 @@ void AddWmmaCandidates(const Problem& p, const Device& d, int nsplit, std::vecto
         SharedBytes(p, c) <= d.smem_per_block)
       out->push_back(c);
   }
+}
+
+// The cluster split's configs (Hopper): cluster sizes 2-16 in the 2x4, 4x4 and 4x8 tiles, where one rank's
+// slices fit a block's shared memory (Launchable also checks that the GPU can co-schedule such a cluster).
+void AddWmmaClusterCandidates(const Problem& p, const Device& d, int nsplit, std::vector<Config>* out) {
+  if (d.cc_major < 9) return;
+  for (int cs : {2, 4, 8, 16})
+    for (auto [th, tw] : {std::pair{2, 4}, std::pair{4, 4}, std::pair{4, 8}}) {
+      const Config c{kWmma, th, tw, 256, nsplit, 32 * cs};
+      if ((th <= p.Ho || th <= 4) && (tw <= p.Wo || tw <= 4) && SharedBytes(p, c) <= d.smem_per_block)
+        out->push_back(c);
+    }
 }
 
 size_t ScratchBytes(const Problem& p, const Config& c) {
@@ -530,8 +571,11 @@ std::vector<Config> Candidates(const Problem& p, const Device& d) {
   }
   AddGridCandidates(p, &out);
   AddStagedCandidates(p, d, &out);
-  AddWmmaCandidates(p, d, 2, &out);
-  AddWmmaCandidates(p, d, 3, &out);
+  for (int nsplit : {2, 3}) {  // fp16, fp32
+    const size_t plain = out.size();
+    AddWmmaCandidates(p, d, nsplit, &out);
+    if (out.size() == plain) AddWmmaClusterCandidates(p, d, nsplit, &out);
+  }
   return out;
 }
 
@@ -556,26 +600,11 @@ std::map<std::string, Config> ReadConfigCache(const std::string& path) {
   return cache;
 }
 
-std::vector<Config> TensorCoreCandidates(const Problem& p, const Device& d, bool with_cluster, bool half) {
-  // fp16: the weights read from global memory (nsplit 1); the staged-weight configs are model candidates.
+std::vector<Config> TensorCoreCandidates(const Problem& p, const Device& d, bool half) {
+  // fp16: the weights read from global memory (nsplit 1); the staged-weight configs, the cluster split among them,
+  // are model candidates (Candidates).
   std::vector<Config> out;
   if (half) AddWmmaCandidates(p, d, 1, &out);
-  // The cluster split of the staged-weight kernel (Hopper). fp16 (nsplit 2): only where no plain tile fits, the only
-  // one-launch form for large ranks; on the H200 (session 15) it ran 1.0-1.8x slower than the staged kernel on those
-  // shapes, and ~4.5 us slower than the plain kernel where both fit (each block keeps the whole X window, im2col and
-  // barriers of the plain kernel, plus the slices' reductions). fp32 (nsplit 3): wherever it fits, since the fp32
-  // form's staged weights outgrow one block from C = 128 on, where the picks are three staged launches (session 22).
-  // Timed by the exhaustive and variant-4 tuners, never the model's pick.
-  const int nsplit = half ? 2 : 3;
-  std::vector<Config> plain;
-  AddWmmaCandidates(p, d, nsplit, &plain);
-  if (!with_cluster || (half && !plain.empty()) || d.cc_major < 9) return out;
-  for (int cs : {2, 4, 8, 16})
-    for (auto [th, tw] : {std::pair{2, 4}, std::pair{4, 4}, std::pair{4, 8}}) {
-      const Config c{kWmma, th, tw, 256, nsplit, 32 * cs};
-      if ((th <= p.Ho || th <= 4) && (tw <= p.Wo || tw <= 4) && SharedBytes(p, c) <= d.smem_per_block)
-        out.push_back(c);
-    }
   return out;
 }
 
