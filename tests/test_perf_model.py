@@ -361,8 +361,8 @@ def test_fp32_model_on_resnet18_layers(model_eval):
 
 def test_model_prices_the_wmma_cluster_split(model_eval):
     """Session 34's exhaustive logs of ResNet-50 (fp32) and ResNet-18 (fp16) at batch 1: the WMMA kernel's cluster
-    split over 2 blocks was the fastest config on their 28x28 and 14x14 layers with ranks 64-128, where no plain WMMA
-    tile fits, 7-33% ahead of everything the model priced before. Now priced, the model picks it there (ResNet-50:
+    split over 2 blocks was the fastest config on their 28x28 and 14x14 layers with ranks 32-128, where no plain WMMA
+    tile fits, 6-32% ahead of everything the model priced before. Now priced, the model picks it there (ResNet-50:
     every pick the measured best; ResNet-18 fp16: 3.5% on average, its misses the plain tile shape at 28x28), and
     never prices a split where a plain tile fits (slower there in every log) nor a cluster of more than 2 blocks."""
     r50 = fit_model.load([fit_model.RESNET50_S34_LOG])

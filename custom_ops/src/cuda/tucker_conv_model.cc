@@ -429,7 +429,7 @@ constexpr int kWmmaModelCluster = 2;
 // those weight rows, but loads the whole X window and builds the whole im2col; it adds the DSMEM copies of the other
 // ranks' t1 and t2 rows (cluster_gather per 16 bytes a thread copies, as in the cluster kernel) and three cluster
 // barriers (kWmmaClusterBarrier). Priced since session 34: the tuners (ResNet-18's and ResNet-50's batch-1 layers)
-// found it 7-33% faster than every priced config on the 28x28 and 14x14 maps with ranks 64-128.
+// found it 6-32% faster than every priced config on the 28x28 and 14x14 maps with ranks 32-128.
 double WmmaCycles(const Problem& p, const Config& c, const Device& d, const ModelParams& m) {
   const size_t smem = WmmaSharedBytes(p, c);
   const int cs = WmmaClusterSize(c);
