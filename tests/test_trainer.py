@@ -107,7 +107,7 @@ def test_admm_z_steps_within_epochs(tmp_path, monkeypatch):
 
 def test_admm_residual_falls(tmp_path):
     cfg = TrainConfig(model="smallcnn", data="digits", methods=("admm",), epochs=2, admm_epochs=4, finetune_epochs=1,
-                      rho=0.5, rho_growth=1.5, ratio=0.25, out=str(tmp_path / "run"), batch_size=64)
+                      rho=0.5, rho_growth=1.5, ratio=0.25, out=str(tmp_path / "run"), batch_size=64, admm_finetune_lr=0.002)
     run = Run(cfg, progress=False)
     results = run.run()
     res = [r["admm_residual"] for r in run.history if r["phase"] == "admm"]

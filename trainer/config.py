@@ -27,7 +27,10 @@ class TrainConfig:
     admm_schedule: str = "cosine"       # lr over the ADMM phase: cosine to 0, or constant (Yin et al.'s long runs are
                                         # near-constant over any few epochs; fine-tuning anneals afterwards)
     finetune_lr: float = 0.01           # decompose + fine-tune: starts from a dense model far from the ranks
-    admm_finetune_lr: float = 0.001     # after ADMM the weights already sit near the ranks (Yin et al.: 0.001)
+    # Fine-tuning lr after ADMM. Yin et al. use 0.001 (the weights already sit near the ranks); on ResNet-18 /
+    # Fashion-MNIST at 7.4x (H200, 3 seeds, the same dense models) 0.01 ended 0.28 points higher (93.18 against
+    # 92.90; sessions 6 and 34), so the default is decompose + fine-tune's.
+    admm_finetune_lr: float = 0.01
     momentum: float = 0.9
     weight_decay: float = 5e-4
     batch_size: int = 128

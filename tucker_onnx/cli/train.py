@@ -28,8 +28,8 @@ from .options import guarded, verbosity
 @click.option("--admm-schedule", type=click.Choice(["cosine", "constant"]), default="cosine", show_default=True,
               help="lr over the ADMM phase: cosine to 0, or constant at --admm-lr (fine-tuning anneals afterwards).")
 @click.option("--finetune-lr", type=float, default=0.01, show_default=True)
-@click.option("--admm-finetune-lr", type=float, default=0.001, show_default=True,
-              help="Fine-tuning lr after ADMM (its weights already sit near the ranks).")
+@click.option("--admm-finetune-lr", type=float, default=0.01, show_default=True,
+              help="Fine-tuning lr after ADMM (Yin et al.: 0.001; 0.01 ended higher on Fashion-MNIST).")
 @click.option("--batch-size", type=int, default=128, show_default=True)
 @click.option("--rho", type=float, default=0.05, show_default=True)
 @click.option("--rho-growth", type=float, default=2.0, show_default=True)
