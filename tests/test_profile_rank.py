@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from tucker_onnx.cli.main import cli
+from tucker_onnx.errors import TuckerOnnxError
 from tucker_onnx.rank import latency as lat_mod
 from tucker_onnx.rank.select import Option, solve
 from tucker_onnx.zoo import export_torchvision
@@ -65,6 +66,14 @@ def _brute(options, energy=None, max_ms=None, unit=1e-3):
         if best is None or key < best[0]:
             best = (key, combo)
     return best
+
+
+def test_unreachable_latency_target_names_the_fastest_plan():
+    """A target no plan meets fails in one line that says how close the fastest plan came, so the user knows how far
+    to lower --speedup."""
+    options = [[Option("dense", 2.0, 1.0), Option("32,32", 1.5, 0.8)], [Option("dense", 1.0, 1.0), Option("16,16", 0.7, 0.6)]]
+    with pytest.raises(TuckerOnnxError, match=r"target \(1\.0000 ms .*fastest plan measured 2\.2000 ms\); lower --speedup"):
+        solve(options, max_ms=1.0)
 
 
 @pytest.mark.parametrize("seed", range(12))
