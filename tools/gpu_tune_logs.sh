@@ -14,7 +14,7 @@ for run in $1; do
   start=$(date +%s)
   TUCKER_ONNX_CONFIG_LOG="$R/tune_$tag.jsonl" timeout "$limit" python3 tools/bench_models.py --models "$model" \
     --batches "$batch" --dtypes "$dtype" --graphs on --repeats 30 --tune exhaustive --out "$R/models_$tag" 2>&1 \
-    | quiet | grep "^|" | tail -4
+    | quiet | grep "graph=" | tail -4  # bench_models.py's one line per timed row
   echo "$tag rc ${PIPESTATUS[0]} in $(( $(date +%s) - start )) s, $(wc -l < "$R/tune_$tag.jsonl" 2>/dev/null) shapes logged"
   gzip -f "$R/tune_$tag.jsonl" 2>/dev/null
   find "$R" -name '*.onnx' -delete  # the exported models (tens of MB) would push the results past what comes back

@@ -45,6 +45,8 @@ inline bool WmmaFp32(const Config& c) { return c.nsplit == 3; }
 constexpr int kWmmaSplitSteps = 16;
 // r1 rows per im2col chunk of this WMMA config (its shared-memory layout's choice, tucker_conv_wmma_kernel.cuh).
 int WmmaChunkRows(const Problem& p, const Config& c);
+// Rows of an M-row stage that one rank of a cs-block cluster split owns at most (WmmaSliceMax, the kernel's layout).
+int WmmaSliceRows(int M, int cs);
 cudaError_t PrepareWmma(size_t max_smem);
 cudaError_t PrepareWmmaCluster(size_t max_smem);  // Hopper and later
 // Its type matches the config (fp16: nsplit 1, 2; fp32: nsplit 3 on sm_80+), fits, and (cluster split) the GPU can

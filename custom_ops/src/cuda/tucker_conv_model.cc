@@ -409,6 +409,16 @@ void AddStagedCandidates(const Problem& p, const Device& d, std::vector<Config>*
 }  // namespace
 
 void AddWmmaCandidates(const Problem& p, const Device& d, int nsplit, std::vector<Config>* out);
+
+// The cluster split is offered (Candidates) and priced (WmmaCycles) only where no plain tile of its form fits: where
+// one does, the split ran slower (the duplicated X window and im2col and the barriers cost more than the slices save;
+// session 15's fp16 log: up to 46% at 7x7 and 14x14).
+bool WmmaPlainTileFits(const Problem& p, const Device& d, int nsplit) {
+  std::vector<Config> plain;
+  AddWmmaCandidates(p, d, nsplit, &plain);
+  return !plain.empty();
+}
+
 // The cluster split's prices: three cluster barriers at kWmmaClusterBarrier cycles each, and splits of
 // kWmmaModelCluster blocks at most (clusters of 4-16 are timed by the tuners only). Scanned (session 34) on the
 // exhaustive logs of ResNet-18 (fp32 and fp16) and ResNet-50 (fp32) at batch 1 with every committed log the tests
@@ -436,13 +446,8 @@ double WmmaCycles(const Problem& p, const Config& c, const Device& d, const Mode
   if (c.nsplit < 2 || cs < 1 || cs > kWmmaModelCluster || (cs > 1 && d.cc_major < 9) || smem == static_cast<size_t>(-1) ||
       smem > d.smem_per_block)
     return INFINITY;
-  if (cs > 1) {  // only where no plain tile fits: where one does, the split ran slower (the duplicated X window and
-    // im2col and the barriers cost more than the slices save; session 15's fp16 log: up to 46% at 7x7 and 14x14)
-    std::vector<Config> plain;
-    AddWmmaCandidates(p, d, c.nsplit, &plain);
-    if (!plain.empty()) return INFINITY;
-  }
-  const auto slice = [&](int M) { return 16 * ((M / 16 + cs - 1) / cs); };  // WmmaSliceMax: one rank's rows
+  if (cs > 1 && WmmaPlainTileFits(p, d, c.nsplit)) return INFINITY;
+  const auto slice = [&](int M) { return WmmaSliceRows(M, cs); };  // one rank's rows (all of them at cs 1)
   // fp32 (nsplit 3): each 16-row step is two TF32 steps of three products and their operands' splits; every staged
   // element is twice the bytes (16-byte groups of 4 values instead of 8).
   const bool fp32 = WmmaFp32(c);
@@ -495,10 +500,11 @@ void AddWmmaCandidates(const Problem& p, const Device& d, int nsplit, std::vecto
   }
 }
 
-// The cluster split's configs (Hopper): cluster sizes 2-16 in the 2x4, 4x4 and 4x8 tiles, where one rank's
-// slices fit a block's shared memory (Launchable also checks that the GPU can co-schedule such a cluster).
+// The cluster split's configs (Hopper) where no plain tile fits (WmmaPlainTileFits): cluster sizes 2-16 in the 2x4,
+// 4x4 and 4x8 tiles, where one rank's slices fit a block's shared memory (Launchable also checks that the GPU can
+// co-schedule such a cluster).
 void AddWmmaClusterCandidates(const Problem& p, const Device& d, int nsplit, std::vector<Config>* out) {
-  if (d.cc_major < 9) return;
+  if (d.cc_major < 9 || WmmaPlainTileFits(p, d, nsplit)) return;
   for (int cs : {2, 4, 8, 16})
     for (auto [th, tw] : {std::pair{2, 4}, std::pair{4, 4}, std::pair{4, 8}}) {
       const Config c{kWmma, th, tw, 256, nsplit, 32 * cs};
@@ -572,9 +578,8 @@ std::vector<Config> Candidates(const Problem& p, const Device& d) {
   AddGridCandidates(p, &out);
   AddStagedCandidates(p, d, &out);
   for (int nsplit : {2, 3}) {  // fp16, fp32
-    const size_t plain = out.size();
     AddWmmaCandidates(p, d, nsplit, &out);
-    if (out.size() == plain) AddWmmaClusterCandidates(p, d, nsplit, &out);
+    AddWmmaClusterCandidates(p, d, nsplit, &out);
   }
   return out;
 }

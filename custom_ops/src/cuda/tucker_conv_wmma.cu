@@ -31,6 +31,8 @@ size_t WmmaSharedBytes(const Problem& p, const Config& c) {
 
 int WmmaChunkRows(const Problem& p, const Config& c) { return WmmaLayoutOf(p, c).kc; }
 
+int WmmaSliceRows(int M, int cs) { return WmmaSliceMax(M, cs); }
+
 namespace {
 template <class K>
 cudaError_t AllowSmem(K kernel, size_t max_smem) {
