@@ -168,3 +168,23 @@ def test_input_model_object_not_modified():
     before = m.SerializeToString()
     rewrite_model(m)
     assert m.SerializeToString() == before
+
+
+def test_decompose_skips_what_the_op_cannot_run_and_says_why():
+    """The decompose pass and the matcher share one check of a conv (plain_conv_problem) and the spec's kernel limit:
+    a 9x9 conv and a grouped one stay dense, each with its reason, while a 3x3 beside them is decomposed."""
+    from tucker_onnx import decompose_model
+    rng = np.random.default_rng(1)
+    big = SPEC.max_kernel + 2
+    inits = {"w3": rng.standard_normal((16, 16, 3, 3)) * 0.1, "wb": rng.standard_normal((16, 16, big, big)) * 0.01,
+             "wg": rng.standard_normal((16, 4, 3, 3)) * 0.1}
+    nodes = [conv_node("dense3", "X", "w3", "a", **P1),
+             conv_node("big", "a", "wb", "b", pads=[big // 2] * 4, kernel_shape=[big, big]),
+             conv_node("grouped", "b", "wg", "Y", group=4, **P1)]
+    model = chain_model(nodes, inits, (1, 16, 12, 12), ["Y"])
+    out, reports = decompose_model(model, ratio=0.5)
+    why = {r.name: (r.status, r.reason) for r in reports}
+    assert why["dense3"][0] == "decomposed"
+    assert why["big"] == ("skipped", f"kernel {big}x{big} larger than {SPEC.max_kernel}")
+    assert why["grouped"][0] == "skipped" and "group=4" in why["grouped"][1]
+    assert sum(n.op_type == "Conv" for n in out.graph.node) == 2 + 3  # two left dense, one now a triplet

@@ -61,6 +61,22 @@ def conv_attrs(node: gs.Node, weight: np.ndarray | None = None) -> dict:
     }
 
 
+def plain_conv_problem(node: gs.Node) -> str | None:
+    """Why a Conv is not a dense 2-D conv with a constant weight and explicit padding (None where it is): what both
+    the decompose pass and the rewrite's matcher need before they look at kernel sizes."""
+    w = node.inputs[1] if len(node.inputs) > 1 else None
+    if not isinstance(w, gs.Constant):
+        return "weight is not a constant initializer"
+    if w.values.ndim != 4:
+        return f"not a 2-D conv (weight rank {w.values.ndim})"
+    a = conv_attrs(node, w.values)
+    if a["group"] != 1:
+        return f"grouped/depthwise (group={a['group']})"
+    if a["auto_pad"] not in ("NOTSET", ""):
+        return f"auto_pad={a['auto_pad']} is not supported"
+    return None
+
+
 def conv_out_hw(h: int, w: int, k, s, p, d) -> tuple[int, int]:
     ho = (h + p[0] + p[2] - d[0] * (k[0] - 1) - 1) // s[0] + 1
     wo = (w + p[1] + p[3] - d[1] * (k[1] - 1) - 1) // s[1] + 1

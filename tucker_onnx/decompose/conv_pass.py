@@ -7,7 +7,8 @@ import onnx
 import onnx_graphsurgeon as gs
 
 from ..errors import TuckerOnnxError
-from ..graph import conv_attrs, import_graph, static_hw
+from ..graph import conv_attrs, import_graph, plain_conv_problem, static_hw
+from ..op import SPEC
 from ..model_io import MAX_IR_VERSION
 from .ranks import ranks_from_ratio
 from .tucker2 import triplet_macs, tucker2
@@ -29,21 +30,15 @@ class LayerReport:
 
 
 def _skip_reason(node: gs.Node, min_channels: int) -> str | None:
-    w = node.inputs[1] if len(node.inputs) > 1 else None
-    if not isinstance(w, gs.Constant):
-        return "weight is not a constant initializer"
-    if w.values.ndim != 4:
-        return f"not a 2-D conv (weight rank {w.values.ndim})"
-    a = conv_attrs(node, w.values)
-    if a["group"] != 1:
-        return f"grouped/depthwise conv (group={a['group']})"
-    if a["auto_pad"] not in ("NOTSET", ""):
-        return f"auto_pad={a['auto_pad']} is not supported"
+    problem = plain_conv_problem(node)
+    if problem is not None:
+        return problem
+    w = node.inputs[1]
     n, c, kh, kw = w.values.shape
     if kh == 1 and kw == 1:
         return "1x1 conv (Tucker-2 of a 1x1 kernel is a plain low-rank split)"
-    if max(kh, kw) > 7:
-        return f"kernel {kh}x{kw} larger than 7"
+    if max(kh, kw) > SPEC.max_kernel:  # the fused op's limit: a larger core could never be rewritten
+        return f"kernel {kh}x{kw} larger than {SPEC.max_kernel}"
     if min(c, n) < min_channels:
         return f"too small (C={c}, N={n} < {min_channels} channels)"
     return None

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import onnx_graphsurgeon as gs
 
-from ..graph import conv_attrs, is_graph_output
+from ..graph import conv_attrs, is_graph_output, plain_conv_problem
 from ..op import SPEC
 
 
@@ -71,14 +71,10 @@ def _pointwise_problem(node: gs.Node, role: str) -> str | None:
 
 
 def _core_problem(node: gs.Node) -> str | None:
-    w = node.inputs[1] if len(node.inputs) > 1 else None
-    if not isinstance(w, gs.Constant) or w.values.ndim != 4:
-        return f"core conv {node.name} has no constant 4-D weight"
-    a = conv_attrs(node, w.values)
-    if a["group"] != 1:
-        return f"core conv {node.name} is grouped (group={a['group']})"
-    if a["auto_pad"] not in ("NOTSET", ""):
-        return f"core conv {node.name} uses auto_pad={a['auto_pad']}"
+    problem = plain_conv_problem(node)
+    if problem is not None:
+        return f"core conv {node.name}: {problem}"
+    w = node.inputs[1]
     if max(w.values.shape[2:]) > SPEC.max_kernel:
         return f"core conv {node.name} kernel {w.values.shape[2]}x{w.values.shape[3]} exceeds {SPEC.max_kernel}"
     if len(node.inputs) > 2 and not isinstance(node.inputs[2], gs.Constant):
