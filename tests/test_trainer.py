@@ -105,6 +105,34 @@ def test_admm_z_steps_within_epochs(tmp_path, monkeypatch):
     assert per_epoch == 1 and calls["n"] == per_epoch + 2 * (steps // 5), (per_epoch, calls["n"])
 
 
+def test_rank_warmup_shrinks_z_to_the_targets(tmp_path):
+    """--admm-rank-warmup E: Z's ranks fall geometrically from the channels and are the targets from ADMM epoch E - 1
+    on, so ADMM still ends on the target set (the conversion loses little) and to_tucker converts at the targets."""
+    from trainer.admm import AdmmState, warmup_ranks
+    seq = [warmup_ranks((64, 128), (16, 32), e, 3) for e in range(5)]
+    assert seq[0] > seq[1] > seq[2] == seq[3] == seq[4] == (16, 32) and seq[0] < (64, 128), seq
+    assert warmup_ranks((64, 128), (16, 32), 0, 0) == (16, 32)
+    torch.manual_seed(0)
+    m = SmallCNN(1, 10)
+    ranks = select_convs(m, 0.25, None, multiple=1, min_channels=16)
+    st = AdmmState.init(m, ranks, rho=0.1, warmup=2)
+    n, (r_in, r_out) = next(iter(ranks.items()))
+    z0 = st.z[n]
+    assert _unfold_rank(z0, 1) > r_in and _unfold_rank(z0, 0) > r_out  # epoch 0: a looser set than the targets
+    st.begin_epoch(m, 1)
+    st.update(m)
+    assert _unfold_rank(st.z[n], 1) == r_in and _unfold_rank(st.z[n], 0) == r_out
+    # a whole run: the last ADMM epoch projects onto the targets, so the converted model keeps most of the accuracy
+    cfg = TrainConfig(model="smallcnn", data="digits", methods=("admm",), epochs=2, admm_epochs=4, finetune_epochs=1,
+                      rho=0.5, rho_growth=1.5, ratio=0.25, out=str(tmp_path / "run"), batch_size=64,
+                      admm_rank_warmup=2)
+    run = Run(cfg, progress=False)
+    results = run.run()
+    res = [r["admm_residual"] for r in run.history if r["phase"] == "admm"]
+    assert len(res) == 4 and res[-1] < 0.5 * max(res), res
+    assert results["admm_ft"]["start_acc"] > 50.0 and results["admm_ft"]["test_acc"] > 80.0
+
+
 def test_admm_residual_falls(tmp_path):
     cfg = TrainConfig(model="smallcnn", data="digits", methods=("admm",), epochs=2, admm_epochs=4, finetune_epochs=1,
                       rho=0.5, rho_growth=1.5, ratio=0.25, out=str(tmp_path / "run"), batch_size=64, admm_finetune_lr=0.002)
@@ -218,7 +246,8 @@ def test_bad_inputs_fail_clearly(tmp_path):
     # bad numbers fail before any training, and leave no run folder
     for opt, val, msg in (("--admm-finetune-lr", "-1", "--admm-finetune-lr must be positive"),
                           ("--rho", "0", "--rho must be positive"),
-                          ("--admm-z-every", "-3", "--admm-z-every must be >= 0")):
+                          ("--admm-z-every", "-3", "--admm-z-every must be >= 0"),
+                          ("--admm-rank-warmup", "5", "must be less than --admm-epochs")):
         r = CliRunner().invoke(cli, ["train", "--data", "digits", opt, val, "--out", str(tmp_path / "n")])
         assert r.exit_code == 1 and msg in r.output and "Traceback" not in r.output, r.output
         assert not (tmp_path / "n").exists()

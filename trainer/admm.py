@@ -74,20 +74,44 @@ def select_convs(model: nn.Module, ratio: float | None, plan: dict | None, multi
     return chosen
 
 
+def warmup_ranks(full: tuple[int, int], target: tuple[int, int], epoch: int, warmup: int) -> tuple[int, int]:
+    """The ranks Z is projected onto in ADMM epoch `epoch` (0-based) with a rank warm-up of `warmup` epochs: from the
+    full channels towards the targets geometrically, reaching them in epoch warmup - 1 (at once when warmup is 0).
+    Why: the first projections onto the targets remove a large part of each weight at once, and ADMM's loss spiked
+    in its second and third epochs (sessions 33-34); a gentler set lets the W-step follow."""
+    f = min(1.0, (epoch + 1) / warmup) if warmup > 0 else 1.0
+    return tuple(max(t, min(c, round(c ** (1 - f) * t ** f))) for c, t in zip(full, target))
+
+
 @dataclass
 class AdmmState:
-    ranks: dict[str, tuple[int, int]]
+    ranks: dict[str, tuple[int, int]]  # the targets (what to_tucker converts to)
     z: dict[str, torch.Tensor]
     u: dict[str, torch.Tensor]
     rho: float
     tangent: bool = False
+    warmup: int = 0  # rank warm-up epochs (warmup_ranks)
+    active: dict[str, tuple[int, int]] | None = None  # the ranks of this epoch's projections (None: the targets)
 
     @classmethod
-    def init(cls, model: nn.Module, ranks: dict, rho: float, tangent: bool = False) -> "AdmmState":
+    def init(cls, model: nn.Module, ranks: dict, rho: float, tangent: bool = False, warmup: int = 0) -> "AdmmState":
         mods = dict(model.named_modules())
-        z = {n: project(mods[n].weight, *ranks[n]) for n in ranks}
-        u = {n: torch.zeros_like(mods[n].weight) for n in ranks}
-        return cls(ranks, z, u, rho, tangent)
+        state = cls(ranks, {}, {n: torch.zeros_like(mods[n].weight) for n in ranks}, rho, tangent, warmup)
+        state.begin_epoch(model, 0)
+        state.z = {n: project(mods[n].weight, *state.current(n)) for n in ranks}
+        return state
+
+    def current(self, name: str) -> tuple[int, int]:
+        return self.active[name] if self.active is not None else self.ranks[name]
+
+    def begin_epoch(self, model: nn.Module, epoch: int) -> None:
+        """Sets the ranks of this epoch's projections (the targets from epoch warmup - 1 on)."""
+        if self.warmup <= 0:
+            self.active = None
+            return
+        mods = dict(model.named_modules())
+        self.active = {n: warmup_ranks((mods[n].weight.shape[1], mods[n].weight.shape[0]), r, epoch, self.warmup)
+                       for n, r in self.ranks.items()}
 
     def penalty(self, model: nn.Module) -> torch.Tensor:
         """rho/2 sum ||W - Z + U||^2. With `tangent`, W enters as W / ||W|| times ||W|| held constant: the same
@@ -109,9 +133,9 @@ class AdmmState:
         """Z-step then U-step; returns the relative residual sqrt(sum ||W - Z||^2 / sum ||W||^2)."""
         mods = dict(model.named_modules())
         num = den = 0.0
-        for n, (r_in, r_out) in self.ranks.items():
+        for n in self.ranks:
             w = mods[n].weight
-            self.z[n] = project(w + self.u[n], r_in, r_out)
+            self.z[n] = project(w + self.u[n], *self.current(n))
             self.u[n] += w - self.z[n]
             num += float(((w - self.z[n]) ** 2).sum())
             den += float((w ** 2).sum())
@@ -133,11 +157,13 @@ class AdmmState:
         return math.sqrt(num / max(den, 1e-30))
 
     def state_dict(self):
-        return {"ranks": self.ranks, "z": self.z, "u": self.u, "rho": self.rho, "tangent": self.tangent}
+        return {"ranks": self.ranks, "z": self.z, "u": self.u, "rho": self.rho, "tangent": self.tangent,
+                "warmup": self.warmup, "active": self.active}
 
     @classmethod
     def from_state_dict(cls, d):
-        return cls(dict(d["ranks"]), d["z"], d["u"], d["rho"], d.get("tangent", False))
+        return cls(dict(d["ranks"]), d["z"], d["u"], d["rho"], d.get("tangent", False), d.get("warmup", 0),
+                   d.get("active"))
 
 
 @torch.no_grad()

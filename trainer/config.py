@@ -38,6 +38,7 @@ class TrainConfig:
     rho_growth: float = 2.0             # rho *= growth after every ADMM epoch
     admm_z_every: int = 0               # also Z- and U-steps every N optimizer steps (0: once per epoch only)
     admm_penalty: str = "plain"         # plain: rho/2 ||W - Z + U||^2; tangent: the same with its pull along W removed
+    admm_rank_warmup: int = 0           # ADMM epochs over which Z's ranks shrink from the channels to the targets
     distill: float = 0.0                # weight of the dense model's logits (KD) in every Tucker phase; 0 = off
     distill_temp: float = 4.0
     seed: int = 0
@@ -51,12 +52,15 @@ class TrainConfig:
         bad = set(self.methods) - {"dense", "decompose", "admm"}
         if bad:
             raise TuckerOnnxError(f"unknown method(s) {sorted(bad)}: dense, decompose, admm")
-        for k in ("epochs", "admm_epochs", "finetune_epochs", "batch_size", "admm_z_every"):
+        for k in ("epochs", "admm_epochs", "finetune_epochs", "batch_size", "admm_z_every", "admm_rank_warmup"):
             if getattr(self, k) < 0 or (k == "batch_size" and self.batch_size < 1):
                 raise TuckerOnnxError(f"--{k.replace('_', '-')} must be {'positive' if k == 'batch_size' else '>= 0'}")
         for k in ("lr", "admm_lr", "finetune_lr", "admm_finetune_lr", "rho", "rho_growth"):
             if not getattr(self, k) > 0:  # also catches NaN
                 raise TuckerOnnxError(f"--{k.replace('_', '-')} must be positive, got {getattr(self, k)}")
+        if "admm" in self.methods and self.admm_rank_warmup >= max(1, self.admm_epochs):
+            raise TuckerOnnxError(f"--admm-rank-warmup ({self.admm_rank_warmup}) must be less than --admm-epochs "
+                                  f"({self.admm_epochs}): the last ADMM epoch must project onto the target ranks")
         if not 0 <= self.momentum < 1 or not self.weight_decay >= 0:
             raise TuckerOnnxError("momentum must be in [0, 1) and weight decay >= 0")
         if not 0 <= self.distill <= 1:

@@ -163,7 +163,8 @@ class Run:
             admm = None
             if phase == "admm":
                 admm = (AdmmState.from_state_dict(ck["admm"]) if ck is not None and start_epoch > 0 and ck["admm"]
-                        else AdmmState.init(model, self.ranks, self.cfg.rho, self.cfg.admm_penalty == "tangent"))
+                        else AdmmState.init(model, self.ranks, self.cfg.rho, self.cfg.admm_penalty == "tangent",
+                                            self.cfg.admm_rank_warmup))
             if ck is not None and start_epoch > 0:
                 opt.load_state_dict(ck["opt"])
                 sched.load_state_dict(ck["sched"])
@@ -177,6 +178,7 @@ class Run:
             for epoch in range(start_epoch, n_epochs):
                 t0 = time.perf_counter()
                 if admm is not None and epoch > 0:
+                    admm.begin_epoch(model, epoch)
                     admm.update(model)  # Z- and U-steps at the start of each epoch
                 # Seeded by phase name, not position: a run without some method shuffles the others' data alike.
                 gen = torch.Generator().manual_seed(self.cfg.seed * 100003 + PHASE_IDS[phase] * 1009 + epoch)

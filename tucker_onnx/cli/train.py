@@ -38,6 +38,9 @@ from .options import guarded, verbosity
 @click.option("--admm-penalty", type=click.Choice(["plain", "tangent"]), default="plain", show_default=True,
               help="tangent: ADMM's penalty pulls each weight towards Z only across its direction, not its norm (the "
               "constrained convs feed BatchNorms, which ignore their scale).")
+@click.option("--admm-rank-warmup", type=int, default=0, show_default=True,
+              help="ADMM epochs over which Z's ranks shrink geometrically from the channels to the targets (0: the "
+              "targets from the start).")
 @click.option("--distill", type=float, default=0.0, show_default=True,
               help="Weight of the trained dense model's logits (knowledge distillation) in every Tucker phase, both methods.")
 @click.option("--distill-temp", type=float, default=4.0, show_default=True)
