@@ -119,6 +119,7 @@ def test_bad_input_one_line_no_output(case, tmp_path, dense_file, triplet_file):
     assert r.returncode == 1, (r.stdout, r.stderr)
     errors = [l for l in r.stderr.splitlines() if l.startswith("error:")]
     assert len(errors) == 1 and fragment in errors[0], r.stderr
+    assert r.stderr.strip().splitlines() == errors, r.stderr  # that one line is all of stderr
     assert "Traceback" not in r.stderr + r.stdout
     assert not out.exists() and not list(tmp_path.glob(".*.tmp"))
 

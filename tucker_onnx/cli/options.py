@@ -33,7 +33,8 @@ def verbosity(f):
 
 
 def guarded(f):
-    """Run a command: user errors print one line and exit 1; a final PASSED/FAILED line says how it went."""
+    """Run a command: a user error prints exactly one line (stderr) and exits 1, a bug one line (the traceback with
+    -v) and exits 2; a command that succeeds ends with a PASSED line and its time."""
     @functools.wraps(f)
     def wrapper(*args, **kwargs):
         verbose = kwargs.get("verbose", 0)
@@ -45,7 +46,6 @@ def guarded(f):
             f(*args, **kwargs)
         except TuckerOnnxError as e:
             click.echo(f"error: {e}", err=True)
-            click.echo(f"FAILED | {name} | {time.perf_counter() - t0:.2f}s", err=True)
             sys.exit(1)
         except KeyboardInterrupt:
             click.echo("error: interrupted", err=True)
@@ -55,7 +55,6 @@ def guarded(f):
                 traceback.print_exc()
             click.echo(f"error: internal error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''} "
                        "(rerun with -v for the traceback)", err=True)
-            click.echo(f"FAILED | {name} | {time.perf_counter() - t0:.2f}s", err=True)
             sys.exit(2)
         click.echo(f"PASSED | {name} | {time.perf_counter() - t0:.2f}s")
     return wrapper
