@@ -57,15 +57,14 @@ def _bias_conv_feeding(graph: gs.Graph, t: gs.Tensor, add: gs.Node) -> gs.Node |
 
 
 def _pointwise_problem(node: gs.Node, role: str) -> str | None:
-    w = node.inputs[1] if len(node.inputs) > 1 else None
-    if not isinstance(w, gs.Constant) or w.values.ndim != 4:
-        return f"{role} conv {node.name} has no constant 4-D weight"
+    problem = plain_conv_problem(node)
+    if problem is not None:
+        return f"{role} conv {node.name}: {problem}"
+    w = node.inputs[1]
     a = conv_attrs(node, w.values)
     if tuple(w.values.shape[2:]) != (1, 1):
         return f"{role} conv {node.name} is not 1x1"
-    if a["group"] != 1:
-        return f"{role} conv {node.name} is grouped"
-    if a["strides"] != [1, 1] or a["dilations"] != [1, 1] or any(a["pads"]) or a["auto_pad"] not in ("NOTSET", ""):
+    if a["strides"] != [1, 1] or a["dilations"] != [1, 1] or any(a["pads"]):
         return f"{role} conv {node.name} has stride/dilation/padding"
     return None
 
